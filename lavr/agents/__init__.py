@@ -1,0 +1,3 @@
+from .agent import Agent, ask
+
+__all__ = ["Agent", "ask"]

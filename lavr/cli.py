@@ -1,0 +1,112 @@
+"""Command line: ``lavr ask IMAGE QUESTION``, ``lavr tools`` (also ``python run.py ...``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from typing import Any, Callable
+
+from .errors import LavrError
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from .settings import Settings
+
+    overrides: dict[str, Any] = {}
+    if getattr(args, "max_steps", None):
+        overrides["max_steps"] = args.max_steps
+    if getattr(args, "llm", None):
+        overrides["llm"] = args.llm
+    base = Settings()
+    return base.model_copy(update=overrides) if overrides else base
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from .agents import Agent
+
+    settings = _settings(args)
+    agent = Agent(settings.llm, settings=settings, cache=not args.no_cache)
+    answer = agent.ask(args.image, args.question)
+    if args.trace_html:
+        from .trace_html import write_trace_html
+
+        write_trace_html(answer, args.trace_html, image=args.image)
+    if args.json:
+        print(answer.model_dump_json(indent=2 if args.pretty else None))
+    else:
+        print(answer.answer)
+        if args.verbose:
+            print(f"rationale: {answer.rationale}", file=sys.stderr)
+    return 0
+
+
+def cmd_tools(args: argparse.Namespace) -> int:
+    from .tools import ToolRegistry, default_tools
+
+    settings = _settings(args)
+    registry = ToolRegistry(default_tools(settings))
+    rows = []
+    for name in registry.names():
+        avail = registry.availability(name)
+        rows.append({"name": name, "description": registry.get(name).description, **avail.model_dump()})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        state = "available" if row["available"] else "UNAVAILABLE"
+        print(f"{row['name']:<16} {state}")
+        if row["weights"]:
+            print(f"    weights: {row['weights']}")
+        if not row["available"]:
+            print(f"    why: {row['reason']}")
+            if row["fix"]:
+                print(f"    fix: {row['fix']}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lavr", description="LLM-Assisted Visual Reasoning")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ask = sub.add_parser("ask", help="answer a question about an image")
+    ask.add_argument("image", help="image file")
+    ask.add_argument("question")
+    ask.add_argument("--llm", help="local (default), openai:MODEL, or a .gguf path")
+    ask.add_argument("--json", action="store_true", help="print the whole Answer with its trace as JSON")
+    ask.add_argument("--pretty", action="store_true", help="indent the JSON")
+    ask.add_argument("--max-steps", type=int, help="planning turns before a forced answer")
+    ask.add_argument("--no-cache", action="store_true", help="do not read or write the expert cache")
+    ask.add_argument("--trace-html", metavar="FILE", help="write the visual trace as one HTML page")
+    ask.set_defaults(func=cmd_ask)
+
+    tools = sub.add_parser("tools", help="list the experts and whether they are available here")
+    tools.add_argument("--json", action="store_true")
+    tools.set_defaults(func=cmd_tools)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    try:
+        return args.func(args)
+    except LavrError as exc:
+        print(f"lavr: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("lavr: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,27 @@
+"""Error types. ``LavrError`` subclasses carry one clear line meant for a person."""
+
+from __future__ import annotations
+
+
+class LavrError(Exception):
+    """Base class: ``str(err)`` is a one-line explanation for the user."""
+
+
+class InputError(LavrError):
+    """The user's input (image, question, option) cannot be used."""
+
+
+class ImageError(InputError):
+    """An image is missing, unreadable, not an image or outside the allowed folders."""
+
+
+class BackendError(LavrError):
+    """The LLM backend cannot be built or reached."""
+
+
+class WeightsMissing(LavrError):
+    """An expert's weights are not available here; the message says how to fix it."""
+
+
+class ToolError(LavrError):
+    """A tool could not do what was asked; the message is fed back to the LLM."""

@@ -1,0 +1,18 @@
+"""Expert tools. ``default_tools`` builds the standard set; the registry offers only those available here."""
+
+from __future__ import annotations
+
+from ..settings import Settings
+from .base import Availability, RunContext, Tool, ToolInput, ToolOutput
+from .detect import DetectTool
+from .registry import ToolExecutor, ToolRegistry
+from .scene_graph import SceneGraphTool
+
+__all__ = ["Availability", "DetectTool", "RunContext", "SceneGraphTool", "Tool", "ToolExecutor", "ToolInput",
+           "ToolOutput", "ToolRegistry", "default_tools"]
+
+
+def default_tools(settings: Settings) -> list[Tool]:
+    """Every expert lavr ships, sharing one detector instance (weights load once)."""
+    detector = DetectTool(settings)
+    return [detector, SceneGraphTool(settings, detector=detector)]

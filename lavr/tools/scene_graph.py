@@ -1,0 +1,272 @@
+"""``scene_graph``: objects as nodes, spatial relations as edges (networkx), with exact counting and filtering."""
+
+from __future__ import annotations
+
+import colorsys
+import re
+from typing import Any, Literal
+
+import networkx as nx
+import numpy as np
+from pydantic import BaseModel, Field
+
+from ..errors import ToolError
+from ..schema import Box, Detection
+from .base import ImageArg, RunContext, Tool, ToolOutput
+from .detect import DetectInput, DetectTool, canonical_label
+
+Relation = Literal["left_of", "right_of", "above", "below", "in_front_of", "behind", "overlaps", "inside",
+                   "contains", "near"]
+INVERSE: dict[str, str] = {"left_of": "right_of", "right_of": "left_of", "above": "below", "below": "above",
+                           "in_front_of": "behind", "behind": "in_front_of", "inside": "contains",
+                           "contains": "inside", "overlaps": "overlaps", "near": "near"}
+MAX_TRIPLES = 40
+
+
+class SceneGraphInput(ImageArg):
+    label: str | None = Field(None, description="Query: only objects with this label, e.g. 'person'.")
+    attribute: str | None = Field(
+        None, description="Query: only objects with this attribute, 'key=value' (e.g. 'posture=fallen', "
+        "'color=red', 'size=large', 'position=left')."
+    )
+    relation: Relation | None = Field(None, description="Query: only objects in this relation to `target`.")
+    target: str | None = Field(None, description="Object id for `relation`, e.g. obj_2.", pattern=r"^obj_\d+$")
+
+
+class Triple(BaseModel):
+    subject: str
+    relation: str
+    object: str
+    confidence: float
+
+    def render(self) -> str:
+        return f"({self.subject}, {self.relation.replace('_', ' ')}, {self.object}) {self.confidence:.2f}"
+
+
+class NodeInfo(BaseModel):
+    id: str
+    label: str
+    box: Box
+    attributes: dict[str, str]
+
+    def render(self) -> str:
+        attrs = " ".join(f"{k}={v}" for k, v in sorted(self.attributes.items()))
+        return f"{self.id} {self.label} {self.box.render()} {attrs}".rstrip()
+
+
+class SceneGraphOutput(ToolOutput):
+    image: str
+    nodes: list[NodeInfo]
+    triples: list[Triple]
+    counts: dict[str, int]
+    query: dict[str, str] | None = None
+    matches: list[str] | None = None
+    match_count: int | None = None
+
+    def to_text(self) -> str:
+        lines = [f"scene graph of {self.image}: {len(self.nodes)} objects; counts: "
+                 + (", ".join(f"{k}={v}" for k, v in sorted(self.counts.items())) or "none")]
+        if self.query is not None:
+            q = ", ".join(f"{k}={v}" for k, v in self.query.items())
+            lines.append(f"query ({q}): count={self.match_count}; matches: {', '.join(self.matches or []) or 'none'}")
+        lines += ["objects:"] + [n.render() for n in self.nodes]
+        shown = self.triples[:MAX_TRIPLES]
+        if shown:
+            lines.append("relations:")
+            lines += [t.render() for t in shown]
+        if len(self.triples) > len(shown):
+            lines.append(f"(+{len(self.triples) - len(shown)} weaker relations not shown; use a query)")
+        return "\n".join(lines)
+
+
+# Attributes that need no weights ------------------------------------------------------------------
+
+def size_class(box: Box) -> str:
+    area = box.area
+    return "small" if area < 0.02 else "medium" if area < 0.15 else "large"
+
+
+def position_words(box: Box) -> str:
+    cx, cy = box.center
+    horiz = "left" if cx < 1 / 3 else "right" if cx > 2 / 3 else "center"
+    vert = "top" if cy < 1 / 3 else "bottom" if cy > 2 / 3 else "middle"
+    return f"{vert}-{horiz}"
+
+
+def colour_name(rgb: tuple[float, float, float]) -> str:
+    """Name an RGB colour (0..255) with one of a dozen basic colour words."""
+    r, g, b = (c / 255 for c in rgb)
+    h, s, v = colorsys.rgb_to_hsv(r, g, b)
+    if v < 0.2:
+        return "black"
+    if s < 0.15:
+        return "white" if v > 0.8 else "gray"
+    deg = h * 360
+    if deg < 15 or deg >= 345:
+        return "red" if v > 0.45 or s > 0.6 else "brown"
+    if deg < 40:
+        return "orange" if v > 0.6 else "brown"
+    if deg < 70:
+        return "yellow"
+    if deg < 170:
+        return "green"
+    if deg < 255:
+        return "blue"
+    if deg < 290:
+        return "purple"
+    return "pink"
+
+
+def dominant_colour(pixels: np.ndarray) -> str:
+    """Most frequent colour name over a region's pixels (H x W x 3, uint8), sampled for speed."""
+    flat = pixels.reshape(-1, 3)
+    if len(flat) > 4096:
+        idx = np.linspace(0, len(flat) - 1, 4096).astype(int)
+        flat = flat[idx]
+    votes: dict[str, int] = {}
+    for px in flat:
+        name = colour_name((float(px[0]), float(px[1]), float(px[2])))
+        votes[name] = votes.get(name, 0) + 1
+    return max(votes.items(), key=lambda kv: kv[1])[0]
+
+
+def region_colour(image: Any, box: Box) -> str:
+    """Dominant colour of the central half of a box (less background)."""
+    w, h = image.size
+    x1, y1, x2, y2 = box.to_pixels(w, h)
+    dx, dy = (x2 - x1) // 4, (y2 - y1) // 4
+    region = np.asarray(image.crop((x1 + dx, y1 + dy, max(x2 - dx, x1 + dx + 1), max(y2 - dy, y1 + dy + 1))))
+    return dominant_colour(region)
+
+
+# Relations ---------------------------------------------------------------------------------------
+
+def pair_relations(a: Box, b: Box) -> list[tuple[str, float]]:
+    """Spatial relations of ``a`` to ``b`` with a confidence in (0, 1]."""
+    rels: list[tuple[str, float]] = []
+    (acx, acy), (bcx, bcy) = a.center, b.center
+    mean_w = max((a.width + b.width) / 2, 1e-6)
+    mean_h = max((a.height + b.height) / 2, 1e-6)
+    dx, dy = bcx - acx, bcy - acy
+    if abs(dx) > 0.02:
+        rels.append(("left_of" if dx > 0 else "right_of", round(min(1.0, abs(dx) / mean_w), 2)))
+    if abs(dy) > 0.02:
+        rels.append(("above" if dy > 0 else "below", round(min(1.0, abs(dy) / mean_h), 2)))
+    inter = a.intersection(b)
+    if a.area > 0 and inter / a.area > 0.9 and a.area < b.area:
+        rels.append(("inside", round(inter / a.area, 2)))
+    elif b.area > 0 and inter / b.area > 0.9 and b.area < a.area:
+        rels.append(("contains", round(inter / b.area, 2)))
+    elif inter > 0:
+        iou = a.iou(b)
+        rels.append(("overlaps", round(min(1.0, 0.5 + iou), 2)))
+        # Ground-plane heuristic: the box whose bottom edge is lower is closer to the camera.
+        gap = a.y2 - b.y2
+        if abs(gap) > 0.02:
+            rels.append(("in_front_of" if gap > 0 else "behind", round(min(1.0, abs(gap) / mean_h + 0.3), 2)))
+    gap_x = max(0.0, max(a.x1, b.x1) - min(a.x2, b.x2))
+    gap_y = max(0.0, max(a.y1, b.y1) - min(a.y2, b.y2))
+    dist = (gap_x**2 + gap_y**2) ** 0.5
+    if inter == 0 and dist < 0.5 * min(mean_w, mean_h) + 0.02:
+        rels.append(("near", round(1.0 - dist / (0.5 * min(mean_w, mean_h) + 0.02), 2)))
+    return rels
+
+
+def build_graph(objects: list[Detection], image: Any | None = None) -> nx.MultiDiGraph:
+    """Nodes are objects (label, box, attributes); edges carry ``relation`` and ``confidence``."""
+    graph = nx.MultiDiGraph()
+    for obj in objects:
+        attrs = dict(obj.attributes)
+        attrs.setdefault("size", size_class(obj.box))
+        attrs.setdefault("position", position_words(obj.box))
+        if image is not None and obj.box.area > 0:
+            attrs.setdefault("color", region_colour(image, obj.box))
+        graph.add_node(obj.id, label=obj.label, box=obj.box, attributes=attrs, confidence=obj.confidence)
+    for a in objects:
+        for b in objects:
+            if a.id == b.id:
+                continue
+            for rel, conf in pair_relations(a.box, b.box):
+                graph.add_edge(a.id, b.id, key=rel, relation=rel, confidence=conf)
+    return graph
+
+
+def parse_attribute(text: str) -> tuple[str | None, str]:
+    m = re.fullmatch(r"\s*([a-z_]+)\s*[=:]\s*([\w\- ]+?)\s*", text.lower())
+    return (m.group(1), m.group(2)) if m else (None, text.strip().lower())
+
+
+def query_graph(graph: nx.MultiDiGraph, *, label: str | None = None, attribute: str | None = None,
+                relation: str | None = None, target: str | None = None) -> list[str]:
+    """Object ids matching every given filter, in id order. Counting is ``len()`` of this, never the LLM."""
+    if relation and not target:
+        raise ToolError("`relation` needs `target` (an object id such as obj_2)")
+    if target and target not in graph:
+        known = ", ".join(graph.nodes) or "none"
+        raise ToolError(f"unknown object id {target!r} in this image; objects: {known}")
+    rel = relation or ("near" if target else None)
+    key, value = parse_attribute(attribute) if attribute else (None, "")
+    want_label = canonical_label(label) if label else None
+    out = []
+    for node, data in graph.nodes(data=True):
+        if want_label and canonical_label(data["label"]) != want_label:
+            continue
+        if attribute:
+            attrs = data["attributes"]
+            if key is not None and attrs.get(key) != value:
+                continue
+            if key is None and value not in attrs.values():
+                continue
+        if rel and (node == target or not graph.has_edge(node, target, key=rel)):
+            continue
+        out.append(node)
+    return sorted(out, key=lambda n: int(n.split("_")[1]))
+
+
+class SceneGraphTool(Tool[SceneGraphInput, SceneGraphOutput]):
+    """Build a scene graph of an image from its detected objects: attributes (size, position, color) and spatial
+    relations as (subject, relation, object) triples. With label/attribute/relation+target it answers a query:
+    the exact count and the ids of matching objects.
+
+    Runs detect first if the image has no detections yet.
+    """
+
+    name = "scene_graph"
+    input_model = SceneGraphInput
+    output_model = SceneGraphOutput
+
+    def __init__(self, settings: Any = None, *, detector: DetectTool | None = None):
+        super().__init__(settings)
+        self.detector = detector
+
+    def run(self, args: SceneGraphInput, ctx: RunContext) -> SceneGraphOutput:
+        try:
+            stored = ctx.images.get(args.image)
+        except Exception as exc:
+            raise ToolError(str(exc)) from None
+        objects = ctx.objects_in(args.image)
+        if not objects and self.detector is not None:
+            self.detector.ensure_ready()
+            self.detector.run(DetectInput(image=args.image), ctx)
+            objects = ctx.objects_in(args.image)
+        graph = build_graph(objects, stored.pil)
+        counts: dict[str, int] = {}
+        for _, data in graph.nodes(data=True):
+            counts[data["label"]] = counts.get(data["label"], 0) + 1
+        nodes = [NodeInfo(id=n, label=d["label"], box=d["box"], attributes=d["attributes"])
+                 for n, d in graph.nodes(data=True)]
+        triples = [Triple(subject=u, relation=d["relation"], object=v, confidence=d["confidence"])
+                   for u, v, d in graph.edges(data=True)
+                   # each symmetric pair once, the left/above/in-front direction
+                   if d["relation"] not in ("right_of", "below", "behind", "contains") and
+                   (d["relation"] not in ("overlaps", "near") or u < v)]
+        triples.sort(key=lambda t: -t.confidence)
+        out = SceneGraphOutput(image=args.image, nodes=nodes, triples=triples, counts=counts)
+        query = {k: v for k, v in (("label", args.label), ("attribute", args.attribute),
+                                   ("relation", args.relation), ("target", args.target)) if v}
+        if query:
+            out.query = query
+            out.matches = query_graph(graph, label=args.label, attribute=args.attribute, relation=args.relation,
+                                      target=args.target)
+            out.match_count = len(out.matches)
+        return out

@@ -1,0 +1,143 @@
+"""The agent graph driven by a scripted LLM: happy path, retries, tool errors, budgets, parallel calls."""
+
+import json
+
+import pytest
+from PIL import Image
+
+from lavr import Agent
+from lavr.backends import ScriptedBackend, tool_call_reply
+from lavr.errors import InputError
+from tools_for_tests import BarrierTool, CountTool, CrashTool, SlowTool
+
+
+def call(tool, **args):
+    return {"thought": f"use {tool}", "tool_calls": [{"tool": tool, "args": args}]}
+
+
+def answer(text, rationale="from the counts"):
+    return {"thought": "done", "answer": text, "rationale": rationale}
+
+
+def make(settings, replies, tools=None, **kw):
+    backend = ScriptedBackend(replies, **kw)
+    agent = Agent(backend, settings=settings.model_copy(update={"num_examples": 0, "tool_timeout_s": 1.0}),
+                  tools=tools if tools is not None else [CountTool(settings), CrashTool(settings), SlowTool(settings)],
+                  cache=False)
+    return agent, backend
+
+
+@pytest.fixture
+def image():
+    return Image.new("RGB", (64, 48), (10, 200, 10))
+
+
+def test_happy_path_trace_and_answer(settings, image):
+    agent, backend = make(settings, [call("count", label="person"), answer("4", "count says person=4")])
+    ans = agent.ask(image, "How many people?")
+    assert ans.answer == "4" and ans.finished == "answered" and ans.retries == 0
+    assert [s.kind for s in ans.steps] == ["plan", "tool", "answer"]
+    tool_step = ans.steps[1]
+    assert tool_step.tool == "count" and tool_step.result == "counts: person=4" and tool_step.error is None
+    assert tool_step.data == {"label": "person", "count": 4}
+    assert ans.evidence == [1]
+    assert ans.usage.llm_calls == 2 and ans.usage.prompt_tokens > 0
+    # the observation went back to the LLM, and the schema offered the tools
+    second = backend.requests[1]["messages"]
+    assert "Observation (count): counts: person=4" in second[-1].content
+    variants = backend.requests[0]["json_schema"]["anyOf"][0]["properties"]["tool_calls"]["items"]["anyOf"]
+    assert [v["properties"]["tool"]["const"] for v in variants] == ["count", "crash", "slow"]
+    assert "Image img_0: 64x48 pixels." in backend.requests[0]["messages"][1].content
+    assert "[x1, y1, x2, y2] normalised" in backend.requests[0]["messages"][0].content
+
+
+def test_malformed_reply_is_fed_back_and_retried(settings, image):
+    agent, backend = make(settings, ["There are 4 people.", call("count", label="person"), answer("4")])
+    ans = agent.ask(image, "How many people?")
+    assert ans.answer == "4" and ans.retries == 1
+    retry = ans.steps[0]
+    assert retry.kind == "retry" and "not valid JSON" in retry.error and retry.raw_reply == "There are 4 people."
+    fed_back = backend.requests[1]["messages"][-1].content
+    assert json.loads(fed_back.splitlines()[0])["error"] == "invalid_reply"
+
+
+@pytest.mark.parametrize("bad_call,needle", [
+    (call("teleport"), "unknown tool 'teleport'. Valid tools: count, crash, slow"),
+    (call("count", colour="red"), "invalid arguments for count"),
+    (call("count", label="zebra"), "cannot count 'zebra'"),
+    (call("crash"), "crash crashed: RuntimeError: boom"),
+    (call("slow"), "timed out after 1 s"),
+])
+def test_tool_errors_are_fed_back(settings, image, bad_call, needle):
+    agent, backend = make(settings, [bad_call, answer("cannot tell")])
+    ans = agent.ask(image, "How many zebras?")
+    err = ans.steps[1].error
+    assert err is not None and needle in err
+    assert needle in backend.requests[1]["messages"][-1].content
+    assert ans.answer == "cannot tell"
+
+
+def test_step_budget_forces_an_answer(settings, image):
+    agent, backend = make(settings, [call("count", label="person")] * 2 + [answer("4")])
+    agent = Agent(backend, settings=settings.model_copy(update={"num_examples": 0, "max_steps": 2}),
+                  tools=[CountTool(settings)], cache=False)
+    ans = agent.ask(image, "How many people?")
+    assert ans.finished == "budget_exhausted" and ans.answer == "4"
+    last = backend.requests[-1]
+    assert "anyOf" not in last["json_schema"] and "budget is used up" in last["messages"][-1].content
+
+
+def test_retries_exhausted_gives_honest_cannot_tell(settings, image):
+    backend = ScriptedBackend(["nonsense"], repeat_last=True)
+    agent = Agent(backend, settings=settings.model_copy(update={"num_examples": 0, "max_retries": 2}),
+                  tools=[CountTool(settings)], cache=False)
+    ans = agent.ask(image, "How many people?")
+    assert ans.answer == "cannot tell" and ans.finished == "budget_exhausted"
+    assert ans.retries == 4  # 3 in the loop (more than max_retries=2) plus the failed forced answer
+    assert len(backend.requests) == 4
+
+
+def test_independent_calls_run_in_parallel(settings, image):
+    reply = {"thought": "both", "tool_calls": [{"tool": "meet", "args": {"who": "a"}},
+                                               {"tool": "meet", "args": {"who": "b"}}]}
+    agent, _ = make(settings, [reply, answer("ok")], tools=[BarrierTool(settings)])
+    ans = agent.ask(image, "Do they meet?")
+    results = [s.result for s in ans.steps if s.kind == "tool"]
+    assert results == ["a met", "b met"]  # order kept; a sequential run would break the barrier
+
+
+def test_native_tool_calling_backend(settings, image):
+    replies = [tool_call_reply(("count", {"label": "bus"})),
+               tool_call_reply(("final_answer", {"answer": "1", "rationale": "count bus=1"}))]
+    agent, backend = make(settings, replies, native_tools=True)
+    ans = agent.ask(image, "How many buses?")
+    assert ans.answer == "1" and ans.rationale == "count bus=1"
+    names = [t["name"] for t in backend.requests[0]["tools"]]
+    assert names == ["count", "crash", "slow", "final_answer"]
+    msgs = backend.requests[1]["messages"]
+    assert msgs[-2].role == "assistant" and msgs[-2].tool_calls[0].tool == "count"
+    assert msgs[-1].role == "tool" and msgs[-1].content == "counts: bus=1" and msgs[-1].tool_call_id
+
+
+def test_vision_backend_gets_the_image(settings, image):
+    agent, backend = make(settings, [answer("green")], images=True)
+    agent.ask(image, "What colour is it?")
+    parts = backend.requests[0]["messages"][1].images
+    assert [p.image_id for p in parts] == ["img_0"] and parts[0].data_url.startswith("data:image/jpeg;base64,")
+
+
+def test_empty_question_and_graph_shape(settings, image):
+    agent, _ = make(settings, [])
+    with pytest.raises(InputError, match="empty"):
+        agent.ask(image, "   ")
+    mermaid = agent.graph.get_graph().draw_mermaid()
+    for node in ("plan", "tools", "force"):
+        assert node in mermaid
+
+
+def test_trace_is_serialisable(settings, image):
+    agent, _ = make(settings, [call("count", label="person"), answer("4")])
+    ans = agent.ask(image, "How many people?")
+    data = json.loads(ans.to_json())
+    assert data["steps"][1]["result"] == "counts: person=4"
+    assert type(ans).model_validate(data) == ans
