@@ -27,15 +27,18 @@ def _settings(args: argparse.Namespace) -> Any:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from .agents import Agent
+    from .agents import make_agent
+
+    from .samples import resolve_image_arg
 
     settings = _settings(args)
-    agent = Agent(settings.llm, settings=settings, cache=not args.no_cache)
-    answer = agent.ask(args.image, args.question)
+    image = resolve_image_arg(args.image)
+    agent = make_agent(args.mode, settings.llm, settings=settings, cache=not args.no_cache)
+    answer = agent.ask(image, args.question)
     if args.trace_html:
         from .trace_html import write_trace_html
 
-        write_trace_html(answer, args.trace_html, image=args.image)
+        write_trace_html(answer, args.trace_html, image=image)
     if args.json:
         print(answer.model_dump_json(indent=2 if args.pretty else None))
     else:
@@ -75,9 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     ask = sub.add_parser("ask", help="answer a question about an image")
-    ask.add_argument("image", help="image file")
+    ask.add_argument("image", help="image file, or sample:NAME for a photo shipped in a package (sample:bus)")
     ask.add_argument("question")
     ask.add_argument("--llm", help="local (default), openai:MODEL, or a .gguf path")
+    ask.add_argument("--mode", default="react",
+                     help="react (step by step, default), program (whole plan at once), or pipeline:FILE")
     ask.add_argument("--json", action="store_true", help="print the whole Answer with its trace as JSON")
     ask.add_argument("--pretty", action="store_true", help="indent the JSON")
     ask.add_argument("--max-steps", type=int, help="planning turns before a forced answer")
@@ -88,6 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     tools = sub.add_parser("tools", help="list the experts and whether they are available here")
     tools.add_argument("--json", action="store_true")
     tools.set_defaults(func=cmd_tools)
+
+    from .eval.cli import add_eval_commands
+
+    add_eval_commands(sub)
     return parser
 
 
@@ -98,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ.setdefault("YOLO_AUTOINSTALL", "False")
     try:
         return args.func(args)
     except LavrError as exc:

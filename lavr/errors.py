@@ -25,3 +25,7 @@ class WeightsMissing(LavrError):
 
 class ToolError(LavrError):
     """A tool could not do what was asked; the message is fed back to the LLM."""
+
+
+class PipelineError(InputError):
+    """A scripted pipeline is malformed (bad file, ids, tools, arguments or templates); the message lists why."""

@@ -18,6 +18,18 @@ from .schema import Box
 ImageInput = Union[str, Path, bytes, bytearray, Image.Image]
 
 MIN_SIDE = 4
+# ultralytics replaces PIL.Image.open with a wrapper that tries to pip-install a HEIF plugin when a file is not
+# recognised; lavr keeps Pillow's own function so a bad file is just a bad file.
+_PIL_OPEN = Image.open
+
+
+def _pil_open(fp: io.BytesIO) -> Image.Image:
+    opener = _PIL_OPEN
+    if getattr(opener, "__module__", "PIL.Image") != "PIL.Image":  # patched before lavr was imported
+        import sys
+
+        opener = getattr(sys.modules.get(opener.__module__), "_image_open", opener)
+    return opener(fp)
 
 
 @dataclass(frozen=True)
@@ -86,7 +98,7 @@ def load_image(
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
-                img = Image.open(io.BytesIO(data))
+                img = _pil_open(io.BytesIO(data))
                 if img.width * img.height > max_pixels:
                     raise ImageError(
                         f"{name}: {img.width}x{img.height} is more than {max_pixels:,} pixels "
@@ -175,6 +187,10 @@ class ImageStore:
         x2, y2 = min(x2, w), min(y2, h)
         if x2 - x1 < 1 or y2 - y1 < 1:
             raise ImageError(f"box {box.render()} is empty inside {image_id}")
+        with self._lock:
+            for existing in self._images.values():  # the same region asked for again keeps its id
+                if existing.parent == image_id and existing.box == box:
+                    return existing
         pil = parent.pil.crop((x1, y1, x2, y2))
         with self._lock:
             crop_id = self._next_id("crop")

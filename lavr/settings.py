@@ -55,6 +55,9 @@ class Settings(BaseSettings):
         None, description="YOLO weights: a path or a name ultralytics resolves (e.g. yolo11n.pt)."
     )
     detector_confidence: float = 0.25
+    allow_downloads: bool = Field(
+        False, description="Let model libraries fetch missing weights (needs network; off by default)."
+    )
     caption_model: str = Field(
         "Salesforce/blip-image-captioning-base",
         description="Image-to-text model: a local folder or a hub id already in the local HF cache (BLIP, GIT, "
@@ -66,6 +69,8 @@ class Settings(BaseSettings):
     )
     max_image_pixels: int = Field(40_000_000, description="Larger images are refused.")
     work_image_side: int = Field(2048, description="Images are downscaled to this longest side for experts.")
+
+    cache_max_bytes: int = Field(2_000_000_000, description="Size bound of the on-disk expert cache.")
 
     # Files the CLI/API may read images from; the LLM itself never names paths.
     allowed_roots: list[Path] = Field(default_factory=list)

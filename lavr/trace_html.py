@@ -77,6 +77,8 @@ def render_trace_html(answer: Answer, image: ImageInput) -> str:
         body = []
         if step.thought:
             body.append(f'<p class="thought">{esc(step.thought)}</p>')
+        if step.data and step.data.get("program"):
+            body.append(f"<pre class=program>{esc(json.dumps(step.data['program'], indent=1))}</pre>")
         if step.args is not None:
             body.append(f"<pre class=args>{esc(json.dumps(step.args))}</pre>")
         if step.result:

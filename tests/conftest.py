@@ -13,6 +13,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("YOLO_OFFLINE", "1")
+os.environ.setdefault("YOLO_AUTOINSTALL", "False")
 REPO = Path(__file__).resolve().parents[1]
 # Assembled models persist between test runs here (gitignored); every test's cache is its own tmp dir.
 os.environ.setdefault("LAVR_DATA_DIR", str(REPO / ".lavr-data"))

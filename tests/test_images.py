@@ -99,3 +99,11 @@ def test_store_ids_crops_and_hash():
         store.get("img_9")
     with pytest.raises(ImageError, match="empty"):
         store.crop("img_0", Box(x1=0.5, y1=0.5, x2=0.5, y2=0.5))
+
+
+def test_non_images_stay_clear_errors_after_ultralytics_patches_pillow(tmp_path):
+    import ultralytics.utils.patches  # noqa: F401 - replaces PIL.Image.open
+
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(ImageError, match="not an image"):
+        load_image(tmp_path / "notes.txt")

@@ -97,3 +97,10 @@ def test_input_validation():
         SceneGraphInput(relation="eats", target="obj_1")
     with pytest.raises(ValueError):
         SceneGraphInput(colour="red")
+
+
+def test_colour_names_of_an_array():
+    from lavr.tools.scene_graph import colour_names
+
+    pixels = np.array([[220, 20, 20], [20, 20, 220], [250, 250, 250], [240, 140, 20], [120, 70, 20]], dtype=np.uint8)
+    assert list(colour_names(pixels)) == ["red", "blue", "white", "orange", "brown"]

@@ -1,3 +1,5 @@
 from .agent import Agent, ask
+from .modes import AGENT_MODES, make_agent
+from .program import ProgramAgent
 
-__all__ = ["Agent", "ask"]
+__all__ = ["AGENT_MODES", "Agent", "ProgramAgent", "ask", "make_agent"]

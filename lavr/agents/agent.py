@@ -26,7 +26,7 @@ MAX_QUESTION_CHARS = 2000
 def open_cache(settings: Settings) -> Any:
     from ..cache import ExpertCache
 
-    return ExpertCache(settings.subdir("cache") / "experts.sqlite")
+    return ExpertCache(settings.subdir("cache") / "experts.sqlite", max_bytes=settings.cache_max_bytes)
 
 
 class Agent:
@@ -39,6 +39,8 @@ class Agent:
         cache: keep expert outputs in the on-disk per-image cache (``False`` to bypass, or an ``ExpertCache``).
         checkpointer: a LangGraph checkpointer, for resumable runs and persistent threads.
     """
+
+    mode = "react"
 
     def __init__(self, llm: LLMBackend | str | None = None, *, settings: Settings | None = None,
                  tools: list[Tool] | None = None, cache: Any = True, checkpointer: Any = None):

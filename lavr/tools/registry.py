@@ -124,7 +124,8 @@ class ToolExecutor:
     @staticmethod
     def _call_tool(tool: Tool, args: Any, ctx: RunContext) -> tuple[Any, bool]:
         ctx.begin_call()
-        tool.ensure_ready()
+        # No ensure_ready() here: tools load weights inside their cached computation, so a cache hit never
+        # pays for loading a model.
         output = tool.run(args, ctx)
         return output, ctx.call_was_cached()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import colorsys
 import re
 from typing import Any, Literal
 
@@ -95,39 +94,40 @@ def position_words(box: Box) -> str:
 
 def colour_name(rgb: tuple[float, float, float]) -> str:
     """Name an RGB colour (0..255) with one of a dozen basic colour words."""
-    r, g, b = (c / 255 for c in rgb)
-    h, s, v = colorsys.rgb_to_hsv(r, g, b)
-    if v < 0.2:
-        return "black"
-    if s < 0.15:
-        return "white" if v > 0.8 else "gray"
-    deg = h * 360
-    if deg < 15 or deg >= 345:
-        return "red" if v > 0.45 or s > 0.6 else "brown"
-    if deg < 40:
-        return "orange" if v > 0.6 else "brown"
-    if deg < 70:
-        return "yellow"
-    if deg < 170:
-        return "green"
-    if deg < 255:
-        return "blue"
-    if deg < 290:
-        return "purple"
-    return "pink"
+    return str(colour_names(np.array([rgb], dtype=np.float64))[0])
+
+
+def colour_names(rgb: np.ndarray) -> np.ndarray:
+    """Basic colour words for an (N, 3) array of RGB values in 0..255, by hue, saturation and value."""
+    x = rgb.astype(np.float64) / 255.0
+    r, g, b = x[:, 0], x[:, 1], x[:, 2]
+    v = x.max(axis=1)
+    c = v - x.min(axis=1)
+    s = np.where(v > 0, c / np.maximum(v, 1e-9), 0.0)
+    safe = np.maximum(c, 1e-9)
+    h = np.where(v == r, ((g - b) / safe) % 6, np.where(v == g, (b - r) / safe + 2, (r - g) / safe + 4)) * 60
+    h = np.where(c == 0, 0.0, h)
+    names = np.full(len(x), "pink", dtype=object)
+    names[h < 290] = "purple"
+    names[h < 255] = "blue"
+    names[h < 170] = "green"
+    names[h < 70] = "yellow"
+    names[h < 40] = np.where(v[h < 40] > 0.6, "orange", "brown")
+    red = (h < 15) | (h >= 345)
+    names[red] = np.where((v[red] > 0.45) | (s[red] > 0.6), "red", "brown")
+    grey = s < 0.15
+    names[grey] = np.where(v[grey] > 0.8, "white", "gray")
+    names[v < 0.2] = "black"
+    return names
 
 
 def dominant_colour(pixels: np.ndarray) -> str:
     """Most frequent colour name over a region's pixels (H x W x 3, uint8), sampled for speed."""
     flat = pixels.reshape(-1, 3)
     if len(flat) > 4096:
-        idx = np.linspace(0, len(flat) - 1, 4096).astype(int)
-        flat = flat[idx]
-    votes: dict[str, int] = {}
-    for px in flat:
-        name = colour_name((float(px[0]), float(px[1]), float(px[2])))
-        votes[name] = votes.get(name, 0) + 1
-    return max(votes.items(), key=lambda kv: kv[1])[0]
+        flat = flat[np.linspace(0, len(flat) - 1, 4096).astype(int)]
+    values, counts = np.unique(colour_names(flat), return_counts=True)
+    return str(values[int(np.argmax(counts))])
 
 
 def region_colour(image: Any, box: Box) -> str:

@@ -1,0 +1,108 @@
+"""Build the ``people`` evaluation set: copy photos that ship inside installed packages into ``images/`` and
+write ``people.jsonl`` (18 questions about people, answerable offline with the person detector and the scene
+graph). The ground truth was checked by looking at each photo; each row has 10 human-style answers.
+
+Usage: ``python examples/eval/make_people_set.py [--out-dir DIR]`` (default: this script's folder).
+Needs ultralytics, scikit-learn, scikit-image and matplotlib installed (``pip install -e '.[dev]'``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import shutil
+import sys
+from pathlib import Path
+
+# file name in images/ -> (package, path inside the package)
+IMAGES: dict[str, tuple[str, str]] = {
+    "bus.jpg": ("ultralytics", "assets/bus.jpg"),  # a bus in Madrid, 4 people in front of it
+    "zidane.jpg": ("ultralytics", "assets/zidane.jpg"),  # 2 men in suits, a blurred crowd behind
+    "astronaut.png": ("skimage", "data/astronaut.png"),  # 1 astronaut, portrait
+    "grace_hopper.jpg": ("matplotlib", "mpl-data/sample_data/grace_hopper.jpg"),  # 1 person, portrait
+    "coffee.png": ("skimage", "data/coffee.png"),  # a cup of coffee, nobody
+    "chelsea.png": ("skimage", "data/chelsea.png"),  # a cat, nobody
+    "china.jpg": ("sklearn", "datasets/images/china.jpg"),  # a pagoda and a lake, nobody visible
+    "flower.jpg": ("sklearn", "datasets/images/flower.jpg"),  # a dahlia, nobody
+}
+
+
+def _answers(main: str, n: int = 10, **variants: int) -> list[str]:
+    """``n`` answers: the variants (answer -> how many people gave it), the rest ``main``."""
+    others = [a for a, k in variants.items() for _ in range(k)]
+    return [main] * (n - len(others)) + others
+
+
+YES, NO = _answers("yes"), _answers("no")
+
+# (id, image, question, question_type, answers)
+QUESTIONS: list[tuple[str, str, str, str, list[str]]] = [
+    ("bus-count", "bus.jpg", "How many people are in this photo?", "count", _answers("4", four=1, **{"3": 1})),
+    ("bus-any", "bus.jpg", "Are there any people in this picture?", "exists", YES),
+    ("bus-fallen", "bus.jpg", "Is anyone lying on the ground?", "posture", NO),
+    ("bus-left", "bus.jpg", "Is there a person on the left side of the image?", "position", YES),
+    ("bus-more-than-3", "bus.jpg", "Are there more than 3 people in the photo?", "count", _answers("yes", no=1)),
+    ("zidane-count", "zidane.jpg", "How many people are in this photo?", "count", _answers("2", two=2)),
+    ("zidane-fallen", "zidane.jpg", "Is anyone lying on the ground?", "posture", NO),
+    ("zidane-right", "zidane.jpg", "Is there a person on the right side of the image?", "position", YES),
+    ("zidane-standing", "zidane.jpg", "Are the people in this photo standing?", "posture", YES),
+    ("astronaut-count", "astronaut.png", "How many people are in this photo?", "count", _answers("1", one=2)),
+    ("astronaut-any", "astronaut.png", "Is there a person in this picture?", "exists", YES),
+    ("grace-count", "grace_hopper.jpg", "How many people are in this photo?", "count", _answers("1", one=1)),
+    ("grace-fallen", "grace_hopper.jpg", "Is anyone lying on the ground?", "posture", NO),
+    ("coffee-any", "coffee.png", "Are there any people in this picture?", "exists", NO),
+    ("coffee-count", "coffee.png", "How many people are in this photo?", "count",
+     _answers("0", none=1, zero=1)),
+    ("chelsea-any", "chelsea.png", "Are there any people in this picture?", "exists", NO),
+    ("china-count", "china.jpg", "How many people are in this photo?", "count", _answers("0", none=2)),
+    ("flower-any", "flower.jpg", "Is there a person in this picture?", "exists", NO),
+]
+
+
+def package_file(package: str, relative: str) -> Path:
+    """A file inside an installed package, found without importing the package."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"package {package!r} is not installed (needed for {relative})")
+    path = Path(list(spec.submodule_search_locations)[0]) / relative
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing from the installed {package}")
+    return path
+
+
+def rows() -> list[dict[str, object]]:
+    """The dataset rows, image paths relative to the dataset file."""
+    return [{"id": rid, "image": f"images/{image}", "question": question, "question_type": qtype,
+             "answers": answers} for rid, image, question, qtype, answers in QUESTIONS]
+
+
+def build(out_dir: Path) -> Path:
+    """Copy the images into ``out_dir/images`` and write ``out_dir/people.jsonl``; returns the dataset path."""
+    images = out_dir / "images"
+    images.mkdir(parents=True, exist_ok=True)
+    for name, (package, relative) in IMAGES.items():
+        target = images / name
+        source = package_file(package, relative)
+        if not target.is_file() or target.stat().st_size != source.stat().st_size:
+            shutil.copyfile(source, target)
+    dataset = out_dir / "people.jsonl"
+    dataset.write_text("".join(json.dumps(r) + "\n" for r in rows()), encoding="utf-8")
+    return dataset
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out-dir", type=Path, default=Path(__file__).resolve().parent)
+    args = parser.parse_args(argv)
+    try:
+        dataset = build(args.out_dir)
+    except FileNotFoundError as exc:
+        print(f"make_people_set: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {dataset} ({len(QUESTIONS)} questions, {len(IMAGES)} images in {dataset.parent / 'images'})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

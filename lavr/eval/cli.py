@@ -1,0 +1,138 @@
+"""``lavr eval`` and ``lavr compare``: ``add_eval_commands(subparsers)`` adds them to the main CLI.
+
+Also runnable on its own: ``python -m lavr.eval.cli eval DATA --out results.jsonl``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import LavrError
+
+__all__ = ["add_eval_commands", "cmd_compare", "cmd_eval", "main"]
+
+
+def add_eval_commands(subparsers: Any) -> None:
+    """Add the ``eval`` and ``compare`` sub-commands; each sets ``func`` to a handler returning an exit code.
+
+    Args:
+        subparsers: The object ``ArgumentParser.add_subparsers()`` returned.
+    """
+    from .metrics import METRICS
+
+    ev = subparsers.add_parser("eval", help="evaluate on a dataset (JSONL/CSV) and write results as JSONL",
+                               description="Ask every question of DATA, score the answers and write one JSON line "
+                               "per question. The last line printed is 'accuracy: X.XXX (N questions)'.")
+    ev.add_argument("data", type=Path, metavar="DATA", help="dataset file (.jsonl or .csv)")
+    ev.add_argument("--out", type=Path, default=Path("results.jsonl"), help="results file (default results.jsonl)")
+    ev.add_argument("--llm", help="local (default), openai:MODEL, a .gguf path, or scripted:<replies.json>")
+    ev.add_argument("--mode", default="react", help="react (default), program, or pipeline:FILE")
+    ev.add_argument("--metric", choices=list(METRICS), default="vqa", help="scoring (default vqa)")
+    ev.add_argument("--concurrency", type=int, default=1, metavar="N", help="image groups at once (default 1)")
+    ev.add_argument("--executor", choices=["local", "ray"], default="local", help="threads here, or Ray actors")
+    ev.add_argument("--no-resume", action="store_true", help="start the results file afresh")
+    ev.add_argument("--retry-errors", action="store_true", help="run rows recorded with an error again")
+    ev.add_argument("--limit", type=int, metavar="N", help="only the first N rows of DATA")
+    ev.add_argument("--seed", type=int, default=0, help="random/numpy/torch and LLM seed (default 0)")
+    ev.add_argument("--max-steps", type=int, help="planning turns before a forced answer")
+    ev.add_argument("--report", type=Path, metavar="FILE", help="also write the report as JSON")
+    ev.add_argument("--no-cache", action="store_true", help="do not read or write the expert cache")
+    ev.add_argument("--no-progress", action="store_true", help="no progress bar")
+    ev.set_defaults(func=cmd_eval)
+
+    cmp = subparsers.add_parser("compare", help="compare two results files")
+    cmp.add_argument("a", type=Path, metavar="A", help="results file A (the baseline)")
+    cmp.add_argument("b", type=Path, metavar="B", help="results file B")
+    cmp.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    cmp.set_defaults(func=cmd_compare)
+
+
+def _absolute(spec: str, prefix: str) -> str:
+    """``prefix`` + an absolute path, so that workers with another working folder find the file."""
+    return prefix + str(Path(spec[len(prefix):]).expanduser().resolve())
+
+
+def _spec(args: argparse.Namespace) -> Any:
+    from .spec import SCRIPTED_PREFIX, AgentSpec
+
+    overrides: dict[str, Any] = {"llm_seed": args.seed}
+    if args.max_steps:
+        overrides["max_steps"] = args.max_steps
+    llm, mode = args.llm or "", args.mode
+    if llm.startswith(SCRIPTED_PREFIX):
+        llm = _absolute(llm, SCRIPTED_PREFIX)
+    elif llm and Path(llm).expanduser().is_file():
+        llm = _absolute(llm, "")
+    if mode.startswith("pipeline:"):
+        mode = _absolute(mode, "pipeline:")
+    return AgentSpec(llm=llm, settings=overrides, mode=mode, cache=not args.no_cache)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Run ``eval``; prints the report, ``errors: K`` and, last, the summary line.
+
+    Returns:
+        0, or 1 when no row could be scored but some failed.
+    """
+    from ..errors import InputError
+    from ..settings import Settings
+    from .dataset import load_dataset
+    from .report import format_report, write_report_json
+    from .runner import run_eval
+
+    if args.concurrency < 1:
+        raise InputError("--concurrency must be at least 1")
+    if args.limit is not None and args.limit < 0:
+        raise InputError("--limit must not be negative")
+    dataset = load_dataset(args.data, allowed_roots=Settings().allowed_roots, limit=args.limit)
+    summary = run_eval(dataset, agent_factory=_spec(args), out=args.out, metric=args.metric,
+                       concurrency=args.concurrency, resume=not args.no_resume, retry_errors=args.retry_errors,
+                       seed=args.seed, executor=args.executor, progress=not args.no_progress)
+    if args.report:
+        write_report_json(summary.report, args.report)
+    print(f"{summary.ran} row(s) run, {summary.skipped} already in {summary.out}, {summary.seconds:.1f} s")
+    print(format_report(summary.report))
+    return 1 if summary.report.scored == 0 and summary.report.errors else 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Run ``compare``: text, or JSON with ``--json``."""
+    from ..errors import InputError
+    from .compare import compare_files, format_comparison
+
+    for path in (args.a, args.b):
+        if not Path(path).is_file():
+            raise InputError(f"{path}: no such results file")
+    result = compare_files(args.a, args.b)
+    print(json.dumps(result.model_dump(mode="json"), indent=2) if args.json else format_comparison(result))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry point with only the eval commands (``python -m lavr.eval.cli``)."""
+    parser = argparse.ArgumentParser(prog="lavr-eval", description="lavr evaluation harness")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    add_eval_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    try:
+        return args.func(args)
+    except LavrError as exc:
+        print(f"lavr: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("lavr: interrupted (the results file is valid; run again to resume)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Seed a run's expert cache with a dataset row's ``precomputed`` outputs, so only the LLM stage runs.
+
+A row's ``precomputed`` is an object of tool name -> entry. An entry is either the value itself (the tool's
+cached output as JSON, e.g. a ``RawDetections`` dump for ``detect``) or the long form
+``{"value": {...}, "params": {...}, "identity": "..."}``. Missing ``params`` default to the parameters the tool
+passes to the cache for a default call (``DEFAULT_PARAMS``; ``detect`` caches one prediction at
+``conf=min(0.1, settings.detector_confidence)``), a missing ``identity`` to the tool's ``identity()``. The image
+hash is that of the decoded image (``StoredImage.sha256``), computed here, so rows never state it.
+
+For whole files of precomputed outputs keyed by image hash, use ``ExpertCache.seed_jsonl`` instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import InputError
+from ..images import StoredImage
+from ..settings import Settings
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["DEFAULT_PARAMS", "ScratchCache", "seed_row"]
+
+
+def _detect_params(settings: Settings) -> dict[str, Any]:
+    from ..tools import detect
+
+    return {"conf": min(getattr(detect, "PREDICT_CONF", 0.1), settings.detector_confidence)}
+
+
+DEFAULT_PARAMS: dict[str, Callable[[Settings], dict[str, Any]]] = {"detect": _detect_params}
+
+
+def _entry(tool: str, entry: dict[str, Any], settings: Settings) -> tuple[dict[str, Any], dict[str, Any], str | None]:
+    """``(value, params, identity or None)`` of one precomputed entry."""
+    if "value" in entry and set(entry) <= {"value", "params", "identity"}:
+        value, params, identity = entry["value"], entry.get("params"), entry.get("identity")
+    else:
+        value, params, identity = entry, None, None
+    if not isinstance(value, dict):
+        raise InputError(f"precomputed {tool}: the value must be an object")
+    if params is None:
+        params = DEFAULT_PARAMS.get(tool, lambda _s: {})(settings)
+    if not isinstance(params, dict):
+        raise InputError(f"precomputed {tool}: params must be an object")
+    return value, params, identity
+
+
+def seed_row(cache: Any, registry: Any, image: StoredImage, precomputed: dict[str, dict[str, Any]],
+             settings: Settings) -> int:
+    """Put a row's precomputed outputs into ``cache`` for ``image``.
+
+    Args:
+        cache: An ``ExpertCache``.
+        registry: The agent's ``ToolRegistry`` (for tool identities).
+        image: The stored image the question is about.
+        precomputed: Tool name -> entry (format in the module docstring).
+        settings: The agent's settings (default parameters depend on them).
+
+    Returns:
+        How many entries were stored.
+
+    Raises:
+        InputError: An entry names an unknown tool or is malformed.
+    """
+    stored = 0
+    for tool, entry in precomputed.items():
+        if tool not in registry:
+            raise InputError(f"precomputed output for unknown tool {tool!r}; tools: {', '.join(registry.names())}")
+        value, params, identity = _entry(tool, entry, settings)
+        identity = identity or registry.get(tool).identity()
+        key = cache.key(image_sha256=image.sha256, tool=tool, params=params, identity=identity)
+        cache.put(key, value, tool=tool, image_sha256=image.sha256, identity=identity)
+        stored += 1
+    return stored
+
+
+class ScratchCache:
+    """A throw-away ``ExpertCache`` in a temporary folder, opened on first use: it holds precomputed outputs
+    when the agent runs without the on-disk cache (``--no-cache``)."""
+
+    def __init__(self) -> None:
+        self._dir: tempfile.TemporaryDirectory[str] | None = None
+        self._cache: Any = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:
+        with self._lock:
+            if self._cache is None:
+                from ..cache import ExpertCache
+
+                self._dir = tempfile.TemporaryDirectory(prefix="lavr-eval-")
+                self._cache = ExpertCache(Path(self._dir.name) / "precomputed.sqlite")
+            return self._cache
+
+    def close(self) -> None:
+        with self._lock:
+            if self._cache is not None:
+                self._cache.close()
+            if self._dir is not None:
+                self._dir.cleanup()
+            self._cache = self._dir = None

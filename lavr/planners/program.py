@@ -1,0 +1,187 @@
+"""The program planner's prompts: the system prompt with each tool's arguments and output fields, worked
+programs converted from the stored ReAct examples, the reply parser, and the messages of the compose step."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Mapping
+
+from ..backends.base import ImagePart, LLMBackend, LLMReply, Message
+from ..programs import Program, ProgramStep, describe_output, output_schema, program_schema
+from ..prompts import render_program
+from ..prompts.examples import Example, load_examples, select_examples
+from ..schema import BOX_CONVENTION, Step
+from ..tools.base import Tool
+from .base import PlanRequest
+from .parsing import InvalidReply, extract_json
+from .react import describe_args, example_image
+
+_OBJECT_ID = re.compile(r"obj_\d+")
+_OBJECT_LINE = re.compile(r"^(obj_\d+) ", re.MULTILINE)
+
+
+def parse_program(text: str) -> Program:
+    """Parse a program reply, tolerating neighbouring shapes (``steps``/``plan`` lists, ``name``/``arguments``).
+
+    Raises:
+        InvalidReply: with a message meant for the LLM.
+    """
+    obj = extract_json(text)
+    if not isinstance(obj, dict):  # pragma: no cover - extract_json returns the first object
+        raise InvalidReply("the reply must be a JSON object")
+    raw = next((obj[k] for k in ("program", "steps", "plan") if isinstance(obj.get(k), list)), None)
+    if raw is None:
+        if "answer" in obj:
+            raise InvalidReply("write the program first; you answer after it has run")
+        raise InvalidReply('the reply has no "program" list of steps')
+    steps = []
+    for n, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise InvalidReply(f'program[{n}] must be an object {{"id", "tool", "args"}}')
+        tool = item.get("tool") or item.get("name")
+        args = item.get("args", item.get("arguments", {}))
+        if not isinstance(tool, str) or not tool.strip():
+            raise InvalidReply(f"program[{n}] has no tool name")
+        if args is None:
+            args = {}
+        if not isinstance(args, dict):
+            raise InvalidReply(f"program[{n}].args must be an object")
+        steps.append(ProgramStep(id=str(item.get("id") or f"s{n + 1}"), tool=tool.strip(), args=args))
+    thought = obj.get("thought") or obj.get("reasoning") or ""
+    return Program(thought=thought if isinstance(thought, str) else json.dumps(thought), steps=steps)
+
+
+def _object_list_field(tool: Tool | None) -> str | None:
+    """The output field listing objects with ids (``detections``, ``nodes``), if the tool has one."""
+    if tool is None:
+        return None
+    for name, prop in output_schema(type(tool)).get("properties", {}).items():
+        items = prop.get("items", {}) if prop.get("type") == "array" else {}
+        if "id" in items.get("properties", {}):
+            return name
+    return None
+
+
+def example_program(example: Example, tools: Mapping[str, Tool]) -> tuple[Program, list[dict[str, Any]]]:
+    """An example's tool calls as one program, and its stored observations (one per step, in order).
+
+    A literal object id that an earlier step reported (``obj_1``) becomes a reference to where that step's
+    output lists it (``$s1.detections[1].id``): a program is written before anything runs.
+    """
+    steps: list[ProgramStep] = []
+    observations: list[dict[str, Any]] = []
+    seen: list[tuple[str, str, str]] = []
+    renamed: dict[str, str] = {}
+
+    def as_ref(value: Any) -> Any:
+        if not (isinstance(value, str) and _OBJECT_ID.fullmatch(value)):
+            return value
+        for step_id, tool, text in seen:
+            ids = _OBJECT_LINE.findall(text)
+            field = _object_list_field(tools.get(tool))
+            if value in ids and field:
+                renamed[value] = f"${step_id}.{field}[{ids.index(value)}].id"
+                return renamed[value]
+        return value
+
+    for turn in example.turns:
+        for call, text in zip(turn.tool_calls, turn.observations):
+            step_id = f"s{len(steps) + 1}"
+            steps.append(ProgramStep(id=step_id, tool=call.tool, args={k: as_ref(v) for k, v in call.args.items()}))
+            seen.append((step_id, call.tool, text))
+            error = text.startswith("error: ")
+            observations.append({"id": step_id, "tool": call.tool, "error": error,
+                                 "text": text[len("error: "):] if error else text})
+    thought = " ".join(t.thought for t in example.turns)
+    for literal, ref in renamed.items():
+        thought = re.sub(rf"\b{literal}\b", ref, thought)
+    return Program(thought=thought, steps=steps), observations
+
+
+def program_json(program: Program) -> str:
+    """The program as the JSON reply the LLM is asked to write."""
+    return json.dumps({"thought": program.thought,
+                       "program": [{"id": s.id, "tool": s.tool, "args": s.args} for s in program.steps]})
+
+
+def observation_rows(steps: list[Step]) -> list[dict[str, Any]]:
+    """Template rows for the tool steps of a trace: step id, tool, error flag and text."""
+    return [{"id": s.call_id or str(s.index), "tool": s.tool, "error": s.error is not None,
+             "text": s.error if s.error is not None else (s.result or "")} for s in steps if s.kind == "tool"]
+
+
+class ProgramPlanner:
+    """Builds the program-mode conversation: write a whole program, then compose the answer from observations."""
+
+    name = "program"
+
+    def __init__(self, backend: LLMBackend, *, num_examples: int = 3, max_tokens: int | None = None,
+                 max_steps: int = 6):
+        self.backend = backend
+        self.num_examples = num_examples
+        self.max_tokens = max_tokens
+        self.max_steps = max_steps
+
+    def system_prompt(self, tools: list[Tool]) -> str:
+        rows = [{"name": t.name, "description": t.description, "args": describe_args(t.parameters_schema()),
+                 "output": describe_output(output_schema(type(t)))} for t in tools]
+        return render_program("system", box_convention=BOX_CONVENTION, tools=rows, max_steps=self.max_steps)
+
+    def choose_examples(self, request: PlanRequest) -> list[Example]:
+        if self.num_examples == 0:
+            return []
+        shas = {e.id: info[0] for e in load_examples() if (info := example_image(e.id))}
+        return select_examples(request.question, {t.name for t in request.tools}, self.num_examples,
+                               exclude_images={i.sha256 for i in request.images}, image_sha=shas)
+
+    def render_example(self, number: int, example: Example, tools: Mapping[str, Tool]) -> str:
+        program, observations = example_program(example, tools)
+        final = json.dumps({"thought": example.final_thought, "answer": example.answer,
+                            "rationale": example.rationale})
+        return render_program("example", number=number, question=example.question,
+                              image_line=f"Image img_0: {example.image_size[0]}x{example.image_size[1]} pixels.",
+                              program_reply=program_json(program), final_reply=final,
+                              observations=render_program("observations", observations=observations))
+
+    def conversation(self, request: PlanRequest) -> tuple[list[Message], list[str]]:
+        """The system and question messages (shared by every call of a run), and the example ids shown."""
+        examples = self.choose_examples(request)
+        tools = {t.name: t for t in request.tools}
+        blocks = [render_program("examples_header")] + [self.render_example(i + 1, e, tools)
+                                                        for i, e in enumerate(examples)]
+        text = render_program("question", examples="\n\n".join(blocks) if examples else "",
+                              image_line=" ".join(i.line() for i in request.images), question=request.question)
+        if request.history:
+            earlier = "\n".join(f"Q: {q}\nA: {a}" for q, a in request.history)
+            text = f"Earlier in this conversation:\n{earlier}\n\n{text}"
+        parts: list[ImagePart] = []
+        if getattr(self.backend, "supports_images", False):
+            parts = [ImagePart(image_id=f"example {e.id}", data_url=info[1]) for e in examples
+                     if (info := example_image(e.id))]
+            parts += [ImagePart(image_id=i.id, data_url=i.data_url) for i in request.images if i.data_url]
+        messages = [Message(role="system", content=self.system_prompt(request.tools)),
+                    Message(role="user", content=text, images=parts)]
+        return messages, [e.id for e in examples]
+
+    def write(self, messages: list[Message], tools: list[Tool]) -> LLMReply:
+        """One LLM call for the whole program (JSON constrained by ``program_schema``)."""
+        return self.backend.generate(messages, json_schema=program_schema(tools, max_steps=self.max_steps),
+                                     max_tokens=self.max_tokens)
+
+    @staticmethod
+    def feedback(raw_reply: str, problems: list[str], retries_left: int) -> list[Message]:
+        """The rejected reply and the structured error that asks for a corrected program."""
+        payload = json.dumps({"error": "invalid_program", "problems": problems, "retries_left": retries_left})
+        return [Message(role="assistant", content=raw_reply[:1500]),
+                Message(role="user", content=render_program("invalid_program", error_json=payload))]
+
+    @staticmethod
+    def compose_messages(base: list[Message], program: Program | None, tool_steps: list[Step]) -> list[Message]:
+        """The conversation for the compose call: the accepted program, then one observation per step."""
+        msgs = list(base)
+        if program is not None:
+            msgs.append(Message(role="assistant", content=program_json(program)))
+        obs = render_program("observations", observations=observation_rows(tool_steps))
+        msgs.append(Message(role="user", content=render_program("compose", observations=obs)))
+        return msgs

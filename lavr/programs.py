@@ -1,0 +1,371 @@
+"""Programs of expert calls written in one go (VisProg / ViperGPT style), with references between steps.
+
+A program is a list of steps ``{"id": "s1", "tool": "detect", "args": {...}}``. An argument may take its value
+from an earlier step's structured output (the tool's output model, dumped to JSON) with a *reference*: a string
+that is entirely ``$<step id>`` followed by a path of ``.field`` and ``[index]`` parts, e.g.
+``"$s1.detections[0].id"`` or ``"$s1.counts.person"``. Indices are 0-based; ``[-1]`` is the last item. A string
+that should start with a literal ``$`` is written ``$$``. References may appear anywhere in the arguments
+(inside lists too), but only as whole strings: ``"obj $s1.x"`` is plain text.
+
+Validation happens before anything runs (``check_call``, ``validate_program``): unknown tools, unknown argument
+names, malformed ids, unknown or forward references, paths that do not exist in the referenced tool's output
+schema and references whose type cannot fit the argument are all reported at once. Arguments are validated
+against the tool's input model with the references left in place; errors located at a reference (its value
+is not known yet) are deferred, and the kind of value is checked from the two JSON schemas instead. Once the
+earlier steps have run, the substituted arguments are validated again by the executor right before the call.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from typing import Any, Collection, Mapping
+
+from pydantic import BaseModel, Field, ValidationError
+
+from .tools.base import Tool, inline_schema
+
+STEP_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_REF = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z_][A-Za-z0-9_\-]*|\[-?\d+\])*)$")
+_PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_\-]*)|\[(-?\d+)\]")
+REF_PATTERN = r"^[$][A-Za-z_][A-Za-z0-9_]*([.][A-Za-z_][A-Za-z0-9_-]*|\[-?[0-9]+\])*$"
+REF_SCHEMA: dict[str, Any] = {"type": "string", "pattern": REF_PATTERN}
+Loc = tuple[str | int, ...]
+
+
+class ProgramStep(BaseModel):
+    """One step of a program: a tool call with an id that later steps can reference."""
+
+    id: str
+    tool: str
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class Program(BaseModel):
+    """A whole plan written at once."""
+
+    thought: str = ""
+    steps: list[ProgramStep] = Field(default_factory=list)
+
+
+class RefError(ValueError):
+    """A reference cannot be resolved; ``str()`` says why."""
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A parsed reference: the step it names and the path into that step's output."""
+
+    step: str
+    path: tuple[str | int, ...]
+    text: str
+
+
+def parse_ref(text: str) -> Ref:
+    """Parse ``$s1.detections[0].id``; raises ``RefError`` when the string is not a well-formed reference."""
+    m = _REF.match(text)
+    if m is None:
+        raise RefError(f'"{text}" is not a valid reference; write "$<step id>.<field>[<index>]..." '
+                       '(e.g. "$s1.detections[0].id"), or "$$" for a literal "$"')
+    path = tuple(key if key else int(index) for key, index in _PART.findall(m.group(2)))
+    return Ref(step=m.group(1), path=path, text=text)
+
+
+def is_ref(value: Any) -> bool:
+    """Whether ``value`` is meant as a reference (a string starting with one ``$``)."""
+    return isinstance(value, str) and value.startswith("$") and not value.startswith("$$")
+
+
+def find_refs(value: Any, loc: Loc = ()) -> list[tuple[Loc, str]]:
+    """Every reference string inside ``value`` (dicts and lists walked), with its location."""
+    if is_ref(value):
+        return [(loc, value)]
+    if isinstance(value, dict):
+        return [hit for k, v in value.items() for hit in find_refs(v, (*loc, k))]
+    if isinstance(value, list):
+        return [hit for i, v in enumerate(value) for hit in find_refs(v, (*loc, i))]
+    return []
+
+
+def format_path(step: str, path: tuple[str | int, ...]) -> str:
+    """``s1.detections[0].id`` from a step id and a path."""
+    return step + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+
+
+def resolve_path(data: Any, ref: Ref) -> Any:
+    """Follow ``ref.path`` into ``data`` (a step's JSON output)."""
+    value, walked = data, ()
+    for part in ref.path:
+        here = format_path(ref.step, walked)
+        if isinstance(part, int):
+            if not isinstance(value, list):
+                raise RefError(f"{here} is not a list, so [{part}] does not apply")
+            if not -len(value) <= part < len(value):
+                raise RefError(f"{here} has {len(value)} items, so [{part}] does not exist")
+            value = value[part]
+        else:
+            if not isinstance(value, dict):
+                raise RefError(f"{here} is not an object, so .{part} does not apply")
+            if part not in value:
+                raise RefError(f"{here} has no field {part!r}; it has: {', '.join(map(str, value)) or 'none'}")
+            value = value[part]
+        walked = (*walked, part)
+    return value
+
+
+def substitute(value: Any, outputs: Mapping[str, Any] | None) -> Any:
+    """Replace references with values from ``outputs`` (step id -> JSON output, None when the step failed).
+
+    ``$$`` escapes become ``$``. With ``outputs=None`` references are left as they are.
+    """
+    if isinstance(value, str):
+        if value.startswith("$$"):
+            return value[1:]
+        if not value.startswith("$") or outputs is None:
+            return value
+        ref = parse_ref(value)
+        if ref.step not in outputs:
+            raise RefError(f"{value}: step {ref.step} has not run")
+        if outputs[ref.step] is None:
+            raise RefError(f"{value}: step {ref.step} failed, so it has no output")
+        return resolve_path(outputs[ref.step], ref)
+    if isinstance(value, dict):
+        return {k: substitute(v, outputs) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute(v, outputs) for v in value]
+    return value
+
+
+# JSON schema walking -------------------------------------------------------------------------------------------
+
+def _variants(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    options = schema.get("anyOf") or schema.get("oneOf")
+    if options:
+        return [v for option in options for v in _variants(option) if v.get("type") != "null"]
+    return [schema]
+
+
+def schema_at(schema: dict[str, Any], path: Loc, *, name: str) -> list[dict[str, Any]]:
+    """The sub-schemas found at ``path``; ``[{}]`` (anything) where the schema does not say.
+
+    Raises:
+        RefError: the path does not exist; the message lists the fields that do.
+    """
+    current = [schema]
+    for depth, part in enumerate(path):
+        found: list[dict[str, Any]] = []
+        fields: list[str] = []
+        for node in (v for s in current for v in _variants(s)):
+            if not node:
+                found.append({})
+            elif isinstance(part, int):
+                if "prefixItems" in node:
+                    items = node["prefixItems"]
+                    if -len(items) <= part < len(items):
+                        found.append(items[part])
+                elif node.get("type") == "array" or "items" in node:
+                    found.append(node.get("items", {}))
+            elif "properties" in node and part in node["properties"]:
+                found.append(node["properties"][part])
+            elif isinstance(node.get("additionalProperties"), dict):
+                found.append(node["additionalProperties"])
+            elif node.get("type") == "object" and node.get("additionalProperties", True) is True \
+                    and "properties" not in node:
+                found.append({})
+            else:
+                fields += list(node.get("properties", {}))
+        if not found:
+            where = format_path(name, path[:depth])
+            what = f"has no item [{part}]" if isinstance(part, int) else f"has no field {part!r}"
+            hint = f"; fields: {', '.join(dict.fromkeys(fields))}" if fields else ""
+            raise RefError(f"{where} {what}{hint}")
+        current = found
+    return current
+
+
+def json_types(schemas: list[dict[str, Any]]) -> set[str] | None:
+    """JSON types a value matching any of ``schemas`` may have; None when unknown (anything goes)."""
+    kinds: set[str] = set()
+    for node in (v for s in schemas for v in _variants(s)):
+        if "type" in node:
+            kinds |= set(node["type"]) if isinstance(node["type"], list) else {node["type"]}
+        elif "const" in node or "enum" in node:
+            values = node.get("enum", [node.get("const")])
+            kinds |= {_kind(v) for v in values}
+        else:
+            return None
+    return kinds
+
+
+def _kind(value: Any) -> str:
+    for py, name in ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"), (list, "array"),
+                     (dict, "object")):
+        if isinstance(value, py):
+            return name
+    return "null"
+
+
+def _fits(source: set[str] | None, target: set[str] | None) -> bool:
+    if source is None or target is None:
+        return True
+    widened = source | ({"number"} if "integer" in source else set())
+    return bool(widened & target) or ("number" in target and "integer" in source)
+
+
+@functools.cache
+def output_schema(tool_class: type[Tool]) -> dict[str, Any]:
+    """The tool's output model as a JSON schema with ``$ref``s resolved (what references walk)."""
+    return inline_schema(tool_class.output_model.model_json_schema())
+
+
+# Validation ---------------------------------------------------------------------------------------------------
+
+def _loc_text(loc: Loc) -> str:
+    return "args" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+
+
+def check_ref(loc: Loc, text: str, *, tool: Tool, earlier: Mapping[str, dict[str, Any] | None],
+              later: Collection[str], this: str | None = None) -> str | None:
+    """The problem with one reference, or None. ``earlier`` maps step ids to their output schema."""
+    try:
+        ref = parse_ref(text)
+    except RefError as exc:
+        return f"{_loc_text(loc)}: {exc}"
+    if ref.step not in earlier:
+        if ref.step == this:
+            return f'{_loc_text(loc)}: reference "{text}" names this step itself; a step can only use earlier steps'
+        if ref.step in later:
+            return (f'{_loc_text(loc)}: reference "{text}" names step {ref.step}, which runs later; '
+                    "a step can only use earlier steps")
+        known = ", ".join(earlier) or "none"
+        return f'{_loc_text(loc)}: reference "{text}" names no earlier step; earlier steps: {known}'
+    source = earlier[ref.step]
+    if source is None:
+        return None
+    try:
+        found = schema_at(source, ref.path, name=ref.step)
+        target = schema_at(tool.parameters_schema(), loc, name=tool.name)
+    except RefError as exc:
+        return f'{_loc_text(loc)}: reference "{text}": {exc}'
+    have, want = json_types(found), json_types(target)
+    if not _fits(have, want):
+        return (f'{_loc_text(loc)}: reference "{text}" gives {"/".join(sorted(have or []))} but {tool.name} '
+                f'expects {"/".join(sorted(want or []))} there')
+    return None
+
+
+def check_call(tool_name: str, args: Any, *, tools: Mapping[str, Tool],
+               earlier: Mapping[str, dict[str, Any] | None], later: Collection[str] = (),
+               this: str | None = None) -> list[str]:
+    """Problems with one call before it runs: tool, argument names, references, argument values.
+
+    Args:
+        tool_name: The tool the step calls.
+        args: Its arguments, possibly with references.
+        tools: The tools that may be called, by name.
+        earlier: Ids of the steps before this one, mapped to their output JSON schema (None: not known).
+        later: Ids of the steps after this one (for a clearer message on forward references).
+        this: The step's own id (likewise).
+    """
+    if tool_name not in tools:
+        return [f"unknown tool {tool_name!r}. Valid tools: {', '.join(tools) or 'none'}"]
+    tool = tools[tool_name]
+    if not isinstance(args, dict):
+        return ["args must be an object"]
+    fields = tool.input_model.model_fields
+    accepted = set(fields) | {f.alias for f in fields.values() if f.alias}
+    problems = [f"unknown argument {k!r}. Accepted arguments: {', '.join(fields) or 'none'}"
+                for k in args if k not in accepted]
+    refs = [(loc, text) for loc, text in find_refs(args) if loc[0] in accepted]
+    problems += [p for loc, text in refs if (p := check_ref(loc, text, tool=tool, earlier=earlier, later=later,
+                                                                this=this))]
+    ref_locs = [loc for loc, _ in refs]
+    try:
+        tool.input_model.model_validate(substitute(args, None))
+    except ValidationError as err:
+        for item in err.errors():
+            loc = tuple(item["loc"])
+            deferred = any(loc[:len(r)] == r for r in ref_locs) or (not loc and bool(ref_locs))
+            if item["type"] == "extra_forbidden" or deferred:
+                continue
+            problems.append(f"{_loc_text(loc)}: {item['msg']}")
+    return problems
+
+
+def validate_program(program: Program, tools: Mapping[str, Tool], *, max_steps: int) -> list[str]:
+    """Every problem with ``program`` (empty when it may run). Nothing is executed."""
+    problems: list[str] = []
+    if not program.steps and tools:
+        problems.append("the program has no steps; give at least one tool call")
+    if len(program.steps) > max_steps:
+        problems.append(f"the program has {len(program.steps)} steps; at most {max_steps} are allowed")
+    ids = [s.id for s in program.steps]
+    earlier: dict[str, dict[str, Any] | None] = {}
+    for n, step in enumerate(program.steps):
+        label = f"step {step.id}" + (f" ({step.tool})" if step.tool else "")
+        if not STEP_ID.match(step.id):
+            problems.append(f"step {n + 1}: id {step.id!r} is not valid; use letters, digits and _ (e.g. s{n + 1})")
+        elif step.id in earlier:
+            problems.append(f"step {n + 1}: id {step.id!r} is used twice; step ids must be unique")
+        later = [i for i in ids[n + 1:] if i not in earlier and i != step.id]
+        problems += [f"{label}: {p}" for p in check_call(step.tool, step.args, tools=tools, earlier=earlier,
+                                                          later=later, this=step.id)]
+        tool = tools.get(step.tool)
+        earlier.setdefault(step.id, output_schema(type(tool)) if tool is not None else None)
+    return problems
+
+
+# Schemas and prompt text --------------------------------------------------------------------------------------
+
+def _allow_ref(prop: dict[str, Any]) -> dict[str, Any]:
+    def items_too(v: dict[str, Any]) -> dict[str, Any]:
+        if v.get("type") == "array" and isinstance(v.get("items"), dict):
+            return {**v, "items": {"anyOf": [v["items"], REF_SCHEMA]}}
+        return v
+
+    keep = {k: prop[k] for k in ("description", "default") if k in prop}
+    options = prop["anyOf"] if "anyOf" in prop else [{k: v for k, v in prop.items() if k not in keep}]
+    return {**keep, "anyOf": [items_too(v) for v in options] + [REF_SCHEMA]}
+
+
+def program_schema(tools: list[Tool], *, max_steps: int) -> dict[str, Any]:
+    """JSON schema of a program reply, for constrained decoders.
+
+    Each step is one of the tools (``tool`` is a const, ``args`` that tool's argument schema), and every argument
+    (and every list item of a list argument) may instead be a reference string. Typed arguments keep a small
+    model from inventing fields; the validator still checks everything, including what a grammar cannot.
+    """
+    variants = []
+    for t in tools:
+        args = t.parameters_schema()
+        args = {**args, "properties": {k: _allow_ref(v) for k, v in args.get("properties", {}).items()},
+                "additionalProperties": False}
+        variants.append({"type": "object",
+                         "properties": {"id": {"type": "string", "pattern": STEP_ID.pattern},
+                                        "tool": {"const": t.name}, "args": args},
+                         "required": ["id", "tool", "args"], "additionalProperties": False})
+    steps = {"type": "array", "items": {"anyOf": variants} if variants else {}, "minItems": 1 if tools else 0,
+             "maxItems": max_steps}
+    return {"type": "object", "properties": {"thought": {"type": "string"}, "program": steps},
+            "required": ["thought", "program"], "additionalProperties": False}
+
+
+def describe_output(schema: dict[str, Any], *, depth: int = 0) -> str:
+    """Compact field list of an output schema, e.g. ``counts: {<key>: integer}; detections: [{id: string}]``."""
+    variants = _variants(schema)
+    node = variants[0] if len(variants) == 1 else {}
+    if "prefixItems" in node:
+        return "[" + ", ".join(describe_output(v, depth=depth + 1) for v in node["prefixItems"]) + "]"
+    if node.get("type") == "array":
+        return "[" + describe_output(node.get("items", {}), depth=depth + 1) + "]"
+    if "properties" in node:
+        if depth >= 3:
+            return "{...}"
+        parts = [f"{k}: {describe_output(v, depth=depth + 1)}" for k, v in node["properties"].items()]
+        return ("{" + ", ".join(parts) + "}") if depth else "; ".join(parts)
+    if isinstance(node.get("additionalProperties"), dict):
+        return "{<key>: " + describe_output(node["additionalProperties"], depth=depth + 1) + "}"
+    kinds = json_types([schema])
+    return "/".join(sorted(kinds)) if kinds else "any"
+

@@ -1,0 +1,38 @@
+"""Real photos that ship inside installed packages, named for the CLI: ``lavr ask sample:bus "..."``."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from .errors import ImageError
+
+SAMPLES: dict[str, tuple[str, str, str]] = {
+    "bus": ("ultralytics", "assets/bus.jpg", "a city bus in Madrid with people in front of it"),
+    "zidane": ("ultralytics", "assets/zidane.jpg", "two men in suits"),
+    "china": ("sklearn", "datasets/images/china.jpg", "a Chinese temple"),
+    "flower": ("sklearn", "datasets/images/flower.jpg", "a flower close-up"),
+    "astronaut": ("skimage", "data/astronaut.png", "astronaut Eileen Collins"),
+    "coffee": ("skimage", "data/coffee.png", "a cup of coffee"),
+    "chelsea": ("skimage", "data/chelsea.png", "a cat"),
+    "grace_hopper": ("matplotlib", "mpl-data/sample_data/grace_hopper.jpg", "Grace Hopper in uniform"),
+}
+
+
+def sample_path(name: str) -> Path:
+    """The file of a named sample photo; ``ImageError`` when unknown or its package is missing."""
+    if name not in SAMPLES:
+        raise ImageError(f"unknown sample {name!r}; samples: {', '.join(sorted(SAMPLES))}")
+    package, relative, _ = SAMPLES[name]
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ImageError(f"sample {name!r} ships with the {package} package, which is not installed")
+    path = Path(list(spec.submodule_search_locations)[0]) / relative
+    if not path.is_file():
+        raise ImageError(f"sample {name!r}: {path} is missing")
+    return path
+
+
+def resolve_image_arg(value: str) -> str | Path:
+    """CLI image argument: ``sample:NAME`` or a file path."""
+    return sample_path(value.split(":", 1)[1]) if value.startswith("sample:") else value

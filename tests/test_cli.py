@@ -1,0 +1,93 @@
+"""The command line as a user runs it: exit codes, one-line errors, JSON output."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO, have
+from fake_openai import FakeOpenAI, completion
+
+
+def run(*args, env=None, timeout=300):
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, str(REPO / "run.py"), *args], capture_output=True, text=True,
+                          timeout=timeout, env=full_env, cwd=REPO)
+
+
+@pytest.fixture
+def data_env(tmp_path):
+    return {"LAVR_DATA_DIR": str(tmp_path / "data")}
+
+
+@pytest.mark.parametrize("make_args,needle", [
+    (lambda p, bus: [str(p / "missing.jpg"), "How many?"], "no such file"),
+    (lambda p, bus: [str(p / "notes.txt"), "How many?"], "not an image"),
+    (lambda p, bus: [str(bus), "   "], "the question is empty"),
+    (lambda p, bus: [str(bus), "How many?", "--llm", "gpt5"], "unknown LLM 'gpt5'"),
+    (lambda p, bus: [str(bus), "How many?", "--llm", str(p / "nope.gguf")], "no such GGUF file"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, bus_jpg, data_env, make_args, needle):
+    (tmp_path / "notes.txt").write_text("not a picture")
+    result = run("ask", *make_args(tmp_path, bus_jpg), env=data_env)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert result.stderr.startswith("lavr: error: ") and needle in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_unreachable_server(tmp_path, bus_jpg, data_env):
+    env = {**data_env, "LAVR_OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "LAVR_OPENAI_TIMEOUT_S": "2"}
+    result = run("ask", str(bus_jpg), "How many people?", "--llm", "openai:m", "--no-cache", env=env)
+    assert result.returncode == 2 and "cannot reach the LLM server at http://127.0.0.1:9/v1" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(not have("fall_detection"), reason="needs the offline person detector")
+def test_ask_json_through_a_server_with_the_real_detector(tmp_path, bus_jpg, data_env):
+    script = [completion('{"thought": "count", "tool_calls": [{"tool": "detect", "args": {"classes": ["person"]}}]}'),
+              completion('{"thought": "person=4", "answer": "4", "rationale": "detect: counts person=4"}')]
+    with FakeOpenAI(script) as server:
+        env = {**data_env, "LAVR_OPENAI_BASE_URL": server.base_url, "LAVR_OPENAI_TOOL_MODE": "json"}
+        html = tmp_path / "trace.html"
+        result = run("ask", str(bus_jpg), "How many people are in this photo?", "--llm", "openai:m", "--json",
+                     "--trace-html", str(html), env=env)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert {"answer", "rationale", "steps", "usage", "seconds"} <= set(data)
+    assert data["answer"] == "4" and data["usage"]["llm_calls"] == 2
+    detect = next(s for s in data["steps"] if s["kind"] == "tool")
+    assert "counts: person=4" in detect["result"] and detect["data"]["counts"] == {"person": 4}
+    page = html.read_text()
+    assert page.count("<rect") == 4 and "How many people are in this photo?" in page
+    # the system prompt the server saw lists the tools and the box convention, and the examples
+    system = server.requests[0]["messages"][0]["content"]
+    assert "- detect:" in system and "normalised" in system
+    assert "Example 1." in server.requests[0]["messages"][1]["content"]
+
+
+def test_tools_command_lists_availability(data_env):
+    result = run("tools", "--json", env=data_env)
+    assert result.returncode == 0, result.stderr
+    rows = {r["name"]: r for r in json.loads(result.stdout)}
+    assert {"detect", "scene_graph"} <= set(rows)
+    assert rows["scene_graph"]["available"] is True
+    for row in rows.values():
+        assert row["available"] or (row["reason"] and row["fix"])
+    text = run("tools", env=data_env).stdout
+    assert "scene_graph" in text and ("why:" in text or "UNAVAILABLE" not in text)
+
+
+def test_unknown_sample_is_a_clear_error(data_env):
+    result = run("ask", "sample:unicorn", "Q?", env=data_env)
+    assert result.returncode == 2 and "unknown sample 'unicorn'; samples: astronaut, bus" in result.stderr
+
+
+def test_samples_resolve_to_real_files():
+    from lavr.samples import SAMPLES, sample_path
+
+    for name, (package, _, _) in SAMPLES.items():
+        if have(package):
+            assert sample_path(name).is_file()

