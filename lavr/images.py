@@ -48,7 +48,7 @@ class StoredImage:
         return self.pil.size
 
 
-def _check_allowed(path: Path, allowed_roots: list[Path]) -> None:
+def check_allowed(path: Path, allowed_roots: list[Path]) -> None:
     if not allowed_roots:
         return
     resolved = path.resolve()
@@ -84,7 +84,7 @@ def load_image(
         else:
             path = Path(source).expanduser()
             name = str(path)
-            _check_allowed(path, allowed_roots or [])
+            check_allowed(path, allowed_roots or [])
             if not path.exists():
                 raise ImageError(f"{path}: no such file")
             if not path.is_file():

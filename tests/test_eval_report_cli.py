@@ -28,7 +28,8 @@ def rec(rid, score, *, seconds=1.0, qtype=None, tools=(), error=None, kind=None,
     return {"id": rid, "question": question or f"question {rid}?", "question_type": qtype, "prediction": prediction,
             "score": None if error else score, "metric": "vqa", "error": error, "error_kind": kind,
             "seconds": seconds, "usage": {"prompt_tokens": 100, "completion_tokens": 10, "llm_calls": 2},
-            "tools": list(tools), "steps": 3, "finished": None if error else "answered"}
+            "tools": list(tools), "steps": 3, "retries": 1 if rid in ("r1", "r2") else 0,
+            "finished": None if error else "answered"}
 
 
 def test_report_numbers_and_text(tmp_path):
@@ -44,12 +45,14 @@ def test_report_numbers_and_text(tmp_path):
     assert report.by_type["count"].n == 6 and report.by_type["count"].accuracy == 0.5
     assert report.by_type["exists"].accuracy == 0.5
     assert report.tokens == {"mean_prompt": 100.0, "mean_completion": 10.0, "mean_llm_calls": 2.0}
+    assert report.retries == {"total": 2.0, "questions_with_retry": 2.0, "share_with_retry": 0.2}
     assert [(e.kind, e.count, e.ids) for e in report.error_reasons] == [
         ("run:ImageError", 2, ["e1", "e2"]), ("dataset:malformed_line", 1, ["e3"])]
     text = format_report(report)
     assert text.splitlines()[-2:] == ["errors: 3", "accuracy: 0.500 (10 questions)"]
     assert "latency (s): p50 5.50  p90 9.10  p99 9.91" in text and "tool calls: detect=10, scene_graph=3" in text
     assert "run:ImageError: 2 (e1, e2), e.g. no such file" in text
+    assert "retries (malformed LLM replies): 2 in 2 questions (20%)" in text
     assert summary_line(build_report([])) == "accuracy: 0.000 (0 questions)"
     write_report_json(report, tmp_path / "rep" / "report.json")
     assert json.loads((tmp_path / "rep" / "report.json").read_text())["latency"]["p90"] == 9.1

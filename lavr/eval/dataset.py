@@ -45,7 +45,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ..errors import ImageError, InputError
-from ..images import _check_allowed
+from ..images import check_allowed
 
 logger = logging.getLogger(__name__)
 
@@ -156,7 +156,7 @@ def _image_path(value: Any, root: Path, allowed_roots: list[Path]) -> Path:
     path = Path(value.strip()).expanduser()
     path = path if path.is_absolute() else root / path
     try:
-        _check_allowed(path, [root, *allowed_roots])
+        check_allowed(path, [root, *allowed_roots])
     except ImageError:
         raise _RowError("dataset:image_outside_roots",
                         f"image {value!r} is outside the dataset folder and the allowed roots") from None

@@ -51,6 +51,7 @@ class EvalReport(BaseModel):
     tokens: dict[str, float] = Field(default_factory=dict, description="Means per answered question.")
     tool_usage: dict[str, int] = Field(default_factory=dict, description="Tool calls by name.")
     finished: dict[str, int] = Field(default_factory=dict)
+    retries: dict[str, float] = Field(default_factory=dict, description="Malformed LLM replies fed back.")
     error_reasons: list[ErrorReason] = Field(default_factory=list)
 
 
@@ -92,6 +93,10 @@ def build_report(records: Iterable[dict[str, Any]]) -> EvalReport:
         }
     report.tool_usage = dict(Counter(t for r in answered for t in (r.get("tools") or [])).most_common())
     report.finished = dict(Counter(str(r["finished"]) for r in answered if r.get("finished")).most_common())
+    if answered:
+        retries = [int(r.get("retries") or 0) for r in answered]
+        report.retries = {"total": float(sum(retries)), "questions_with_retry": float(sum(1 for n in retries if n)),
+                          "share_with_retry": round(sum(1 for n in retries if n) / len(retries), 3)}
     reasons: dict[str, list[dict[str, Any]]] = {}
     for r in failed:
         reasons.setdefault(str(r.get("error_kind") or "error"), []).append(r)
@@ -124,6 +129,10 @@ def format_report(report: EvalReport) -> str:
         lines.append("tool calls: " + ", ".join(f"{k}={v}" for k, v in report.tool_usage.items()))
     if report.finished:
         lines.append("finished: " + ", ".join(f"{k}={v}" for k, v in report.finished.items()))
+    if report.retries:
+        r = report.retries
+        lines.append(f"retries (malformed LLM replies): {int(r['total'])} in {int(r['questions_with_retry'])} "
+                     f"questions ({r['share_with_retry']:.0%})")
     if report.error_reasons:
         lines.append("error reasons:")
         for e in report.error_reasons:

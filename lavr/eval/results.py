@@ -4,11 +4,11 @@ Each record has these keys (``None`` where not applicable)::
 
     id, image, question, question_type, prediction, raw_answer, answers, choices, score, metric,
     error, error_kind, seconds, usage {prompt_tokens, completion_tokens, llm_calls}, tools, steps,
-    finished, mode, llm, seed
+    retries, finished, mode, llm, seed
 
 - ``prediction`` is ``short_answer(raw_answer)``, the string that was scored; ``score`` is in [0, 1], or
   ``None`` when the row failed (then ``error``/``error_kind`` say why).
-- ``tools`` lists the tool calls in order (names, repeated when a tool ran twice); ``steps`` counts trace steps.
+- ``tools`` lists the tool calls in order (names, repeated when a tool ran twice); ``steps`` counts trace steps; ``retries`` counts malformed LLM replies that were fed back.
 
 Reading is tolerant: a line that is not a JSON object with an ``id`` (a torn last line after a kill) is skipped,
 and when an id appears more than once the last record wins.

@@ -132,8 +132,8 @@ def base_record(row: EvalRow, opts: GroupOptions) -> dict[str, Any]:
         "id": row.id, "image": _display_path(row.image, opts.root), "question": row.question,
         "question_type": row.question_type, "prediction": None, "raw_answer": None, "answers": row.answers,
         "choices": row.choices, "score": None, "metric": opts.metric, "error": row.error,
-        "error_kind": row.error_kind, "seconds": 0.0, "usage": None, "tools": [], "steps": 0, "finished": None,
-        "mode": None, "llm": None, "seed": opts.seed,
+        "error_kind": row.error_kind, "seconds": 0.0, "usage": None, "tools": [], "steps": 0, "retries": 0,
+        "finished": None, "mode": None, "llm": None, "seed": opts.seed,
     }
 
 
@@ -176,7 +176,7 @@ def evaluate_row(agent: Any, store: ImageStore, image_id: str, row: EvalRow, opt
         seconds=round(time.perf_counter() - start, 4), raw_answer=answer.answer,
         prediction=short_answer(answer.answer, question=row.question), usage=answer.usage.model_dump(),
         tools=[s.tool for s in answer.steps if s.kind == "tool" and s.tool], steps=len(answer.steps),
-        finished=answer.finished, llm=answer.llm,
+        retries=answer.retries, finished=answer.finished, llm=answer.llm,
     )
     try:
         record["score"] = score(opts.metric, record["prediction"], row)

@@ -7,15 +7,15 @@ import json
 import re
 from typing import Any, Mapping
 
-from ..backends.base import ImagePart, LLMBackend, LLMReply, Message
+from ..backends.base import LLMBackend, LLMReply, Message
 from ..programs import Program, ProgramStep, describe_output, output_schema, program_schema
 from ..prompts import render_program
-from ..prompts.examples import Example, load_examples, select_examples
+from ..prompts.examples import Example
 from ..schema import BOX_CONVENTION, Step
 from ..tools.base import Tool
 from .base import PlanRequest
 from .parsing import InvalidReply, extract_json
-from .react import describe_args, example_image
+from .react import attached_images, describe_args, examples_for, with_history
 
 _OBJECT_ID = re.compile(r"obj_\d+")
 _OBJECT_LINE = re.compile(r"^(obj_\d+) ", re.MULTILINE)
@@ -129,11 +129,7 @@ class ProgramPlanner:
         return render_program("system", box_convention=BOX_CONVENTION, tools=rows, max_steps=self.max_steps)
 
     def choose_examples(self, request: PlanRequest) -> list[Example]:
-        if self.num_examples == 0:
-            return []
-        shas = {e.id: info[0] for e in load_examples() if (info := example_image(e.id))}
-        return select_examples(request.question, {t.name for t in request.tools}, self.num_examples,
-                               exclude_images={i.sha256 for i in request.images}, image_sha=shas)
+        return examples_for(request, self.num_examples)
 
     def render_example(self, number: int, example: Example, tools: Mapping[str, Tool]) -> str:
         program, observations = example_program(example, tools)
@@ -152,16 +148,9 @@ class ProgramPlanner:
                                                         for i, e in enumerate(examples)]
         text = render_program("question", examples="\n\n".join(blocks) if examples else "",
                               image_line=" ".join(i.line() for i in request.images), question=request.question)
-        if request.history:
-            earlier = "\n".join(f"Q: {q}\nA: {a}" for q, a in request.history)
-            text = f"Earlier in this conversation:\n{earlier}\n\n{text}"
-        parts: list[ImagePart] = []
-        if getattr(self.backend, "supports_images", False):
-            parts = [ImagePart(image_id=f"example {e.id}", data_url=info[1]) for e in examples
-                     if (info := example_image(e.id))]
-            parts += [ImagePart(image_id=i.id, data_url=i.data_url) for i in request.images if i.data_url]
         messages = [Message(role="system", content=self.system_prompt(request.tools)),
-                    Message(role="user", content=text, images=parts)]
+                    Message(role="user", content=with_history(text, request.history),
+                            images=attached_images(self.backend, examples, request.images))]
         return messages, [e.id for e in examples]
 
     def write(self, messages: list[Message], tools: list[Tool]) -> LLMReply:

@@ -94,6 +94,31 @@ def example_image(example_id: str) -> tuple[str, str] | None:
     return content_hash(pil), image_data_url(pil, side=512)
 
 
+def examples_for(request: PlanRequest, k: int) -> list[Example]:
+    """The k examples most similar to the question, with available tools, never about the question's image."""
+    if k == 0:
+        return []
+    shas = {e.id: info[0] for e in load_examples() if (info := example_image(e.id))}
+    return select_examples(request.question, {t.name for t in request.tools}, k,
+                           exclude_images={i.sha256 for i in request.images}, image_sha=shas)
+
+
+def with_history(text: str, history: list[tuple[str, str]]) -> str:
+    """Prefix a question with the earlier turns of a conversation, if any."""
+    if not history:
+        return text
+    earlier = "\n".join(f"Q: {q}\nA: {a}" for q, a in history)
+    return f"Earlier in this conversation:\n{earlier}\n\n{text}"
+
+
+def attached_images(backend: LLMBackend, examples: list[Example], images: list[ImageInfo]) -> list[ImagePart]:
+    """Image parts for vision backends: the examples' images, then the question's; none for text-only ones."""
+    if not getattr(backend, "supports_images", False):
+        return []
+    parts = [ImagePart(image_id=f"example {e.id}", data_url=info[1]) for e in examples if (info := example_image(e.id))]
+    return parts + [ImagePart(image_id=i.id, data_url=i.data_url) for i in images if i.data_url]
+
+
 def _decision_json(d: Decision) -> str:
     if d.tool_calls:
         return json.dumps({"thought": d.thought,
@@ -119,16 +144,7 @@ class ReactPlanner:
         return render("system", box_convention=BOX_CONVENTION, tools=rows, native_tools=self.native)
 
     def choose_examples(self, request: PlanRequest) -> list[Example]:
-        if self.num_examples == 0:
-            return []
-        available = {t.name for t in request.tools}
-        shas = {}
-        for e in load_examples():
-            info = example_image(e.id)
-            if info:
-                shas[e.id] = info[0]
-        return select_examples(request.question, available, self.num_examples,
-                               exclude_images={i.sha256 for i in request.images}, image_sha=shas)
+        return examples_for(request, self.num_examples)
 
     def render_example(self, number: int, e: Example) -> str:
         turns = [{"reply": json.dumps({"thought": t.thought,
@@ -143,17 +159,8 @@ class ReactPlanner:
         blocks = [render("examples_header")] + [self.render_example(i + 1, e) for i, e in enumerate(examples)]
         text = render("question", examples="\n".join(blocks) if examples else "",
                       image_line=" ".join(i.line() for i in request.images), question=request.question)
-        if request.history:
-            earlier = "\n".join(f"Q: {q}\nA: {a}" for q, a in request.history)
-            text = f"Earlier in this conversation:\n{earlier}\n\n{text}"
-        parts: list[ImagePart] = []
-        if getattr(self.backend, "supports_images", False):
-            for e in examples:
-                info = example_image(e.id)
-                if info:
-                    parts.append(ImagePart(image_id=f"example {e.id}", data_url=info[1]))
-            parts += [ImagePart(image_id=i.id, data_url=i.data_url) for i in request.images if i.data_url]
-        return Message(role="user", content=text, images=parts)
+        return Message(role="user", content=with_history(text, request.history),
+                       images=attached_images(self.backend, examples, request.images))
 
     def messages(self, request: PlanRequest, examples: list[Example]) -> list[Message]:
         msgs = [Message(role="system", content=self.system_prompt(request.tools)),
