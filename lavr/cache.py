@@ -216,7 +216,7 @@ class ExpertCache:
                 if not line.strip():
                     continue
                 try:
-                    record = self._parse_seed(line, identity_for)
+                    record = self.parse_seed_line(line, identity_for)
                 except ValueError as exc:
                     report.errors.append(f"line {number}: {exc}")
                     continue
@@ -228,7 +228,7 @@ class ExpertCache:
         return report
 
     @staticmethod
-    def _parse_seed(line: str, identity_for: Callable[[str], str] | None) -> dict[str, Any]:
+    def parse_seed_line(line: str, identity_for: Callable[[str], str] | None) -> dict[str, Any]:
         """Validate one JSONL line; raises ValueError with a short reason."""
         try:
             obj = json.loads(line)

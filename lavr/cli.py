@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import Any, Callable
 
 from .errors import LavrError
@@ -72,6 +73,32 @@ def cmd_tools(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cache(args: argparse.Namespace) -> int:
+    from .agents.agent import open_cache
+    from .errors import InputError
+
+    settings = _settings(args)
+    cache = open_cache(settings)
+    if args.action == "stats":
+        stats = cache.stats()
+        print(json.dumps({"path": str(cache.path), **stats.model_dump()}) if args.json else
+              f"{cache.path}: {stats.entries} entries, {stats.bytes:,} bytes")
+    elif args.action == "clear":
+        print(f"removed {cache.clear()} entries")
+    else:
+        if not args.file:
+            raise InputError("cache seed needs a JSONL file")
+        from .eval.precomputed import seed_file
+        from .tools import ToolRegistry, default_tools
+
+        report = seed_file(args.file, cache, ToolRegistry(default_tools(settings)), settings)
+        for err in report.errors:
+            print(f"{args.file}: {err}", file=sys.stderr)
+        print(f"loaded {report.loaded} entries, {len(report.errors)} lines skipped")
+        return 1 if report.errors and not report.loaded else 0
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lavr", description="LLM-Assisted Visual Reasoning")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
@@ -93,6 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
     tools = sub.add_parser("tools", help="list the experts and whether they are available here")
     tools.add_argument("--json", action="store_true")
     tools.set_defaults(func=cmd_tools)
+
+    cache = sub.add_parser("cache", help="the per-image expert cache: stats, clear, or seed precomputed outputs")
+    cache.add_argument("action", choices=["stats", "clear", "seed"])
+    cache.add_argument("file", nargs="?", type=Path, help="for seed: a JSONL file of precomputed expert outputs")
+    cache.add_argument("--json", action="store_true")
+    cache.set_defaults(func=cmd_cache)
 
     from .eval.cli import add_eval_commands
 

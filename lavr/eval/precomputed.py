@@ -105,3 +105,48 @@ class ScratchCache:
             if self._dir is not None:
                 self._dir.cleanup()
             self._cache = self._dir = None
+
+
+def seed_file(path: Path, cache: Any, registry: Any, settings: Settings) -> Any:
+    """Seed ``cache`` from a JSONL file mixing two line forms, and report what was loaded.
+
+    - ``{"image": "photo.jpg", "precomputed": {"detect": {...}}}``: an image path (relative to the file's folder)
+      and tool entries as in a dataset row; lavr computes the image hash.
+    - ``{"image_sha256": ..., "tool": ..., "params": ..., "identity": ..., "value": ...}``: the low-level form of
+      ``ExpertCache.seed_jsonl`` (``identity`` defaults to the tool's).
+
+    A bad line is reported as ``"line N: reason"`` and seeding goes on.
+    """
+    import json
+
+    from ..cache import SeedReport
+    from ..errors import LavrError
+    from ..images import content_hash, load_image
+
+    report = SeedReport()
+    folder = Path(path).parent
+    identity_for = (lambda tool: registry.get(tool).identity()) if registry is not None else None
+    with Path(path).open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+                if isinstance(obj, dict) and "image" in obj:
+                    if not isinstance(obj.get("precomputed"), dict):
+                        raise ValueError("'precomputed' must be an object of tool name -> output")
+                    pil, name = load_image(folder / str(obj["image"]), max_pixels=settings.max_image_pixels,
+                                           work_side=settings.work_image_side)
+                    image = StoredImage(id="img_0", pil=pil, sha256=content_hash(pil), source=name)
+                    report.loaded += seed_row(cache, registry, image, obj["precomputed"], settings)
+                    continue
+                record = cache.parse_seed_line(line, identity_for)
+            except (ValueError, LavrError) as exc:
+                report.errors.append(f"line {number}: {exc}")
+                continue
+            key = cache.key(image_sha256=record["image_sha256"], tool=record["tool"], params=record["params"],
+                            identity=record["identity"])
+            cache.put(key, record["value"], tool=record["tool"], image_sha256=record["image_sha256"],
+                      identity=record["identity"])
+            report.loaded += 1
+    return report
