@@ -4,11 +4,26 @@ An LLM planner calls expert vision tools, reads their text outputs and composes 
 
     from lavr import Agent
     answer = Agent().ask("bus.jpg", "How many people are in this photo?")
+
+The names below are imported on first use, so ``import lavr.tools`` does not pull in the agent graph.
 """
 
-from .agents import Agent, ProgramAgent, ask, make_agent
-from .schema import Answer, Box, Detection, Step, ToolCall, Usage
-from .settings import Settings
+from __future__ import annotations
 
-__all__ = ["Agent", "Answer", "ProgramAgent", "make_agent", "Box", "Detection", "Settings", "Step", "ToolCall", "Usage", "ask"]
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "Agent": "lavr.agents", "ProgramAgent": "lavr.agents", "ask": "lavr.agents", "make_agent": "lavr.agents",
+    "Answer": "lavr.schema", "Box": "lavr.schema", "Detection": "lavr.schema", "Step": "lavr.schema",
+    "ToolCall": "lavr.schema", "Usage": "lavr.schema", "Settings": "lavr.settings",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'lavr' has no attribute {name!r}")

@@ -195,7 +195,7 @@ class DetectTool(Tool[DetectInput, DetectOutput]):
         """Run the model on a batch of RGB PIL images."""
         self.ensure_ready()
         device = self.settings.resolved_device()
-        options: dict[str, Any] = {"half": True} if device == "cuda" else {}
+        options: dict[str, Any] = {"quantize": "fp16"} if device == "cuda" else {}
         results = self._model.predict(source=pil_images, conf=conf, device=device, verbose=False, **options)
         out = []
         for img, res in zip(pil_images, results):
