@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
@@ -39,6 +40,18 @@ def grammar_safe_schema(schema: Any) -> Any:
 
 _MODELS: dict[tuple[str, int, int], Any] = {}  # loaded once per process and shared by every agent
 _MODELS_LOCK = threading.Lock()
+
+
+@atexit.register
+def _close_models() -> None:
+    """Free llama.cpp models before interpreter teardown (its own finaliser fails once modules are gone)."""
+    with _MODELS_LOCK:
+        for llm in _MODELS.values():
+            try:
+                llm.close()
+            except Exception:  # noqa: BLE001 - best effort at exit
+                pass
+        _MODELS.clear()
 
 
 class LlamaCppBackend:
