@@ -193,3 +193,13 @@ def test_latency_percentiles_edges() -> None:
         latency_percentiles([])
     with pytest.raises(ValueError):
         latency_percentiles([1.0], ps=(101,))
+
+
+def test_count_given_to_a_yes_no_question_becomes_yes_or_no():
+    from lavr.eval.metrics import short_answer
+
+    assert short_answer("4", question="Are there any people in this picture?") == "yes"
+    assert short_answer("0", question="Is there a person?") == "no"
+    assert short_answer("none", question="Is anyone there?") == "no"
+    assert short_answer("4", question="How many people?") == "4"
+    assert short_answer("2 people", question="Are there people?") == "2 people"

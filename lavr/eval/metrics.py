@@ -117,6 +117,9 @@ def _strip_prefixes(text: str) -> str:
     return text
 
 
+_YES_NO_QUESTION = re.compile(r"\s*(is|are|was|were|does|do|did|has|have|can|could|will)\b", re.IGNORECASE)
+
+
 def short_answer(text: str, *, question: str | None = None) -> str:
     """Shortens a sentence-style LLM reply to a VQA-style short answer.
 
@@ -125,7 +128,8 @@ def short_answer(text: str, *, question: str | None = None) -> str:
     starting with "how many" the first number (digits or a number word up to
     twenty; "none" or a lone "no" -> 0) is returned as digits. Otherwise ``"yes, ..."``/``"no."``
     become ``"yes"``/``"no"`` ("no" only when followed by punctuation or the end,
-    so "no one" is kept) and longer replies are cut to the first five words.
+    so "no one" is kept), a bare count given to a yes/no question becomes "yes" (> 0) or
+    "no" (0), and longer replies are cut to the first five words.
 
     Args:
         text: The raw reply.
@@ -144,6 +148,10 @@ def short_answer(text: str, *, question: str | None = None) -> str:
             return _COUNT_WORDS.get(token, token.replace(",", ""))
         if re.search(r"\bno\b", answer, re.IGNORECASE):
             return "0"
+    if question is not None and _YES_NO_QUESTION.match(question) and _NUMBER_RE.fullmatch(answer):
+        # A count given to a yes/no question ("Are there any people?" -> "4"): any > 0 means yes.
+        token = _NUMBER_RE.fullmatch(answer).group(1).lower()
+        return "no" if _COUNT_WORDS.get(token, token.replace(",", "")) == "0" else "yes"
     yes_no = _YES_NO_RE.match(answer)
     if yes_no:
         return (yes_no.group(1) or yes_no.group(2)).lower()

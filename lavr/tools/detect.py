@@ -128,11 +128,10 @@ class DetectOutput(ToolOutput):
         w, h = self.image_size
         filt = f" (only {', '.join(self.classes)})" if self.classes else ""
         head = f"{self.image} {w}x{h}: {len(self.detections)} objects{filt} with confidence >= {self.min_confidence:.2f}."
-        if self.detections:
-            counts = ", ".join(f"{k}={v}" for k, v in sorted(self.counts.items()))
-            lines = [head, f"counts: {counts}"] + [d.render() for d in self.detections]
-        else:
-            lines = [head]
+        lines = [head]
+        if self.counts:
+            lines.append("counts: " + ", ".join(f"{k}={v}" for k, v in sorted(self.counts.items())))
+        lines += [d.render() for d in self.detections]
         if len(self.known_labels) <= 10:
             lines.append(f"this detector only knows: {', '.join(self.known_labels)}")
         return "\n".join(lines)
@@ -263,7 +262,9 @@ class DetectTool(Tool[DetectInput, DetectOutput]):
                 ctx.register_object(image=args.image, label=d.label, confidence=d.confidence, box=d.box,
                                     attributes=d.attributes)
             )
-        counts: dict[str, int] = {}
+        # A requested label the detector knows but did not find is reported as 0: an exact count, not silence.
+        known = {canonical_label(lbl): lbl for lbl in raw.labels}
+        counts: dict[str, int] = {known[w]: 0 for w in sorted(wanted or ()) if w in known}
         for d in detections:
             counts[d.label] = counts.get(d.label, 0) + 1
         path, describe, _ = resolve_weights(self.settings)
