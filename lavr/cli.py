@@ -147,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lavr: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("lavr: interrupted", file=sys.stderr)
+        print("lavr: interrupted (an eval results file stays valid: run the same command again to resume)",
+              file=sys.stderr)
         return 130
 
 

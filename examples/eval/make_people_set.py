@@ -9,22 +9,24 @@ Needs ultralytics, scikit-learn, scikit-image and matplotlib installed (``pip in
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import shutil
 import sys
 from pathlib import Path
 
-# file name in images/ -> (package, path inside the package)
-IMAGES: dict[str, tuple[str, str]] = {
-    "bus.jpg": ("ultralytics", "assets/bus.jpg"),  # a bus in Madrid, 4 people in front of it
-    "zidane.jpg": ("ultralytics", "assets/zidane.jpg"),  # 2 men in suits, a blurred crowd behind
-    "astronaut.png": ("skimage", "data/astronaut.png"),  # 1 astronaut, portrait
-    "grace_hopper.jpg": ("matplotlib", "mpl-data/sample_data/grace_hopper.jpg"),  # 1 person, portrait
-    "coffee.png": ("skimage", "data/coffee.png"),  # a cup of coffee, nobody
-    "chelsea.png": ("skimage", "data/chelsea.png"),  # a cat, nobody
-    "china.jpg": ("sklearn", "datasets/images/china.jpg"),  # a pagoda and a lake, nobody visible
-    "flower.jpg": ("sklearn", "datasets/images/flower.jpg"),  # a dahlia, nobody
+from lavr.errors import ImageError
+from lavr.samples import sample_path
+
+# file name in images/ -> lavr's name for the photo (lavr/samples.py says which package ships it)
+IMAGES: dict[str, str] = {
+    "bus.jpg": "bus",  # a bus in Madrid, 4 people in front of it
+    "zidane.jpg": "zidane",  # 2 men in suits, a blurred crowd behind
+    "astronaut.png": "astronaut",  # 1 astronaut, portrait
+    "grace_hopper.jpg": "grace_hopper",  # 1 person, portrait
+    "coffee.png": "coffee",  # a cup of coffee, nobody
+    "chelsea.png": "chelsea",  # a cat, nobody
+    "china.jpg": "china",  # a pagoda and a lake, nobody visible
+    "flower.jpg": "flower",  # a dahlia, nobody
 }
 
 
@@ -60,17 +62,6 @@ QUESTIONS: list[tuple[str, str, str, str, list[str]]] = [
 ]
 
 
-def package_file(package: str, relative: str) -> Path:
-    """A file inside an installed package, found without importing the package."""
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(f"package {package!r} is not installed (needed for {relative})")
-    path = Path(list(spec.submodule_search_locations)[0]) / relative
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing from the installed {package}")
-    return path
-
-
 def rows() -> list[dict[str, object]]:
     """The dataset rows, image paths relative to the dataset file."""
     return [{"id": rid, "image": f"images/{image}", "question": question, "question_type": qtype,
@@ -81,9 +72,9 @@ def build(out_dir: Path) -> Path:
     """Copy the images into ``out_dir/images`` and write ``out_dir/people.jsonl``; returns the dataset path."""
     images = out_dir / "images"
     images.mkdir(parents=True, exist_ok=True)
-    for name, (package, relative) in IMAGES.items():
+    for name, sample in IMAGES.items():
         target = images / name
-        source = package_file(package, relative)
+        source = sample_path(sample)
         if not target.is_file() or target.stat().st_size != source.stat().st_size:
             shutil.copyfile(source, target)
     dataset = out_dir / "people.jsonl"
@@ -97,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         dataset = build(args.out_dir)
-    except FileNotFoundError as exc:
+    except ImageError as exc:
         print(f"make_people_set: {exc}", file=sys.stderr)
         return 1
     print(f"wrote {dataset} ({len(QUESTIONS)} questions, {len(IMAGES)} images in {dataset.parent / 'images'})")

@@ -7,13 +7,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import LavrError
 
 __all__ = ["add_eval_commands", "cmd_compare", "cmd_eval", "main"]
 
@@ -115,23 +112,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry point with only the eval commands (``python -m lavr.eval.cli``)."""
-    parser = argparse.ArgumentParser(prog="lavr-eval", description="lavr evaluation harness")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
-    add_eval_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("YOLO_OFFLINE", "1")
-    try:
-        return args.func(args)
-    except LavrError as exc:
-        print(f"lavr: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("lavr: interrupted (the results file is valid; run again to resume)", file=sys.stderr)
-        return 130
+    """``python -m lavr.eval.cli eval ...``: the same as ``lavr eval ...`` (one parser, one error policy)."""
+    from ..cli import main as lavr_main
+
+    return lavr_main(argv)
 
 
 if __name__ == "__main__":  # pragma: no cover
