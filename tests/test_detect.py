@@ -51,6 +51,8 @@ def test_unknown_class_and_bad_image_are_tool_errors(tmp_path, bus_jpg):
     assert "cannot find giraffe; it only knows: person" in step.error
     step = executor.run_one(ToolCall(tool="detect", args={"classes": ["person"], "min_confidence": 0.99}), ctx)
     assert step.data["counts"] == {"person": 0} and "counts: person=0" in step.result  # zero is a count
+    step = executor.run_one(ToolCall(tool="detect", args={"min_confidence": 0.99}), ctx)
+    assert step.data["counts"] == {"person": 0}  # a one-label detector reports its label's zero unasked
     step = executor.run_one(ToolCall(tool="detect", args={"image": "img_7"}), ctx)
     assert "unknown image id 'img_7'" in step.error
     step = executor.run_one(ToolCall(tool="detect", args={"image": "../../etc/passwd"}), ctx)

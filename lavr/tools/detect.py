@@ -19,6 +19,7 @@ logger = logging.getLogger(__name__)
 
 COCO_DEFAULT = "yolo11n.pt"
 PREDICT_CONF = 0.1
+MAX_LABELS_LISTED = 10  # detectors with at most this many labels name them all in their output
 FALL_PACKAGE = "fall_detection"
 
 # Detectors whose labels are not object names: label -> (object label, attributes).
@@ -132,7 +133,7 @@ class DetectOutput(ToolOutput):
         if self.counts:
             lines.append("counts: " + ", ".join(f"{k}={v}" for k, v in sorted(self.counts.items())))
         lines += [d.render() for d in self.detections]
-        if len(self.known_labels) <= 10:
+        if len(self.known_labels) <= MAX_LABELS_LISTED:
             lines.append(f"this detector only knows: {', '.join(self.known_labels)}")
         return "\n".join(lines)
 
@@ -262,9 +263,11 @@ class DetectTool(Tool[DetectInput, DetectOutput]):
                 ctx.register_object(image=args.image, label=d.label, confidence=d.confidence, box=d.box,
                                     attributes=d.attributes)
             )
-        # A requested label the detector knows but did not find is reported as 0: an exact count, not silence.
+        # A label the detector knows but did not find is reported as 0, an exact count rather than silence: the
+        # requested labels, or every label of a detector that knows only a few (the person detector).
         known = {canonical_label(lbl): lbl for lbl in raw.labels}
-        counts: dict[str, int] = {known[w]: 0 for w in sorted(wanted or ()) if w in known}
+        zero = wanted if wanted else (set(known) if len(known) <= MAX_LABELS_LISTED else set())
+        counts: dict[str, int] = {known[w]: 0 for w in sorted(zero) if w in known}
         for d in detections:
             counts[d.label] = counts.get(d.label, 0) + 1
         path, describe, _ = resolve_weights(self.settings)
