@@ -16,8 +16,8 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "Agent": "lavr.agents", "ProgramAgent": "lavr.agents", "ask": "lavr.agents", "make_agent": "lavr.agents",
-    "Answer": "lavr.schema", "Box": "lavr.schema", "Detection": "lavr.schema", "Step": "lavr.schema",
+    "Agent": "lavr.agents", "ask": "lavr.agents", "make_agent": "lavr.agents", "make_planner": "lavr.planners",
+    "Answer": "lavr.trace", "Box": "lavr.schema", "Detection": "lavr.schema", "Step": "lavr.trace",
     "ToolCall": "lavr.schema", "Usage": "lavr.schema", "Settings": "lavr.settings",
 }
 __all__ = sorted(_EXPORTS)

@@ -1,4 +1,4 @@
-"""Typed records at every boundary: boxes, detections, tool calls, the trace and the final answer.
+"""Typed records at every boundary: boxes, detections, tool calls and token usage (the trace: ``lavr.trace``).
 
 Box convention (used everywhere, and stated in the system prompt): ``[x1, y1, x2, y2]`` normalised to the
 image's width and height, origin at the top-left corner, x to the right, y downwards, each in ``[0, 1]``.
@@ -6,8 +6,7 @@ image's width and height, origin at the top-left corner, x to the right, y downw
 
 from __future__ import annotations
 
-import json
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -135,46 +134,3 @@ class Usage(BaseModel):
             completion_tokens=self.completion_tokens + other.completion_tokens,
             llm_calls=self.llm_calls + other.llm_calls,
         )
-
-
-StepKind = Literal["plan", "tool", "retry", "answer"]
-
-
-class Step(BaseModel):
-    """One entry of the trace: an LLM turn, a tool run, a rejected reply, or the answer."""
-
-    index: int
-    kind: StepKind
-    thought: str | None = None
-    tool: str | None = None
-    args: dict[str, Any] | None = None
-    call_id: str | None = None
-    result: str | None = None
-    data: dict[str, Any] | None = Field(None, description="The tool's structured output (JSON-safe).")
-    error: str | None = None
-    cached: bool = False
-    seconds: float = 0.0
-    usage: Usage | None = None
-    raw_reply: str | None = None
-
-
-class Answer(BaseModel):
-    """The final result of a question: a short answer plus everything that led to it."""
-
-    question: str
-    image: str = Field(description="Image id the question was about (img_0).")
-    answer: str = Field(description="Short answer, no reasoning.")
-    rationale: str = ""
-    evidence: list[int] = Field(default_factory=list, description="Indices of the tool steps the answer rests on.")
-    steps: list[Step] = Field(default_factory=list)
-    usage: Usage = Field(default_factory=Usage)
-    seconds: float = 0.0
-    retries: int = 0
-    finished: Literal["answered", "budget_exhausted", "failed"] = "answered"
-    llm: str = ""
-
-    def to_json(self, **kwargs: Any) -> str:
-        return self.model_dump_json(**kwargs)
-
-    def to_dict(self) -> dict[str, Any]:
-        return json.loads(self.model_dump_json())

@@ -47,7 +47,8 @@ class Settings(BaseSettings):
     max_steps: int = Field(6, ge=1, le=50, description="LLM planning turns before a forced answer.")
     max_retries: int = Field(3, ge=0, le=20, description="Malformed replies tolerated per question.")
     tool_timeout_s: float = 120.0
-    max_parallel_tools: int = 4
+    max_parallel_tools: int = Field(4, ge=1, le=64, description="Tool calls of one move prefetched at once.")
+    max_tool_calls_per_turn: int = Field(4, ge=1, le=16, description="Tool calls one ReAct turn may start.")
     num_examples: int = Field(3, ge=0, le=20, description="In-context examples shown to the planner.")
 
     # Experts

@@ -8,12 +8,11 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 from pathlib import Path
 from typing import Any
 
 from .images import ImageInput, load_image
-from .schema import Answer, Step
+from .trace import Answer, Step, ToolStep
 
 PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#9a6324"]
 
@@ -34,7 +33,7 @@ def step_boxes(step: Step) -> list[tuple[str, list[float]]]:
             for value in node:
                 visit(value)
 
-    visit(step.data or {})
+    visit(step.data or {} if isinstance(step, ToolStep) else {})
     seen: set[str] = set()
     unique = []
     for label, box in found:
@@ -72,21 +71,9 @@ def render_trace_html(answer: Answer, image: ImageInput) -> str:
         boxes = step_boxes(step)
         figure = (f'<div class="fig"><img src="{src}" width="{w}" height="{h}" alt="{esc(answer.image)}">'
                   f"{_svg(w, h, boxes)}</div>") if boxes else ""
-        head = f"#{step.index} {step.kind}" + (f" · {esc(step.tool)}" if step.tool else "")
-        head += f" · {step.seconds:.2f}s" + (" · cached" if step.cached else "")
-        body = []
-        if step.thought:
-            body.append(f'<p class="thought">{esc(step.thought)}</p>')
-        if step.data and step.data.get("program"):
-            body.append(f"<pre class=program>{esc(json.dumps(step.data['program'], indent=1))}</pre>")
-        if step.args is not None:
-            body.append(f"<pre class=args>{esc(json.dumps(step.args))}</pre>")
-        if step.result:
-            body.append(f"<pre>{esc(step.result)}</pre>")
-        if step.error:
-            body.append(f'<pre class="error">{esc(step.error)}</pre>')
-        if step.kind == "retry" and step.raw_reply:
-            body.append(f"<pre class=raw>{esc(step.raw_reply[:2000])}</pre>")
+        head = f"#{step.index} {esc(step.title)} · {step.seconds:.2f}s"
+        head += " · cached" if isinstance(step, ToolStep) and step.cached else ""
+        body = [step.html_body()]
         sections.append(f'<section class="{step.kind}"><h2>{head}</h2>{"".join(body)}{figure}</section>')
     usage = answer.usage
     return f"""<!doctype html>

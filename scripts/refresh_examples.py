@@ -17,7 +17,8 @@ import yaml
 
 from lavr.prompts.examples import Example
 from lavr.settings import Settings
-from lavr.tools import RunContext, ToolExecutor, ToolRegistry, default_tools
+from lavr.agents.executor import ToolExecutor
+from lavr.tools import RunContext, ToolRegistry, default_tools
 
 
 def run_example(example: Example, executor: ToolExecutor, settings: Settings) -> list[list[str]]:
@@ -28,7 +29,7 @@ def run_example(example: Example, executor: ToolExecutor, settings: Settings) ->
     ctx.images.add(path)
     observations = []
     for turn in example.turns:
-        steps = executor.run_many(turn.tool_calls, ctx)
+        steps = executor.run(turn.tool_calls, ctx, first_index=0)
         observations.append([s.result if s.error is None else f"error: {s.error}" for s in steps])
     return observations
 

@@ -21,7 +21,8 @@ from lavr.schema import Box, ToolCall
 from lavr.settings import Settings
 from lavr.tools.base import RunContext
 from lavr.tools.caption import CaptionInput, CaptionOutput, CaptionTool, resolve_model, strip_prompt
-from lavr.tools.registry import ToolExecutor, ToolRegistry
+from lavr.agents.executor import ToolExecutor
+from lavr.tools.registry import ToolRegistry
 
 transformers = pytest.importorskip("transformers")
 

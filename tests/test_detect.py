@@ -5,7 +5,8 @@ import pytest
 from lavr.cache import ExpertCache
 from lavr.schema import ToolCall
 from lavr.settings import Settings
-from lavr.tools import DetectTool, RunContext, ToolExecutor, ToolRegistry
+from lavr.agents.executor import ToolExecutor
+from lavr.tools import DetectTool, RunContext, ToolRegistry
 from lavr.tools.detect import DetectInput, canonical_label, resolve_weights
 
 from conftest import have
@@ -66,8 +67,8 @@ def test_untrained_yolo_from_yaml_runs_through_the_same_code(tmp_path, bus_jpg):
     ctx = RunContext(settings, cache=ExpertCache(tmp_path / "c.sqlite"))
     ctx.images.add(bus_jpg)
     ctx.images.add(bus_jpg)
-    assert tool.prefetch(["img_0", "img_1"], ctx) == 1  # same pixels: one computation
-    assert tool.prefetch(["img_0", "img_1"], ctx) == 0
+    assert tool.prefetch_batch(["img_0", "img_1"], ctx) == 1  # same pixels: one computation
+    assert tool.prefetch_batch(["img_0", "img_1"], ctx) == 0
     out = tool.run(DetectInput(min_confidence=0.0), ctx)
     assert len(out.known_labels) == 80 and "person" in out.known_labels and "bus" in out.known_labels
     assert sum(out.counts.values()) == len(out.detections)

@@ -298,7 +298,7 @@ def test_concurrency_runs_image_groups_in_parallel(settings, ds_dir, tmp_path):
         return answer("met") if "Observation (meet)" in last else call("meet", who=messages[1].content[-12:])
 
     backend = ScriptedBackend([meet_policy], repeat_last=True)
-    barrier_tool = BarrierTool(s)
+    barrier_tool = BarrierTool(s, in_run=True)
     agent = Agent(backend, settings=s, tools=[barrier_tool], cache=False)
     path = write_jsonl(ds_dir / "d.jsonl", [row("a", answers=["met"]), row("b", image="c.png", answers=["met"])])
     summary = run_eval(path, agent_factory=lambda: agent, out=tmp_path / "r.jsonl", concurrency=2, progress=False)

@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from eval_helpers import answer, ds_dir, row, write_jsonl  # noqa: F401 - ds_dir is a fixture
-from lavr.eval.cli import add_eval_commands, main
+from lavr.cli import main
+from lavr.eval.cli import add_eval_commands
 from lavr.eval.compare import compare_files, compare_results, format_comparison
 from lavr.eval.dataset import load_dataset
 from lavr.eval.report import build_report, format_report, summary_line, write_report_json
@@ -128,11 +129,6 @@ def test_program_mode_through_the_spec(ds_dir, tmp_path, monkeypatch, capsys):
     replies.write_text(json.dumps([program, answer("4")]))
     spec = AgentSpec(llm=f"scripted:{replies}", settings={"num_examples": 0}, mode="program",
                      tools=("tools_for_tests:CountTool",), cache=False)
-    if importlib.util.find_spec("lavr.agents.program") is None:  # the hook, before program mode exists
-        rc = main(["eval", str(path), "--out", str(tmp_path / "r.jsonl"), "--llm", f"scripted:{replies}",
-                   "--mode", "program", "--no-progress"])
-        assert rc == 2 and "'program' is not available" in capsys.readouterr().err
-        return
     summary = run_eval(path, agent_factory=spec, out=tmp_path / "r.jsonl", progress=False)
     [record] = read_results(tmp_path / "r.jsonl")
     assert record["mode"] == "program" and record["tools"] == ["count"] and summary.line() == \

@@ -6,11 +6,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from lavr.agents import Agent, ProgramAgent, make_agent
+from lavr.agents import Agent, make_agent
 from lavr.backends import ScriptedBackend
 from lavr.cache import ExpertCache
 from lavr.errors import InputError
-from lavr.pipelines import LLMStep, Pipeline, PipelineError, PipelineRunner, ToolStep, run_pipeline
+from lavr.errors import PipelineError
+from lavr.planners import make_planner
+from lavr.planners.pipeline import LLMStep, Pipeline, ToolStep
 from lavr.settings import Settings
 from lavr.tools import SceneGraphTool, default_tools
 from tools_for_programs import FakeDetectTool, MemoTool
@@ -37,10 +39,15 @@ def reply(text, rationale="from the observations"):
     return {"answer": text, "rationale": rationale}
 
 
+def run_pipeline(pipeline, agent, image, question):
+    """Run a scripted pipeline with ``agent``'s LLM, tools, settings and cache."""
+    return agent.with_planner(make_planner("pipeline", agent.settings, pipeline=pipeline)).ask(image, question)
+
+
 def make(settings, replies=(), tools=None, cache=False, **updates):
     s = settings.model_copy(update={"num_examples": 0, **updates})
     backend = ScriptedBackend(list(replies))
-    tools = tools if tools is not None else [CountTool(s), FakeDetectTool(s), SceneGraphTool(s), CrashTool(s)]
+    tools = tools if tools is not None else [CountTool(s), (fake := FakeDetectTool(s)), SceneGraphTool(s, detector=fake), CrashTool(s)]
     return Agent(backend, settings=s, tools=tools, cache=cache), backend
 
 
@@ -64,9 +71,9 @@ def test_yaml_pipeline_loads_runs_and_traces(settings, image, tmp_path):
     assert [(s.kind, s.call_id) for s in ans.steps] == [("tool", "dets"), ("tool", "graph"), ("answer", "answer")]
     assert ans.steps[0].result == "counts: person=4" and ans.steps[1].result.startswith("scene graph of img_0")
     prompt = backend.requests[0]["messages"][1].content
-    assert prompt.startswith("Using these observations:\ncounts: person=4\nscene graph of img_0: 0 objects")
+    assert prompt.startswith("Using these observations:\ncounts: person=4\nscene graph of img_0: 3 objects")
     assert prompt.endswith("Question: How many people?\nGive a short answer.")
-    assert ans.steps[2].data["prompt"] == prompt
+    assert ans.steps[2].prompt == prompt
     assert backend.requests[0]["json_schema"]["required"] == ["answer", "rationale"]
     assert "cannot tell" in backend.requests[0]["messages"][0].content
     assert ans.usage.llm_calls == 1 and ans.evidence == [0] and ans.llm == "scripted"
@@ -83,7 +90,7 @@ def test_references_between_steps_and_data_in_templates(settings, image):
         {"id": "final", "llm": "{{ first }} / {{ again.text }} / {{ people.data.counts.person }} / {{ images }}"},
     ]})
     agent, backend = make(settings, [reply("person"), reply("2")])
-    ans = PipelineRunner(agent).run(pipeline, image, "How many are left of the rightmost?")
+    ans = run_pipeline(pipeline, agent, image, "How many are left of the rightmost?")
     assert ans.steps[1].args["target"] == "obj_2" and "count=2" in ans.steps[1].result
     assert backend.requests[0]["messages"][1].content == "2 left of obj_2"
     assert ans.steps[3].args == {"label": "person"} and ans.steps[3].result == "counts: person=4"
@@ -112,8 +119,8 @@ def test_malformed_reply_retried_then_template_error_recorded(settings, image):
                                LLMStep(id="a", llm="{{ n.text }}"), LLMStep(id="b", llm="{{ n.data.zebra }}")])
     agent, _ = make(settings, ["one bus", reply("1")])
     ans = run_pipeline(pipeline, agent, image, "How many buses?")
-    assert [(s.kind, s.call_id) for s in ans.steps] == [("tool", "n"), ("retry", "a"), ("answer", "a"),
-                                                        ("answer", "b")]
+    assert [(s.kind, getattr(s, "call_id", None)) for s in ans.steps] == [("tool", "n"), ("retry", None),
+                                                                          ("answer", "a"), ("answer", "b")]
     assert "not valid JSON" in ans.steps[1].error and ans.retries == 1
     assert ans.steps[3].error.startswith("template error:") and "zebra" in ans.steps[3].error
     assert ans.answer == "cannot tell" and ans.finished == "failed"
@@ -129,8 +136,8 @@ def test_cache_is_shared_between_runs_and_modes(settings, image, tmp_path):
     assert first.answer == second.answer and first.answer.startswith("img_0: mean brightness")
     assert [first.steps[0].cached, second.steps[0].cached] == [False, True] and tool.computed == 1
     program = {"thought": "t", "program": [{"id": "s1", "tool": "brightness", "args": {}}]}
-    other = ProgramAgent(ScriptedBackend([program, {"thought": "t", "answer": "bright", "rationale": "r"}]),
-                         settings=agent.settings, tools=[tool], cache=cache)
+    other = make_agent("program", ScriptedBackend([program, {"thought": "t", "answer": "bright", "rationale": "r"}]),
+                       settings=agent.settings, tools=[tool], cache=cache)
     ans = other.ask(image, "How bright?")
     assert ans.steps[1].cached is True and tool.computed == 1
     assert cache.stats().hits >= 2
@@ -215,7 +222,7 @@ def test_example_pipelines_validate_against_the_real_tools(path: Path):
 def test_example_pipelines_exist_and_run_with_pipeline_mode_shorthand(settings, image):
     assert len(EXAMPLES) >= 2
     s = settings.model_copy(update={"num_examples": 0})
-    tools = [FakeDetectTool(s), SceneGraphTool(s)]
+    tools = [(fake := FakeDetectTool(s)), SceneGraphTool(s, detector=fake)]
     tools[0].name = "detect"  # the example files call the real detector; stand in for it without weights
     agent = make_agent(f"pipeline:{REPO / 'examples/pipelines/left_of_rightmost_person.yaml'}",
                        ScriptedBackend([reply("2")]), settings=s, tools=tools, cache=False)

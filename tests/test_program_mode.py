@@ -5,13 +5,14 @@ import json
 import pytest
 from PIL import Image
 
-from lavr.agents import Agent, ProgramAgent, make_agent
+from lavr.agents import make_agent
 from lavr.backends import ScriptedBackend
 from lavr.errors import InputError
 from lavr.planners.base import ImageInfo, PlanRequest
-from lavr.planners.program import ProgramPlanner, example_program, parse_program
-from lavr.programs import Program, ProgramStep, RefError, parse_ref, substitute, validate_program
-from lavr.prompts import load_examples, render_program, templates
+from lavr.planners.program.model import Program, ProgramStep, validate_program
+from lavr.planners.program.planner import ProgramPlanner, example_program, parse_program, render_program
+from lavr.prompts import load_examples, templates
+from lavr.refs import RefError, parse_ref, substitute
 from lavr.settings import Settings
 from lavr.tools import SceneGraphTool, default_tools
 from tools_for_programs import FakeDetectTool, ProbeTool
@@ -29,8 +30,8 @@ def answer(text, rationale="from the observations"):
 def make(settings, replies, tools=None, **updates):
     s = settings.model_copy(update={"num_examples": 0, "tool_timeout_s": 2.0, **updates})
     backend = ScriptedBackend(replies)
-    tools = tools if tools is not None else [FakeDetectTool(s), SceneGraphTool(s), CountTool(s), CrashTool(s)]
-    return ProgramAgent(backend, settings=s, tools=tools, cache=False), backend
+    tools = tools if tools is not None else [(fake := FakeDetectTool(s)), SceneGraphTool(s, detector=fake), CountTool(s), CrashTool(s)]
+    return make_agent("program", backend, settings=s, tools=tools, cache=False), backend
 
 
 @pytest.fixture
@@ -49,10 +50,10 @@ def test_happy_path_resolves_references_and_composes(settings, image):
     assert ans.answer == "2" and ans.finished == "answered" and ans.retries == 0
     assert [s.kind for s in ans.steps] == ["plan", "tool", "tool", "answer"]
     plan, detect, graph, final = ans.steps
-    assert plan.data["program"][1]["args"]["target"] == "$s1.detections[-1].id" and plan.thought == "plan it"
+    assert plan.program[1]["args"]["target"] == "$s1.detections[-1].id" and plan.thought == "plan it"
     assert [detect.call_id, graph.call_id] == ["s1", "s2"]
     assert graph.args["target"] == "obj_2" and "count=2; matches: obj_0, obj_1" in graph.result
-    assert final.result == "2" and final.data["rationale"] == "scene_graph count=2"
+    assert final.answer == "2" and final.rationale == "scene_graph count=2"
     assert ans.usage.llm_calls == 2 and len(backend.requests) == 2
     # the write call is constrained by the program schema, the compose call by the answer schema
     variants = backend.requests[0]["json_schema"]["properties"]["program"]["items"]["anyOf"]
@@ -74,14 +75,14 @@ def test_invalid_program_is_fed_back_then_fixed(settings, image):
     ans = agent.ask(image, "How many people?")
     assert ans.answer == "4" and ans.retries == 1
     assert [s.kind for s in ans.steps] == ["retry", "plan", "tool", "answer"]
-    problems = ans.steps[0].data["problems"]
+    problems = ans.steps[0].problems
     assert any("unknown tool 'teleport'. Valid tools: fake_detect, scene_graph, count, crash" in p for p in problems)
     assert any("used twice" in p for p in problems)
     assert any("unknown argument 'colour'. Accepted arguments: label" in p for p in problems)
     feedback = backend.requests[1]["messages"]
     assert feedback[-2].role == "assistant" and json.loads(feedback[-2].content) == bad
     error = json.loads(feedback[-1].content.splitlines()[0])
-    assert error["error"] == "invalid_program" and error["problems"] == problems and error["retries_left"] == 3
+    assert error["error"] == "invalid_program" and error["problems"] == problems and error["retries_left"] == 2
     assert "Nothing was run" in feedback[-1].content
 
 
@@ -95,7 +96,8 @@ def test_forward_reference_is_rejected_before_any_tool_runs(settings, image):
     backend.repeat_last = True
     ans = agent.ask(image, "How many people?")
     assert calls == [] and not [s for s in ans.steps if s.kind == "tool"]
-    assert [s.kind for s in ans.steps] == ["retry", "retry"]
+    assert [s.kind for s in ans.steps] == ["retry", "retry", "answer"]
+    assert "no valid program" in ans.steps[-1].rationale and ans.steps[-1].usage is None  # no LLM call
     assert 'reference "$s2.label" names step s2, which runs later' in ans.steps[0].error
     assert ans.answer == "cannot tell" and ans.finished == "budget_exhausted" and ans.retries == 2
     assert len(backend.requests) == 2  # no compose call: nothing ran
@@ -120,7 +122,7 @@ def test_retries_exhausted_gives_cannot_tell(settings, image):
     backend.repeat_last = True
     ans = agent.ask(image, "How many people?")
     assert ans.answer == "cannot tell" and ans.finished == "budget_exhausted" and ans.retries == 3
-    assert [s.kind for s in ans.steps] == ["retry"] * 3 and len(backend.requests) == 3
+    assert [s.kind for s in ans.steps] == ["retry"] * 3 + ["answer"] and len(backend.requests) == 3
     assert "not valid JSON" in ans.steps[0].error
     assert json.loads(backend.requests[2]["messages"][-1].content.splitlines()[0])["retries_left"] == 0
 
@@ -139,12 +141,13 @@ def test_too_many_steps_is_invalid(settings, image):
     assert "the program has 4 steps; at most 3 are allowed" in ans.steps[0].error and ans.answer == "4"
 
 
-def test_steps_on_different_images_run_in_parallel_and_same_image_in_order(settings, image):
+def test_expensive_parts_run_in_parallel_and_calls_in_program_order(settings, image):
     meet = ProbeTool(settings, meet=True)
-    agent, _ = make(settings, [program(("a", "probe", {"image": "img_0"}), ("b", "probe", {"image": "img_1"})),
+    agent, _ = make(settings, [program(("a", "probe", {"image": "img_0"}), ("b", "probe", {"image": "img_0"})),
                                answer("ok")], tools=[meet])
     ans = agent.ask(image, "Do they meet?")
-    assert [s.result for s in ans.steps if s.kind == "tool"] == ["x on img_0", "x on img_1"]  # a barrier of 2
+    assert [s.result for s in ans.steps if s.kind == "tool"] == ["x on img_0", "x on img_0"]  # a barrier of 2
+    assert meet.max_active == 1  # the calls themselves (ids, outputs) run one by one, in order
     probe = ProbeTool(settings)
     agent, _ = make(settings, [program(("a", "probe", {}), ("b", "probe", {"image": "img_0"})), answer("ok")],
                     tools=[probe])
@@ -160,7 +163,8 @@ def test_trace_is_serialisable_and_uses_the_answer_type(settings, image):
 
 # Validation --------------------------------------------------------------------------------------------------
 
-TOOLS = {t.name: t for t in [FakeDetectTool(), SceneGraphTool(), CountTool()]}
+_FAKE = FakeDetectTool()
+TOOLS = {t.name: t for t in [_FAKE, SceneGraphTool(detector=_FAKE), CountTool()]}
 
 
 @pytest.mark.parametrize("steps,needle", [
@@ -235,19 +239,20 @@ def test_left_of_example_uses_a_reference():
 
 
 def test_program_prompt_shows_worked_programs(image):
-    planner = ProgramPlanner(ScriptedBackend([]), num_examples=2)
+    planner = ProgramPlanner(num_examples=2)
     req = PlanRequest(question="How many people are in the picture?", images=[ImageInfo("img_0", 64, 48, "x")],
                       tools=list(REAL.values()), steps=[], steps_left=6, retries_left=3)
-    messages, ids = planner.conversation(req)
+    messages, ids = planner.conversation(req, ScriptedBackend([]))
     user = messages[1].content
     assert len(ids) == 2 and user.count('"program": [') == 2 and "Observation s1 (detect)" in user
     assert user.rstrip().endswith("Write the program.")
 
 
 def test_every_program_template_renders():
-    names = set(templates("program.yaml"))
+    names = set(templates("lavr.planners.program", "prompts.yaml"))
     assert names == {"system", "examples_header", "observations", "example", "question", "invalid_program",
-                     "compose", "invalid_answer", "pipeline_system"}
+                     "compose", "invalid_answer"}
+    assert set(templates("lavr.planners.pipeline", "prompts.yaml")) == {"pipeline_system", "invalid_answer"}
     assert render_program("observations", observations=[]) == "No tool ran."
     with pytest.raises(Exception, match="undefined"):
         render_program("compose")
@@ -256,7 +261,7 @@ def test_every_program_template_renders():
 
 def test_program_schema_accepts_the_examples_and_is_grammar_safe():
     jsonschema = pytest.importorskip("jsonschema")
-    from lavr.programs import program_schema
+    from lavr.planners.program.model import program_schema
 
     schema = program_schema(list(REAL.values()), max_steps=6)
     for example in load_examples():
@@ -274,9 +279,11 @@ def test_program_schema_accepts_the_examples_and_is_grammar_safe():
 
 def test_make_agent_selects_the_mode(settings):
     backend = ScriptedBackend([])
-    assert type(make_agent("react", backend, settings=settings, tools=[], cache=False)) is Agent
-    assert type(make_agent("program", backend, settings=settings, tools=[], cache=False)) is ProgramAgent
-    with pytest.raises(InputError, match="unknown agent mode 'visprog'"):
+    react = make_agent("react", backend, settings=settings, tools=[], cache=False)
+    prog = make_agent("program", backend, settings=settings, tools=[], cache=False)
+    assert (react.mode, prog.mode) == ("react", "program") and type(react) is type(prog)  # one Agent, two planners
+    assert type(prog.planner) is ProgramPlanner
+    with pytest.raises(InputError, match="unknown mode 'visprog'"):
         make_agent("visprog", backend, settings=settings)
     with pytest.raises(InputError, match="needs a pipeline"):
         make_agent("pipeline", backend, settings=settings, tools=[], cache=False)

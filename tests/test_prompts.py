@@ -11,7 +11,8 @@ from pydantic import ValidationError
 from lavr.backends import ScriptedBackend
 from lavr.backends.llama_cpp import grammar_safe_schema
 from lavr.planners.base import ImageInfo, PlanRequest
-from lavr.planners.react import ReactPlanner, decision_schema, describe_args
+from lavr.planners.prompting import describe_args
+from lavr.planners.react import ReactPlanner, decision_schema
 from lavr.prompts import load_examples, render, select_examples, templates
 from lavr.schema import BOX_CONVENTION
 from lavr.settings import Settings
@@ -25,14 +26,14 @@ EXAMPLES = load_examples()
 
 
 def test_every_template_renders_with_strict_variables():
-    planner = ReactPlanner(ScriptedBackend([]))
+    planner = ReactPlanner()
     system = planner.system_prompt(list(TOOLS.values()))
     assert BOX_CONVENTION in system
     for name in TOOLS:
         assert f"- {name}: " in system
     assert "image (string, default \"img_0\"" in system
     assert "Reply with exactly one JSON object" in system
-    assert "call final_answer" in ReactPlanner(ScriptedBackend([], native_tools=True)).system_prompt([])
+    assert "call final_answer" in ReactPlanner().system_prompt([], native=True)
     obs = render("observation", observations=[{"tool": "detect", "error": True, "text": "boom"}], steps_left=0)
     assert obs == "Observation (detect, error): boom\nAnswer now."
     retry = render("invalid_reply", detail='bad "quote"', retries_left=2)
@@ -106,11 +107,11 @@ def test_example_selection_is_similar_available_and_never_the_same_image():
 
 def test_examples_are_rendered_into_the_prompt():
     backend = ScriptedBackend([{"thought": "t", "answer": "2", "rationale": "r"}])
-    planner = ReactPlanner(backend, num_examples=2)
+    planner = ReactPlanner(num_examples=2)
     req = PlanRequest(question="How many people are in the picture?", images=[ImageInfo("img_0", 10, 10, "x")],
                       tools=list(TOOLS.values()), steps=[], steps_left=3, retries_left=2)
-    outcome = planner.decide(req)
-    assert outcome.decision.answer == "2" and len(outcome.example_ids) == 2
+    outcome = planner.decide(req, backend)
+    assert outcome.move.answer == "2" and len(outcome.example_ids) == 2
     user = backend.requests[0]["messages"][1].content
     assert "Example 1." in user and "Now the real question." in user
     assert user.rstrip().endswith("Question: How many people are in the picture?")

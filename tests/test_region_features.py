@@ -18,6 +18,8 @@ from PIL import Image  # noqa: E402
 
 from lavr.errors import ToolError, WeightsMissing  # noqa: E402
 from lavr.schema import Box  # noqa: E402
+from lavr.tools.detect import RawDetection  # noqa: E402
+from tools_for_tests import FixedDetector  # noqa: E402
 from lavr.settings import Settings  # noqa: E402
 from lavr.tools.base import RunContext  # noqa: E402
 from lavr.tools.region_features import (  # noqa: E402
@@ -122,9 +124,18 @@ def test_identical_boxes_group_and_ranking(tool: RegionFeaturesTool, settings: S
 
 def test_default_lists_detect_objects_then_own_regions(tool: RegionFeaturesTool, settings: Settings) -> None:
     ctx = make_ctx(settings)
-    obj = ctx.register_object(image="img_0", label="bus", confidence=0.9, box=Box(x1=0.05, y1=0.2, x2=0.95, y2=0.8))
+    bus = RawDetection(label="bus", confidence=0.9, box=Box(x1=0.05, y1=0.2, x2=0.95, y2=0.8))
+    tool.detector = FixedDetector(settings, [bus])  # the default lists the detector's own objects of the image
+    try:
+        _check_default_listing(tool, ctx)
+    finally:
+        tool.detector = None
+
+
+def _check_default_listing(tool: RegionFeaturesTool, ctx: RunContext) -> None:
     out = run(tool, ctx, min_score=0.0)
-    assert out.regions[0].id == obj.id and out.regions[0].source == "detect"
+    obj = ctx.get_object("obj_0")
+    assert obj.label == "bus" and out.regions[0].id == obj.id and out.regions[0].source == "detect"
     assert any(r.source == "frcnn" for r in out.regions)
     reg = next(r.id for r in out.regions if r.source == "frcnn")
     ranked = run(tool, ctx, objects=[obj.id], similar_to=reg, min_score=0.0)  # similar_to joins the described set

@@ -5,6 +5,8 @@ from PIL import Image
 from lavr.errors import ToolError
 from lavr.schema import Box
 from lavr.tools.base import RunContext
+from lavr.tools.detect import DetectInput, RawDetection
+from tools_for_tests import FixedDetector
 from lavr.tools.scene_graph import (SceneGraphInput, SceneGraphTool, build_graph, colour_name, pair_relations,
                                     query_graph)
 
@@ -18,12 +20,17 @@ def _ctx(settings):
     return ctx
 
 
+SCENE = [
+    RawDetection(label="person", confidence=0.9, box=Box(x1=0.05, y1=0.5, x2=0.25, y2=0.9)),
+    RawDetection(label="person", confidence=0.8, box=Box(x1=0.75, y1=0.5, x2=0.95, y2=0.9),
+                 attributes={"posture": "fallen"}),
+    RawDetection(label="dog", confidence=0.7, box=Box(x1=0.1, y1=0.6, x2=0.2, y2=0.75)),
+]
+
+
 def _populate(ctx):
-    a = ctx.register_object(image="img_0", label="person", confidence=0.9, box=Box(x1=0.05, y1=0.5, x2=0.25, y2=0.9))
-    b = ctx.register_object(image="img_0", label="person", confidence=0.8, box=Box(x1=0.75, y1=0.5, x2=0.95, y2=0.9),
-                            attributes={"posture": "fallen"})
-    c = ctx.register_object(image="img_0", label="dog", confidence=0.7, box=Box(x1=0.1, y1=0.6, x2=0.2, y2=0.75))
-    return a, b, c
+    return tuple(ctx.register_object(image="img_0", label=d.label, confidence=d.confidence, box=d.box,
+                                     attributes=d.attributes) for d in SCENE)
 
 
 def test_relations_of_simple_layouts():
@@ -72,8 +79,7 @@ def test_graph_nodes_attributes_and_queries(settings):
 
 def test_tool_output_text_has_exact_counts_and_query(settings):
     ctx = _ctx(settings)
-    _populate(ctx)
-    tool = SceneGraphTool(settings)
+    tool = SceneGraphTool(settings, detector=FixedDetector(settings, SCENE))
     out = tool.run(SceneGraphInput(image="img_0", label="person", relation="left_of", target="obj_1"), ctx)
     assert out.counts == {"person": 2, "dog": 1}
     assert out.match_count == 1 and out.matches == ["obj_0"]
@@ -84,10 +90,26 @@ def test_tool_output_text_has_exact_counts_and_query(settings):
     assert "right of" not in text  # each pair once, in one direction
 
 
-def test_scene_graph_without_detector_and_objects_is_empty(settings):
+def test_scene_graph_of_an_empty_detection_is_empty(settings):
     ctx = _ctx(settings)
-    out = SceneGraphTool(settings).run(SceneGraphInput(), ctx)
+    out = SceneGraphTool(settings, detector=FixedDetector(settings, [], labels=["person"])).run(SceneGraphInput(), ctx)
     assert out.nodes == [] and "0 objects" in out.to_text()
+
+
+def test_scene_graph_ignores_objects_registered_by_earlier_calls(settings):
+    """A pure function of the image: what an earlier (class-filtered) detect registered does not change it."""
+    detector = FixedDetector(settings, SCENE)
+    ctx = _ctx(settings)
+    detector.run(DetectInput(image="img_0", classes=["dog"]), ctx)
+    after_filtered = SceneGraphTool(settings, detector=detector).run(SceneGraphInput(), ctx)
+    fresh = SceneGraphTool(settings, detector=detector).run(SceneGraphInput(), _ctx(settings))
+    assert after_filtered.counts == fresh.counts == {"person": 2, "dog": 1}
+    assert sorted(n.label for n in after_filtered.nodes) == sorted(n.label for n in fresh.nodes)
+
+
+def test_scene_graph_without_a_detector_says_so(settings):
+    with pytest.raises(ToolError, match="no detector"):
+        SceneGraphTool(settings).run(SceneGraphInput(), _ctx(settings))
 
 
 def test_input_validation():

@@ -1,4 +1,4 @@
-"""Test tools for program mode and pipelines: a weight-free detector that registers objects in the context (so
+"""Test tools for program mode and pipelines: a weight-free detector (also usable as the scene graph's detector) (so
 the real SceneGraphTool can run on them), a tool that caches through ``ctx.memo``, and a concurrency probe."""
 
 from __future__ import annotations
@@ -105,15 +105,16 @@ class ProbeTool(Tool[ProbeInput, ProbeOutput]):
         self.active = 0
         self.max_active = 0
 
+    def prefetch(self, args: ProbeInput, ctx: RunContext) -> None:
+        if self.meet:
+            self.barrier.wait()  # the executor prefetches the calls of one move in parallel
+
     def run(self, args: ProbeInput, ctx: RunContext) -> ProbeOutput:
         with self.lock:
             self.active += 1
             self.max_active = max(self.max_active, self.active)
         try:
-            if self.meet:
-                self.barrier.wait()
-            else:
-                time.sleep(0.05)
+            time.sleep(0.05)
         finally:
             with self.lock:
                 self.active -= 1

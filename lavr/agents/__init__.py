@@ -1,5 +1,21 @@
-from .agent import Agent, ask
-from .modes import AGENT_MODES, make_agent
-from .program import ProgramAgent
+"""The runner: one ``Agent`` composing a planner, an LLM and tools, run by one LangGraph graph."""
 
-__all__ = ["AGENT_MODES", "Agent", "ProgramAgent", "ask", "make_agent"]
+from __future__ import annotations
+
+from typing import Any
+
+from ..planners import PLANNER_MODES
+from .agent import Agent, ask
+
+__all__ = ["AGENT_MODES", "Agent", "ask", "make_agent"]
+
+AGENT_MODES = PLANNER_MODES
+
+
+def make_agent(mode: str = "react", llm: Any = None, *, pipeline: Any = None, **kwargs: Any) -> Agent:
+    """``Agent(llm, planner=make_planner(mode, settings, pipeline=pipeline), **kwargs)``."""
+    from ..planners import make_planner
+    from ..settings import Settings
+
+    settings = kwargs.pop("settings", None) or Settings()
+    return Agent(llm, planner=make_planner(mode, settings, pipeline=pipeline), settings=settings, **kwargs)

@@ -1,22 +1,31 @@
-"""The Python API: ``Agent(...).ask(image, question) -> Answer``."""
+"""The Python API: ``Agent(planner=..., llm=..., tools=...).ask(image, question) -> Answer``.
+
+One ``Agent`` serves every planning mode: it composes a planner strategy with an LLM backend and the tools, owns
+the run context (images, object ids, the expert cache), the budgets, the one tool executor and the one place an
+``Answer`` is assembled.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 from ..backends import LLMBackend, make_backend
-from ..errors import InputError
+from ..errors import BackendError, InputError
 from ..images import ImageInput
-from ..planners.base import ImageInfo
-from ..planners.react import ReactPlanner, image_data_url
-from ..schema import Answer
+from ..planners import CANNOT_TELL, ImageInfo, Planner, make_planner
+from ..planners.prompting import image_data_url
 from ..settings import Settings
-from ..tools import RunContext, Tool, ToolExecutor, ToolRegistry, default_tools
-from .graph import CANNOT_TELL, build_graph, evidence_for, final_decision, total_usage
+from ..tools import RunContext, Tool, ToolRegistry, default_tools
+from ..trace import Answer, Step, ToolStep, total_usage
+from .executor import ToolExecutor
+from .graph import build_graph, new_question
 
 logger = logging.getLogger(__name__)
 
@@ -29,89 +38,130 @@ def open_cache(settings: Settings) -> Any:
     return ExpertCache(settings.subdir("cache") / "experts.sqlite", max_bytes=settings.cache_max_bytes)
 
 
+def check_question(question: Any) -> str:
+    """The question, stripped; ``InputError`` when it is not a non-empty string of bounded length."""
+    if not isinstance(question, str):
+        raise InputError(f"the question must be a string, not {type(question).__name__}")
+    question = question.strip()
+    if not question:
+        raise InputError("the question is empty")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise InputError(f"the question is longer than {MAX_QUESTION_CHARS} characters")
+    return question
+
+
+def check_image(image: Any) -> None:
+    if not isinstance(image, (str, Path, bytes, bytearray, Image.Image)):
+        raise InputError(f"the image must be a path, bytes or a PIL image, not {type(image).__name__}")
+
+
+def evidence_for(answer: str, steps: list[Step]) -> list[int]:
+    """Tool steps that mention the answer; all successful tool steps when none does."""
+    ok = [s for s in steps if isinstance(s, ToolStep) and s.error is None and s.result]
+    token = answer.strip().lower()
+    if token and token not in ("yes", "no", CANNOT_TELL):
+        pattern = re.compile(rf"(?<![\w.]){re.escape(token)}(?![\w.])")
+        hits = [s.index for s in ok if pattern.search((s.result or "").lower())]
+        if hits:
+            return hits
+    return [s.index for s in ok]
+
+
 class Agent:
-    """Answers questions about images with an LLM planner and expert tools.
+    """Answers questions about images with a planner strategy, an LLM backend and expert tools.
 
     Args:
-        llm: a backend, or a spec: ``"local"`` (embedded Qwen2.5-Coder-1.5B), ``"openai:MODEL"``, a ``.gguf`` path.
+        llm: a backend, or a spec: ``"local"`` (embedded Qwen2.5-Coder-1.5B), ``"openai:MODEL"``, a ``.gguf``
+            path, ``"scripted:FILE"``; default ``settings.llm``.
+        planner: a ``Planner`` or a mode name (``"react"``, ``"program"``, ``"pipeline:FILE"``; see
+            ``lavr.planners.make_planner``); default ``"react"``.
         settings: configuration; defaults are read from ``LAVR_*`` environment variables.
         tools: the experts; defaults to ``default_tools(settings)``.
         cache: keep expert outputs in the on-disk per-image cache (``False`` to bypass, or an ``ExpertCache``).
         checkpointer: a LangGraph checkpointer, for resumable runs and persistent threads.
     """
 
-    mode = "react"
-
-    def __init__(self, llm: LLMBackend | str | None = None, *, settings: Settings | None = None,
-                 tools: list[Tool] | None = None, cache: Any = True, checkpointer: Any = None):
+    def __init__(self, llm: LLMBackend | str | None = None, *, planner: Planner | str | None = None,
+                 settings: Settings | None = None, tools: list[Tool] | None = None, cache: Any = True,
+                 checkpointer: Any = None):
         self.settings = settings or Settings()
-        self.backend = make_backend(llm or self.settings.llm, self.settings) if (llm is None or isinstance(llm, str)) \
-            else llm
+        self.backend: LLMBackend = make_backend(llm or self.settings.llm, self.settings) \
+            if (llm is None or isinstance(llm, str)) else llm
         self.registry = ToolRegistry(tools if tools is not None else default_tools(self.settings))
+        self.planner: Planner = make_planner(planner or "react", self.settings) \
+            if (planner is None or isinstance(planner, str)) else planner
+        check_tools = getattr(self.planner, "check_tools", None)
+        if check_tools is not None:
+            check_tools(self.registry)
         self.executor = ToolExecutor(self.registry, timeout_s=self.settings.tool_timeout_s,
                                      max_parallel=self.settings.max_parallel_tools)
-        self.planner = ReactPlanner(self.backend, num_examples=self.settings.num_examples,
-                                    max_tokens=self.settings.llm_max_tokens)
         self.cache = open_cache(self.settings) if cache is True else (cache or None)
-        self.graph = build_graph(self.planner, self.registry, self.executor, max_steps=self.settings.max_steps,
-                                 max_retries=self.settings.max_retries, checkpointer=checkpointer)
+        self.checkpointer = checkpointer
+        self.graph = build_graph(self.planner, self.backend, self.registry, self.executor,
+                                 max_steps=self.settings.max_steps, max_retries=self.settings.max_retries,
+                                 checkpointer=checkpointer)
+
+    def with_planner(self, planner: Planner | str) -> Agent:
+        """An agent that shares this one's LLM, tools (loaded weights), cache and settings, with another planner:
+        e.g. ``agent.with_planner(make_planner("pipeline", pipeline=path))``."""
+        return Agent(self.backend, planner=planner, settings=self.settings, tools=list(self.registry.tools()),
+                     cache=self.cache or False, checkpointer=self.checkpointer)
+
+    @property
+    def mode(self) -> str:
+        return self.planner.name
 
     def new_context(self) -> RunContext:
         return RunContext(self.settings, cache=self.cache)
 
     def ask(self, image: ImageInput, question: str, *, context: RunContext | None = None,
             history: list[tuple[str, str]] | None = None, thread_id: str | None = None) -> Answer:
-        """Answer ``question`` about ``image`` (a path, bytes or a PIL image).
+        """Answer ``question`` about ``image`` (a path, bytes, a PIL image, or the id of an image in ``context``).
 
         Raises:
             ImageError: the image is missing, unreadable, not an image or outside the allowed folders.
-            InputError: the question is empty or too long.
+            InputError: the question or image is of the wrong type, the question empty or too long.
+            BackendError: the LLM could not be reached or answered with something that is not a reply.
         """
-        question = (question or "").strip()
-        if not question:
-            raise InputError("the question is empty")
-        if len(question) > MAX_QUESTION_CHARS:
-            raise InputError(f"the question is longer than {MAX_QUESTION_CHARS} characters")
+        question = check_question(question)
+        check_image(image)
         start = time.perf_counter()
         ctx = context or self.new_context()
-        stored = ctx.images.add(image) if not isinstance(image, str) or image not in ctx.images \
-            else ctx.images.get(image)
-        return self._run(ctx, [stored.id], question, history or [], start, thread_id)
+        stored = ctx.images.get(image) if isinstance(image, str) and image in ctx.images else ctx.images.add(image)
+        return self.run(ctx, [stored.id], question, history=history, thread_id=thread_id, start=start)
 
-    def _image_infos(self, ctx: RunContext, ids: list[str]) -> list[dict[str, Any]]:
+    def image_infos(self, ctx: RunContext, ids: list[str]) -> list[dict[str, Any]]:
         infos = []
         for image_id in ids:
             stored = ctx.images.get(image_id)
-            url = image_data_url(stored.pil) if self.backend.supports_images else None
+            url = image_data_url(stored.pil) if getattr(self.backend, "supports_images", False) else None
             infos.append(ImageInfo(id=image_id, width=stored.size[0], height=stored.size[1], sha256=stored.sha256,
                                    data_url=url).__dict__)
         return infos
 
-    def _run(self, ctx: RunContext, image_ids: list[str], question: str, history: list[tuple[str, str]],
-             start: float, thread_id: str | None) -> Answer:
-        state_in = {"question": question, "images": self._image_infos(ctx, image_ids), "history": history,
-                    "steps": [], "pending": [], "turns": 0, "retries": 0, "decision": None, "finished": None,
-                    "error": None}
-        config = {"configurable": {"lavr_context": ctx, "thread_id": thread_id or uuid.uuid4().hex},
-                  "recursion_limit": 4 * (self.settings.max_steps + self.settings.max_retries) + 10}
-        state = self.graph.invoke(state_in, config)
-        steps = state.get("steps", [])
-        decision = final_decision(state)
-        finished = state.get("finished") or "budget_exhausted"
-        if state.get("error"):
-            from ..errors import BackendError
+    def run(self, ctx: RunContext, image_ids: list[str], question: str, *,
+            history: list[tuple[str, str]] | None = None, thread_id: str | None = None,
+            start: float | None = None) -> Answer:
+        """Run the graph for one question about images already in ``ctx``; the one place an ``Answer`` is built.
 
+        With a checkpointer and a ``thread_id``, the thread's earlier turns are kept in the graph's state and
+        reach the planner as history (``history`` then replaces them only when given)."""
+        start = time.perf_counter() if start is None else start
+        config = {"configurable": {"lavr_context": ctx, "thread_id": thread_id or uuid.uuid4().hex},
+                  "recursion_limit": 4 * (self.settings.max_steps + self.settings.max_retries) + 10
+                  + 2 * self.planner.calls_per_turn}
+        state = self.graph.invoke(new_question(question, self.image_infos(ctx, image_ids), history), config)
+        if state.get("error"):
             raise BackendError(state["error"])
-        if decision is None:
-            answer, rationale = CANNOT_TELL, "the planner gave no usable answer within its budget"
-            finished = "budget_exhausted"
-        else:
-            answer, rationale = decision.answer or CANNOT_TELL, decision.rationale
+        steps = list(state.get("steps", []))
+        final = state["final"]
+        answer, rationale = final["answer"], final.get("rationale", "")
         return Answer(
-            question=question, image=image_ids[0], answer=answer, rationale=rationale,
+            question=question, image=image_ids[0], images=list(image_ids), answer=answer, rationale=rationale,
             evidence=evidence_for(answer, steps), steps=steps, usage=total_usage(steps),
-            seconds=round(time.perf_counter() - start, 3), retries=state.get("retries", 0), finished=finished,
-            llm=getattr(self.backend, "name", type(self.backend).__name__),
+            seconds=round(time.perf_counter() - start, 3), retries=sum(1 for s in steps if s.kind == "retry"),
+            finished=state.get("finished") or "budget_exhausted", mode=self.mode, llm=getattr(self.backend, "name", type(self.backend).__name__),
+            thread_id=thread_id,
         )
 
 

@@ -1,36 +1,67 @@
-"""The agent as a LangGraph ``StateGraph``: plan -> tools -> plan ... -> answer, with budgets and retries."""
+"""The one LangGraph graph every planning mode runs in: plan -> tools -> plan ... -> answer.
+
+The planner (ReAct, program, pipeline, query) only decides moves; this graph owns the budgets (planning turns,
+malformed replies), the forced final answer, and the single tool executor. The state is typed, with reducers:
+``steps`` accumulate within a question and are reset when a thread gets its next question, and ``history``
+keeps a thread's earlier (question, answer) turns, so a checkpointer gives persistent, resumable chat threads
+in every mode alike.
+"""
 
 from __future__ import annotations
 
-import operator
-import re
 import time
 from typing import Annotated, Any, Literal, TypedDict
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
+from langgraph.types import Overwrite
 
+from ..backends.base import LLMBackend
 from ..errors import BackendError
-from ..planners.base import ImageInfo, PlanRequest, Planner
-from ..planners.parsing import Decision
-from ..schema import Step, ToolCall, Usage
+from ..planners.base import CANNOT_TELL, CallTools, Final, ImageInfo, PlanOutcome, Planner, PlanRequest
+from ..schema import ToolCall
 from ..tools.base import RunContext
-from ..tools.registry import ToolExecutor, ToolRegistry
+from ..tools.registry import ToolRegistry
+from ..trace import AnswerStep, PlanStep, RefusalStep, RetryStep, Step
+from .executor import ToolExecutor
 
-CANNOT_TELL = "cannot tell"
+Finished = Literal["answered", "budget_exhausted", "failed"]
+MAX_ANSWER_CHARS = 1000  # a runaway reply is not an answer; the full text stays in the trace
+
+
+def add_steps(left: list[Step] | None, right: list[Step] | None) -> list[Step]:
+    return list(left or []) + list(right or [])
+
+
+def add_turns(left: list[tuple[str, str]] | None, right: list[tuple[str, str]] | None) -> list[tuple[str, str]]:
+    return list(left or []) + list(right or [])
 
 
 class AgentState(TypedDict, total=False):
+    """The graph's state. Per question: ``question``, ``steps``, ``pending``, counters, ``final``, ``finished``.
+    Per thread (kept across questions by a checkpointer): ``history``, ``images``, ``objects``."""
+
     question: str
     images: list[dict[str, Any]]
-    history: list[tuple[str, str]]
-    steps: Annotated[list[Step], operator.add]
+    objects: list[dict[str, Any]]
+    history: Annotated[list[tuple[str, str]], add_turns]
+    steps: Annotated[list[Step], add_steps]
     pending: list[dict[str, Any]]
     turns: int
     retries: int
-    decision: dict[str, Any] | None
-    finished: Literal["answered", "budget_exhausted", "failed"] | None
+    final: dict[str, Any] | None
+    finished: Finished | None
     error: str | None
+
+
+def new_question(question: str, images: list[dict[str, Any]], history: list[tuple[str, str]] | None = None
+                 ) -> dict[str, Any]:
+    """The input that starts a question: per-question fields reset (``Overwrite`` bypasses the reducers)."""
+    update: dict[str, Any] = {"question": question, "images": images, "steps": Overwrite([]), "pending": [],
+                              "turns": 0, "retries": 0, "final": None, "finished": None, "error": None}
+    if history is not None:
+        update["history"] = Overwrite(list(history))
+    return update
 
 
 def _context(config: RunnableConfig) -> RunContext:
@@ -40,8 +71,14 @@ def _context(config: RunnableConfig) -> RunContext:
     return ctx
 
 
-def build_graph(planner: Planner, registry: ToolRegistry, executor: ToolExecutor, *, max_steps: int,
-                max_retries: int, checkpointer: Any = None) -> Any:
+def _finished_of(move: Final) -> Finished:
+    if move.failed == "retries":
+        return "budget_exhausted"
+    return "failed" if move.failed == "template" or move.error else "answered"
+
+
+def build_graph(planner: Planner, llm: LLMBackend, registry: ToolRegistry, executor: ToolExecutor, *,
+                max_steps: int, max_retries: int, checkpointer: Any = None) -> Any:
     """Compile the agent graph. The run's ``RunContext`` travels in ``config['configurable']['lavr_context']``."""
 
     def request(state: AgentState, *, force: bool) -> PlanRequest:
@@ -56,50 +93,80 @@ def build_graph(planner: Planner, registry: ToolRegistry, executor: ToolExecutor
             history=list(state.get("history", [])),
         )
 
+    def record(state: AgentState, outcome: PlanOutcome, seconds: float, *, force: bool) -> dict[str, Any]:
+        index = len(state.get("steps", []))
+        turns = state.get("turns", 0) + (1 if outcome.used_llm else 0)
+        move = outcome.move
+        if move is None:
+            step = RetryStep(index=index, error=outcome.error or "unusable reply", problems=outcome.problems,
+                             raw_reply=outcome.raw_reply, usage=outcome.usage, seconds=seconds)
+            update: dict[str, Any] = {"steps": [step], "retries": state.get("retries", 0) + 1, "pending": [],
+                                      "turns": turns}
+            if force:
+                update["finished"] = "budget_exhausted"
+            return update
+        if isinstance(move, CallTools):
+            calls = [c.model_copy(update={"id": c.id or f"call_{index}_{k}"}) for k, c in enumerate(move.calls)]
+            if force:  # only an answer is allowed now: say so in the trace, and stop
+                step = RefusalStep(index=index, tool_calls=calls, usage=outcome.usage, seconds=seconds,
+                                   reason="the planning budget is spent: tools can no longer be called, so no "
+                                          "answer was given")
+                return {"steps": [step], "pending": [], "turns": turns, "finished": "budget_exhausted"}
+            pending = {"pending": [c.model_dump() for c in calls], "turns": turns}
+            if not outcome.used_llm:  # a scripted move (a pipeline's tool steps): the tool steps say it all
+                return pending
+            step = PlanStep(index=index, planner=planner.name, thought=move.thought or None, tool_calls=calls,
+                            examples=outcome.example_ids, raw_reply=outcome.raw_reply or None,
+                            program=move.program, usage=outcome.usage, seconds=seconds)
+            return {"steps": [step], **pending}
+        step = AnswerStep(index=index, answer=move.answer, rationale=move.rationale, thought=move.thought or None,
+                          final=move.final, call_id=move.call_id, evidence=move.evidence,
+                          examples=outcome.example_ids, prompt=move.prompt, error=move.error,
+                          raw_reply=outcome.raw_reply or None, usage=outcome.usage, seconds=seconds)
+        if not move.final:
+            return {"steps": [step], "pending": [], "turns": turns}
+        finished = "budget_exhausted" if force else _finished_of(move)
+        return {"steps": [step], "pending": [], "turns": turns, "final": {"answer": move.answer,
+                "rationale": move.rationale, "evidence": move.evidence}, "finished": finished}
+
     def plan_step(state: AgentState, *, force: bool) -> dict[str, Any]:
         start = time.perf_counter()
         try:
-            outcome = planner.decide(request(state, force=force))
+            outcome = planner.decide(request(state, force=force), llm)
         except BackendError as exc:
-            return {"error": str(exc), "finished": "failed", "decision": None, "pending": []}
-        seconds = round(time.perf_counter() - start, 4)
-        index = len(state.get("steps", []))
-        if outcome.decision is None:
-            step = Step(index=index, kind="retry", raw_reply=outcome.raw_reply, error=outcome.error,
-                        usage=outcome.usage, seconds=seconds)
-            return {"steps": [step], "retries": state.get("retries", 0) + 1, "pending": [], "decision": None}
-        d = outcome.decision
-        if d.is_final:
-            step = Step(index=index, kind="answer", thought=d.thought, result=d.answer, raw_reply=outcome.raw_reply,
-                        usage=outcome.usage, seconds=seconds, data={"rationale": d.rationale,
-                                                                    "examples": outcome.example_ids})
-            return {"steps": [step], "decision": d.model_dump(), "pending": [],
-                    "turns": state.get("turns", 0) + 1, "finished": "answered"}
-        calls = [c.model_copy(update={"id": c.id or f"call_{index}_{k}"}) for k, c in enumerate(d.tool_calls)]
-        step = Step(index=index, kind="plan", thought=d.thought, raw_reply=outcome.raw_reply, usage=outcome.usage,
-                    seconds=seconds, data={"tool_calls": [c.model_dump() for c in calls],
-                                           "examples": outcome.example_ids})
-        return {"steps": [step], "pending": [c.model_dump() for c in calls], "decision": None,
-                "turns": state.get("turns", 0) + 1}
+            return {"error": str(exc), "finished": "failed", "final": None, "pending": []}
+        return record(state, outcome, round(time.perf_counter() - start, 4), force=force)
 
     def plan(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
         return plan_step(state, force=False)
 
     def force(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
         update = plan_step(state, force=True)
-        if update.get("finished") == "answered":
-            update["finished"] = "budget_exhausted"
+        update.setdefault("finished", "budget_exhausted")
         return update
 
     def tools(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
         calls = [ToolCall.model_validate(c) for c in state.get("pending", [])]
-        first = len(state.get("steps", []))
-        steps = executor.run_many(calls, _context(config), first_index=first)
-        return {"steps": steps, "pending": []}
+        earlier = list(state.get("steps", []))
+        ctx = _context(config)
+        steps = executor.run(calls, ctx, first_index=len(earlier), earlier=earlier, limit=planner.calls_per_turn)
+        return {"steps": steps, "pending": [], "objects": [o.model_dump(mode="json") for o in ctx.objects.values()]}
+
+    def finish(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+        """Close the question: the answer (``cannot tell`` when there is none) joins the thread's history."""
+        final = dict(state.get("final") or {"answer": CANNOT_TELL, "evidence": [],
+                                             "rationale": "the planner gave no usable answer within its budget"})
+        final["answer"] = " ".join(str(final.get("answer") or "").split())[:MAX_ANSWER_CHARS] or CANNOT_TELL
+        update: dict[str, Any] = {"final": final, "history": [(state["question"], final["answer"])]}
+        if state.get("final") is None and state.get("finished") in (None, "answered"):
+            update["finished"] = "budget_exhausted"
+        return update
 
     def after_plan(state: AgentState) -> str:
-        if state.get("finished"):
+        if state.get("error"):
             return END
+        if state.get("finished"):
+            return "finish"
         if state.get("pending"):
             return "tools"
         if state.get("retries", 0) > max_retries:
@@ -113,33 +180,11 @@ def build_graph(planner: Planner, registry: ToolRegistry, executor: ToolExecutor
     graph.add_node("plan", plan)
     graph.add_node("tools", tools)
     graph.add_node("force", force)
+    graph.add_node("finish", finish)
     graph.add_edge(START, "plan")
-    graph.add_conditional_edges("plan", after_plan, {"tools": "tools", "plan": "plan", "force": "force", END: END})
+    graph.add_conditional_edges("plan", after_plan, {"tools": "tools", "plan": "plan", "force": "force",
+                                                     "finish": "finish", END: END})
     graph.add_conditional_edges("tools", after_tools, {"plan": "plan", "force": "force"})
-    graph.add_edge("force", END)
+    graph.add_conditional_edges("force", lambda s: END if s.get("error") else "finish", {"finish": "finish", END: END})
+    graph.add_edge("finish", END)
     return graph.compile(checkpointer=checkpointer)
-
-
-def evidence_for(answer: str, steps: list[Step]) -> list[int]:
-    """Tool steps that mention the answer; all successful tool steps when none does."""
-    ok = [s for s in steps if s.kind == "tool" and s.error is None and s.result]
-    token = answer.strip().lower()
-    if token and token not in ("yes", "no", CANNOT_TELL):
-        pattern = re.compile(rf"(?<![\w.]){re.escape(token)}(?![\w.])")
-        hits = [s.index for s in ok if pattern.search(s.result.lower())]
-        if hits:
-            return hits
-    return [s.index for s in ok]
-
-
-def total_usage(steps: list[Step]) -> Usage:
-    usage = Usage()
-    for s in steps:
-        if s.usage:
-            usage = usage.add(s.usage)
-    return usage
-
-
-def final_decision(state: dict[str, Any]) -> Decision | None:
-    d = state.get("decision")
-    return Decision.model_validate(d) if d else None

@@ -1,18 +1,14 @@
-"""``lavr eval`` and ``lavr compare``: ``add_eval_commands(subparsers)`` adds them to the main CLI.
-
-Also runnable on its own: ``python -m lavr.eval.cli eval DATA --out results.jsonl``.
-"""
+"""``lavr eval`` and ``lavr compare``: ``add_eval_commands(subparsers)`` adds them to the main CLI."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 
-__all__ = ["add_eval_commands", "cmd_compare", "cmd_eval", "main"]
+__all__ = ["add_eval_commands", "cmd_compare", "cmd_eval"]
 
 
 def add_eval_commands(subparsers: Any) -> None:
@@ -56,7 +52,8 @@ def _absolute(spec: str, prefix: str) -> str:
 
 
 def _spec(args: argparse.Namespace) -> Any:
-    from .spec import SCRIPTED_PREFIX, AgentSpec
+    from ..backends import SCRIPTED_PREFIX
+    from .spec import AgentSpec
 
     overrides: dict[str, Any] = {"llm_seed": args.seed}
     if args.max_steps:
@@ -109,14 +106,3 @@ def cmd_compare(args: argparse.Namespace) -> int:
     result = compare_files(args.a, args.b)
     print(json.dumps(result.model_dump(mode="json"), indent=2) if args.json else format_comparison(result))
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m lavr.eval.cli eval ...``: the same as ``lavr eval ...`` (one parser, one error policy)."""
-    from ..cli import main as lavr_main
-
-    return lavr_main(argv)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -38,6 +38,7 @@ from pydantic import BaseModel
 from ..errors import InputError
 from ..images import ImageStore
 from ..tools import RunContext
+from ..trace import ToolStep
 from .dataset import EvalDataset, EvalRow, load_dataset
 from .metrics import METRICS, short_answer
 from .precomputed import ScratchCache, seed_row
@@ -175,7 +176,7 @@ def evaluate_row(agent: Any, store: ImageStore, image_id: str, row: EvalRow, opt
     record.update(
         seconds=round(time.perf_counter() - start, 4), raw_answer=answer.answer,
         prediction=short_answer(answer.answer, question=row.question), usage=answer.usage.model_dump(),
-        tools=[s.tool for s in answer.steps if s.kind == "tool" and s.tool], steps=len(answer.steps),
+        tools=[s.tool for s in answer.steps if isinstance(s, ToolStep)], steps=len(answer.steps),
         retries=answer.retries, finished=answer.finished, llm=answer.llm,
     )
     try:

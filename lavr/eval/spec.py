@@ -1,67 +1,23 @@
 """``AgentSpec``: a small, picklable recipe for building an agent, so evaluation workers (threads or Ray actors)
-can each build their own.
-
-LLM specs are those of ``lavr.backends.make_backend`` (``local``, ``openai:MODEL``, a ``.gguf`` path) plus
-``scripted:<file.json>``: a ``ScriptedBackend`` replaying the replies in a JSON file, either a list of replies
-or ``{"replies": [...], "repeat_last": true, "native_tools": false}``. Each reply is a string or an object (sent
-as JSON text), as ``ScriptedBackend`` takes them. Handy for testing pipelines and for dry runs of an eval.
+can each build their own. LLM specs are those of ``lavr.backends.make_backend`` (``scripted:<file.json>``
+included); modes those of ``lavr.planners.make_planner``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BackendError, InputError
+from ..errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..agents import Agent
-    from ..backends import LLMBackend
     from ..settings import Settings
     from ..tools import Tool
 
-__all__ = ["AgentSpec", "agent_mode", "build_llm", "make_mode_agent", "scripted_backend_from_file"]
-
-SCRIPTED_PREFIX = "scripted:"
-
-
-def scripted_backend_from_file(path: Path | str) -> LLMBackend:
-    """A ``ScriptedBackend`` from a JSON file (format in the module docstring).
-
-    Raises:
-        BackendError: The file is missing or not a list/object of replies.
-    """
-    from ..backends import ScriptedBackend
-
-    path = Path(path).expanduser()
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise BackendError(f"scripted LLM: cannot read {path} ({exc.strerror or exc})") from None
-    except json.JSONDecodeError as exc:
-        raise BackendError(f"scripted LLM: {path} is not valid JSON ({exc.msg})") from None
-    options: dict[str, Any] = {}
-    if isinstance(data, dict):
-        options = {k: bool(data[k]) for k in ("repeat_last", "native_tools", "images") if k in data}
-        data = data.get("replies")
-    if not isinstance(data, list) or not all(isinstance(r, (str, dict)) for r in data):
-        raise BackendError(f"scripted LLM: {path} must hold a list of replies (strings or objects)")
-    return ScriptedBackend(data, native_tools=options.get("native_tools", False),
-                           images=options.get("images", False), repeat_last=options.get("repeat_last", False))
-
-
-def build_llm(spec: str, settings: Settings) -> LLMBackend:
-    """A backend for ``spec``: ``scripted:<file.json>`` or anything ``make_backend`` accepts."""
-    if spec.startswith(SCRIPTED_PREFIX):
-        return scripted_backend_from_file(spec[len(SCRIPTED_PREFIX):])
-    from ..backends import make_backend
-
-    return make_backend(spec, settings)
-
+__all__ = ["AgentSpec", "agent_mode"]
 
 def _load_tools(names: tuple[str, ...], settings: Settings) -> list[Tool]:
     """Tools from ``module:attr`` factories, each called with ``settings`` (a Tool class or a function)."""
@@ -79,32 +35,9 @@ def _load_tools(names: tuple[str, ...], settings: Settings) -> list[Tool]:
     return tools
 
 
-def make_mode_agent(mode: str, llm: Any, **kwargs: Any) -> Agent:
-    """Build the agent for ``mode`` with ``lavr.agents.make_agent`` (``react``, ``program``, ``pipeline:FILE``).
-
-    Falls back to ``Agent`` for ``react`` when ``make_agent`` is missing (an older lavr).
-
-    Raises:
-        InputError: The mode is unknown or not available in this version of lavr.
-    """
-    try:
-        from ..agents.modes import make_agent
-    except ImportError:
-        if mode != "react":
-            raise InputError(f"mode {mode!r} is not available in this version of lavr") from None
-        from ..agents import Agent
-
-        return Agent(llm, **kwargs)
-    return make_agent(mode, llm, **kwargs)
-
-
 def agent_mode(agent: Any) -> str:
-    """The mode an agent runs in, for results files: its ``mode`` attribute, else from its class."""
-    mode = getattr(agent, "mode", None)
-    if isinstance(mode, str) and mode:
-        return mode
-    name = type(agent).__name__
-    return {"Agent": "react", "ProgramAgent": "program", "PipelineAgent": "pipeline"}.get(name, name)
+    """The mode an agent runs in, for results files."""
+    return str(getattr(agent, "mode", "") or type(agent).__name__)
 
 
 @dataclass(frozen=True)
@@ -115,7 +48,7 @@ class AgentSpec:
         llm: LLM spec (``local``, ``openai:MODEL``, a ``.gguf`` path, ``scripted:<file.json>``); empty means the
             settings' ``llm``.
         settings: Overrides applied on top of ``Settings()`` (which reads ``LAVR_*`` variables where it is built).
-        mode: ``react`` (``Agent``), ``program`` (``ProgramAgent``) or ``pipeline:FILE`` (a scripted pipeline).
+        mode: a planner mode: ``react``, ``program``, ``pipeline:FILE`` (see ``lavr.planners.make_planner``).
         cache: Use the on-disk expert cache.
         tools: ``module:attr`` tool factories called with the settings; empty means ``default_tools``.
     """
@@ -140,7 +73,8 @@ class AgentSpec:
         return dataclasses.replace(self, settings={**self.settings, **updates})
 
     def __call__(self) -> Agent:
+        from ..agents import Agent
+
         settings = self.build_settings()
-        llm = build_llm(self.llm or settings.llm, settings)
         tools = _load_tools(self.tools, settings) if self.tools else None
-        return make_mode_agent(self.mode, llm, settings=settings, tools=tools, cache=self.cache)
+        return Agent(self.llm or settings.llm, planner=self.mode, settings=settings, tools=tools, cache=self.cache)

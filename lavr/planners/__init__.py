@@ -1,6 +1,50 @@
-from .base import ImageInfo, PlanOutcome, PlanRequest, Planner
+"""Planner strategies behind one protocol (``Planner.decide``), and ``make_planner`` to build one by name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from ..settings import Settings
+from .base import CANNOT_TELL, CallTools, Final, ImageInfo, Move, PlanOutcome, Planner, PlanRequest
 from .parsing import Decision, InvalidReply, parse_decision
 from .react import ReactPlanner
 
-__all__ = ["Decision", "ImageInfo", "InvalidReply", "PlanOutcome", "PlanRequest", "Planner", "ReactPlanner",
-           "parse_decision"]
+__all__ = ["CANNOT_TELL", "PLANNER_MODES", "CallTools", "Decision", "Final", "ImageInfo", "InvalidReply", "Move",
+           "PlanOutcome", "PlanRequest", "Planner", "ReactPlanner", "make_planner", "parse_decision"]
+
+PLANNER_MODES = ("react", "program", "pipeline")
+
+
+def make_planner(mode: str, settings: Settings | None = None, *, pipeline: Any = None) -> Planner:
+    """The planner for a mode name.
+
+    Args:
+        mode: ``"react"`` (step by step), ``"program"`` (a whole program at once, then one answer call),
+            ``"pipeline"`` with ``pipeline=`` (a fixed scripted pipeline, no planning) or ``"pipeline:PATH"``.
+        settings: budgets and prompt options (examples shown, max tokens, tool calls per turn).
+        pipeline: for ``"pipeline"``: a ``Pipeline``, a dict, or a YAML/JSON file path.
+
+    Raises:
+        InputError: an unknown mode, or ``"pipeline"`` without a pipeline; PipelineError: a malformed pipeline.
+    """
+    settings = settings or Settings()
+    if mode.startswith("pipeline:"):
+        mode, pipeline = "pipeline", mode.split(":", 1)[1]
+    if mode == "react":
+        return ReactPlanner(num_examples=settings.num_examples, max_tokens=settings.llm_max_tokens,
+                            calls_per_turn=settings.max_tool_calls_per_turn)
+    if mode == "program":
+        from .program import ProgramPlanner
+
+        return ProgramPlanner(num_examples=settings.num_examples, max_tokens=settings.llm_max_tokens,
+                              max_steps=settings.max_steps)
+    if mode == "pipeline":
+        if pipeline is None or pipeline == "":
+            raise InputError("mode 'pipeline' needs a pipeline (a file path, a dict or a Pipeline)")
+        from .pipeline import PipelinePlanner
+
+        return PipelinePlanner(Path(pipeline) if isinstance(pipeline, str) else pipeline,
+                               max_tokens=settings.llm_max_tokens)
+    raise InputError(f"unknown mode {mode!r}; use one of: {', '.join(PLANNER_MODES)} (or pipeline:PATH)")

@@ -1,14 +1,22 @@
-"""The planner seam: given the question, the tools and the trace so far, decide the next move."""
+"""The planner seam: given the question, the tools and the trace so far, decide the next move.
+
+Every planning mode (ReAct, program, pipeline, query) is a ``Planner`` behind this one protocol, run by the same
+LangGraph graph (``lavr.agents.graph``). The trace is the memory: a planner derives where it stands from
+``request.steps`` (its earlier plans, the tools' results, rejected replies), so a run can be checkpointed and
+resumed, and chat threads work for every mode alike.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol, Union
 
-from ..backends.base import ImagePart
-from ..schema import Step, Usage
+from ..backends.base import ImagePart, LLMBackend
+from ..schema import ToolCall, Usage
 from ..tools.base import Tool
-from .parsing import Decision
+from ..trace import AnswerStep, Step
+
+CANNOT_TELL = "cannot tell"
 
 
 @dataclass
@@ -34,20 +42,61 @@ class PlanRequest:
     force_answer: bool = False
     history: list[tuple[str, str]] = field(default_factory=list)  # earlier (question, answer) turns of a chat
 
+    def answers(self) -> list[AnswerStep]:
+        return [s for s in self.steps if isinstance(s, AnswerStep)]
+
+
+@dataclass
+class CallTools:
+    """Run these tool calls, then plan again. Call ids may be referenced by later calls (``$s1.counts.person``)."""
+
+    calls: list[ToolCall]
+    thought: str = ""
+    program: list[dict] | None = None  # the program as written, for the trace (program / query modes)
+    kind: Literal["call_tools"] = "call_tools"
+
+
+@dataclass
+class Final:
+    """The answer. ``final=False`` records an intermediate LLM result (a pipeline's LLM step) and plans again."""
+
+    answer: str
+    rationale: str = ""
+    thought: str = ""
+    final: bool = True
+    call_id: str | None = None
+    evidence: list[str] = field(default_factory=list)
+    prompt: str | None = None
+    error: str | None = None
+    failed: Literal["retries", "template"] | None = None
+    kind: Literal["final"] = "final"
+
+
+Move = Union[CallTools, Final]
+
 
 @dataclass
 class PlanOutcome:
-    """Either a decision or the reason the reply was unusable (fed back to the LLM on retry)."""
+    """A move, or the reason the reply was unusable (recorded as a retry and fed back to the LLM)."""
 
-    decision: Decision | None
-    raw_reply: str
-    usage: Usage
+    move: Move | None
+    raw_reply: str = ""
+    usage: Usage | None = None
     error: str | None = None
+    problems: list[str] = field(default_factory=list)
     example_ids: list[str] = field(default_factory=list)
     images: list[ImagePart] = field(default_factory=list)
 
+    @property
+    def used_llm(self) -> bool:
+        return bool(self.usage and self.usage.llm_calls)
+
 
 class Planner(Protocol):
-    name: str
+    """One planning strategy. ``calls_per_turn`` bounds the tool calls one move may start (the executor
+    enforces it for every backend)."""
 
-    def decide(self, request: PlanRequest) -> PlanOutcome: ...
+    name: str
+    calls_per_turn: int
+
+    def decide(self, request: PlanRequest, llm: LLMBackend) -> PlanOutcome: ...

@@ -8,10 +8,10 @@ from .caption import CaptionTool
 from .crop import CropTool
 from .detect import DetectTool
 from .region_features import RegionFeaturesTool
-from .registry import ToolExecutor, ToolRegistry
+from .registry import ToolRegistry
 from .scene_graph import SceneGraphTool
 
-__all__ = ["Availability", "CaptionTool", "CropTool", "DetectTool", "RegionFeaturesTool", "RunContext", "SceneGraphTool", "Tool", "ToolExecutor", "ToolInput",
+__all__ = ["Availability", "CaptionTool", "CropTool", "DetectTool", "RegionFeaturesTool", "RunContext", "SceneGraphTool", "Tool", "ToolInput",
            "ToolOutput", "ToolRegistry", "default_tools"]
 
 
@@ -19,4 +19,4 @@ def default_tools(settings: Settings) -> list[Tool]:
     """Every expert lavr ships, sharing one detector instance (weights load once)."""
     detector = DetectTool(settings)
     return [detector, SceneGraphTool(settings, detector=detector), CropTool(settings), CaptionTool(settings),
-            RegionFeaturesTool(settings)]
+            RegionFeaturesTool(settings, detector=detector)]

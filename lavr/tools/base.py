@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 import threading
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Generic, TypeVar
@@ -42,10 +43,16 @@ class Availability(BaseModel):
 I = TypeVar("I", bound=ToolInput)
 O = TypeVar("O", bound=ToolOutput)
 M = TypeVar("M", bound=BaseModel)
+S = TypeVar("S")
 
 
 class RunContext:
-    """What tools share during one question or chat thread: images, detected objects, settings, cache."""
+    """What tools share during one question or chat thread: images, object ids, settings, cache.
+
+    Tools are pure functions of their inputs: they never read what an earlier call left behind, except object
+    ids (handles the LLM names) and memoised results. Per-tool state is typed: ``ctx.state(RegionState)``
+    gives the run's one instance of that class.
+    """
 
     def __init__(self, settings: Settings, *, images: ImageStore | None = None, cache: ExpertCache | None = None):
         self.settings = settings
@@ -56,14 +63,24 @@ class RunContext:
         )
         self.cache = cache
         self.objects: dict[str, Detection] = {}
+        self._states: dict[type, Any] = {}
+        self._memo: dict[str, Any] = {}  # this run's results, also when the on-disk cache is off
         self._lock = threading.RLock()
         self._local = threading.local()  # per-thread: did the current tool call hit the cache?
 
-    def begin_call(self) -> None:
+    def begin_call(self, *, prefetch: bool = False) -> None:
         self._local.cached = False
+        self._local.prefetching = prefetch
 
     def call_was_cached(self) -> bool:
         return bool(getattr(self._local, "cached", False))
+
+    def state(self, kind: type[S]) -> S:
+        """This run's instance of a tool's state class (created on first use)."""
+        with self._lock:
+            if kind not in self._states:
+                self._states[kind] = kind()
+            return self._states[kind]
 
     # Objects -----------------------------------------------------------------
     def register_object(self, *, image: str, label: str, confidence: float, box: Box,
@@ -96,7 +113,29 @@ class RunContext:
     # Cache -------------------------------------------------------------------
     def memo(self, *, tool: str, image: StoredImage, params: dict[str, Any], identity: str,
              model: type[M], compute: Callable[[], M]) -> tuple[M, bool]:
-        """Return ``compute()``'s result, cached by image content, tool, params and model identity."""
+        """Return ``compute()``'s result, cached by image content, tool, params and model identity: in memory for
+        this run (so a prefetch and the call it prepares share one computation), and on disk when there is a
+        cache."""
+        key = json.dumps([image.sha256, tool, params, identity], sort_keys=True, default=str)
+        with self._lock:
+            lock = self._memo.setdefault(("lock", key), threading.Lock())
+        prefetching = bool(getattr(self._local, "prefetching", False))
+        with lock:  # a call waits for its own prefetch instead of computing twice
+            if key in self._memo:
+                value, cached, prefetched = self._memo[key]
+                if prefetched and not prefetching:  # the call a prefetch prepared reports what the prefetch found
+                    self._memo[key] = (value, True, False)
+                else:
+                    cached = True
+                self._local.cached = cached
+                return value, cached
+            value, cached = self._memo_disk(tool=tool, image=image, params=params, model=model, compute=compute,
+                                            identity=identity)
+            self._memo[key] = (value, cached, prefetching)
+            return value, cached
+
+    def _memo_disk(self, *, tool: str, image: StoredImage, params: dict[str, Any], model: type[M],
+                   compute: Callable[[], M], identity: str) -> tuple[M, bool]:
         if self.cache is None:
             return compute(), False
         key = self.cache.key(image_sha256=image.sha256, tool=tool, params=params, identity=identity)
@@ -109,7 +148,7 @@ class RunContext:
             except ValueError:
                 pass  # an entry from an older format: recompute and overwrite
         value = compute()
-        self.cache.put(key, value.model_dump(mode="json"), tool=tool, image_sha256=image.sha256)
+        self.cache.put(key, value.model_dump(mode="json"), tool=tool, image_sha256=image.sha256, identity=identity)
         return value, False
 
 
@@ -150,6 +189,12 @@ class Tool(ABC, Generic[I, O]):
             if not self._ready:
                 self.setup()
                 self._ready = True
+
+    def prefetch(self, args: I, ctx: RunContext) -> None:
+        """The expensive, order-independent part of a call (model inference, memoised through ``ctx.memo``).
+
+        The executor runs the prefetches of one move in parallel, then the calls themselves in order. Tools
+        without heavy work leave this alone."""
 
     @abstractmethod
     def run(self, args: I, ctx: RunContext) -> O:

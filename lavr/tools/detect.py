@@ -212,7 +212,15 @@ class DetectTool(Tool[DetectInput, DetectOutput]):
             out.append(RawDetections(detections=dets, labels=self._labels))
         return out
 
-    def prefetch(self, image_ids: list[str], ctx: RunContext, *, conf: float = PREDICT_CONF) -> int:
+    def prefetch(self, args: DetectInput, ctx: RunContext) -> None:
+        self.detect_raw(args.image, ctx, conf=self.predict_conf(args))
+
+    def predict_conf(self, args: DetectInput) -> float:
+        """The confidence the model runs at: one cached prediction serves every higher threshold."""
+        threshold = self.settings.detector_confidence if args.min_confidence is None else args.min_confidence
+        return min(PREDICT_CONF, threshold)
+
+    def prefetch_batch(self, image_ids: list[str], ctx: RunContext, *, conf: float = PREDICT_CONF) -> int:
         """Run the model once, as a batch, on the images whose detections are not cached yet.
 
         Returns how many images were computed. Later ``detect`` calls on these images hit the cache.
@@ -242,7 +250,7 @@ class DetectTool(Tool[DetectInput, DetectOutput]):
 
     def run(self, args: DetectInput, ctx: RunContext) -> DetectOutput:
         threshold = self.settings.detector_confidence if args.min_confidence is None else args.min_confidence
-        predict_conf = min(PREDICT_CONF, threshold)  # one cached prediction serves every higher threshold
+        predict_conf = self.predict_conf(args)
         try:
             stored = ctx.images.get(args.image)
         except Exception as exc:

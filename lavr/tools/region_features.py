@@ -1,12 +1,12 @@
 """``region_features``: Faster R-CNN regions and their pooled RoI feature vectors, grouped by visual similarity.
 
 The 1024-d ``box_head`` vectors never reach the prompt or the output model: they live in
-``ctx.region_vectors`` (a dict keyed by region id) and in the expert cache as ``RegionVectors``.
+the run's ``RegionState`` (``ctx.state(RegionState)``) and in the expert cache as ``RegionVectors``.
 """
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass, field
 import logging
 import threading
 from pathlib import Path
@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from ..errors import ToolError, WeightsMissing
 from ..images import StoredImage
-from ..schema import Box
+from ..schema import Box, Detection
 from ..settings import Settings
 from .base import Availability, ImageArg, RunContext, Tool, ToolOutput
 
@@ -104,9 +104,17 @@ def group_by_similarity(ids: list[str], vectors: dict[str, list[float]],
     return [[ids[n] for n in g] for g in groups]
 
 
+@dataclass
+class RegionState:
+    """What region_features keeps for one run: vectors by region id, and the Faster R-CNN regions it named."""
+
+    vectors: dict[str, list[float]] = field(default_factory=dict)
+    regions: dict[str, tuple[str, Region]] = field(default_factory=dict)  # reg_N -> (image id, region)
+
+
 def region_vectors(ctx: RunContext) -> dict[str, list[float]]:
-    """The per-context store of region vectors (id -> 1024 floats), created on first use."""
-    return ctx.__dict__.setdefault("region_vectors", {})
+    """The run's region vectors (id -> 1024 floats)."""
+    return ctx.state(RegionState).vectors
 
 
 class RegionFeaturesInput(ImageArg):
@@ -186,8 +194,9 @@ class RegionFeaturesTool(Tool[RegionFeaturesInput, RegionFeaturesOutput]):
     input_model = RegionFeaturesInput
     output_model = RegionFeaturesOutput
 
-    def __init__(self, settings: Settings | None = None):
+    def __init__(self, settings: Settings | None = None, *, detector: Any = None):
         super().__init__(settings)
+        self.detector = detector
         self._model: Any = None
         self._labels: list[str] = []
         self._device = "cpu"
@@ -272,7 +281,7 @@ class RegionFeaturesTool(Tool[RegionFeaturesInput, RegionFeaturesOutput]):
     def _register_region(self, ctx: RunContext, image: str, entry: VectorEntry) -> Region:
         """Give a Faster R-CNN region a stable ``reg_N`` id within this context."""
         with _STATE_LOCK:
-            known: dict[str, tuple[str, Region]] = ctx.__dict__.setdefault("frcnn_regions", {})
+            known = ctx.state(RegionState).regions
             for img, reg in known.values():
                 if img == image and reg.label == entry.label and reg.box.iou(entry.box) > 0.9:
                     return reg
@@ -287,7 +296,7 @@ class RegionFeaturesTool(Tool[RegionFeaturesInput, RegionFeaturesOutput]):
                 raise ToolError(f"{rid} belongs to {obj.image}, not {image}; "
                                 f"call region_features with image={obj.image}")
             return Region(id=obj.id, source="detect", label=obj.label, score=obj.confidence, box=obj.box)
-        known: dict[str, tuple[str, Region]] = ctx.__dict__.get("frcnn_regions", {})
+        known = ctx.state(RegionState).regions
         if rid not in known or known[rid][0] != image:
             ids = [o.id for o in ctx.objects_in(image)] + [k for k, (img, _) in known.items() if img == image]
             raise ToolError(f"unknown region id {rid!r} for {image}; known ids: {', '.join(ids) or 'none'} "
@@ -297,13 +306,17 @@ class RegionFeaturesTool(Tool[RegionFeaturesInput, RegionFeaturesOutput]):
     def _vectors(self, ctx: RunContext, stored: StoredImage, boxes: list[Box], floor: float) -> RegionVectors:
         """The cached forward pass, memoised in ``ctx`` as well so repeated calls without a cache stay cheap."""
         params = {"score_floor": floor, "max_regions": MAX_REGIONS, "boxes": [b.as_list(4) for b in boxes]}
-        identity = self.identity()
-        seen: dict[str, RegionVectors] = ctx.__dict__.setdefault("region_features_results", {})
-        key = json.dumps([stored.sha256, identity, params], sort_keys=True)
-        if key not in seen:
-            seen[key], _ = ctx.memo(tool=self.name, image=stored, params=params, identity=identity, model=RegionVectors,
-                                    compute=lambda: self.compute(stored.pil, boxes, score_floor=floor))
-        return seen[key]
+        value, _ = ctx.memo(tool=self.name, image=stored, params=params, identity=self.identity(),
+                            model=RegionVectors, compute=lambda: self.compute(stored.pil, boxes, score_floor=floor))
+        return value
+
+    def image_objects(self, image_id: str, ctx: RunContext) -> list[Detection]:
+        """The detector's unfiltered objects of the image (a pure function of the image); none without one."""
+        if self.detector is None:
+            return []
+        from .detect import DetectInput
+
+        return self.detector.run(DetectInput(image=image_id), ctx).detections
 
     def run(self, args: RegionFeaturesInput, ctx: RunContext) -> RegionFeaturesOutput:
         try:
@@ -312,7 +325,9 @@ class RegionFeaturesTool(Tool[RegionFeaturesInput, RegionFeaturesOutput]):
             raise ToolError(str(exc)) from None
         asked = list(dict.fromkeys(args.objects or []))  # explicit ids are checked before the forward pass
         explicit = {rid: self._known_region(ctx, args.image, rid) for rid in asked + [args.similar_to] if rid}
-        objects = ctx.objects_in(args.image)
+        objects = self.image_objects(args.image, ctx)
+        named = {o.id for o in objects}
+        objects += [ctx.get_object(rid) for rid in explicit if rid.startswith("obj_") and rid not in named]
         cached = self._vectors(ctx, stored, [o.box for o in objects], min(PREDICT_FLOOR, args.min_score))
         vectors = region_vectors(ctx)
         vectors.update({obj.id: entry.vector for obj, entry in zip(objects, cached.given)})

@@ -239,17 +239,25 @@ class SceneGraphTool(Tool[SceneGraphInput, SceneGraphOutput]):
         super().__init__(settings)
         self.detector = detector
 
+    def scene_objects(self, image_id: str, ctx: RunContext) -> list[Detection]:
+        """Every object the detector finds on the image (no class filter), with this run's object ids.
+
+        The scene graph is a pure function of the image: it runs (or reuses from the cache) its own unfiltered
+        detection, never whatever earlier calls happened to register, so call order cannot change it."""
+        if self.detector is None:
+            raise ToolError("scene_graph has no detector to build the graph from")
+        return self.detector.run(DetectInput(image=image_id), ctx).detections
+
+    def prefetch(self, args: SceneGraphInput, ctx: RunContext) -> None:
+        if self.detector is not None:
+            self.detector.prefetch(DetectInput(image=args.image), ctx)
+
     def run(self, args: SceneGraphInput, ctx: RunContext) -> SceneGraphOutput:
         try:
             stored = ctx.images.get(args.image)
         except Exception as exc:
             raise ToolError(str(exc)) from None
-        objects = ctx.objects_in(args.image)
-        if not objects and self.detector is not None:
-            self.detector.ensure_ready()
-            self.detector.run(DetectInput(image=args.image), ctx)
-            objects = ctx.objects_in(args.image)
-        graph = build_graph(objects, stored.pil)
+        graph = build_graph(self.scene_objects(args.image, ctx), stored.pil)
         counts: dict[str, int] = {}
         for _, data in graph.nodes(data=True):
             counts[data["label"]] = counts.get(data["label"], 0) + 1

@@ -10,7 +10,7 @@ A pipeline is a small YAML (or JSON) file, a dict, or Python objects::
 
 - A **tool step** calls an expert. Its ``args`` are validated against the tool's input model before anything
   runs, and may reference earlier steps' structured outputs with ``"$<step id>.<path>"`` (the syntax of program
-  mode, see ``lavr.programs``), e.g. ``target: $dets.detections[-1].id``. An LLM step's output is
+  mode, see ``lavr.refs``), e.g. ``target: $dets.detections[-1].id``. An LLM step's output is
   ``{"answer", "rationale"}``.
 - An **LLM step** renders a Jinja template (undefined variables are errors) and asks the LLM for JSON
   ``{"answer", "rationale"}``. Variables: ``question``, ``image`` (the first image id), ``images`` (all ids), and
@@ -37,12 +37,13 @@ from jinja2 import meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
 
-from .errors import PipelineError
-from .programs import STEP_ID, RefError, check_call, find_refs, output_schema, parse_ref
-from .tools.base import Tool
-from .tools.registry import ToolRegistry
+from ...errors import PipelineError
+from ...refs import STEP_ID, RefError, find_refs, parse_ref
+from ...tools.base import Tool
+from ...tools.registry import ToolRegistry
+from ..program.model import check_call, output_schema
 
-__all__ = ["LLMStep", "Pipeline", "PipelineAgent", "PipelineError", "PipelineRunner", "ToolStep", "run_pipeline"]
+__all__ = ["LLMStep", "Pipeline", "PipelineError", "ToolStep"]
 
 CONTEXT_VARS = ("question", "image", "images")
 STEP_FIELDS = ("text", "data", "error")
@@ -257,12 +258,3 @@ class Pipeline(BaseModel):
     def check(self, tools: ToolRegistry | Mapping[str, Tool] | Iterable[Tool]) -> None:
         """Raise ``PipelineError`` listing every problem against ``tools`` (a registry: only available ones)."""
         _raise(self.problems(tools), self.name)
-
-
-def __getattr__(name: str) -> Any:
-    """``PipelineRunner`` and ``run_pipeline`` live in ``lavr.agents.pipeline`` (they need the agent)."""
-    if name in ("PipelineRunner", "PipelineAgent", "run_pipeline"):
-        from .agents import pipeline as runner
-
-        return getattr(runner, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

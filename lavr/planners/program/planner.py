@@ -1,5 +1,10 @@
-"""The program planner's prompts: the system prompt with each tool's arguments and output fields, worked
-programs converted from the stored ReAct examples, the reply parser, and the messages of the compose step."""
+"""Program mode (VisProg / ViperGPT style): one LLM call writes the whole plan, the runner validates and runs it,
+and one more LLM call composes the answer from the observations.
+
+Where a run stands comes from the trace: no accepted program yet -> write one (rejected ones are fed back as
+``invalid_program`` errors); the program has run -> compose the answer (a malformed answer is fed back too).
+The prompts: the system prompt with each tool's arguments and output fields, and worked programs converted
+from the stored ReAct examples."""
 
 from __future__ import annotations
 
@@ -7,15 +12,20 @@ import json
 import re
 from typing import Any, Mapping
 
-from ..backends.base import LLMBackend, LLMReply, Message
-from ..programs import Program, ProgramStep, describe_output, output_schema, program_schema
-from ..prompts import render_program
-from ..prompts.examples import Example
-from ..schema import BOX_CONVENTION, Step
-from ..tools.base import Tool
-from .base import PlanRequest
-from .parsing import InvalidReply, extract_json
-from .react import attached_images, describe_args, examples_for, with_history
+from ...backends.base import LLMBackend, Message
+from ...prompts import TemplateFile
+from ...prompts.examples import Example
+from ...schema import BOX_CONVENTION, ToolCall
+from ...tools.base import Tool
+from ...trace import PlanStep, RetryStep, ToolStep
+from ..base import CANNOT_TELL, CallTools, Final, PlanOutcome, PlanRequest
+from ..parsing import InvalidReply, extract_json, parse_decision
+from ..prompting import ANSWER_SCHEMA, attached_images, describe_args, examples_for, with_history
+from .model import Program, ProgramStep, describe_output, output_schema, program_schema, validate_program
+
+TEMPLATES = TemplateFile(__package__, "prompts.yaml")
+render_program = TEMPLATES.render
+ANSWER_FORMAT = '{"thought": "...", "answer": "<short answer>", "rationale": "..."}'
 
 _OBJECT_ID = re.compile(r"obj_\d+")
 _OBJECT_LINE = re.compile(r"^(obj_\d+) ", re.MULTILINE)
@@ -105,23 +115,22 @@ def program_json(program: Program) -> str:
                        "program": [{"id": s.id, "tool": s.tool, "args": s.args} for s in program.steps]})
 
 
-def observation_rows(steps: list[Step]) -> list[dict[str, Any]]:
+def observation_rows(steps: list[Any]) -> list[dict[str, Any]]:
     """Template rows for the tool steps of a trace: step id, tool, error flag and text."""
     return [{"id": s.call_id or str(s.index), "tool": s.tool, "error": s.error is not None,
-             "text": s.error if s.error is not None else (s.result or "")} for s in steps if s.kind == "tool"]
+             "text": s.error if s.error is not None else (s.result or "")} for s in steps if isinstance(s, ToolStep)]
 
 
 class ProgramPlanner:
-    """Builds the program-mode conversation: write a whole program, then compose the answer from observations."""
+    """Writes a whole program in one call, then composes the answer from what it observed."""
 
     name = "program"
 
-    def __init__(self, backend: LLMBackend, *, num_examples: int = 3, max_tokens: int | None = None,
-                 max_steps: int = 6):
-        self.backend = backend
+    def __init__(self, *, num_examples: int = 3, max_tokens: int | None = None, max_steps: int = 6):
         self.num_examples = num_examples
         self.max_tokens = max_tokens
         self.max_steps = max_steps
+        self.calls_per_turn = max_steps
 
     def system_prompt(self, tools: list[Tool]) -> str:
         rows = [{"name": t.name, "description": t.description, "args": describe_args(t.parameters_schema()),
@@ -140,7 +149,7 @@ class ProgramPlanner:
                               program_reply=program_json(program), final_reply=final,
                               observations=render_program("observations", observations=observations))
 
-    def conversation(self, request: PlanRequest) -> tuple[list[Message], list[str]]:
+    def conversation(self, request: PlanRequest, llm: LLMBackend) -> tuple[list[Message], list[str]]:
         """The system and question messages (shared by every call of a run), and the example ids shown."""
         examples = self.choose_examples(request)
         tools = {t.name: t for t in request.tools}
@@ -150,13 +159,67 @@ class ProgramPlanner:
                               image_line=" ".join(i.line() for i in request.images), question=request.question)
         messages = [Message(role="system", content=self.system_prompt(request.tools)),
                     Message(role="user", content=with_history(text, request.history),
-                            images=attached_images(self.backend, examples, request.images))]
+                            images=attached_images(llm, examples, request.images))]
         return messages, [e.id for e in examples]
 
-    def write(self, messages: list[Message], tools: list[Tool]) -> LLMReply:
-        """One LLM call for the whole program (JSON constrained by ``program_schema``)."""
-        return self.backend.generate(messages, json_schema=program_schema(tools, max_steps=self.max_steps),
-                                     max_tokens=self.max_tokens)
+    # Decide -------------------------------------------------------------------------------------
+    def decide(self, request: PlanRequest, llm: LLMBackend) -> PlanOutcome:
+        plan = next((s for s in request.steps if isinstance(s, PlanStep)), None)
+        if plan is None and (request.force_answer or not request.tools):
+            if request.tools:
+                return PlanOutcome(move=Final(answer=CANNOT_TELL, rationale="the planner wrote no valid program "
+                                              "within its retry budget"))
+            return self._compose(request, llm, plan=None)
+        if plan is None:
+            return self._write(request, llm)
+        return self._compose(request, llm, plan=plan)
+
+    def _write(self, request: PlanRequest, llm: LLMBackend) -> PlanOutcome:
+        messages, example_ids = self.conversation(request, llm)
+        retries = [s for s in request.steps if isinstance(s, RetryStep)]
+        left = request.retries_left + len(retries)
+        for n, r in enumerate(retries):
+            messages += self.feedback(r.raw_reply or "", r.problems or [r.error], retries_left=left - n - 1)
+        reply = llm.generate(messages, json_schema=program_schema(request.tools, max_steps=self.max_steps),
+                             max_tokens=self.max_tokens)
+        outcome = PlanOutcome(move=None, raw_reply=reply.text, usage=reply.usage, example_ids=example_ids)
+        try:
+            program = parse_program(reply.text)
+            problems = validate_program(program, {t.name: t for t in request.tools}, max_steps=self.max_steps)
+        except InvalidReply as exc:
+            problems = [str(exc)]
+        if problems:
+            outcome.error, outcome.problems = "; ".join(problems), problems
+            return outcome
+        outcome.move = CallTools(calls=[ToolCall(tool=s.tool, args=s.args, id=s.id) for s in program.steps],
+                                 thought=program.thought, program=[s.model_dump() for s in program.steps])
+        return outcome
+
+    def _compose(self, request: PlanRequest, llm: LLMBackend, *, plan: PlanStep | None) -> PlanOutcome:
+        messages, example_ids = self.conversation(request, llm)
+        after = request.steps[request.steps.index(plan) + 1:] if plan is not None else request.steps
+        program = Program(thought=plan.thought or "", steps=[ProgramStep(id=c.id, tool=c.tool, args=c.args)
+                                                            for c in plan.tool_calls]) if plan is not None else None
+        messages = self.compose_messages(messages, program, [s for s in after if isinstance(s, ToolStep)])
+        retries = [s for s in after if isinstance(s, RetryStep)]
+        left = request.retries_left + len(retries)
+        for n, r in enumerate(retries):
+            payload = json.dumps({"error": "invalid_reply", "detail": r.error, "retries_left": left - n - 1})
+            messages += [Message(role="assistant", content=(r.raw_reply or "")[:800]),
+                         Message(role="user", content=render_program("invalid_answer", error_json=payload,
+                                                                     reply_format=ANSWER_FORMAT))]
+        reply = llm.generate(messages, json_schema=ANSWER_SCHEMA, max_tokens=self.max_tokens)
+        outcome = PlanOutcome(move=None, raw_reply=reply.text, usage=reply.usage, example_ids=example_ids)
+        try:
+            decision = parse_decision(reply.text)
+            if not decision.is_final:
+                raise InvalidReply("tools cannot be called now; reply with the answer")
+        except InvalidReply as exc:
+            outcome.error = str(exc)
+            return outcome
+        outcome.move = Final(answer=decision.answer or CANNOT_TELL, rationale=decision.rationale,
+                             thought=decision.thought)
+        return outcome
 
     @staticmethod
     def feedback(raw_reply: str, problems: list[str], retries_left: int) -> list[Message]:
@@ -166,7 +229,7 @@ class ProgramPlanner:
                 Message(role="user", content=render_program("invalid_program", error_json=payload))]
 
     @staticmethod
-    def compose_messages(base: list[Message], program: Program | None, tool_steps: list[Step]) -> list[Message]:
+    def compose_messages(base: list[Message], program: Program | None, tool_steps: list[ToolStep]) -> list[Message]:
         """The conversation for the compose call: the accepted program, then one observation per step."""
         msgs = list(base)
         if program is not None:

@@ -1,0 +1,84 @@
+"""Prompt helpers every planner shares: tool argument lists, image data URLs for vision backends, the in-context
+examples most similar to a question (never about the question's own image), and chat history."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import io
+import json
+from typing import Any
+
+from ..backends.base import ImagePart, LLMBackend
+from ..images import content_hash, load_image
+from ..prompts.examples import Example, load_examples, select_examples
+from .base import ImageInfo, PlanRequest
+
+
+ANSWER_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"thought": {"type": "string"}, "answer": {"type": "string"}, "rationale": {"type": "string"}},
+    "required": ["thought", "answer", "rationale"],
+    "additionalProperties": False,
+}
+
+
+def describe_args(schema: dict[str, Any]) -> str:
+    """Compact argument list for the prompt: ``image (string, default "img_0"): Image id...``."""
+    parts = []
+    for name, prop in schema.get("properties", {}).items():
+        kinds = [p.get("type", "any") for p in prop.get("anyOf", [prop]) if p.get("type") != "null"]
+        kind = "/".join(str(k) for k in kinds) or "any"
+        if "enum" in prop:
+            kind = "one of " + "|".join(prop["enum"])
+        elif any("enum" in p for p in prop.get("anyOf", [])):
+            kind = "one of " + "|".join(next(p["enum"] for p in prop["anyOf"] if "enum" in p))
+        default = f", default {json.dumps(prop['default'])}" if "default" in prop else ""
+        optional = "" if name in schema.get("required", []) or default else ", optional"
+        desc = f": {prop['description']}" if prop.get("description") else ""
+        parts.append(f"{name} ({kind}{default}{optional}){desc}")
+    return "; ".join(parts) or "none"
+
+
+def image_data_url(pil: Any, *, side: int = 768) -> str:
+    img = pil.copy()
+    img.thumbnail((side, side))
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=85)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+@functools.cache
+def example_image(example_id: str) -> tuple[str, str] | None:
+    """(content hash, data URL) of an example's image, or None when its package is not installed."""
+    example = next(e for e in load_examples() if e.id == example_id)
+    path = example.image.resolve()
+    if path is None:
+        return None
+    pil, _ = load_image(path)
+    return content_hash(pil), image_data_url(pil, side=512)
+
+
+def examples_for(request: PlanRequest, k: int) -> list[Example]:
+    """The k examples most similar to the question, with available tools, never about the question's image."""
+    if k == 0:
+        return []
+    shas = {e.id: info[0] for e in load_examples() if (info := example_image(e.id))}
+    return select_examples(request.question, {t.name for t in request.tools}, k,
+                           exclude_images={i.sha256 for i in request.images}, image_sha=shas)
+
+
+def with_history(text: str, history: list[tuple[str, str]]) -> str:
+    """Prefix a question with the earlier turns of a conversation, if any."""
+    if not history:
+        return text
+    earlier = "\n".join(f"Q: {q}\nA: {a}" for q, a in history)
+    return f"Earlier in this conversation:\n{earlier}\n\n{text}"
+
+
+def attached_images(backend: LLMBackend, examples: list[Example], images: list[ImageInfo]) -> list[ImagePart]:
+    """Image parts for vision backends: the examples' images, then the question's; none for text-only ones."""
+    if not getattr(backend, "supports_images", False):
+        return []
+    parts = [ImagePart(image_id=f"example {e.id}", data_url=info[1]) for e in examples if (info := example_image(e.id))]
+    return parts + [ImagePart(image_id=i.id, data_url=i.data_url) for i in images if i.data_url]
