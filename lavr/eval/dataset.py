@@ -24,7 +24,8 @@ Fields:
 - ``question_type`` or ``answer_type`` (optional): a group name for per-type accuracy in the report.
 - ``precomputed`` (optional): expert outputs to seed the cache with before the row runs, so only the LLM stage
   runs (see ``lavr.eval.precomputed``): an object of tool name -> the tool's cached value, e.g.
-  ``{"detect": {"detections": [...], "labels": ["person"]}}`` (a ``RawDetections`` dump), or the long form
+  ``{"detect": {"detections": [{"label": "circle", "box": [0.1, 0.2, 0.3, 0.4], "attributes": {"color": "red"}}],
+  "labels": ["circle", "square"]}}`` (a ``RawDetections``), or the long form
   ``{"detect": {"value": {...}, "params": {"conf": 0.1}}}``.
 
 Bad rows never stop loading: a malformed line, a missing id/question/image, an empty answer list, an image

@@ -7,6 +7,18 @@ passes to the cache for a default call (``DEFAULT_PARAMS``; ``detect`` caches on
 ``conf=min(0.1, settings.detector_confidence)``), a missing ``identity`` to the tool's ``identity()``. The image
 hash is that of the decoded image (``StoredImage.sha256``), computed here, so rows never state it.
 
+A ``detect`` value (validated by ``RawDetections`` before it is stored, so a bad one is refused with its reason)::
+
+    {"detections": [{"label": "circle", "box": [0.1, 0.2, 0.3, 0.4], "confidence": 1.0,
+                     "attributes": {"color": "red", "size": "large", "material": "metal"}}, ...],
+     "labels": ["circle", "square", "triangle"]}
+
+``box`` follows the box convention (``[x1, y1, x2, y2]`` normalised, origin top-left; the ``{"x1": ...}`` form
+works too); ``confidence`` defaults to 1.0 and ``attributes`` to none. ``labels`` (optional) declares what the
+source could have found: the known labels are the detections' own labels plus the declared ones, so
+``detect(classes=[...])`` answers any of them (a declared label that was not found counts 0). Attributes reach
+the scene graph's nodes unchanged (its own size/position/color fill only the attributes not given).
+
 For whole files of precomputed outputs keyed by image hash, use ``ExpertCache.seed_jsonl`` instead.
 """
 
@@ -18,13 +30,15 @@ import threading
 from pathlib import Path
 from typing import Any, Callable
 
+from pydantic import BaseModel, ValidationError
+
 from ..errors import InputError
 from ..images import StoredImage
 from ..settings import Settings
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_PARAMS", "ScratchCache", "seed_row"]
+__all__ = ["CACHE_MODELS", "DEFAULT_PARAMS", "ScratchCache", "normalise_value", "seed_file", "seed_row"]
 
 
 def _detect_params(settings: Settings) -> dict[str, Any]:
@@ -34,6 +48,44 @@ def _detect_params(settings: Settings) -> dict[str, Any]:
 
 
 DEFAULT_PARAMS: dict[str, Callable[[Settings], dict[str, Any]]] = {"detect": _detect_params}
+
+
+def _detect_model() -> type[BaseModel]:
+    from ..tools.detect import RawDetections
+
+    return RawDetections
+
+
+# The model each tool validates its cached value with. A seeded value is validated (and stored in its canonical
+# form) here, so a malformed one is refused with its reason instead of failing validation at lookup time, where
+# the tool would silently recompute it with its own model and overwrite it.
+CACHE_MODELS: dict[str, Callable[[], type[BaseModel]]] = {"detect": _detect_model}
+# What a precomputed result says it came from, when it does not say.
+PRECOMPUTED_SOURCE = "precomputed"
+
+
+def normalise_value(tool: str, value: dict[str, Any]) -> dict[str, Any]:
+    """``value`` validated by ``tool``'s cache model and dumped canonically (unchanged for other tools).
+
+    For ``detect`` this accepts boxes as ``[x1, y1, x2, y2]``, a missing confidence (1.0), attribute values that
+    are numbers, and a missing ``labels`` (the detections' own labels are always known).
+
+    Raises:
+        InputError: The value does not fit the tool's cache model.
+    """
+    loader = CACHE_MODELS.get(tool)
+    if loader is None:
+        return value
+    from ..tools.registry import format_validation_error
+
+    try:
+        model = loader().model_validate(value)
+    except ValidationError as exc:
+        raise InputError(f"precomputed {tool}: {format_validation_error(exc)}") from None
+    dumped = model.model_dump(mode="json")
+    if "model" in dumped and not dumped["model"]:
+        dumped["model"] = PRECOMPUTED_SOURCE
+    return dumped
 
 
 def _entry(tool: str, entry: dict[str, Any], settings: Settings) -> tuple[dict[str, Any], dict[str, Any], str | None]:
@@ -48,7 +100,7 @@ def _entry(tool: str, entry: dict[str, Any], settings: Settings) -> tuple[dict[s
         params = DEFAULT_PARAMS.get(tool, lambda _s: {})(settings)
     if not isinstance(params, dict):
         raise InputError(f"precomputed {tool}: params must be an object")
-    return value, params, identity
+    return normalise_value(tool, value), params, identity
 
 
 def seed_row(cache: Any, registry: Any, image: StoredImage, precomputed: dict[str, dict[str, Any]],
@@ -141,6 +193,7 @@ def seed_file(path: Path, cache: Any, registry: Any, settings: Settings) -> Any:
                     report.loaded += seed_row(cache, registry, image, obj["precomputed"], settings)
                     continue
                 record = cache.parse_seed_line(line, identity_for)
+                record["value"] = normalise_value(record["tool"], record["value"])
             except (ValueError, LavrError) as exc:
                 report.errors.append(f"line {number}: {exc}")
                 continue

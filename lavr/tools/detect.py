@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from ..errors import ToolError, WeightsMissing
 from ..schema import Box, Detection
@@ -102,17 +103,51 @@ class DetectInput(ImageArg):
 
 
 class RawDetection(BaseModel):
-    label: str
-    confidence: float
+    """One predicted (or precomputed) object. Precomputed ones may give the box as ``[x1, y1, x2, y2]`` (the box
+    convention), omit the confidence (an oracle's: 1.0) and carry any attributes (color, size, material, ...)."""
+
+    label: str = Field(min_length=1)
+    confidence: float = Field(1.0, ge=0.0, le=1.0)
     box: Box
     attributes: dict[str, str] = Field(default_factory=dict)
 
+    @field_validator("box", mode="before")
+    @classmethod
+    def _box_from_list(cls, value: Any) -> Any:
+        return Box.from_list(value) if isinstance(value, (list, tuple)) else value
+
+    @field_validator("attributes", mode="before")
+    @classmethod
+    def _scalar_attributes(cls, value: Any) -> Any:
+        # Precomputed attributes are often numbers or booleans; the scene graph compares them as text.
+        if isinstance(value, dict):
+            return {str(k): v if isinstance(v, str) else json.dumps(v) if isinstance(v, (bool, list, dict))
+                    else str(v) for k, v in value.items() if v is not None}
+        return value
+
 
 class RawDetections(BaseModel):
-    """What the model predicted for one image, before filtering: this is what the cache stores."""
+    """What the model predicted for one image, before filtering: this is what the cache stores.
+
+    ``labels`` are the labels the detector can find. A precomputed result may declare them or not: its own
+    detections' labels always count as known (they are added after the declared ones), so a seeded result answers
+    any ``classes`` filter over its own labels, and a declared label it did not find counts as 0.
+    ``model`` names where a precomputed result came from (the local detector's name when absent).
+    """
 
     detections: list[RawDetection]
-    labels: list[str]
+    labels: list[str] = Field(default_factory=list)
+    model: str | None = None
+
+    @model_validator(mode="after")
+    def _own_labels_are_known(self) -> RawDetections:
+        labels, known = list(self.labels), {canonical_label(lbl) for lbl in self.labels}
+        for det in self.detections:
+            if canonical_label(det.label) not in known:
+                known.add(canonical_label(det.label))
+                labels.append(det.label)
+        self.labels = labels
+        return self
 
 
 class DetectOutput(ToolOutput):
@@ -280,7 +315,8 @@ class DetectTool(Tool[DetectInput, DetectOutput]):
             counts[d.label] = counts.get(d.label, 0) + 1
         path, describe, _ = resolve_weights(self.settings)
         return DetectOutput(
-            image=args.image, image_size=stored.size, model=describe.split(" (")[0], known_labels=raw.labels,
+            image=args.image, image_size=stored.size, model=raw.model or describe.split(" (")[0],
+            known_labels=raw.labels,
             detections=detections, counts=counts, classes=sorted(wanted) if wanted else None,
             min_confidence=threshold,
         )
