@@ -118,11 +118,18 @@ class ToolCall(BaseModel):
 
 
 class Usage(BaseModel):
-    """Token usage summed over LLM calls."""
+    """Token usage summed over LLM calls. ``cached_prompt_tokens`` are the prompt tokens a backend reused from
+    its KV state instead of evaluating them (part of ``prompt_tokens``; 0 when a backend cannot tell)."""
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     llm_calls: int = 0
+    cached_prompt_tokens: int = 0
+
+    @property
+    def evaluated_prompt_tokens(self) -> int:
+        """Prompt tokens newly evaluated (not reused from a KV state)."""
+        return self.prompt_tokens - self.cached_prompt_tokens
 
     @property
     def total_tokens(self) -> int:
@@ -133,4 +140,5 @@ class Usage(BaseModel):
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
             llm_calls=self.llm_calls + other.llm_calls,
+            cached_prompt_tokens=self.cached_prompt_tokens + other.cached_prompt_tokens,
         )

@@ -40,6 +40,8 @@ class LLMBackend(Protocol):
     """Generate one reply. ``json_schema`` asks for JSON matching it; ``tools`` offers native function calling.
 
     A backend that has no native tool calling ignores ``tools`` and must honour ``json_schema`` as well as it can.
+    ``repeat_penalty`` (None: the backend's default) is honoured where the backend has one (llama.cpp); others
+    ignore it.
     """
 
     name: str
@@ -53,4 +55,5 @@ class LLMBackend(Protocol):
         json_schema: dict[str, Any] | None = None,
         tools: list[dict[str, Any]] | None = None,
         max_tokens: int | None = None,
+        repeat_penalty: float | None = None,
     ) -> LLMReply: ...

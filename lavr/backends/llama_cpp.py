@@ -15,6 +15,7 @@ from ..schema import Usage
 from ..settings import Settings
 from .base import LLMReply, Message
 from .gguf import QWEN_CODER_1_5B, assemble
+from .prefix_state import PrefixReport, prefix_key, prefix_tokens, restore_prefix
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,8 @@ def grammar_safe_schema(schema: Any) -> Any:
         return [grammar_safe_schema(v) for v in schema]
     return schema
 
+
+DEFAULT_REPEAT_PENALTY = 1.1  # llama-cpp-python's chat-completion default
 
 _MODELS: dict[tuple[str, int, int], Any] = {}  # loaded once per process and shared by every agent
 _MODELS_LOCK = threading.Lock()
@@ -98,28 +101,82 @@ class LlamaCppBackend:
                 logger.info("loaded %s in %.1f s", path.name, self.load_seconds)
             return _MODELS[key]
 
-    def generate(self, messages: list[Message], *, json_schema: dict[str, Any] | None = None,
-                 tools: list[dict[str, Any]] | None = None, max_tokens: int | None = None) -> LLMReply:
+    def prime(self, prefix: list[Message]) -> PrefixReport:
+        """Make the KV state of a static prompt prefix ready, so prompts that start with it evaluate only the rest.
+
+        The prefix (messages every later prompt begins with, byte-identical) is evaluated once and its state
+        saved under ``<data_dir>/models/prefix-<key>.state``; a later process loads that file instead (see
+        ``lavr.backends.prefix_state``). Cheap when the prefix is already in the KV.
+
+        Raises:
+            BackendError: the model's chat template cannot render a prefix, or it does not fit the context.
+        """
         llm = self._llama()
-        chat = [{"role": "user" if m.role == "tool" else m.role, "content": m.content} for m in messages]
+        chat = _chat(prefix)
+        with self._lock:
+            text, tokens = prefix_tokens(llm, chat)
+            key = prefix_key(self._resolve_path(), llm.n_ctx(), text)
+            path = self.settings.subdir("models") / f"prefix-{key}.state"
+            report = restore_prefix(llm, tokens, path)
+        logger.info("prompt prefix of %d tokens: %s in %.2f s (%s)", report.tokens, report.source, report.seconds,
+                    path.name)
+        return report
+
+    def generate(self, messages: list[Message], *, json_schema: dict[str, Any] | None = None,
+                 tools: list[dict[str, Any]] | None = None, max_tokens: int | None = None,
+                 repeat_penalty: float | None = None) -> LLMReply:
+        """One chat completion. ``repeat_penalty`` defaults to llama-cpp-python's 1.1; JSON programs want 1.0
+        (the penalty pushes the model away from the keys and brackets JSON repeats)."""
+        llm = self._llama()
         kwargs: dict[str, Any] = {
-            "messages": chat,
+            "messages": _chat(messages),
             "temperature": self.settings.llm_temperature,
             "max_tokens": max_tokens or self.settings.llm_max_tokens,
             "seed": self.settings.llm_seed,
+            "repeat_penalty": DEFAULT_REPEAT_PENALTY if repeat_penalty is None else repeat_penalty,
         }
         if json_schema is not None:
             kwargs["response_format"] = {"type": "json_object", "schema": grammar_safe_schema(json_schema)}
         with self._lock:  # a llama.cpp context is not safe to share between threads
+            evals = _eval_sizes(llm)
+            evals.clear()
             try:
                 result = llm.create_chat_completion(**kwargs)
             except ValueError as exc:  # e.g. the prompt does not fit the context
                 raise BackendError(f"local LLM failed: {exc}") from None
+            # The first evaluation of a call is the prompt's part that its KV state did not already hold.
+            evaluated = evals[0] if evals else 0
         choice = result["choices"][0]
         usage = result.get("usage") or {}
+        prompt = usage.get("prompt_tokens", 0)
         return LLMReply(
             text=choice["message"].get("content") or "",
             finish_reason=choice.get("finish_reason"),
-            usage=Usage(prompt_tokens=usage.get("prompt_tokens", 0),
-                        completion_tokens=usage.get("completion_tokens", 0), llm_calls=1),
+            usage=Usage(prompt_tokens=prompt, completion_tokens=usage.get("completion_tokens", 0), llm_calls=1,
+                        cached_prompt_tokens=max(0, prompt - evaluated)),
         )
+
+
+def _chat(messages: list[Message]) -> list[dict[str, str]]:
+    return [{"role": "user" if m.role == "tool" else m.role, "content": m.content} for m in messages]
+
+
+def _eval_sizes(llm: Any) -> list[int]:
+    """The token counts of each ``llm.eval`` call since the list was last cleared.
+
+    llama-cpp-python reports only the prompt's length; its ``generate`` evaluates the part of the prompt that the
+    KV state does not hold in one ``eval`` call, then one call per generated token, so the first count of a
+    completion is the number of newly evaluated prompt tokens.
+    """
+    sizes = getattr(llm, "_lavr_eval_sizes", None)
+    if sizes is None:
+        sizes = []
+        original = llm.eval
+
+        def counted(tokens: Any) -> None:
+            sizes.append(len(tokens))
+            original(tokens)
+
+        llm.eval = counted
+        llm._lavr_eval_sizes = sizes
+    return sizes

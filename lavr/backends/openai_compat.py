@@ -73,7 +73,9 @@ class OpenAIBackend:
         return {"type": "json_object"}
 
     def generate(self, messages: list[Message], *, json_schema: dict[str, Any] | None = None,
-                 tools: list[dict[str, Any]] | None = None, max_tokens: int | None = None) -> LLMReply:
+                 tools: list[dict[str, Any]] | None = None, max_tokens: int | None = None,
+                 repeat_penalty: float | None = None) -> LLMReply:
+        del repeat_penalty  # no OpenAI equivalent (frequency_penalty scales differently): the server's default
         kwargs: dict[str, Any] = {
             "model": self.model,
             "messages": to_openai_messages(messages, images=self.supports_images),
@@ -129,7 +131,9 @@ class OpenAIBackend:
             tool_calls=calls,
             finish_reason=choice.finish_reason,
             usage=Usage(prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
-                        completion_tokens=getattr(usage, "completion_tokens", 0) or 0, llm_calls=1),
+                        completion_tokens=getattr(usage, "completion_tokens", 0) or 0, llm_calls=1,
+                        cached_prompt_tokens=getattr(getattr(usage, "prompt_tokens_details", None),
+                                                     "cached_tokens", 0) or 0),
         )
 
 

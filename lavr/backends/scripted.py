@@ -31,9 +31,11 @@ class ScriptedBackend:
         self._lock = threading.Lock()
 
     def generate(self, messages: list[Message], *, json_schema: dict[str, Any] | None = None,
-                 tools: list[dict[str, Any]] | None = None, max_tokens: int | None = None) -> LLMReply:
+                 tools: list[dict[str, Any]] | None = None, max_tokens: int | None = None,
+                 repeat_penalty: float | None = None) -> LLMReply:
         with self._lock:
-            self.requests.append({"messages": messages, "json_schema": json_schema, "tools": tools})
+            self.requests.append({"messages": messages, "json_schema": json_schema, "tools": tools,
+                                  "max_tokens": max_tokens, "repeat_penalty": repeat_penalty})
             n = len(self.requests) - 1
             if n >= len(self._replies):
                 if not (self.repeat_last and self._replies):
