@@ -14,7 +14,7 @@ from .react import ReactPlanner
 __all__ = ["CANNOT_TELL", "PLANNER_MODES", "CallTools", "Decision", "Final", "ImageInfo", "InvalidReply", "Move",
            "PlanOutcome", "PlanRequest", "Planner", "ReactPlanner", "make_planner", "parse_decision"]
 
-PLANNER_MODES = ("react", "program", "pipeline")
+PLANNER_MODES = ("react", "program", "pipeline", "naive")
 
 
 def make_planner(mode: str, settings: Settings | None = None, *, pipeline: Any = None) -> Planner:
@@ -22,7 +22,8 @@ def make_planner(mode: str, settings: Settings | None = None, *, pipeline: Any =
 
     Args:
         mode: ``"react"`` (step by step), ``"program"`` (a whole program at once, then one answer call),
-            ``"pipeline"`` with ``pipeline=`` (a fixed scripted pipeline, no planning) or ``"pipeline:PATH"``.
+            ``"pipeline"`` with ``pipeline=`` (a fixed scripted pipeline, no planning) or ``"pipeline:PATH"``,
+            ``"naive"`` (the PICa-style baseline: every expert output pasted into one prompt, one LLM call).
         settings: budgets and prompt options (examples shown, max tokens, tool calls per turn).
         pipeline: for ``"pipeline"``: a ``Pipeline``, a dict, or a YAML/JSON file path.
 
@@ -47,4 +48,8 @@ def make_planner(mode: str, settings: Settings | None = None, *, pipeline: Any =
 
         return PipelinePlanner(Path(pipeline) if isinstance(pipeline, str) else pipeline,
                                max_tokens=settings.llm_max_tokens)
+    if mode == "naive":
+        from .naive import NaivePlanner
+
+        return NaivePlanner()
     raise InputError(f"unknown mode {mode!r}; use one of: {', '.join(PLANNER_MODES)} (or pipeline:PATH)")
