@@ -18,7 +18,11 @@ Expert outputs produced elsewhere (PICa / Chameleon style pipelines) can be load
 - ``tool``: the tool name as registered.
 - ``params``: the parameters exactly as the tool passes them to the cache (optional, default ``{}``).
 - ``identity``: the model identity string of the tool; may be omitted when ``identity_for(tool)`` supplies it.
-- ``value``: the tool's output as JSON (its output model dumped with ``mode="json"``).
+- ``value``: the tool's cached value as JSON (for ``detect`` a ``RawDetections``: ``{"detections": [{"label",
+  "box": [x1, y1, x2, y2], "confidence", "attributes"}], "labels": [...]}``, see ``lavr.eval.precomputed``).
+
+``lavr cache seed`` (``lavr.eval.precomputed.seed_file``) validates each value with its tool's cache model before
+storing it (``normalise`` here), so a malformed one is reported instead of being silently recomputed later.
 
 Blank lines are skipped. A malformed line is recorded in ``SeedReport.errors`` as ``"line N: reason"`` and
 seeding goes on with the next line.
@@ -39,6 +43,8 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
+
+from .errors import LavrError
 
 log = logging.getLogger(__name__)
 
@@ -200,12 +206,15 @@ class ExpertCache:
         return self._conn().execute("DELETE FROM entries").rowcount
 
     # Seeding ---------------------------------------------------------------------------------------------------
-    def seed_jsonl(self, path: Path, *, identity_for: Callable[[str], str] | None = None) -> SeedReport:
+    def seed_jsonl(self, path: Path, *, identity_for: Callable[[str], str] | None = None,
+                   normalise: Callable[[str, dict], dict] | None = None) -> SeedReport:
         """Load precomputed expert outputs from a JSONL file (format in the module docstring).
 
         Args:
             path: The JSONL file.
             identity_for: Gives the model identity for a tool name when a line has no ``identity``.
+            normalise: ``(tool, value) -> value`` validating a value before it is stored; raises ValueError (or a
+                ``LavrError``) to skip the line (``lavr.eval.precomputed.normalise_value`` does it per tool).
 
         Returns:
             How many entries were loaded and the errors of the lines that were skipped.
@@ -217,7 +226,9 @@ class ExpertCache:
                     continue
                 try:
                     record = self.parse_seed_line(line, identity_for)
-                except ValueError as exc:
+                    if normalise is not None:
+                        record["value"] = normalise(record["tool"], record["value"])
+                except (ValueError, LavrError) as exc:
                     report.errors.append(f"line {number}: {exc}")
                     continue
                 key = self.key(image_sha256=record["image_sha256"], tool=record["tool"],

@@ -170,3 +170,29 @@ def test_malformed_precomputed_detect_is_refused_with_its_reason(bad, needle, tm
     run_eval(tmp_path / "ds" / "d.jsonl", agent_factory=lambda: agent, out=tmp_path / "r.jsonl", progress=False)
     [record] = read_results(tmp_path / "r.jsonl")
     assert record["error_kind"] == "run:InputError" and needle in record["error"]
+
+
+def test_low_level_seed_lines_are_validated_too(tmp_path, offline_detector):
+    from lavr.cache import ExpertCache
+    from lavr.eval.precomputed import seed_file
+    from lavr.images import content_hash, load_image
+    from lavr.tools import ToolRegistry
+
+    image = draw_shapes(tmp_path / "shapes.png")
+    sha = content_hash(load_image(image)[0])
+    good = {"image_sha256": sha, "tool": "detect", "params": {"conf": 0.1}, "value": {"detections": SHAPES}}
+    bad = {**good, "value": {"detections": [{"label": "circle", "box": [0.9, 0.1, 0.2, 0.2]}]}}
+    seed = tmp_path / "low.jsonl"
+    seed.write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n")
+    settings = shapes_settings(tmp_path)
+    registry = ToolRegistry(default_tools(settings))
+    for load in (lambda c: seed_file(seed, c, registry, settings),
+                 lambda c: c.seed_jsonl(seed, identity_for=lambda t: registry.get(t).identity(),
+                                        normalise=normalise_value)):
+        cache = ExpertCache(tmp_path / f"c{id(load)}.sqlite")
+        report = load(cache)
+        assert report.loaded == 1 and len(report.errors) == 1 and "line 2: precomputed detect" in report.errors[0]
+        ctx = RunContext(settings, cache=cache)
+        ctx.images.add(image)
+        out = registry.get("detect").run(DetectInput(classes=["squares"]), ctx)
+        assert out.counts == {"square": 1} and out.model == "precomputed"
