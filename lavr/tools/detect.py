@@ -122,7 +122,8 @@ class RawDetection(BaseModel):
         # Precomputed attributes are often numbers or booleans; the scene graph compares them as text.
         if isinstance(value, dict):
             return {str(k): v if isinstance(v, str) else json.dumps(v) if isinstance(v, (bool, list, dict))
-                    else str(v) for k, v in value.items() if v is not None}
+                    else str(v)
+                    for k, v in value.items() if v is not None}
         return value
 
 
