@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from lavr.eval.synthetic import COLORS, BACKGROUNDS, MIN_DY, generate, main, write_dataset
+from lavr.eval.synthetic import generate, main, write_dataset
+from lavr.eval.synthetic_scenes import BACKGROUNDS, COLORS, MIN_DY
 from lavr.eval.synthetic_questions import EXPRESSIBLE, FALLBACK
 
 REPO = Path(__file__).resolve().parents[1]

@@ -17,7 +17,7 @@ import random
 from collections import Counter
 from typing import Callable, Optional
 
-from .synthetic import BACKGROUNDS, COLORS, MATERIALS, MIN_DY, SHAPES, SIZES, Obj, Scene
+from .synthetic_scenes import COLORS, MATERIALS, MIN_DY, SHAPES, SIZES, Obj, Scene
 
 Made = Optional[tuple[str, list[str]]]
 
