@@ -42,6 +42,8 @@ def grammar_safe_schema(schema: Any) -> Any:
 DEFAULT_REPEAT_PENALTY = 1.1  # llama-cpp-python's chat-completion default
 
 _MODELS: dict[tuple[str, int, int], Any] = {}  # loaded once per process and shared by every agent
+# One lock per loaded model: backends that share a model share its context (KV state, token bookkeeping).
+_MODEL_LOCKS: dict[tuple[str, int, int], threading.Lock] = {}
 _MODELS_LOCK = threading.Lock()
 
 
@@ -99,6 +101,7 @@ class LlamaCppBackend:
                     raise BackendError(f"{path}: cannot load GGUF model ({exc})") from None
                 self.load_seconds = time.perf_counter() - start
                 logger.info("loaded %s in %.1f s", path.name, self.load_seconds)
+            self._lock = _MODEL_LOCKS.setdefault(key, threading.Lock())
             return _MODELS[key]
 
     def prime(self, prefix: list[Message]) -> PrefixReport:
