@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -13,7 +15,9 @@ from ..errors import ToolError, WeightsMissing
 from ..schema import Box, Detection
 from ..settings import Settings
 from .base import Availability, ImageArg, RunContext, Tool, ToolOutput
-from .mtcnn import MTCNN, CascadeConfig, check_weights, load_nets, packaged_weights_dir, weights_digest
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .mtcnn import MTCNN
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +28,43 @@ WEIGHTS_FIX = (
     "(e.g. `pip download --no-deps facenet-pytorch==2.6.0` and unzip facenet_pytorch/data/)"
 )
 LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+FACE_WEIGHTS_PACKAGE = "facenet_pytorch"
+NET_FILES = ("pnet.pt", "rnet.pt", "onet.pt")
+# sha256 of the three files in facenet-pytorch 2.5.3 and 2.6.0 (identical in both releases).
+NET_SHA256 = {
+    "pnet.pt": "a2a71925e0b9996a42f63e47efc1ca19043e69558b5c523b978d611dfae49c8f",
+    "rnet.pt": "bbb937de72efc9ef83b186c49f5f558467a1d7e3453a8ece0d71a886633f6a86",
+    "onet.pt": "165bfbe42940416ccfb977545cf0e976d5bf321f67083ae2aaaa5c764280118d",
+}
+
+
+def packaged_weights_dir() -> Path | None:
+    """``facenet_pytorch/data`` of the installed wheel, found without importing that package's code."""
+    spec = importlib.util.find_spec(FACE_WEIGHTS_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(list(spec.submodule_search_locations)[0]) / "data"
+    return folder if all((folder / name).is_file() for name in NET_FILES) else None
+
+
+def weights_digest(folder: Path) -> str:
+    """sha256 over the three files, in order: the weights' identity (part of every cache key)."""
+    h = hashlib.sha256()
+    for name in NET_FILES:
+        h.update((folder / name).read_bytes())
+    return h.hexdigest()
+
+
+def check_weights(folder: Path) -> str | None:
+    """``None`` if the folder holds the three known files, else what is wrong."""
+    for name in NET_FILES:
+        path = folder / name
+        if not path.is_file():
+            return f"{path} is missing"
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest != NET_SHA256[name]:
+            return f"{path} is not the known MTCNN file (sha256 {digest[:12]}...)"
+    return None
 
 
 def resolve_face_weights(settings: Settings) -> tuple[Path | None, str | None]:
@@ -115,9 +156,12 @@ class FacesTool(Tool[FacesInput, FacesOutput]):
         folder, reason = resolve_face_weights(self.settings)
         if folder is None:
             raise WeightsMissing(f"{reason}; fix: {WEIGHTS_FIX}")
+        from .mtcnn import MTCNN, CascadeConfig, load_nets  # torch: imported on first use only
+
         device = self.settings.resolved_device()
         device = device if device in ("cpu", "cuda") else "cpu"  # small nets: mps gains nothing
-        self._mtcnn = MTCNN(load_nets(folder, device), config=CascadeConfig(min_face=self.settings.face_min_size),
+        nets = load_nets((folder / NET_FILES[0], folder / NET_FILES[1], folder / NET_FILES[2]), device)
+        self._mtcnn = MTCNN(nets, config=CascadeConfig(min_face=self.settings.face_min_size),
                             device=device)
         logger.info("MTCNN loaded from %s on %s", folder, device)
 

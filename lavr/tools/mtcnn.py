@@ -1,9 +1,8 @@
 """MTCNN face detection (Zhang et al., 2016): three small CNNs in a cascade, written here from the paper.
 
 The trained weights are the P-, R- and O-net state dicts that ship inside the ``facenet-pytorch`` wheel
-(``facenet_pytorch/data/{pnet,rnet,onet}.pt``). Only those data files are used, never that package's code: its
-newest release pins an old torch, so lavr installs the release whose files are byte-identical and whose
-requirements are open (see ``FACE_WEIGHTS_PACKAGE``), or reads the three files from a folder.
+(``facenet_pytorch/data/{pnet,rnet,onet}.pt``); ``lavr.tools.faces`` finds and checks them. Only those data
+files are used, never that package's code. This module imports torch: import it only when the nets are needed.
 
 Facts about these weights that the code below depends on (checked against the state dicts' shapes and on photos):
 
@@ -18,8 +17,6 @@ Facts about these weights that the code below depends on (checked against the st
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,14 +26,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-FACE_WEIGHTS_PACKAGE = "facenet_pytorch"
-NET_FILES = ("pnet.pt", "rnet.pt", "onet.pt")
-# sha256 of the three files in facenet-pytorch 2.5.3 and 2.6.0 (identical in both releases).
-NET_SHA256 = {
-    "pnet.pt": "a2a71925e0b9996a42f63e47efc1ca19043e69558b5c523b978d611dfae49c8f",
-    "rnet.pt": "bbb937de72efc9ef83b186c49f5f558467a1d7e3453a8ece0d71a886633f6a86",
-    "onet.pt": "165bfbe42940416ccfb977545cf0e976d5bf321f67083ae2aaaa5c764280118d",
-}
 
 
 # --- networks -----------------------------------------------------------------------------------------------
@@ -110,42 +99,12 @@ class ONet(nn.Module):
         return F.softmax(self.dense6_1(x), dim=1)[:, 1], self.dense6_2(x), self.dense6_3(x)
 
 
-# --- weights ------------------------------------------------------------------------------------------------
-
-def packaged_weights_dir() -> Path | None:
-    """``facenet_pytorch/data`` of the installed wheel, found without importing that package's code."""
-    spec = importlib.util.find_spec(FACE_WEIGHTS_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    folder = Path(list(spec.submodule_search_locations)[0]) / "data"
-    return folder if all((folder / name).is_file() for name in NET_FILES) else None
-
-
-def weights_digest(folder: Path) -> str:
-    """sha256 over the three files, in order: the weights' identity (part of every cache key)."""
-    h = hashlib.sha256()
-    for name in NET_FILES:
-        h.update((folder / name).read_bytes())
-    return h.hexdigest()
-
-
-def check_weights(folder: Path) -> str | None:
-    """``None`` if the folder holds the three known files, else what is wrong."""
-    for name in NET_FILES:
-        path = folder / name
-        if not path.is_file():
-            return f"{path} is missing"
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        if digest != NET_SHA256[name]:
-            return f"{path} is not the known MTCNN file (sha256 {digest[:12]}...)"
-    return None
-
-
-def load_nets(folder: Path, device: str = "cpu") -> tuple[PNet, RNet, ONet]:
+def load_nets(paths: tuple[Path, Path, Path], device: str = "cpu") -> tuple[PNet, RNet, ONet]:
+    """Build the three nets and load their state dicts (P-, R-, O-net files, in that order)."""
     nets = (PNet(), RNet(), ONet())
-    for net, name in zip(nets, NET_FILES):
-        state = torch.load(folder / name, map_location="cpu", weights_only=True)
-        net.load_state_dict(state)  # strict: a wrong file fails here with the mismatching names
+    for net, path in zip(nets, paths):
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        net.load_state_dict(state)  # strict: a wrong file fails here, naming the mismatching parameters
         net.to(device).eval()
     return nets
 
