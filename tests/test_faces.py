@@ -9,7 +9,8 @@ from lavr.cache import ExpertCache
 from lavr.samples import sample_path
 from lavr.schema import ToolCall
 from lavr.settings import Settings
-from lavr.tools import FacesTool, RunContext, ToolExecutor, ToolRegistry, default_tools
+from lavr.agents.executor import ToolExecutor
+from lavr.tools import FacesTool, RunContext, ToolRegistry, default_tools
 from lavr.tools.faces import FacesInput, check_weights, packaged_weights_dir, resolve_face_weights
 
 from conftest import REPO, have
@@ -162,12 +163,3 @@ def test_people_tool_on_bus_and_chelsea(tmp_path):
     assert ctx.objects_in(cat.id) == []
 
 
-@needs_both
-def test_scene_graph_still_detects_after_faces_ran_first(tmp_path):
-    settings = Settings(data_dir=tmp_path)
-    executor = ToolExecutor(ToolRegistry(default_tools(settings)))
-    ctx = RunContext(settings)
-    ctx.images.add(sample_path("zidane"))
-    assert executor.run_one(ToolCall(tool="faces", args={}), ctx).data["count"] == 2
-    graph = executor.run_one(ToolCall(tool="scene_graph", args={}), ctx)
-    assert graph.data["counts"] == {"face": 2, "person": 2}

@@ -189,6 +189,9 @@ class FacesTool(Tool[FacesInput, FacesOutput]):
                             compute=lambda: self.detect(stored.pil))
         return value
 
+    def prefetch(self, args: FacesInput, ctx: RunContext) -> None:
+        self.faces_raw(args.image, ctx)
+
     def run(self, args: FacesInput, ctx: RunContext) -> FacesOutput:
         threshold = self.settings.face_confidence if args.min_confidence is None else args.min_confidence
         raw = self.faces_raw(args.image, ctx)

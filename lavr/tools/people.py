@@ -91,6 +91,10 @@ class PeopleTool(Tool[PeopleInput, PeopleOutput]):
                 f"{s.person_alone_confidence:.2f} and its height >= {s.person_alone_min_aspect:.2f} x its width "
                 "(thresholds chosen on data)")
 
+    def prefetch(self, args: PeopleInput, ctx: RunContext) -> None:
+        self.detector.detect_raw(args.image, ctx, conf=PREDICT_CONF)
+        self.faces.faces_raw(args.image, ctx)
+
     def run(self, args: PeopleInput, ctx: RunContext) -> PeopleOutput:
         try:
             stored = ctx.images.get(args.image)
