@@ -15,6 +15,9 @@ SAMPLES: dict[str, tuple[str, str, str]] = {
     "astronaut": ("skimage", "data/astronaut.png", "astronaut Eileen Collins"),
     "coffee": ("skimage", "data/coffee.png", "a cup of coffee"),
     "chelsea": ("skimage", "data/chelsea.png", "a cat"),
+    "camera": ("skimage", "data/camera.png", "a cameraman with a tripod, grayscale"),
+    "rocket": ("skimage", "data/rocket.jpg", "a rocket on its launch pad"),
+    "motorcycle": ("skimage", "data/motorcycle_left.png", "a motorcycle in a room"),
     "grace_hopper": ("matplotlib", "mpl-data/sample_data/grace_hopper.jpg", "Grace Hopper in uniform"),
 }
 

@@ -22,7 +22,7 @@ def agent(tmp_path_factory):
 def test_counts_the_people_on_the_bus_photo(agent, bus_jpg):
     ans = agent.ask(bus_jpg, "How many people are in this photo?")
     assert ans.answer == "4", ans.model_dump_json(indent=1)
-    assert any(s.kind == "tool" and s.tool in ("detect", "scene_graph") and s.error is None for s in ans.steps)
+    assert any(s.kind == "tool" and s.tool in ("detect", "scene_graph", "people") and s.error is None for s in ans.steps)
     assert ans.evidence and ans.usage.llm_calls >= 2 and ans.usage.prompt_tokens > 0
     assert ans.llm.startswith("local:")
 

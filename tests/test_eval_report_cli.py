@@ -146,7 +146,10 @@ def test_people_example_set_builds_and_matches_the_committed_file(tmp_path):
     spec.loader.exec_module(module)
     dataset = module.build(tmp_path)
     ds = load_dataset(dataset)
-    assert len(ds) == 18 and not ds.invalid
+    assert len(ds) == 30 and not ds.invalid
+    assert sum(r.question_type == "face" for r in ds.rows) == 7
+    nobody = {"coffee.png", "chelsea.png", "china.jpg", "flower.jpg", "rocket.jpg", "motorcycle_left.png"}
+    assert {Path(r.image).name for r in ds.rows} >= nobody
     assert all(len(r.answers) == 10 for r in ds.rows)
     assert dataset.read_text() == (REPO / "examples/eval/people.jsonl").read_text()
     for r in ds.rows:

@@ -1,6 +1,6 @@
 """Build the ``people`` evaluation set: copy photos that ship inside installed packages into ``images/`` and
-write ``people.jsonl`` (18 questions about people, answerable offline with the person detector and the scene
-graph). The ground truth was checked by looking at each photo; each row has 10 human-style answers.
+write ``people.jsonl`` (30 questions about people and faces on 11 photos, six of them with nobody in them,
+answerable offline with the person detector, the face detector and the scene graph). The ground truth was checked by looking at each photo; each row has 10 human-style answers.
 
 Usage: ``python examples/eval/make_people_set.py [--out-dir DIR]`` (default: this script's folder).
 Needs ultralytics, scikit-learn, scikit-image and matplotlib installed (``pip install -e '.[dev]'``).
@@ -27,6 +27,9 @@ IMAGES: dict[str, str] = {
     "chelsea.png": "chelsea",  # a cat, nobody
     "china.jpg": "china",  # a pagoda and a lake, nobody visible
     "flower.jpg": "flower",  # a dahlia, nobody
+    "camera.png": "camera",  # a cameraman with a tripod, grayscale
+    "rocket.jpg": "rocket",  # a rocket on its launch pad, nobody
+    "motorcycle_left.png": "motorcycle",  # a motorcycle in a garage, nobody
 }
 
 
@@ -59,6 +62,22 @@ QUESTIONS: list[tuple[str, str, str, str, list[str]]] = [
     ("chelsea-any", "chelsea.png", "Are there any people in this picture?", "exists", NO),
     ("china-count", "china.jpg", "How many people are in this photo?", "count", _answers("0", none=2)),
     ("flower-any", "flower.jpg", "Is there a person in this picture?", "exists", NO),
+    # faces (the face expert); the bus's right-hand man is turned away, his face cut by the border
+    ("bus-faces", "bus.jpg", "How many faces can be clearly seen in this photo?", "face",
+     _answers("2", two=1, **{"3": 2})),
+    ("zidane-faces", "zidane.jpg", "How many faces are visible in this picture?", "face", _answers("2", two=1)),
+    ("astronaut-face", "astronaut.png", "Is a person's face visible in this picture?", "face", YES),
+    ("grace-faces", "grace_hopper.jpg", "How many faces are in this photo?", "face", _answers("1", one=1)),
+    ("camera-face", "camera.png", "Can you see the face of the person in this photo?", "face", YES),
+    ("chelsea-face", "chelsea.png", "Is there a human face in this picture?", "face", NO),
+    ("motorcycle-face", "motorcycle_left.png", "Is there a human face in this picture?", "face", NO),
+    # photos without a person (the person detector scores the cat 0.67 and the flower 0.59)
+    ("chelsea-count", "chelsea.png", "How many people are in this photo?", "count", _answers("0", none=1, zero=1)),
+    ("flower-count", "flower.jpg", "How many people are in this photo?", "count", _answers("0", none=1)),
+    ("rocket-any", "rocket.jpg", "Are there any people in this picture?", "exists", NO),
+    ("motorcycle-count", "motorcycle_left.png", "How many people are in this photo?", "count",
+     _answers("0", none=2)),
+    ("camera-count", "camera.png", "How many people are in this photo?", "count", _answers("1", one=1)),
 ]
 
 

@@ -20,6 +20,10 @@ logger = logging.getLogger(__name__)
 
 COCO_DEFAULT = "yolo11n.pt"
 PREDICT_CONF = 0.1
+# IoU above which two boxes with the same output label are one object. 0.7 is the IoU of ultralytics' own
+# per-class NMS, so merging raw classes that map to one label (Normal and Fall are both `person`) behaves as if
+# the model had been trained with that one class.
+SAME_LABEL_IOU = 0.7
 MAX_LABELS_LISTED = 10  # detectors with at most this many labels name them all in their output
 FALL_PACKAGE = "fall_detection"
 
@@ -149,6 +153,17 @@ class RawDetections(BaseModel):
                 labels.append(det.label)
         self.labels = labels
         return self
+
+
+def nms_per_label(detections: list[RawDetection], *, iou: float = SAME_LABEL_IOU) -> list[RawDetection]:
+    """Class-agnostic NMS within each output label: of two boxes of one label overlapping by more than ``iou``,
+    keep the more confident. A no-op for detectors whose labels are their classes (their NMS already did it);
+    for the person detector it merges a ``Normal`` and a ``Fall`` box on the same person."""
+    kept: list[RawDetection] = []
+    for det in sorted(detections, key=lambda d: -d.confidence):
+        if all(k.label != det.label or k.box.iou(det.box) <= iou for k in kept):
+            kept.append(det)
+    return [d for d in detections if any(d is k for k in kept)]
 
 
 class DetectOutput(ToolOutput):
@@ -300,7 +315,7 @@ class DetectTool(Tool[DetectInput, DetectOutput]):
                     f"this detector cannot find {', '.join(unknown)}; it only knows: {', '.join(raw.labels[:80])}"
                 )
         detections = []
-        for d in raw.detections:
+        for d in nms_per_label(raw.detections):
             if d.confidence < threshold or (wanted and canonical_label(d.label) not in wanted):
                 continue
             detections.append(

