@@ -3,8 +3,11 @@
 An entry is keyed by the image content hash, the tool name, the tool parameters and the model identity, so a
 changed model or parameter never returns a stale answer. The cache is safe to share between threads (one
 connection per thread) and between processes (WAL journal, 30 s busy timeout, short transactions). Its size is
-bounded: once the stored JSON exceeds ``max_bytes`` the least recently used entries are evicted. An unreadable
-database file is moved aside (``<name>.corrupt-<timestamp>``) and a fresh one is started.
+bounded: once the stored JSON exceeds ``max_bytes`` the least recently used entries are evicted, and once enough
+pages are free they are given back to the file system (incremental auto-vacuum), so the file shrinks. An entry larger than the whole bound is not stored (it would evict everything
+else and then itself). A damaged database file (an unreadable header, or pages that ``PRAGMA quick_check``
+finds malformed on open, or a "malformed" error later) is moved aside (``<name>.corrupt-<timestamp>``) and a
+fresh one is started: the cache only holds recomputable outputs.
 
 Seeding from precomputed outputs (JSONL)
 ----------------------------------------
@@ -66,10 +69,22 @@ class CacheStats(BaseModel):
 
 
 class SeedReport(BaseModel):
-    """Outcome of ``ExpertCache.seed_jsonl``: entries loaded and one ``"line N: reason"`` per bad line."""
+    """Outcome of seeding: entries stored, how many of those the size bound evicted again before seeding
+    ended, and one ``"line N: reason"`` per line that was skipped (too large for the bound included)."""
 
     loaded: int = 0
+    evicted: int = 0
     errors: list[str] = []
+
+
+class EntryTooLarge(ValueError):
+    """An entry is larger than the cache's whole size bound, so it is not stored."""
+
+
+def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
+    """True for errors that mean the file itself is damaged (not locked, busy or read-only)."""
+    text = str(exc).lower()
+    return "malformed" in text or "not a database" in text or "file is encrypted" in text
 
 
 class ExpertCache:
@@ -81,21 +96,38 @@ class ExpertCache:
     """
 
     def __init__(self, path: Path, *, max_bytes: int = 2_000_000_000):
+        from .errors import InputError
+
+        if max_bytes < 1:
+            raise InputError(f"the expert cache bound must be at least 1 byte (got {max_bytes}); "
+                             "bypass the cache instead (--no-cache)")
         self.path = Path(path)
         self.max_bytes = max_bytes
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"cannot create the cache folder {self.path.parent} "
+                             f"({exc.strerror or exc}); set LAVR_DATA_DIR to a writable folder") from None
         self._local = threading.local()
         self._lock = threading.Lock()
+        self._recover_lock = threading.Lock()
         self._conns: list[sqlite3.Connection] = []
         self._generation = 0
         self._hits = self._misses = 0
         try:
-            self._conn()
-        except sqlite3.OperationalError:
-            raise  # locked, unreachable or read-only: not a corrupt file
+            self._check_on_open(self._conn())
         except sqlite3.DatabaseError as exc:
-            self._move_aside(exc)
-            self._conn()
+            if not _is_corruption(exc):
+                # locked, unreachable or read-only: not a corrupt file, and nothing to move aside
+                raise InputError(f"cannot open the expert cache {self.path}: {exc} "
+                                 "(set LAVR_DATA_DIR to a writable folder, or use --no-cache)") from None
+            self._recover(exc)
+
+    def _check_on_open(self, conn: sqlite3.Connection) -> None:
+        """Find damaged pages now rather than in the middle of a question (one pass over the file)."""
+        result = conn.execute("PRAGMA quick_check(1)").fetchone()
+        if result is None or result[0] != "ok":
+            raise sqlite3.DatabaseError(f"database disk image is malformed (quick_check: {result and result[0]})")
 
     # Connections -----------------------------------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -106,10 +138,13 @@ class ExpertCache:
         conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
         try:
             conn.execute("PRAGMA busy_timeout = 30000")
+            # Must precede the first table of a new file; older files are converted once by _ensure_autovacuum.
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.executescript(_SCHEMA)
             conn.execute("SELECT count(*) FROM entries").fetchone()
+            self._ensure_autovacuum(conn)
         except sqlite3.DatabaseError:
             conn.close()
             raise
@@ -117,6 +152,48 @@ class ExpertCache:
             self._conns.append(conn)
             self._local.conn = (self._generation, conn)
         return conn
+
+    def _ensure_autovacuum(self, conn: sqlite3.Connection) -> None:
+        """Switch a file made without incremental auto-vacuum (older lavr) to it; needs one VACUUM."""
+        if conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
+            return
+        try:
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+            conn.execute("VACUUM")
+        except sqlite3.OperationalError as exc:  # busy with another process: try again on a later open
+            log.info("could not convert %s to incremental auto-vacuum yet: %s", self.path, exc)
+
+    def _recover(self, exc: sqlite3.DatabaseError) -> None:
+        """Move a damaged file aside and start a fresh one (every thread reconnects on its next call).
+
+        Another thread or process may have recovered already: the file is only moved when it still fails its
+        check, so a fresh database is never thrown away.
+        """
+        with self._recover_lock:
+            with self._lock:
+                self._generation += 1  # connections to the damaged file are left to close()
+                self._local.conn = None
+            try:
+                probe = sqlite3.connect(self.path, timeout=30.0)
+                try:
+                    ok = probe.execute("PRAGMA quick_check(1)").fetchone()[0] == "ok"
+                finally:
+                    probe.close()
+            except sqlite3.DatabaseError:
+                ok = False
+            if not ok and self.path.exists():
+                self._move_aside(exc)
+            self._conn()
+
+    def _guarded(self, op: Callable[[], Any]) -> Any:
+        """Run ``op``; on a "malformed" error, recover the file and run it once more on the fresh database."""
+        try:
+            return op()
+        except sqlite3.DatabaseError as exc:
+            if not _is_corruption(exc):
+                raise
+            self._recover(exc)
+            return op()
 
     def _move_aside(self, exc: Exception) -> None:
         """Rename an unreadable database (and its WAL/SHM files) to ``*.corrupt-<timestamp>``."""
@@ -145,6 +222,9 @@ class ExpertCache:
 
     def get(self, key: str) -> dict | None:
         """Return the stored value for ``key`` (and mark it used), or None when absent."""
+        return self._guarded(lambda: self._get(key))
+
+    def _get(self, key: str) -> dict | None:
         conn = self._conn()
         row = conn.execute("SELECT value FROM entries WHERE key = ?", (key,)).fetchone()
         with self._lock:
@@ -161,9 +241,21 @@ class ExpertCache:
         return json.loads(row[0])
 
     def put(self, key: str, value: dict, *, tool: str, image_sha256: str, identity: str | None = None) -> None:
-        """Insert or replace an entry, then evict least recently used entries while over ``max_bytes``."""
+        """Insert or replace an entry, then evict least recently used entries while over ``max_bytes``.
+
+        Raises:
+            EntryTooLarge: The entry alone is larger than ``max_bytes``; nothing was stored or evicted.
+        """
         text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
         size = len(text.encode("utf-8"))
+        if size > self.max_bytes:
+            raise EntryTooLarge(f"a {tool} entry of {size:,} bytes is larger than the whole cache bound "
+                                f"({self.max_bytes:,} bytes, LAVR_CACHE_MAX_BYTES)")
+        evicted = self._guarded(lambda: self._put(key, text, size, tool, image_sha256, identity))
+        if evicted:
+            self._shrink()
+
+    def _put(self, key: str, text: str, size: int, tool: str, image_sha256: str, identity: str | None) -> int:
         now = time.time()
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
@@ -175,35 +267,59 @@ class ExpertCache:
                 " value = excluded.value, bytes = excluded.bytes, last_used = excluded.last_used",
                 (key, tool, image_sha256, identity, text, size, now, now),
             )
-            self._evict(conn)
+            evicted = self._evict(conn, keep=key)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        return evicted
 
-    def _evict(self, conn: sqlite3.Connection) -> None:
-        """Delete the oldest-used rows until the total size fits (runs inside the caller's transaction)."""
+    def _evict(self, conn: sqlite3.Connection, *, keep: str) -> int:
+        """Delete the oldest-used rows (never ``keep``, the entry just written) until the total fits; runs inside
+        the caller's transaction. Returns how many rows were deleted."""
         total = conn.execute("SELECT COALESCE(SUM(bytes), 0) FROM entries").fetchone()[0]
         if total <= self.max_bytes:
-            return
+            return 0
         doomed: list[tuple[str]] = []
-        for key, size in conn.execute("SELECT key, bytes FROM entries ORDER BY last_used, created"):
+        for key, size in conn.execute("SELECT key, bytes FROM entries WHERE key != ? ORDER BY last_used, created",
+                                      (keep,)):
             if total <= self.max_bytes:
                 break
             doomed.append((key,))
             total -= size
         conn.executemany("DELETE FROM entries WHERE key = ?", doomed)
+        return len(doomed)
+
+    def _shrink(self, *, min_free_pages: int = 64) -> None:
+        """Give freed pages back to the file system once at least ``min_free_pages`` are free (batched: one
+        small eviction does not pay for a vacuum and a checkpoint)."""
+        conn = self._conn()
+        try:
+            if conn.execute("PRAGMA freelist_count").fetchone()[0] < min_free_pages:
+                return
+            conn.execute("PRAGMA incremental_vacuum").fetchall()
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.OperationalError as exc:  # busy: a later eviction or checkpoint does it
+            log.debug("could not shrink %s now: %s", self.path, exc)
+
+    def contains(self, key: str) -> bool:
+        """Whether ``key`` is stored (does not count as a hit or a use)."""
+        return self._guarded(
+            lambda: self._conn().execute("SELECT 1 FROM entries WHERE key = ?", (key,)).fetchone() is not None)
 
     def stats(self) -> CacheStats:
         """Entry count and stored bytes (whole database), hits and misses (this instance)."""
-        entries, size = self._conn().execute("SELECT COUNT(*), COALESCE(SUM(bytes), 0) FROM entries").fetchone()
+        entries, size = self._guarded(
+            lambda: self._conn().execute("SELECT COUNT(*), COALESCE(SUM(bytes), 0) FROM entries").fetchone())
         with self._lock:
             return CacheStats(entries=entries, bytes=size, hits=self._hits, misses=self._misses)
 
     def clear(self) -> int:
-        """Remove every entry; returns how many were removed."""
-        return self._conn().execute("DELETE FROM entries").rowcount
+        """Remove every entry and shrink the file; returns how many were removed."""
+        removed = self._guarded(lambda: self._conn().execute("DELETE FROM entries").rowcount)
+        self._shrink(min_free_pages=1)
+        return removed
 
     # Seeding ---------------------------------------------------------------------------------------------------
     def seed_jsonl(self, path: Path, *, identity_for: Callable[[str], str] | None = None,
@@ -220,6 +336,7 @@ class ExpertCache:
             How many entries were loaded and the errors of the lines that were skipped.
         """
         report = SeedReport()
+        keys: list[str] = []
         with Path(path).open(encoding="utf-8") as fh:
             for number, line in enumerate(fh, start=1):
                 if not line.strip():
@@ -228,15 +345,25 @@ class ExpertCache:
                     record = self.parse_seed_line(line, identity_for)
                     if normalise is not None:
                         record["value"] = normalise(record["tool"], record["value"])
-                except (ValueError, LavrError) as exc:
+                    keys.append(self.put_record(record))
+                except (ValueError, LavrError) as exc:  # EntryTooLarge is a ValueError
                     report.errors.append(f"line {number}: {exc}")
                     continue
-                key = self.key(image_sha256=record["image_sha256"], tool=record["tool"],
-                               params=record["params"], identity=record["identity"])
-                self.put(key, record["value"], tool=record["tool"], image_sha256=record["image_sha256"],
-                         identity=record["identity"])
                 report.loaded += 1
+        report.evicted = self.count_missing(keys)
         return report
+
+    def put_record(self, record: dict[str, Any]) -> str:
+        """Store one parsed seed record (``parse_seed_line``'s result); returns its key."""
+        key = self.key(image_sha256=record["image_sha256"], tool=record["tool"], params=record["params"],
+                       identity=record["identity"])
+        self.put(key, record["value"], tool=record["tool"], image_sha256=record["image_sha256"],
+                 identity=record["identity"])
+        return key
+
+    def count_missing(self, keys: list[str]) -> int:
+        """How many of ``keys`` (distinct) are not stored: seeded entries that the size bound evicted again."""
+        return sum(1 for key in set(keys) if not self.contains(key))
 
     @staticmethod
     def parse_seed_line(line: str, identity_for: Callable[[str], str] | None) -> dict[str, Any]:

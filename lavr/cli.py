@@ -10,21 +10,59 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from pydantic import ValidationError
+
 from .errors import LavrError
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
 
-def _settings(args: argparse.Namespace) -> Any:
+# CLI options that override a setting: option -> Settings field.
+OPTION_FIELDS = {"--max-steps": "max_steps", "--llm": "llm"}
+
+
+def settings_from_args(args: argparse.Namespace, **extra: Any) -> Any:
+    """``Settings`` from ``LAVR_*`` variables, overridden by the options given (validated like the variables:
+    ``--max-steps 0`` or ``--max-steps 80`` is refused with the allowed range, never ignored).
+
+    Raises:
+        SettingsError: A variable or an option has a value that is not allowed.
+    """
+    from .errors import SettingsError
     from .settings import Settings
 
-    overrides: dict[str, Any] = {}
-    if getattr(args, "max_steps", None):
-        overrides["max_steps"] = args.max_steps
-    if getattr(args, "llm", None):
-        overrides["llm"] = args.llm
-    base = Settings()
-    return base.model_copy(update=overrides) if overrides else base
+    overrides: dict[str, Any] = dict(extra)
+    for option, name in OPTION_FIELDS.items():
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    try:
+        return Settings(**overrides)
+    except SettingsError as exc:
+        option = next((o for o, f in OPTION_FIELDS.items() if f == exc.field and f in overrides), None)
+        if option is None:
+            raise
+        from .settings import describe_allowed
+
+        raise SettingsError(f"{option} {exc.value} is not allowed; allowed: {describe_allowed(Settings, exc.field)}",
+                            field=exc.field, value=exc.value) from None
+
+
+_settings = settings_from_args
+
+
+def _check_output_file(path: str, what: str) -> None:
+    """Refuse an output path whose folder is missing or that is a folder, before any slow work."""
+    from .errors import InputError
+
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise InputError(f"{what} {path}: is a folder; give a file name")
+    folder = target.parent
+    if not folder.is_dir():
+        raise InputError(f"{what} {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise InputError(f"{what} {path}: the folder {folder} is not writable")
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -33,19 +71,27 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from .samples import resolve_image_arg
 
     settings = _settings(args)
+    if args.trace_html:
+        _check_output_file(args.trace_html, "--trace-html")  # before the LLM work, not after it
     image = resolve_image_arg(args.image)
     agent = make_agent(args.mode, settings.llm, settings=settings, cache=not args.no_cache)
     answer = agent.ask(image, args.question)
-    if args.trace_html:
-        from .trace_html import write_trace_html
-
-        write_trace_html(answer, args.trace_html, image=image)
     if args.json:
         print(answer.model_dump_json(indent=2 if args.pretty else None))
     else:
         print(answer.answer)
         if args.verbose:
             print(f"rationale: {answer.rationale}", file=sys.stderr)
+    if args.trace_html:
+        from .errors import InputError
+        from .trace_html import write_trace_html
+
+        sys.stdout.flush()  # the answer is out even if the trace cannot be written
+        try:
+            write_trace_html(answer, args.trace_html, image=image)
+        except OSError as exc:
+            raise InputError(f"--trace-html {args.trace_html}: cannot write the trace ({exc.strerror or exc}); "
+                             "the answer above is complete") from None
     return 0
 
 
@@ -94,7 +140,9 @@ def cmd_cache(args: argparse.Namespace) -> int:
         report = seed_file(args.file, cache, ToolRegistry(default_tools(settings)), settings)
         for err in report.errors:
             print(f"{args.file}: {err}", file=sys.stderr)
-        print(f"loaded {report.loaded} entries, {len(report.errors)} lines skipped")
+        kept = f"; {report.evicted} of them evicted again by the size bound (LAVR_CACHE_MAX_BYTES=" \
+            f"{settings.cache_max_bytes})" if report.evicted else ""
+        print(f"loaded {report.loaded} entries{kept}, {len(report.errors)} lines skipped")
         return 1 if report.errors and not report.loaded else 0
     return 0
 
@@ -144,12 +192,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except LavrError as exc:
-        print(f"lavr: error: {exc}", file=sys.stderr)
+        print(f"lavr: error: {_one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:  # a pydantic model refused a value that no typed check caught first
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ())) or exc.title
+        print(f"lavr: error: invalid {where}: {first.get('msg', exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("lavr: interrupted (an eval results file stays valid: run the same command again to resume)",
               file=sys.stderr)
         return 130
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,23 +18,39 @@ from .schema import Box
 ImageInput = Union[str, Path, bytes, bytearray, Image.Image]
 
 MIN_SIDE = 4
+# Pillow's decompression-bomb guard (Image.MAX_IMAGE_PIXELS, ~89 Mpx) is a process-wide global; lavr has its own
+# bound, max_pixels (LAVR_MAX_IMAGE_PIXELS), checked from the header before any pixel is decoded, so Pillow's is
+# lifted while lavr parses a header: otherwise a 90 Mpx photo is "not an image" whatever the setting says.
+_BOMB_GUARD_LOCK = threading.Lock()
 # ultralytics replaces PIL.Image.open with a wrapper that tries to pip-install a HEIF plugin when a file is not
 # recognised; lavr keeps Pillow's own function so a bad file is just a bad file.
 _PIL_OPEN = Image.open
 
 
 def _pil_open(fp: io.BytesIO) -> Image.Image:
+    """Parse the header (no pixels are decoded) with Pillow's own guard lifted; the caller checks the size."""
     opener = _PIL_OPEN
     if getattr(opener, "__module__", "PIL.Image") != "PIL.Image":  # patched before lavr was imported
         import sys
 
         opener = getattr(sys.modules.get(opener.__module__), "_image_open", opener)
-    return opener(fp)
+    with _BOMB_GUARD_LOCK:
+        saved = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            return opener(fp)
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
 
 
 @dataclass(frozen=True)
 class StoredImage:
-    """An RGB image with its content hash and where it came from."""
+    """An RGB image with its content hash and where it came from.
+
+    ``sha256`` hashes the pixels the experts see (after downscaling to the working size): it keys the expert
+    cache. ``original_sha256`` hashes the decoded image before downscaling, so it does not depend on
+    ``LAVR_WORK_IMAGE_SIDE``: it is what "the same image" means when comparing with in-context examples.
+    """
 
     id: str
     pil: Image.Image
@@ -42,6 +58,7 @@ class StoredImage:
     source: str
     parent: str | None = None
     box: Box | None = None
+    original_sha256: str = ""
 
     @property
     def size(self) -> tuple[int, int]:
@@ -72,7 +89,32 @@ def load_image(
 
     Handles greyscale, palette, RGBA (composited on white), CMYK, 16-bit, animated (first frame) and
     EXIF-rotated images; refuses missing, non-image, truncated, tiny and over-large ones with ``ImageError``.
+    The image is downscaled to ``work_side`` (longest side).
     """
+    img, name = decode_image(source, max_pixels=max_pixels, allowed_roots=allowed_roots)
+    return fit_work_side(img, work_side), name
+
+
+def fit_work_side(img: Image.Image, work_side: int) -> Image.Image:
+    """A copy downscaled to ``work_side`` (longest side), or ``img`` itself when it already fits."""
+    if max(img.size) > work_side:
+        img = img.copy()
+        img.thumbnail((work_side, work_side), Image.Resampling.LANCZOS)
+    return img
+
+
+def original_hash(source: ImageInput, *, max_pixels: int = 40_000_000) -> str:
+    """Content hash of the decoded image at its own size (what ``StoredImage.original_sha256`` holds)."""
+    return content_hash(decode_image(source, max_pixels=max_pixels)[0])
+
+
+def decode_image(
+    source: ImageInput,
+    *,
+    max_pixels: int = 40_000_000,
+    allowed_roots: list[Path] | None = None,
+) -> tuple[Image.Image, str]:
+    """``load_image`` without the downscaling: the RGB image at its own size, and its source's description."""
     name: str
     if isinstance(source, Image.Image):
         img, name = source, "<PIL image>"
@@ -97,7 +139,7 @@ def load_image(
                 raise ImageError(f"{path}: empty file")
         try:
             with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 img = _pil_open(io.BytesIO(data))
                 if img.width * img.height > max_pixels:
                     raise ImageError(
@@ -107,7 +149,7 @@ def load_image(
                 img.load()
         except ImageError:
             raise
-        except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        except (UnidentifiedImageError, Image.DecompressionBombError):
             raise ImageError(f"{name}: not an image lavr can read") from None
         except (OSError, SyntaxError, ValueError) as exc:
             raise ImageError(f"{name}: corrupt or truncated image ({exc})") from None
@@ -119,11 +161,7 @@ def load_image(
     if getattr(img, "is_animated", False):
         img.seek(0)
     img = ImageOps.exif_transpose(img) or img
-    img = to_rgb(img)
-    if max(img.size) > work_side:
-        img = img.copy()
-        img.thumbnail((work_side, work_side), Image.Resampling.LANCZOS)
-    return img, name
+    return to_rgb(img), name
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
@@ -165,15 +203,20 @@ class ImageStore:
         return f"{prefix}_{n}"
 
     def add(self, source: ImageInput, *, image_id: str | None = None) -> StoredImage:
-        pil, name = load_image(
-            source, max_pixels=self.max_pixels, work_side=self.work_side, allowed_roots=self.allowed_roots
-        )
-        return self.add_pil(pil, source=name, image_id=image_id)
+        full, name = decode_image(source, max_pixels=self.max_pixels, allowed_roots=self.allowed_roots)
+        original = content_hash(full)
+        work = fit_work_side(full, self.work_side)
+        return self.add_pil(work, source=name, image_id=image_id, original_sha256=original,
+                            sha256=original if work is full else None)
 
-    def add_pil(self, pil: Image.Image, *, source: str, image_id: str | None = None) -> StoredImage:
+    def add_pil(self, pil: Image.Image, *, source: str, image_id: str | None = None,
+                original_sha256: str | None = None, sha256: str | None = None) -> StoredImage:
+        """Store an already decoded RGB image; ``original_sha256`` defaults to its own hash (not downscaled)."""
+        digest = sha256 or content_hash(pil)
         with self._lock:
             image_id = image_id or self._next_id("img")
-            stored = StoredImage(id=image_id, pil=pil, sha256=content_hash(pil), source=source)
+            stored = StoredImage(id=image_id, pil=pil, sha256=digest, source=source,
+                                 original_sha256=original_sha256 or digest)
             self._images[image_id] = stored
             return stored
 
@@ -192,11 +235,12 @@ class ImageStore:
                 if existing.parent == image_id and existing.box == box:
                     return existing
         pil = parent.pil.crop((x1, y1, x2, y2))
+        digest = content_hash(pil)
         with self._lock:
             crop_id = self._next_id("crop")
             stored = StoredImage(
-                id=crop_id, pil=pil, sha256=content_hash(pil), source=f"{image_id}{box.render()}",
-                parent=image_id, box=box,
+                id=crop_id, pil=pil, sha256=digest, source=f"{image_id}{box.render()}",
+                parent=image_id, box=box, original_sha256=digest,
             )
             self._images[crop_id] = stored
             return stored

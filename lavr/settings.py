@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+import annotated_types
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as _SourceError
+
+from .errors import SettingsError
+
+ENV_PREFIX = "LAVR_"
 
 
 def default_data_dir() -> Path:
@@ -22,7 +28,17 @@ class Settings(BaseSettings):
     Example: ``LAVR_DATA_DIR=/tmp/lavr LAVR_OPENAI_BASE_URL=http://localhost:8000/v1``.
     """
 
-    model_config = SettingsConfigDict(env_prefix="LAVR_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    def __init__(self, **values: Any) -> None:
+        """Read ``LAVR_*`` variables and ``values`` (which win); a bad value raises ``SettingsError``, whose one
+        line names the setting, the value and what is allowed."""
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise SettingsError.from_validation(exc, type(self), given=set(values)) from None
+        except _SourceError as exc:  # a variable that is not even parseable (LAVR_ALLOWED_ROOTS='[oops')
+            raise SettingsError(_source_error_line(str(exc))) from None
 
     data_dir: Path = Field(default_factory=default_data_dir, description="Caches, assembled models, chat threads.")
     device: Literal["cpu", "cuda", "mps", "auto"] = "auto"
@@ -30,14 +46,14 @@ class Settings(BaseSettings):
     # LLM
     llm: str = Field("local", description="'local', 'openai:MODEL', a .gguf path, or 'scripted'.")
     gguf_path: Path | None = Field(None, description="Use this GGUF instead of assembling the default one.")
-    llm_context: int = 8192
-    llm_threads: int | None = None
-    llm_max_tokens: int = 512
-    llm_temperature: float = 0.0
+    llm_context: int = Field(8192, ge=512, le=1_048_576)
+    llm_threads: int | None = Field(None, ge=1, le=1024)
+    llm_max_tokens: int = Field(512, ge=1, le=65_536)
+    llm_temperature: float = Field(0.0, ge=0.0, le=2.0)
     llm_seed: int = 0
     openai_base_url: str | None = None
     openai_api_key: str | None = None
-    openai_timeout_s: float = 60.0
+    openai_timeout_s: float = Field(60.0, gt=0.0, le=3600.0)
     openai_tool_mode: Literal["tools", "json"] = Field(
         "tools", description="'tools' uses native function calling; 'json' asks for a JSON reply."
     )
@@ -46,7 +62,7 @@ class Settings(BaseSettings):
     # Agent
     max_steps: int = Field(6, ge=1, le=50, description="LLM planning turns before a forced answer.")
     max_retries: int = Field(3, ge=0, le=20, description="Malformed replies tolerated per question.")
-    tool_timeout_s: float = 120.0
+    tool_timeout_s: float = Field(120.0, gt=0.0, le=86_400.0, description="Seconds one tool call may take.")
     max_parallel_tools: int = Field(4, ge=1, le=64, description="Tool calls of one move prefetched at once.")
     max_tool_calls_per_turn: int = Field(4, ge=1, le=16, description="Tool calls one ReAct turn may start.")
     num_examples: int = Field(3, ge=0, le=20, description="In-context examples shown to the planner.")
@@ -59,7 +75,7 @@ class Settings(BaseSettings):
     # scripts/choose_thresholds.py, which prints the choice, its count errors and every alternative; rerun it
     # when a detector, its post-processing or the photos change. Person detector alone: count error 3 on 11
     # photos, any value in (0.40, 0.52] is equivalent. Faces: error 0, gap (0.815, 0.999]. People rule: error 0.
-    detector_confidence: float = 0.46
+    detector_confidence: float = Field(0.46, ge=0.0, le=1.0)
     face_weights_dir: Path | None = Field(
         None, description="Folder with MTCNN's pnet.pt, rnet.pt, onet.pt; default: the installed facenet-pytorch's."
     )
@@ -83,18 +99,43 @@ class Settings(BaseSettings):
     region_weights: Path | None = Field(
         None, description="Faster R-CNN state dict (.pth); default: torchvision's file in the torch hub cache."
     )
-    max_image_pixels: int = Field(40_000_000, description="Larger images are refused.")
-    work_image_side: int = Field(2048, description="Images are downscaled to this longest side for experts.")
+    max_image_pixels: int = Field(40_000_000, ge=16, description="Larger images are refused.")
+    work_image_side: int = Field(2048, ge=32, le=32_768,
+                                 description="Images are downscaled to this longest side for experts.")
 
-    cache_max_bytes: int = Field(2_000_000_000, description="Size bound of the on-disk expert cache.")
+    cache_max_bytes: int = Field(2_000_000_000, ge=1, description="Size bound of the on-disk expert cache "
+                                 "(bytes of stored JSON); to run without the cache use --no-cache / cache=False.")
 
     # Files the CLI/API may read images from; the LLM itself never names paths.
-    allowed_roots: list[Path] = Field(default_factory=list)
+    allowed_roots: list[Path] = Field(
+        default_factory=list,
+        description="Absolute folders every image read (ask, eval, cache seed) is confined to; empty: any file.",
+    )
 
     @field_validator("data_dir", mode="after")
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @field_validator("allowed_roots", mode="before")
+    @classmethod
+    def _roots_are_absolute_folders(cls, value: Any) -> Any:
+        # An empty string or "." would silently mean "the working folder of whoever runs lavr": refuse both, and
+        # any relative path, rather than guess what the user meant.
+        if isinstance(value, (str, Path)):
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            raise ValueError("must be a list of absolute folders, e.g. [\"/data/images\"]")
+        roots = []
+        for item in value:
+            if not isinstance(item, (str, Path)) or not str(item).strip():
+                raise ValueError("an empty entry is not a folder; give absolute folders, e.g. [\"/data/images\"]")
+            path = Path(str(item).strip()).expanduser()
+            if not path.is_absolute():
+                raise ValueError(f"{str(item)!r} is not an absolute path; give absolute folders, "
+                                 "e.g. [\"/data/images\"]")
+            roots.append(path)
+        return roots
 
     def resolved_device(self) -> str:
         """The torch device to use: ``auto`` picks cuda, then mps, then cpu."""
@@ -112,6 +153,58 @@ class Settings(BaseSettings):
         return "cpu"
 
     def subdir(self, name: str) -> Path:
+        """``data_dir / name``, created when missing; ``SettingsError`` when that is impossible."""
         path = self.data_dir / name
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            probe = path / f".lavr-write-test-{os.getpid()}"
+            probe.touch()
+            probe.unlink()
+        except OSError as exc:
+            raise SettingsError(
+                f"LAVR_DATA_DIR={self.data_dir}: cannot use {path} ({exc.strerror or exc}); "
+                "allowed: a writable folder (or one that can be created)"
+            ) from None
         return path
+
+
+def _source_error_line(text: str) -> str:
+    """One line for pydantic-settings' parse error (``error parsing value for field "x" from source ...``)."""
+    import re
+
+    match = re.search(r'field "([a-z_]+)"', text)
+    if match is None:
+        return f"invalid settings: {text.splitlines()[0]}"
+    name = match.group(1)
+    return f"{ENV_PREFIX}{name.upper()}: not valid JSON; allowed: {describe_allowed(Settings, name)}"
+
+
+def describe_allowed(model: type[BaseSettings], name: str) -> str:
+    """What a field accepts, in words: ``an integer from 1 to 50``, ``one of cpu, cuda``, ..."""
+    import typing
+
+    field = model.model_fields.get(name)
+    if field is None:
+        return "see the Settings documentation"
+    if name == "allowed_roots":
+        return 'a JSON list of absolute folders, e.g. ["/data/images"]'
+    annotation = field.annotation
+    args = [a for a in typing.get_args(annotation) if a is not type(None)] or [annotation]
+    base = args[0]
+    if typing.get_origin(base) is Literal:
+        return "one of " + ", ".join(str(a) for a in typing.get_args(base))
+    kind = {int: "an integer", float: "a number", bool: "true or false", Path: "a path", str: "text"}.get(
+        base, str(base))
+    bounds = []
+    for meta in field.metadata:
+        if isinstance(meta, annotated_types.Ge):
+            bounds.append(f"at least {meta.ge:,}")
+        elif isinstance(meta, annotated_types.Gt):
+            bounds.append(f"above {meta.gt:,}")
+        elif isinstance(meta, annotated_types.Le):
+            bounds.append(f"at most {meta.le:,}")
+        elif isinstance(meta, annotated_types.Lt):
+            bounds.append(f"below {meta.lt:,}")
+    if bounds:
+        return f"{kind} " + " and ".join(bounds)
+    return kind

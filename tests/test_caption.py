@@ -17,6 +17,7 @@ from PIL import Image
 from pydantic import ValidationError
 
 from lavr.errors import ToolError, WeightsMissing
+from lavr.cache import ExpertCache
 from lavr.schema import Box, ToolCall
 from lavr.settings import Settings
 from lavr.tools.base import RunContext
@@ -26,10 +27,6 @@ from lavr.tools.registry import ToolRegistry
 
 transformers = pytest.importorskip("transformers")
 
-try:
-    from lavr.cache import ExpertCache
-except ImportError:  # pragma: no cover - fallback while lavr.cache does not exist
-    ExpertCache = None
 
 WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "bus", "on", "the", "street", "what", "color", "is", "?",
          "red", "of", "picture", "man", "dog", "parked"]
@@ -122,24 +119,8 @@ def _ctx(tool: CaptionTool, cache: object | None = None) -> RunContext:
     return ctx
 
 
-class FakeCache:
-    """Same key/get/put interface RunContext.memo uses."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, dict] = {}
-
-    def key(self, *, image_sha256: str, tool: str, params: dict, identity: str) -> str:
-        return json.dumps([image_sha256, tool, params, identity], sort_keys=True)
-
-    def get(self, key: str) -> dict | None:
-        return self.data.get(key)
-
-    def put(self, key: str, value: dict, **_: object) -> None:
-        self.data[key] = value
-
-
-def _cache(tmp_path: Path) -> object:
-    return ExpertCache(tmp_path / "cache.sqlite") if ExpertCache is not None else FakeCache()
+def _cache(tmp_path: Path) -> ExpertCache:
+    return ExpertCache(tmp_path / "cache.sqlite")
 
 
 def test_availability_and_identity(blip_tool: CaptionTool, models: dict[str, Path]) -> None:

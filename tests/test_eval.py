@@ -33,7 +33,7 @@ def policy(messages):
     last = messages[-1].content
     if "explode" in messages[1].content and "Observation" not in last:
         raise RuntimeError("backend exploded")
-    return answer("There are 4 people.") if "Observation (count)" in last else call("count", label="person")
+    return answer("4") if "Observation (count)" in last else call("count", label="person")
 
 
 def make_factory(settings, *, tools=None, cache=False):
@@ -84,21 +84,21 @@ def test_bad_rows_become_error_rows_and_loading_goes_on(ds_dir, tmp_path):
         row("q-noanswers", answers=None) | {"answers": None},
         row("ok2", image="c.png"),
     ])
-    ds = load_dataset(path)
+    ds = load_dataset(path, allowed_roots=[ds_dir])
     by_id = {r.id: r for r in ds.rows}
     assert [r.id for r in ds.valid] == ["ok1", "ok2"]
     expected = {
         "@line2": "dataset:malformed_line", "@line3": "dataset:malformed_line",
-        "q-noimg@line4": "dataset:missing_image", "q-missing@line5": "dataset:missing_image",
-        "q-empty@line6": "dataset:empty_answers", "q-empty2@line7": "dataset:empty_answers",
-        "ok1@line8": "dataset:duplicate_id", "q-noq@line9": "dataset:missing_question",
-        "@line10": "dataset:missing_id", "q-escape@line11": "dataset:image_outside_roots",
-        "q-abs@line12": "dataset:image_outside_roots", "q-pre@line13": "dataset:bad_field",
-        "q-noanswers@line14": "dataset:missing_answers",
+        "@line4:q-noimg": "dataset:missing_image", "@line5:q-missing": "dataset:missing_image",
+        "@line6:q-empty": "dataset:empty_answers", "@line7:q-empty2": "dataset:empty_answers",
+        "@line8:ok1": "dataset:duplicate_id", "@line9:q-noq": "dataset:missing_question",
+        "@line10": "dataset:missing_id", "@line11:q-escape": "dataset:image_outside_roots",
+        "@line12:q-abs": "dataset:image_outside_roots", "@line13:q-pre": "dataset:bad_field",
+        "@line14:q-noanswers": "dataset:missing_answers",
     }
     assert {r.id: r.error_kind for r in ds.invalid} == expected
-    assert "first on line 1" in by_id["ok1@line8"].error and "nope.png" in by_id["q-missing@line5"].error
-    assert by_id["ok1@line8"].question == "again"
+    assert "first on line 1" in by_id["@line8:ok1"].error and "nope.png" in by_id["@line5:q-missing"].error
+    assert by_id["@line8:ok1"].question == "again"
 
 
 def test_allowed_roots_and_symlinks(ds_dir, tmp_path):
@@ -107,9 +107,13 @@ def test_allowed_roots_and_symlinks(ds_dir, tmp_path):
     Image.new("RGB", (8, 8)).save(other / "x.png")
     (ds_dir / "link.png").symlink_to(other / "x.png")
     path = write_jsonl(ds_dir / "d.jsonl", [row("abs", image=str(other / "x.png")), row("link", image="link.png")])
-    assert [r.error_kind for r in load_dataset(path).rows] == ["dataset:image_outside_roots"] * 2
+    # Roots set: confined to them, the dataset's own folder included (a link out of it is followed first).
+    assert [r.error_kind for r in load_dataset(path, allowed_roots=[ds_dir]).rows] == \
+        ["dataset:image_outside_roots"] * 2
     ds = load_dataset(path, allowed_roots=[other])
     assert not ds.invalid and ds.allowed_roots == [other.resolve()]
+    # No roots: the dataset is the user's own input and may name any readable file (absolute paths included).
+    assert not load_dataset(path).invalid
 
 
 def test_load_csv(ds_dir):
@@ -131,7 +135,7 @@ def test_load_csv(ds_dir):
     assert by_id["c2"].answers == ["red", "dark red"] and by_id["c2"].choices == ["red", "green"]
     assert by_id["c2"].precomputed == {"count": {"count": 2}}
     assert {r.id: r.error_kind for r in ds.invalid} == {
-        "@line4": "dataset:malformed_line", "c4@line5": "dataset:missing_question", "c5@line7": "dataset:bad_field"}
+        "@line4": "dataset:malformed_line", "@line5:c4": "dataset:missing_question", "@line7:c5": "dataset:bad_field"}
     assert [r.id for r in load_dataset(ds_dir / "d.csv", limit=2).rows] == ["c1", "c2"]
 
 
@@ -155,13 +159,28 @@ def test_run_eval_writes_one_scored_record_per_row(settings, ds_dir, tmp_path):
     assert summary.ran == 2 and summary.skipped == 0 and summary.errors == 0 and summary.accuracy == 0.5
     records = {r["id"]: r for r in map(json.loads, out.read_text().splitlines())}
     q1 = records["q1"]
-    assert q1["prediction"] == "4" and q1["raw_answer"] == "There are 4 people." and q1["score"] == 1.0
+    assert q1["prediction"] == "4" and q1["raw_answer"] == "4" and q1["score"] == 1.0
     assert q1["tools"] == ["count"] and q1["steps"] == 3 and q1["mode"] == "react" and q1["llm"] == "scripted"
     assert q1["usage"]["llm_calls"] == 2 and q1["usage"]["prompt_tokens"] > 0 and q1["metric"] == "vqa"
     assert q1["image"] == "a.png" and q1["error"] is None and q1["seconds"] > 0 and q1["seed"] == 0
     assert records["q2"]["score"] == 0.0 and records["q2"]["image"] == "img/b.png"
     assert len(backend.requests) == 4
     assert summary.report.by_type["count"].n == 2 and summary.report.tool_usage == {"count": 2}
+
+
+def test_the_scorer_scores_exactly_what_the_agent_answered(settings, ds_dir, tmp_path):
+    # No reformatting on the scoring side: a sentence is scored as a sentence, a count given to a yes/no
+    # question stays a count (it used to be turned into "yes" before scoring).
+    path = write_jsonl(ds_dir / "d.jsonl", [row("s1"), row("yn", question="Are there people?", answers=["yes"] * 10)])
+    backend = ScriptedBackend([lambda m: answer("There are 4 people.") if "How many" in m[1].content
+                               else answer("4")], repeat_last=True)
+    s = settings.model_copy(update={"num_examples": 0})
+    summary = run_eval(path, agent_factory=lambda: Agent(backend, settings=s, tools=[CountTool(s)], cache=False),
+                       out=tmp_path / "r.jsonl", progress=False)
+    records = {r["id"]: r for r in read_results(tmp_path / "r.jsonl")}
+    assert records["s1"]["prediction"] == "There are 4 people." and records["s1"]["score"] == 0.0
+    assert records["yn"]["prediction"] == "4" and records["yn"]["score"] == 0.0
+    assert summary.accuracy == 0.0
 
 
 def test_rows_are_grouped_by_image_and_the_image_is_decoded_once(settings, ds_dir, tmp_path, monkeypatch):
@@ -230,7 +249,7 @@ def test_per_row_errors_do_not_stop_the_run(settings, ds_dir, tmp_path):
     summary = run_eval(path, agent_factory=factory, out=out, progress=False)
     kinds = {r["id"]: r["error_kind"] for r in read_results(out)}
     assert kinds == {"bad-image-1": "run:ImageError", "bad-image-2": "run:ImageError",
-                     "no-image@line3": "dataset:missing_image", "@line4": "dataset:malformed_line",
+                     "@line3:no-image": "dataset:missing_image", "@line4": "dataset:malformed_line",
                      "mc": None, "ok": None}
     assert summary.errors == 4 and summary.scored == 2
     reasons = {e.kind: e.count for e in summary.report.error_reasons}

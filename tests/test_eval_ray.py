@@ -61,9 +61,9 @@ def test_ray_executor_matches_the_local_format_and_resumes(local_ray, tmp_path):
     summary = run_eval(path, agent_factory=spec, out=out, executor="ray", concurrency=2, seed=7, progress=False)
     assert summary.line() == "accuracy: 0.667 (3 questions)" and summary.errors == 1 and summary.ran == 4
     records = {r["id"]: r for r in read_results(out)}
-    assert set(records) == {"a1", "a2", "b1", "gone@line4"}
+    assert set(records) == {"a1", "a2", "b1", "@line4:gone"}
     assert records["a1"]["tools"] == ["count"] and records["a1"]["mode"] == "react" and records["a1"]["seed"] == 7
-    assert records["gone@line4"]["error_kind"] == "dataset:missing_image"
+    assert records["@line4:gone"]["error_kind"] == "dataset:missing_image"
     # resume: nothing left to do, so no actor starts
     again = run_eval(path, agent_factory=spec, out=out, executor="ray", concurrency=2, progress=False)
     assert again.ran == 0 and again.skipped == 4 and again.line() == summary.line()

@@ -97,7 +97,7 @@ def test_eval_cli_end_to_end(ds_dir, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("LAVR_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("LAVR_NUM_EXAMPLES", "0")
     replies = tmp_path / "replies.json"
-    replies.write_text(json.dumps({"replies": [answer("Four.")], "repeat_last": True}))
+    replies.write_text(json.dumps({"replies": [answer("4")], "repeat_last": True}))
     path = write_jsonl(ds_dir / "d.jsonl", [row("q1"), row("q2", answers=["2"] * 10), row("q3", image="nope.png")])
     out, report = tmp_path / "res.jsonl", tmp_path / "report.json"
     args = ["eval", str(path), "--out", str(out), "--llm", f"scripted:{replies}", "--no-progress",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from lavr.eval.metrics import (
@@ -10,9 +13,13 @@ from lavr.eval.metrics import (
     latency_percentiles,
     multiple_choice_accuracy,
     normalize_answer,
-    short_answer,
     vqa_soft_accuracy,
+    vqa_soft_accuracy_lenient,
 )
+from lavr.answers import short_answer
+
+OFFICIAL_CASES = Path(__file__).parent / "data" / "vqa_official_cases.jsonl"
+SHARED_CASES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "vqa_official_cases.jsonl"
 
 
 @pytest.mark.parametrize(
@@ -84,8 +91,11 @@ def test_vqa_soft_accuracy_normalises_both_sides() -> None:
 def test_vqa_soft_accuracy_small_lists() -> None:
     # 3 answers, all matching: each subset of 2 has 2 matches -> 2/3.
     assert vqa_soft_accuracy("cat", ["cat"] * 3) == pytest.approx(2 / 3)
-    # A single answer cannot be left out, so it is an exact match.
-    assert vqa_soft_accuracy("The cat", ["cat"]) == 1.0
+    # A single answer cannot be left out, so it is an exact match; one answer is "all answers identical", so
+    # (as in the official code) nothing is normalised.
+    assert vqa_soft_accuracy("cat ", ["cat"]) == 1.0
+    assert vqa_soft_accuracy("The cat", ["cat"]) == 0.0
+    assert vqa_soft_accuracy_lenient("The cat", ["cat"]) == 1.0
     assert vqa_soft_accuracy("dog", ["cat"]) == 0.0
 
 
@@ -166,7 +176,7 @@ def test_multiple_choice_rejects_bad_correct(choices: list[str], correct: str | 
 
 
 def test_metrics_registry() -> None:
-    assert set(METRICS) == {"vqa", "exact_match", "multiple_choice"}
+    assert set(METRICS) == {"vqa", "vqa_lenient", "exact_match", "multiple_choice"}
     assert METRICS["vqa"]("2", _answers(3)) == pytest.approx(0.9)
     assert METRICS["exact_match"]("the dog", ["dog"]) == 1.0
     assert METRICS["multiple_choice"]("B", ["blue"], choices=CHOICES) == 1.0
@@ -195,11 +205,42 @@ def test_latency_percentiles_edges() -> None:
         latency_percentiles([1.0], ps=(101,))
 
 
-def test_count_given_to_a_yes_no_question_becomes_yes_or_no():
-    from lavr.eval.metrics import short_answer
-
-    assert short_answer("4", question="Are there any people in this picture?") == "yes"
-    assert short_answer("0", question="Is there a person?") == "no"
-    assert short_answer("none", question="Is anyone there?") == "no"
+def test_short_answer_never_turns_a_count_into_yes_or_no() -> None:
+    # Formatting shortens what was said; it never changes its meaning.
+    assert short_answer("4", question="Are there any people in this picture?") == "4"
+    assert short_answer("0", question="Is there a person?") == "0"
     assert short_answer("4", question="How many people?") == "4"
     assert short_answer("2 people", question="Are there people?") == "2 people"
+
+
+def _official_cases() -> list[dict]:
+    with OFFICIAL_CASES.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def test_official_cases_copy_matches_shared_file() -> None:
+    if not SHARED_CASES.is_file():
+        pytest.skip("../shared is not beside this checkout")
+    assert OFFICIAL_CASES.read_bytes() == SHARED_CASES.read_bytes()
+
+
+def test_vqa_soft_accuracy_agrees_with_the_official_evaluator_on_300_cases() -> None:
+    cases = _official_cases()
+    assert len(cases) == 300
+    wrong = [(c["id"], c["prediction"], vqa_soft_accuracy(c["prediction"], c["answers"]), c["official"])
+             for c in cases if vqa_soft_accuracy(c["prediction"], c["answers"]) != pytest.approx(c["official"])]
+    assert wrong == []
+
+
+def test_identical_human_answers_are_not_normalised_but_stripped() -> None:
+    assert vqa_soft_accuracy("Left.", ["left"] * 10) == 0.0
+    assert vqa_soft_accuracy(" left\n", ["left"] * 10) == 1.0
+    assert vqa_soft_accuracy("left", ["left "] * 10) == 1.0
+    # One differing human answer switches normalisation on for everyone.
+    assert vqa_soft_accuracy("Left.", ["left"] * 9 + ["right"]) == pytest.approx(1.0)
+
+
+def test_lenient_variant_always_normalises() -> None:
+    assert vqa_soft_accuracy_lenient("Left.", ["left"] * 10) == 1.0
+    assert vqa_soft_accuracy_lenient("Two", ["2"] * 10) == 1.0
+    assert METRICS["vqa_lenient"]("the cat", ["cat"] * 10) == 1.0

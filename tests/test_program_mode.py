@@ -178,6 +178,10 @@ TOOLS = {t.name: t for t in [_FAKE, SceneGraphTool(detector=_FAKE), CountTool()]
     ([("s1", "fake_detect", {}), ("s2", "count", {"label": "$s1..x"})], "is not a valid reference"),
     ([("s1", "fake_detect", {}), ("s2", "count", {"label": "$s1.detections[0].box.x9"})], "has no field 'x9'"),
     ([("s1", "count", {"label": "$s1.label"})], "names this step itself"),
+    # A reference inside a list argument is checked like any other (not skipped because it is nested).
+    ([("s1", "fake_detect", {"classes": ["person", "$s0.label"]})], "names no earlier step; earlier steps: none"),
+    ([("s1", "fake_detect", {}), ("s2", "fake_detect", {"classes": ["$s1.detections[0].colour"]})],
+     "has no field 'colour'"),
 ])
 def test_validation_problems(steps, needle):
     prog = Program(steps=[ProgramStep(id=i, tool=t, args=a) for i, t, a in steps])
@@ -187,7 +191,7 @@ def test_validation_problems(steps, needle):
 
 def test_valid_references_and_escapes_pass():
     prog = Program(steps=[
-        ProgramStep(id="s1", tool="fake_detect", args={"classes": ["person", "$s0"][:1]}),
+        ProgramStep(id="s1", tool="fake_detect", args={"classes": ["person"]}),
         ProgramStep(id="s2", tool="scene_graph", args={"target": "$s1.detections[-1].id", "label": "$$x"}),
         ProgramStep(id="s3", tool="fake_detect", args={"classes": ["$s1.detections[0].label"]}),
         ProgramStep(id="s4", tool="count", args={"label": "$s2.nodes[0].label"}),

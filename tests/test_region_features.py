@@ -59,16 +59,10 @@ def tool(settings: Settings) -> RegionFeaturesTool:
     return RegionFeaturesTool(settings)
 
 
-def image_source() -> Path | Image.Image:
-    spec = importlib.util.find_spec("ultralytics")
-    if spec is not None and spec.submodule_search_locations:
-        bus = Path(list(spec.submodule_search_locations)[0]) / "assets" / "bus.jpg"
-        if bus.is_file():
-            return bus
-    img = Image.new("RGB", (640, 480), (40, 90, 160))
-    for x0, colour in ((40, (220, 30, 30)), (300, (220, 30, 30)), (480, (30, 200, 40))):
-        img.paste(Image.new("RGB", (120, 200), colour), (x0, 150))
-    return img
+def image_source() -> Path:
+    from lavr.samples import sample_path
+
+    return sample_path("bus")  # ultralytics is a dependency: its bus.jpg is always there
 
 
 def make_ctx(settings: Settings, cache: object | None = None) -> RunContext:
@@ -185,12 +179,9 @@ def test_availability_and_hub_cache_default(tmp_path: Path, weights: Path, monke
 
 def test_cache_hit_skips_forward(tool: RegionFeaturesTool, settings: Settings, tmp_path: Path,
                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    try:
-        from lavr.cache import ExpertCache
+    from lavr.cache import ExpertCache
 
-        cache: object = ExpertCache(tmp_path / "experts.sqlite")
-    except ImportError:  # pragma: no cover - the cache module is written separately
-        cache = FakeCache()
+    cache = ExpertCache(tmp_path / "experts.sqlite")
     first_ctx = make_ctx(settings, cache)
     first = run(tool, first_ctx, min_score=0.0)
     monkeypatch.setattr(tool, "compute", lambda *a, **k: pytest.fail("forward ran despite a cache entry"))
@@ -200,22 +191,6 @@ def test_cache_hit_skips_forward(tool: RegionFeaturesTool, settings: Settings, t
     assert ctx.call_was_cached()
     assert second.model_dump() == first.model_dump()
     assert region_vectors(ctx) == region_vectors(first_ctx)
-
-
-class FakeCache:
-    """The key/get/put surface ``RunContext.memo`` uses."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, dict] = {}
-
-    def key(self, **parts: object) -> str:
-        return json.dumps(parts, sort_keys=True, default=str)
-
-    def get(self, key: str) -> dict | None:
-        return self.data.get(key)
-
-    def put(self, key: str, value: dict, **_: object) -> None:
-        self.data[key] = value
 
 
 def test_box_heads_are_1024_for_both_archs() -> None:

@@ -135,7 +135,9 @@ class Agent:
         for image_id in ids:
             stored = ctx.images.get(image_id)
             url = image_data_url(stored.pil) if getattr(self.backend, "supports_images", False) else None
-            infos.append(ImageInfo(id=image_id, width=stored.size[0], height=stored.size[1], sha256=stored.sha256,
+            # The original's hash: the example-leakage guard must not depend on the working size.
+            infos.append(ImageInfo(id=image_id, width=stored.size[0], height=stored.size[1],
+                                   sha256=stored.original_sha256 or stored.sha256,
                                    data_url=url).__dict__)
         return infos
 

@@ -57,7 +57,7 @@ def _spec(args: argparse.Namespace) -> Any:
     from .spec import AgentSpec
 
     overrides: dict[str, Any] = {"llm_seed": args.seed}
-    if args.max_steps:
+    if args.max_steps is not None:
         overrides["max_steps"] = args.max_steps
     llm, mode = args.llm or "", args.mode
     if llm.startswith(SCRIPTED_PREFIX):
@@ -75,8 +75,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     Returns:
         0, or 1 when no row could be scored but some failed.
     """
+    from ..cli import settings_from_args
     from ..errors import InputError
-    from ..settings import Settings
     from .dataset import load_dataset
     from .report import format_report, write_report_json
     from .runner import run_eval
@@ -85,7 +85,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise InputError("--concurrency must be at least 1")
     if args.limit is not None and args.limit < 0:
         raise InputError("--limit must not be negative")
-    dataset = load_dataset(args.data, allowed_roots=Settings().allowed_roots, limit=args.limit)
+    settings = settings_from_args(args, llm_seed=args.seed)  # bad LAVR_* or --max-steps: one line, now
+    dataset = load_dataset(args.data, allowed_roots=settings.allowed_roots, limit=args.limit)
     summary = run_eval(dataset, agent_factory=_spec(args), out=args.out, metric=args.metric,
                        concurrency=args.concurrency, resume=not args.no_resume, retry_errors=args.retry_errors,
                        seed=args.seed, executor=args.executor, progress=not args.no_progress)
@@ -93,7 +94,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
         write_report_json(summary.report, args.report)
     print(f"{summary.ran} row(s) run, {summary.skipped} already in {summary.out}, {summary.seconds:.1f} s")
     print(format_report(summary.report))
-    return 1 if summary.report.scored == 0 and summary.report.errors else 0
+    if summary.report.scored == 0 and summary.report.errors:
+        print(f"lavr: every row failed; {why_all_failed(summary.report)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def why_all_failed(report: Any) -> str:
+    """The most common error of a run in one line, with a hint for the usual causes."""
+    if not report.error_reasons:
+        return "see the error reasons above"
+    top = max(report.error_reasons, key=lambda e: e.count)
+    hint = ""
+    if top.kind == "dataset:image_outside_roots":
+        hint = " (LAVR_ALLOWED_ROOTS confines every image read: add the images' folder to it, or unset it)"
+    elif top.kind == "dataset:missing_image":
+        hint = " (relative image paths start at the dataset file's folder)"
+    return f"most common error ({top.count} of {report.errors} rows, {top.kind}): {top.example}{hint}"
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

@@ -12,10 +12,12 @@ JSON list (``["a", "b"]``) and ``precomputed`` is a JSON object.
 
 Fields:
 
-- ``id`` (required): a string (numbers are turned into strings); unique within the file.
-- ``image`` (required): a path relative to the dataset file's folder (absolute paths are accepted too). The
-  resolved file must lie inside the dataset folder or one of the ``allowed_roots``; symbolic links are
-  resolved first, so a link pointing outside is refused.
+- ``id`` (required): a string (numbers are turned into strings); unique within the file; must not start with
+  ``@`` (reserved for error rows).
+- ``image`` (required): a path relative to the dataset file's folder, or an absolute path. Without
+  ``allowed_roots`` any readable file may be named (the dataset is the user's own input); with them, the
+  resolved file must lie inside one of them (the dataset's folder is not allowed unless it is inside a root);
+  symbolic links are resolved first, so a link pointing outside is refused.
 - ``question`` (required): non-empty text.
 - ``answers`` (required): a non-empty list of acceptable / human answers (VQA: usually 10). A single string or
   number counts as a one-answer list. For ``multiple_choice`` the first item is the correct option: its text,
@@ -30,8 +32,9 @@ Fields:
 
 Bad rows never stop loading: a malformed line, a missing id/question/image, an empty answer list, an image
 outside the allowed folders or a duplicated id each become an error row (``EvalRow.error`` holds the reason).
-An error row's ``id`` is ``"<given id>@line<N>"`` (or ``"@line<N>"`` without one) so it can never clash with a
-good row's id in a results file.
+An error row's ``id`` is ``"@line<N>:<given id>"`` (or ``"@line<N>"`` without one): good ids cannot start with
+``@`` and line numbers are unique, so an error row's id never clashes with a good row's or another error row's
+id in a results file (a clash would miscount the report, and resume would drop one of the two records).
 """
 
 from __future__ import annotations
@@ -151,16 +154,20 @@ def _precomputed(value: Any, *, csv_mode: bool) -> dict[str, dict[str, Any]]:
     return value
 
 
+ERROR_ID_PREFIX = "@"
+
+
 def _image_path(value: Any, root: Path, allowed_roots: list[Path]) -> Path:
     if not isinstance(value, str) or not value.strip():
         raise _RowError("dataset:missing_image", "missing image")
     path = Path(value.strip()).expanduser()
     path = path if path.is_absolute() else root / path
     try:
-        check_allowed(path, [root, *allowed_roots])
+        check_allowed(path, allowed_roots)
     except ImageError:
         raise _RowError("dataset:image_outside_roots",
-                        f"image {value!r} is outside the dataset folder and the allowed roots") from None
+                        f"image {value!r} is outside the allowed roots (LAVR_ALLOWED_ROOTS: "
+                        f"{', '.join(str(r) for r in allowed_roots)})") from None
     if not path.is_file():
         raise _RowError("dataset:missing_image", f"image not found: {value}")
     return path
@@ -171,6 +178,9 @@ def _parse_row(raw: dict[str, Any], *, line: int, root: Path, allowed_roots: lis
     rid = raw.get("id")
     if rid is None or isinstance(rid, bool) or not str(rid).strip():
         raise _RowError("dataset:missing_id", "missing id")
+    if str(rid).strip().startswith(ERROR_ID_PREFIX):
+        raise _RowError("dataset:bad_id", f"id {str(rid).strip()!r} starts with {ERROR_ID_PREFIX!r}, which marks "
+                        "error rows")
     question = raw.get("question")
     if not isinstance(question, str) or not question.strip():
         raise _RowError("dataset:missing_question", "missing question")
@@ -188,7 +198,8 @@ def _parse_row(raw: dict[str, Any], *, line: int, root: Path, allowed_roots: lis
 
 def _error_row(raw_id: Any, line: int, kind: str, reason: str, question: Any = None) -> EvalRow:
     given = str(raw_id).strip() if raw_id is not None and not isinstance(raw_id, (dict, list)) else ""
-    return EvalRow(id=f"{given}@line{line}", line=line, question=question if isinstance(question, str) else "",
+    suffix = f":{given}" if given else ""
+    return EvalRow(id=f"{ERROR_ID_PREFIX}line{line}{suffix}", line=line, question=question if isinstance(question, str) else "",
                    error=reason, error_kind=kind)
 
 
@@ -229,7 +240,7 @@ def load_dataset(path: Path | str, *, allowed_roots: list[Path] | None = None, l
 
     Args:
         path: The ``.jsonl``/``.ndjson`` or ``.csv`` file.
-        allowed_roots: Folders besides the dataset's own folder that images may come from.
+        allowed_roots: The folders images must come from; empty or None: any readable file.
         limit: Keep only the first ``limit`` rows (error rows included).
 
     Returns:

@@ -1,7 +1,13 @@
 """Answer normalisation and scoring metrics for VQA-style benchmarks.
 
-Only the standard library is used. ``normalize_answer`` follows the official VQA
-evaluation script (``vqaEval.py``: ``processPunctuation`` + ``processDigitArticle``).
+Only the standard library is used. The scorers score the answer they are given: formatting a sentence into a
+short answer is the agent's job (``lavr.answers``), never the scorer's.
+
+``vqa_soft_accuracy`` reproduces the official GT-Vision-Lab evaluator (``vqaEval.py``): newlines and tabs become
+spaces and both sides are stripped; then, only when the human answers are not all identical, answers and
+prediction are normalised (``processPunctuation`` + ``processDigitArticle``: ``normalize_answer``). When all
+ten humans gave the same string nothing is normalised, so ``"Left."`` scores 0 against ten ``"left"``.
+``vqa_soft_accuracy_lenient`` always normalises.
 """
 
 from __future__ import annotations
@@ -11,9 +17,11 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..answers import strip_prefixes
+
 __all__ = [
     "METRICS", "exact_match", "latency_percentiles", "multiple_choice_accuracy", "normalize_answer",
-    "short_answer", "vqa_soft_accuracy",
+    "vqa_soft_accuracy", "vqa_soft_accuracy_lenient",
 ]
 
 # Official vqaEval.py contractions map, kept verbatim (including its quirks such as
@@ -61,19 +69,6 @@ _PUNCT = (
     ";", "/", "[", "]", '"', "{", "}", "(", ")", "=", "+", "\\", "_", "-", ">", "<", "@", "`", ",", "?", "!",
 )
 
-# Number words accepted by ``short_answer`` for "how many" questions.
-_COUNT_WORDS: dict[str, str] = {
-    **_MANUAL_MAP, "eleven": "11", "twelve": "12", "thirteen": "13", "fourteen": "14", "fifteen": "15",
-    "sixteen": "16", "seventeen": "17", "eighteen": "18", "nineteen": "19", "twenty": "20",
-}
-_NUMBER_RE = re.compile(r"\b(\d+(?:,\d{3})*(?:\.\d+)?|" + "|".join(_COUNT_WORDS) + r")\b", re.IGNORECASE)
-_PREFIX_RE = re.compile(
-    r"^(?:(?:final\s+)?answer\s*[:\-]\s*|the\s+(?:correct\s+|final\s+)?answer\s+is\s*:?\s*|"
-    r"there\s+(?:are|is)\s+|it\s+is\s+|it's\s+)",
-    re.IGNORECASE,
-)
-_YES_NO_RE = re.compile(r"^(yes|no)(?:[,.!;:]|$)|^(yes)\s", re.IGNORECASE)
-_MAX_WORDS = 5
 
 
 def _process_punctuation(text: str) -> str:
@@ -109,68 +104,31 @@ def normalize_answer(text: str) -> str:
     return _process_digit_article(_process_punctuation(text))
 
 
-def _strip_prefixes(text: str) -> str:
-    previous = None
-    while previous != text:
-        previous = text
-        text = _PREFIX_RE.sub("", text).strip()
-    return text
+def _official_clean(text: str) -> str:
+    """What ``vqaEval.py`` does to every answer before anything else: newlines and tabs to spaces, strip."""
+    return text.replace("\n", " ").replace("\t", " ").strip()
 
 
-_YES_NO_QUESTION = re.compile(r"\s*(is|are|was|were|does|do|did|has|have|can|could|will)\b", re.IGNORECASE)
-
-
-def short_answer(text: str, *, question: str | None = None) -> str:
-    """Shortens a sentence-style LLM reply to a VQA-style short answer.
-
-    Takes the first non-empty line, strips prefixes such as ``"Answer:"``,
-    ``"The answer is"``, ``"There are"`` and trailing periods. For a question
-    starting with "how many" the first number (digits or a number word up to
-    twenty; "none" or a lone "no" -> 0) is returned as digits. Otherwise ``"yes, ..."``/``"no."``
-    become ``"yes"``/``"no"`` ("no" only when followed by punctuation or the end,
-    so "no one" is kept), a bare count given to a yes/no question becomes "yes" (> 0) or
-    "no" (0), and longer replies are cut to the first five words.
-
-    Args:
-        text: The raw reply.
-        question: The question, used to detect counting questions.
-
-    Returns:
-        The shortened answer (possibly empty when ``text`` is blank).
-    """
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    answer = _strip_prefixes(lines[0]) if lines else ""
-    answer = answer.rstrip(" .").strip()
-    if question is not None and question.strip().lower().startswith("how many"):
-        match = _NUMBER_RE.search(answer)
-        if match:
-            token = match.group(1).lower()
-            return _COUNT_WORDS.get(token, token.replace(",", ""))
-        if re.search(r"\bno\b", answer, re.IGNORECASE):
-            return "0"
-    if question is not None and _YES_NO_QUESTION.match(question) and _NUMBER_RE.fullmatch(answer):
-        # A count given to a yes/no question ("Are there any people?" -> "4"): any > 0 means yes.
-        token = _NUMBER_RE.fullmatch(answer).group(1).lower()
-        return "no" if _COUNT_WORDS.get(token, token.replace(",", "")) == "0" else "yes"
-    yes_no = _YES_NO_RE.match(answer)
-    if yes_no:
-        return (yes_no.group(1) or yes_no.group(2)).lower()
-    words = answer.split()
-    if len(words) > _MAX_WORDS:
-        answer = " ".join(words[:_MAX_WORDS]).rstrip(",;:")
-    return answer
+def _leave_one_out(prediction: str, answers: Sequence[str]) -> float:
+    """Mean over the answers of ``min(1, matches among the other answers / 3)``; one answer: exact match."""
+    if len(answers) == 1:
+        return 1.0 if prediction == answers[0] else 0.0
+    total_matches = sum(gt == prediction for gt in answers)
+    scores = [min(1.0, (total_matches - (gt == prediction)) / 3) for gt in answers]
+    return sum(scores) / len(scores)
 
 
 def vqa_soft_accuracy(prediction: str, answers: Sequence[str]) -> float:
-    """Official VQA accuracy with leave-one-out averaging.
+    """Official VQA accuracy (GT-Vision-Lab ``vqaEval.py``) with leave-one-out averaging.
 
-    For each human answer, that answer is left out and the score is
-    ``min(1, matches among the other answers / 3)``; the scores are averaged.
-    Prediction and answers are both normalised with ``normalize_answer``. With a
-    single answer no leave-one-out subset has any answer, so exact match is used.
+    For each human answer, that answer is left out and the score is ``min(1, matches among the other
+    answers / 3)``; the scores are averaged. Answers and prediction have newlines/tabs turned into spaces and
+    are stripped; they are normalised with ``normalize_answer`` only when the (stripped) human answers are not
+    all identical, exactly as the official code does. With a single answer no leave-one-out subset has any
+    answer, so exact match (same normalisation rule: none) is used.
 
     Args:
-        prediction: The model answer.
+        prediction: The model answer, scored as given.
         answers: The human answers (usually 10).
 
     Returns:
@@ -181,13 +139,24 @@ def vqa_soft_accuracy(prediction: str, answers: Sequence[str]) -> float:
     """
     if not answers:
         raise ValueError("vqa_soft_accuracy needs at least one answer")
-    pred = normalize_answer(prediction)
-    gts = [normalize_answer(a) for a in answers]
-    if len(gts) == 1:
-        return 1.0 if pred == gts[0] else 0.0
-    total_matches = sum(gt == pred for gt in gts)
-    scores = [min(1.0, (total_matches - (gt == pred)) / 3) for gt in gts]
-    return sum(scores) / len(scores)
+    pred = _official_clean(prediction)
+    gts = [_official_clean(a) for a in answers]
+    if len(set(gts)) > 1:
+        pred = normalize_answer(pred)
+        gts = [normalize_answer(a) for a in gts]
+    return _leave_one_out(pred, gts)
+
+
+def vqa_soft_accuracy_lenient(prediction: str, answers: Sequence[str]) -> float:
+    """Like ``vqa_soft_accuracy`` but always normalises (``"Left."`` matches ten ``"left"``); not the official
+    number, so it has its own name and metric key (``vqa_lenient``).
+
+    Raises:
+        ValueError: If ``answers`` is empty.
+    """
+    if not answers:
+        raise ValueError("vqa_soft_accuracy_lenient needs at least one answer")
+    return _leave_one_out(normalize_answer(prediction), [normalize_answer(a) for a in answers])
 
 
 def exact_match(prediction: str, answers: Sequence[str]) -> float:
@@ -214,7 +183,7 @@ def _letter_index(text: str, n: int) -> int | None:
 
 def _choice_index(prediction: str, choices: Sequence[str]) -> int | None:
     norm_choices = [normalize_answer(c) for c in choices]
-    raw = _strip_prefixes(prediction.strip().splitlines()[0] if prediction.strip() else "")
+    raw = strip_prefixes(prediction.strip().splitlines()[0] if prediction.strip() else "")
     pred = normalize_answer(raw)
     if pred in norm_choices:
         return norm_choices.index(pred)
@@ -273,6 +242,7 @@ def _multiple_choice_metric(prediction: str, answers: Any, *, choices: Sequence[
 
 METRICS: dict[str, Callable[..., float]] = {
     "vqa": vqa_soft_accuracy,
+    "vqa_lenient": vqa_soft_accuracy_lenient,
     "exact_match": exact_match,
     # Adapter: ``fn(prediction, answers, *, choices=[...])`` where ``answers`` is the
     # correct option (index, text or letter) or a list whose first item is it.

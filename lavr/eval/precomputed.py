@@ -104,7 +104,7 @@ def _entry(tool: str, entry: dict[str, Any], settings: Settings) -> tuple[dict[s
 
 
 def seed_row(cache: Any, registry: Any, image: StoredImage, precomputed: dict[str, dict[str, Any]],
-             settings: Settings) -> int:
+             settings: Settings) -> list[str]:
     """Put a row's precomputed outputs into ``cache`` for ``image``.
 
     Args:
@@ -115,12 +115,13 @@ def seed_row(cache: Any, registry: Any, image: StoredImage, precomputed: dict[st
         settings: The agent's settings (default parameters depend on them).
 
     Returns:
-        How many entries were stored.
+        The cache keys of the entries stored, in order.
 
     Raises:
         InputError: An entry names an unknown tool or is malformed.
+        EntryTooLarge: An entry is larger than the cache's whole size bound (entries before it are stored).
     """
-    stored = 0
+    stored: list[str] = []
     for tool, entry in precomputed.items():
         if tool not in registry:
             raise InputError(f"precomputed output for unknown tool {tool!r}; tools: {', '.join(registry.names())}")
@@ -128,7 +129,7 @@ def seed_row(cache: Any, registry: Any, image: StoredImage, precomputed: dict[st
         identity = identity or registry.get(tool).identity()
         key = cache.key(image_sha256=image.sha256, tool=tool, params=params, identity=identity)
         cache.put(key, value, tool=tool, image_sha256=image.sha256, identity=identity)
-        stored += 1
+        stored.append(key)
     return stored
 
 
@@ -167,7 +168,10 @@ def seed_file(path: Path, cache: Any, registry: Any, settings: Settings) -> Any:
     - ``{"image_sha256": ..., "tool": ..., "params": ..., "identity": ..., "value": ...}``: the low-level form of
       ``ExpertCache.seed_jsonl`` (``identity`` defaults to the tool's).
 
-    A bad line is reported as ``"line N: reason"`` and seeding goes on.
+    A bad line is reported as ``"line N: reason"`` and seeding goes on; so is an entry larger than the cache's
+    whole bound. With ``settings.allowed_roots`` set, image paths outside them are refused like any other image
+    read (without saying whether the file exists). ``SeedReport.evicted`` counts the stored entries that the
+    cache's size bound evicted again before seeding ended, so a report never claims entries the cache lost.
     """
     import json
 
@@ -176,6 +180,7 @@ def seed_file(path: Path, cache: Any, registry: Any, settings: Settings) -> Any:
     from ..images import content_hash, load_image
 
     report = SeedReport()
+    keys: list[str] = []
     folder = Path(path).parent
     identity_for = (lambda tool: registry.get(tool).identity()) if registry is not None else None
     with Path(path).open(encoding="utf-8") as fh:
@@ -188,18 +193,18 @@ def seed_file(path: Path, cache: Any, registry: Any, settings: Settings) -> Any:
                     if not isinstance(obj.get("precomputed"), dict):
                         raise ValueError("'precomputed' must be an object of tool name -> output")
                     pil, name = load_image(folder / str(obj["image"]), max_pixels=settings.max_image_pixels,
-                                           work_side=settings.work_image_side)
+                                           work_side=settings.work_image_side, allowed_roots=settings.allowed_roots)
                     image = StoredImage(id="img_0", pil=pil, sha256=content_hash(pil), source=name)
-                    report.loaded += seed_row(cache, registry, image, obj["precomputed"], settings)
+                    row_keys = seed_row(cache, registry, image, obj["precomputed"], settings)
+                    keys += row_keys
+                    report.loaded += len(row_keys)
                     continue
                 record = cache.parse_seed_line(line, identity_for)
                 record["value"] = normalise_value(record["tool"], record["value"])
-            except (ValueError, LavrError) as exc:
+                keys.append(cache.put_record(record))
+            except (ValueError, LavrError) as exc:  # EntryTooLarge is a ValueError
                 report.errors.append(f"line {number}: {exc}")
                 continue
-            key = cache.key(image_sha256=record["image_sha256"], tool=record["tool"], params=record["params"],
-                            identity=record["identity"])
-            cache.put(key, record["value"], tool=record["tool"], image_sha256=record["image_sha256"],
-                      identity=record["identity"])
             report.loaded += 1
+    report.evicted = cache.count_missing(keys)
     return report

@@ -6,16 +6,23 @@ Each record has these keys (``None`` where not applicable)::
     error, error_kind, seconds, usage {prompt_tokens, completion_tokens, llm_calls}, tools, steps,
     retries, finished, mode, llm, seed
 
-- ``prediction`` is ``short_answer(raw_answer)``, the string that was scored; ``score`` is in [0, 1], or
+- ``prediction`` is the agent's answer exactly as it returned it (``raw_answer``, kept for older files), the
+  string that was scored: the scorer never reformats an answer; ``score`` is in [0, 1], or
   ``None`` when the row failed (then ``error``/``error_kind`` say why).
 - ``tools`` lists the tool calls in order (names, repeated when a tool ran twice); ``steps`` counts trace steps; ``retries`` counts malformed LLM replies that were fed back.
 
 Reading is tolerant: a line that is not a JSON object with an ``id`` (a torn last line after a kill) is skipped,
 and when an id appears more than once the last record wins.
+
+One writer at a time: ``ResultsLock`` holds an exclusive ``flock`` on ``<results>.lock`` for a whole run, so a
+second ``lavr eval`` on the same file refuses to start instead of replacing a file the first one is appending to
+(which silently lost its rows). The lock file is left in place (removing it would race with a waiting run);
+the kernel releases the lock when the process ends, however it ends.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -23,9 +30,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from ..errors import InputError
+
 logger = logging.getLogger(__name__)
 
-__all__ = ["ResultsWriter", "read_results", "rewrite_results"]
+__all__ = ["ResultsLock", "ResultsWriter", "read_results", "rewrite_results"]
 
 
 def read_results(path: Path | str) -> list[dict[str, Any]]:
@@ -71,6 +80,52 @@ def rewrite_results(path: Path | str, records: list[dict[str, Any]]) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+class ResultsLock:
+    """Exclusive, non-blocking lock on a results file for one run (a sidecar ``<name>.lock`` file).
+
+    Raises:
+        InputError: Another process holds the lock (the message names its pid when it wrote one).
+    """
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        try:
+            self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise InputError(f"{self.path}: cannot create the lock file {self.lock_path} "
+                             f"({exc.strerror or exc})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            os.close(fd)
+            who = f" (pid {holder})" if holder.isdigit() else ""
+            raise InputError(f"{self.path} is being written by another lavr eval{who}; wait for it to finish or "
+                             "choose another --out") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> ResultsLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 class ResultsWriter:

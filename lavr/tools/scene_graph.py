@@ -25,8 +25,9 @@ MAX_TRIPLES = 40
 class SceneGraphInput(ImageArg):
     label: str | None = Field(None, description="Query: only objects with this label, e.g. 'person'.")
     attribute: str | None = Field(
-        None, description="Query: only objects with this attribute, 'key=value' (e.g. 'posture=fallen', "
-        "'color=red', 'size=large', 'position=left')."
+        None, description="Query: only objects with this attribute, 'key=value' (e.g. 'color=red', "
+        "'size=large' (small|medium|large), 'position=left' (top|middle|bottom, left|center|right, or both: "
+        "'position=top-left'), 'posture=fallen' (person detector only))."
     )
     relation: Relation | None = Field(None, description="Query: only objects in this relation to `target`.")
     target: str | None = Field(None, description="Object id for `relation`, e.g. obj_2.", pattern=r"^obj_\d+$")
@@ -196,6 +197,34 @@ def parse_attribute(text: str) -> tuple[str | None, str]:
     return (m.group(1), m.group(2)) if m else (None, text.strip().lower())
 
 
+_KEY_ALIASES = {"colour": "color"}
+_VALUE_ALIASES = {"grey": "gray", "centre": "center", "mid": "middle"}
+
+
+def _parts(value: str) -> set[str]:
+    return {_VALUE_ALIASES.get(p, p) for p in re.split(r"[-\s]+", value.strip().lower()) if p}
+
+
+def attribute_matches(attrs: dict[str, str], key: str | None, value: str) -> bool:
+    """Whether an object's attributes satisfy ``key=value`` (``key`` None: any attribute has ``value``).
+
+    Positions are stored as ``vertical-horizontal`` (``middle-left``); a query names one part or both, in
+    either order: ``left`` matches ``top-left``, ``middle-left`` and ``bottom-left``; ``top-left`` only the
+    first. Other attributes match whole values; ``colour``/``grey``/``centre`` are read as
+    ``color``/``gray``/``center``.
+    """
+    key = _KEY_ALIASES.get(key, key) if key is not None else None
+    wanted = _parts(value)
+    if not wanted:
+        return False
+    items = attrs.items() if key is None else [(key, attrs[key])] if key in attrs else []
+    for name, stored in items:
+        have = _parts(stored)
+        if have == wanted or (name == "position" and wanted <= have):
+            return True
+    return False
+
+
 def query_graph(graph: nx.MultiDiGraph, *, label: str | None = None, attribute: str | None = None,
                 relation: str | None = None, target: str | None = None) -> list[str]:
     """Object ids matching every given filter, in id order. Counting is ``len()`` of this, never the LLM."""
@@ -211,12 +240,8 @@ def query_graph(graph: nx.MultiDiGraph, *, label: str | None = None, attribute: 
     for node, data in graph.nodes(data=True):
         if want_label and canonical_label(data["label"]) != want_label:
             continue
-        if attribute:
-            attrs = data["attributes"]
-            if key is not None and attrs.get(key) != value:
-                continue
-            if key is None and value not in attrs.values():
-                continue
+        if attribute and not attribute_matches(data["attributes"], key, value):
+            continue
         if rel and (node == target or not graph.has_edge(node, target, key=rel)):
             continue
         out.append(node)
