@@ -127,7 +127,8 @@ class ExpertCache:
         """Find damaged pages now rather than in the middle of a question (one pass over the file)."""
         result = conn.execute("PRAGMA quick_check(1)").fetchone()
         if result is None or result[0] != "ok":
-            raise sqlite3.DatabaseError(f"database disk image is malformed (quick_check: {result and result[0]})")
+            found = " ".join(str(result and result[0]).split())
+            raise sqlite3.DatabaseError(f"database disk image is malformed (quick_check: {found})")
 
     # Connections -----------------------------------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -298,7 +299,9 @@ class ExpertCache:
         try:
             if conn.execute("PRAGMA freelist_count").fetchone()[0] < min_free_pages:
                 return
-            conn.execute("PRAGMA incremental_vacuum").fetchall()
+            # executescript steps the pragma to completion (Cursor.execute stops after one page for a pragma
+            # that returns no rows).
+            conn.executescript("PRAGMA incremental_vacuum;")
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         except sqlite3.OperationalError as exc:  # busy: a later eviction or checkpoint does it
             log.debug("could not shrink %s now: %s", self.path, exc)

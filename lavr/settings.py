@@ -181,6 +181,7 @@ def _source_error_line(text: str) -> str:
 
 def describe_allowed(model: type[BaseSettings], name: str) -> str:
     """What a field accepts, in words: ``an integer from 1 to 50``, ``one of cpu, cuda``, ..."""
+    import types
     import typing
 
     field = model.model_fields.get(name)
@@ -189,8 +190,9 @@ def describe_allowed(model: type[BaseSettings], name: str) -> str:
     if name == "allowed_roots":
         return 'a JSON list of absolute folders, e.g. ["/data/images"]'
     annotation = field.annotation
-    args = [a for a in typing.get_args(annotation) if a is not type(None)] or [annotation]
-    base = args[0]
+    base = annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):  # X | None: describe X
+        base = next(a for a in typing.get_args(annotation) if a is not type(None))
     if typing.get_origin(base) is Literal:
         return "one of " + ", ".join(str(a) for a in typing.get_args(base))
     kind = {int: "an integer", float: "a number", bool: "true or false", Path: "a path", str: "text"}.get(

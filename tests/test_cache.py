@@ -229,3 +229,114 @@ def test_seed_jsonl(cache: ExpertCache, tmp_path: Path) -> None:
     report = cache.seed_jsonl(seed)
     assert report.loaded == 1
     assert "line 4: identity missing" in " ".join(report.errors)
+
+
+# Damage, bounds and shrinking (issue 9) ------------------------------------------------------------------------
+
+def _populated(path: Path, n: int = 400) -> None:
+    cache = ExpertCache(path)
+    for i in range(n):
+        cache.put(f"k{i}", {"i": i, "text": f"entry {i} " * 40}, tool="t", image_sha256=SHA_A)
+    cache.close()
+    conn = __import__("sqlite3").connect(path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+
+
+def _smash_middle(path: Path, nbytes: int = 8192) -> None:
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + nbytes] = bytes((i * 37 + 11) % 256 for i in range(nbytes))
+    path.write_bytes(bytes(data))
+
+
+def test_corrupted_interior_pages_are_set_aside_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "experts.sqlite"
+    _populated(path)
+    assert path.stat().st_size > 64 * 1024
+    _smash_middle(path)
+    cache = ExpertCache(path)  # PRAGMA quick_check finds the damage: the file is moved aside, a fresh one starts
+    assert cache.stats().entries == 0
+    assert len(list(tmp_path.glob("experts.sqlite.corrupt-*[0-9]"))) == 1
+    cache.put("k", {"v": 1}, tool="t", image_sha256=SHA_A)
+    assert cache.get("k") == {"v": 1}
+
+
+def test_damage_found_after_open_is_recovered_on_the_first_malformed_error(tmp_path: Path) -> None:
+    path = tmp_path / "experts.sqlite"
+    _populated(path)
+    cache = ExpertCache(path)
+    assert cache.stats().entries == 400
+    cache.close()  # the next call reconnects, without the open-time check
+    _smash_middle(path)
+    assert cache.stats().entries == 0  # "database disk image is malformed" -> set aside, fresh file, retried
+    assert len(list(tmp_path.glob("experts.sqlite.corrupt-*[0-9]"))) == 1
+    cache.put("k", {"v": 2}, tool="t", image_sha256=SHA_A)
+    assert cache.get("k") == {"v": 2}
+
+
+def test_one_oversize_entry_is_refused_and_keeps_the_rest(tmp_path: Path) -> None:
+    from lavr.cache import EntryTooLarge
+
+    cache = ExpertCache(tmp_path / "c.sqlite", max_bytes=2000)
+    for name in "abc":
+        cache.put(name, {"v": name * 100}, tool="t", image_sha256=SHA_A)
+    with pytest.raises(EntryTooLarge, match="larger than the whole cache bound"):
+        cache.put("huge", {"v": "x" * 5000}, tool="t", image_sha256=SHA_A)
+    assert cache.stats().entries == 3 and cache.get("huge") is None
+    assert [cache.get(k)["v"][0] for k in "abc"] == ["a", "b", "c"]
+
+
+def test_a_bound_below_one_byte_is_refused(tmp_path: Path) -> None:
+    from lavr.errors import InputError, SettingsError
+    from lavr.settings import Settings
+
+    for bound in (0, -1):
+        with pytest.raises(InputError, match="at least 1 byte"):
+            ExpertCache(tmp_path / "c.sqlite", max_bytes=bound)
+        with pytest.raises(SettingsError, match="cache_max_bytes"):
+            Settings(cache_max_bytes=bound)
+
+
+def test_the_file_shrinks_after_eviction_and_clear(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    cache = ExpertCache(path, max_bytes=10_000_000)
+    for i in range(300):
+        cache.put(f"k{i}", {"blob": "z" * 4000, "i": i}, tool="t", image_sha256=SHA_A)
+    cache._shrink(min_free_pages=0)  # checkpoint: the high-water mark is in the main file
+    high = path.stat().st_size
+    assert high > 1_000_000
+    cache.max_bytes = 100_000  # a smaller bound: the next write evicts most entries
+    cache.put("last", {"blob": "y" * 4000}, tool="t", image_sha256=SHA_A)
+    after_eviction = path.stat().st_size
+    assert cache.stats().bytes <= 100_000 and after_eviction < high / 3
+    cache.clear()
+    assert path.stat().st_size < after_eviction
+
+
+def test_seed_report_counts_what_the_bound_evicted_again(tmp_path: Path) -> None:
+    lines = [json.dumps({"image_sha256": SHA_A, "tool": "t", "params": {"i": i}, "identity": "m",
+                         "value": {"blob": "q" * 900}}) for i in range(30)]
+    (tmp_path / "seed.jsonl").write_text("\n".join(lines) + "\n")
+    cache = ExpertCache(tmp_path / "c.sqlite", max_bytes=10_000)  # room for ~10 of the 30 entries
+    report = cache.seed_jsonl(tmp_path / "seed.jsonl")
+    assert report.loaded == 30 and report.evicted == 30 - cache.stats().entries and report.evicted >= 19
+
+
+def test_memo_stores_the_identity_column(tmp_path: Path, settings) -> None:
+    import sqlite3
+
+    from PIL import Image
+    from pydantic import BaseModel
+
+    from lavr.tools.base import RunContext
+
+    class Out(BaseModel):
+        n: int
+
+    cache = ExpertCache(tmp_path / "c.sqlite")
+    ctx = RunContext(settings, cache=cache)
+    stored = ctx.images.add(Image.new("RGB", (16, 16)))
+    ctx.memo(tool="t", image=stored, params={}, identity="model-v7", model=Out, compute=lambda: Out(n=1))
+    rows = sqlite3.connect(tmp_path / "c.sqlite").execute("SELECT tool, identity FROM entries").fetchall()
+    assert rows == [("t", "model-v7")]

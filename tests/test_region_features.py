@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import logging
@@ -171,7 +172,21 @@ def test_availability_and_hub_cache_default(tmp_path: Path, weights: Path, monke
     expected.parent.mkdir(parents=True)
     shutil.copy(weights, expected)
     assert default.availability().available
-    assert default.identity() == f"{ARCH}:{expected.name}:{expected.stat().st_size}"
+    digest = hashlib.sha256(expected.read_bytes()).hexdigest()[:16]
+    assert default.identity() == f"{ARCH}:{expected.name}:{digest}"
+
+
+def test_identity_follows_the_weights_content_not_their_size(tool: RegionFeaturesTool, weights: Path,
+                                                              tmp_path: Path) -> None:
+    # A retrained file of exactly the same size is another model: its cached outputs must not be reused.
+    other = tmp_path / weights.name
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    other.write_bytes(bytes(data))
+    retrained = RegionFeaturesTool(Settings(region_model="mobilenet_v3", region_weights=other, device="cpu"))
+    assert other.stat().st_size == weights.stat().st_size
+    assert retrained.identity() != tool.identity()
+    assert tool.identity() == RegionFeaturesTool(tool.settings).identity()  # stable for the same file
     wrong = RegionFeaturesTool(Settings(region_model="resnet50_fpn_v2", region_weights=weights))
     with pytest.raises(WeightsMissing, match="LAVR_REGION_MODEL"):
         wrong.setup()
