@@ -57,3 +57,40 @@ def test_cache_command(tmp_path, action, monkeypatch, capsys):
     assert main(["cache", action]) == 0
     out = capsys.readouterr().out
     assert ("0 entries" in out) if action == "stats" else ("removed 0 entries" in out)
+
+
+def test_cache_seed_obeys_allowed_roots_without_revealing_files(tmp_path, monkeypatch, capsys, bus_jpg):
+    from lavr.cli import main
+
+    inside, outside = tmp_path / "inside", tmp_path / "outside"
+    inside.mkdir()
+    outside.mkdir()
+    (outside / "bus.jpg").write_bytes(bus_jpg.read_bytes())
+    raw = {"detections": [], "labels": ["person"]}
+    lines = [json.dumps({"image": str(outside / name), "precomputed": {"detect": raw}})
+             for name in ("bus.jpg", "missing.jpg")]
+    (tmp_path / "seed.jsonl").write_text("\n".join(lines) + "\n")
+    monkeypatch.setenv("LAVR_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("LAVR_ALLOWED_ROOTS", json.dumps([str(inside)]))
+    assert main(["cache", "seed", str(tmp_path / "seed.jsonl")]) == 1
+    captured = capsys.readouterr()
+    errors = [line.split(": ", 2)[-1] for line in captured.err.strip().splitlines()]
+    # the same refusal for a file that exists and one that does not: nothing is revealed about outside files
+    assert len(errors) == 2 and all("outside the allowed folders" in e for e in errors)
+    assert "no such file" not in captured.err and "loaded 0 entries" in captured.out
+
+
+def test_cache_seed_reports_entries_the_bound_evicted(tmp_path, monkeypatch, capsys):
+    from lavr.cli import main
+
+    lines = [json.dumps({"image_sha256": "c" * 64, "tool": "detect", "params": {"i": i}, "identity": "m",
+                         "value": {"blob": "w" * 400}}) for i in range(300)]
+    (tmp_path / "seed.jsonl").write_text("\n".join(lines) + "\n")
+    monkeypatch.setenv("LAVR_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("LAVR_CACHE_MAX_BYTES", "5000")
+    assert main(["cache", "seed", str(tmp_path / "seed.jsonl")]) == 0
+    out = capsys.readouterr().out
+    kept = 5000 // len(json.dumps({"blob": "w" * 400}, separators=(",", ":")))  # 411 bytes each: 12 fit
+    assert f"loaded 300 entries; {300 - kept} of them evicted again by the size bound (LAVR_CACHE_MAX_BYTES=5000)" \
+        in out
+    assert main(["cache", "stats"]) == 0 and f"{kept} entries" in capsys.readouterr().out

@@ -80,3 +80,73 @@ def test_missing_weights_say_why_and_how_to_fix(tmp_path):
     assert path is None and "not found locally" in reason
     avail = DetectTool(settings).availability()
     assert not avail.available and "network" in avail.reason and "LAVR_DETECTOR_WEIGHTS" in avail.fix
+
+
+# Both numbers of every COCO label meet at one form (issue 9: "bus" became "bu", "dishes" "dishe").
+COCO_PLURALS = {
+    "person": "people", "bicycle": "bicycles", "car": "cars", "motorcycle": "motorcycles", "airplane": "airplanes",
+    "bus": "buses", "train": "trains", "truck": "trucks", "boat": "boats", "traffic light": "traffic lights",
+    "fire hydrant": "fire hydrants", "stop sign": "stop signs", "parking meter": "parking meters",
+    "bench": "benches", "bird": "birds", "cat": "cats", "dog": "dogs", "horse": "horses", "sheep": "sheep",
+    "cow": "cows", "elephant": "elephants", "bear": "bears", "zebra": "zebras", "giraffe": "giraffes",
+    "backpack": "backpacks", "umbrella": "umbrellas", "handbag": "handbags", "tie": "ties",
+    "suitcase": "suitcases", "frisbee": "frisbees", "skis": "skis", "snowboard": "snowboards",
+    "sports ball": "sports balls", "kite": "kites", "baseball bat": "baseball bats",
+    "baseball glove": "baseball gloves", "skateboard": "skateboards", "surfboard": "surfboards",
+    "tennis racket": "tennis rackets", "bottle": "bottles", "wine glass": "wine glasses", "cup": "cups",
+    "fork": "forks", "knife": "knives", "spoon": "spoons", "bowl": "bowls", "banana": "bananas",
+    "apple": "apples", "sandwich": "sandwiches", "orange": "oranges", "broccoli": "broccoli",
+    "carrot": "carrots", "hot dog": "hot dogs", "pizza": "pizzas", "donut": "donuts", "cake": "cakes",
+    "chair": "chairs", "couch": "couches", "potted plant": "potted plants", "bed": "beds",
+    "dining table": "dining tables", "toilet": "toilets", "tv": "tvs", "laptop": "laptops", "mouse": "mice",
+    "remote": "remotes", "keyboard": "keyboards", "cell phone": "cell phones", "microwave": "microwaves",
+    "oven": "ovens", "toaster": "toasters", "sink": "sinks", "refrigerator": "refrigerators", "book": "books",
+    "clock": "clocks", "vase": "vases", "scissors": "scissors", "teddy bear": "teddy bears",
+    "hair drier": "hair driers", "toothbrush": "toothbrushes",
+}
+
+
+def test_coco_labels_match_ultralytics_and_the_plural_table():
+    from lavr.tools.detect import COCO_LABELS, coco_names
+
+    assert list(coco_names().values()) == list(COCO_LABELS) and list(COCO_PLURALS) == list(COCO_LABELS)
+
+
+@pytest.mark.parametrize("label", list(COCO_PLURALS))
+def test_every_coco_label_in_both_numbers(label):
+    plural = COCO_PLURALS[label]
+    assert canonical_label(label) == label  # a label is its own canonical form ("bus" stays "bus")
+    assert canonical_label(plural) == label
+    assert canonical_label(plural.title()) == label and canonical_label(f"  {plural} ") == label
+    if label == "skis":
+        assert canonical_label("ski") == "skis"
+
+
+@pytest.mark.parametrize("word,label", [("dishes", "dish"), ("glasses", "glass"), ("boxes", "box"),
+                                        ("children", "person"), ("buses", "bus")])
+def test_words_outside_coco_are_singularised_properly(word, label):
+    assert canonical_label(word) == label
+
+
+def test_a_coco_detector_accepts_singular_and_plural_classes(tmp_path, bus_jpg):
+    # An untrained COCO architecture (no download): the class filter is about labels, not detections.
+    settings = Settings(data_dir=tmp_path, detector_weights="yolo11n.yaml", device="cpu")
+    tool = DetectTool(settings)
+    ctx = RunContext(settings)
+    ctx.images.add(bus_jpg)
+    for classes in (["bus"], ["buses"], ["wine glasses", "knives"], ["skis"], ["ski"]):
+        out = tool.run(DetectInput(classes=classes, min_confidence=1.0), ctx)  # refused before: "cannot find bu"
+        assert set(out.counts) == {canonical_label(c) for c in classes} and not any(out.counts.values())
+
+
+def test_identity_names_weights_content_ultralytics_version_and_precision(tmp_path):
+    import importlib.metadata
+
+    weights = tmp_path / "w.pt"
+    weights.write_bytes(b"weights v1")
+    cpu = DetectTool(Settings(data_dir=tmp_path, detector_weights=str(weights), device="cpu")).identity()
+    cuda = DetectTool(Settings(data_dir=tmp_path, detector_weights=str(weights), device="cuda")).identity()
+    version = importlib.metadata.version("ultralytics")
+    assert f"ultralytics-{version}" in cpu and cpu.endswith(":fp32") and cuda.endswith(":fp16")
+    weights.write_bytes(b"weights v2")  # same size, other content: another model
+    assert DetectTool(Settings(data_dir=tmp_path, detector_weights=str(weights), device="cpu")).identity() != cpu

@@ -107,3 +107,24 @@ def test_non_images_stay_clear_errors_after_ultralytics_patches_pillow(tmp_path)
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(ImageError, match="not an image"):
         load_image(tmp_path / "notes.txt")
+
+
+def test_max_image_pixels_lifts_pillows_bomb_guard(monkeypatch):
+    # Pillow refuses images above its own MAX_IMAGE_PIXELS (~89 Mpx; a warning, then an error above twice that)
+    # whatever LAVR_MAX_IMAGE_PIXELS says. Scaled down here: a guard of 10,000 pixels, images of 12,000 (the
+    # warning zone) and 40,000 pixels (the error zone), allowed by lavr's own bound.
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10_000)
+    for size in ((120, 100), (200, 200)):
+        data = _png(Image.new("RGB", size, (9, 9, 9)))
+        img, _ = load_image(data, max_pixels=50_000)
+        assert img.size == size
+        with pytest.raises(ImageError, match=r"is more than 1,000 pixels \(set LAVR_MAX_IMAGE_PIXELS"):
+            load_image(data, max_pixels=1_000)
+    assert Image.MAX_IMAGE_PIXELS == 10_000  # restored for the rest of the process
+
+
+def test_original_hash_does_not_depend_on_the_working_size():
+    data = _png(Image.new("RGB", (1200, 800), (30, 60, 90)))
+    small, large = ImageStore(work_side=512).add(data), ImageStore(work_side=2048).add(data)
+    assert small.sha256 != large.sha256  # the experts see other pixels: other cache entries
+    assert small.original_sha256 == large.original_sha256 == large.sha256  # but it is the same image
