@@ -28,24 +28,9 @@ def settings_from_args(args: argparse.Namespace, **extra: Any) -> Any:
     Raises:
         SettingsError: A variable or an option has a value that is not allowed.
     """
-    from .errors import SettingsError
-    from .settings import Settings
+    from .settings import settings_with_options
 
-    overrides: dict[str, Any] = dict(extra)
-    for option, name in OPTION_FIELDS.items():
-        value = getattr(args, name, None)
-        if value is not None:
-            overrides[name] = value
-    try:
-        return Settings(**overrides)
-    except SettingsError as exc:
-        option = next((o for o, f in OPTION_FIELDS.items() if f == exc.field and f in overrides), None)
-        if option is None:
-            raise
-        from .settings import describe_allowed
-
-        raise SettingsError(f"{option} {exc.value} is not allowed; allowed: {describe_allowed(Settings, exc.field)}",
-                            field=exc.field, value=exc.value) from None
+    return settings_with_options({f: (o, getattr(args, f, None)) for o, f in OPTION_FIELDS.items()}, **extra)
 
 
 _settings = settings_from_args

@@ -41,21 +41,3 @@ class SettingsError(InputError, ValueError):
         super().__init__(message)
         self.field = field
         self.value = value
-
-    @classmethod
-    def from_validation(cls, exc: object, model: type, *, given: set[str]) -> SettingsError:
-        """One line from a pydantic ``ValidationError`` of ``Settings``: the first bad field, its value and what
-        is allowed. A field given as an argument is named as such, else by its ``LAVR_*`` variable."""
-        from .settings import ENV_PREFIX, describe_allowed
-
-        errors = exc.errors()  # type: ignore[attr-defined]
-        first = errors[0]
-        name = str(first["loc"][0]) if first.get("loc") else "?"
-        value = first.get("input")
-        where = name if name in given else f"{ENV_PREFIX}{name.upper()}"
-        more = f" (and {len(errors) - 1} more invalid setting(s))" if len(errors) > 1 else ""
-        reason = str(first.get("msg", "invalid value"))
-        if reason.startswith("Value error, "):
-            reason = reason[len("Value error, "):]
-        return cls(f"{where}={value!r} is not allowed ({reason}); allowed: {describe_allowed(model, name)}{more}",
-                   field=name, value=value)

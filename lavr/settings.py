@@ -36,7 +36,7 @@ class Settings(BaseSettings):
         try:
             super().__init__(**values)
         except ValidationError as exc:
-            raise SettingsError.from_validation(exc, type(self), given=set(values)) from None
+            raise _validation_error(exc, type(self), given=set(values)) from None
         except _SourceError as exc:  # a variable that is not even parseable (LAVR_ALLOWED_ROOTS='[oops')
             raise SettingsError(_source_error_line(str(exc))) from None
 
@@ -166,6 +166,42 @@ class Settings(BaseSettings):
                 "allowed: a writable folder (or one that can be created)"
             ) from None
         return path
+
+
+def _validation_error(exc: ValidationError, model: type[BaseSettings], *, given: set[str]) -> SettingsError:
+    """One line from a ``ValidationError`` of ``Settings``: the first bad field, its value and what is allowed.
+    A field given as an argument is named as such, else by its ``LAVR_*`` variable."""
+    errors = exc.errors()
+    first = errors[0]
+    name = str(first["loc"][0]) if first.get("loc") else "?"
+    value = first.get("input")
+    where = name if name in given else f"{ENV_PREFIX}{name.upper()}"
+    more = f" (and {len(errors) - 1} more invalid setting(s))" if len(errors) > 1 else ""
+    reason = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    return SettingsError(f"{where}={value!r} is not allowed ({reason}); allowed: {describe_allowed(model, name)}{more}",
+                         field=name, value=value)
+
+
+def settings_with_options(options: dict[str, tuple[str, Any]], **extra: Any) -> Settings:
+    """``Settings`` from ``LAVR_*`` variables overridden by command-line options, validated like the variables.
+
+    Args:
+        options: Field name -> (option as the user typed it, e.g. ``--max-steps``, its value); ``None`` values
+            are left out.
+        extra: More field overrides, not named after an option.
+
+    Raises:
+        SettingsError: A variable or an option has a value that is not allowed; an option is named as typed.
+    """
+    overrides = {**extra, **{name: value for name, (_, value) in options.items() if value is not None}}
+    try:
+        return Settings(**overrides)
+    except SettingsError as exc:
+        if exc.field not in options or exc.field not in overrides:
+            raise
+        option = options[exc.field][0]
+        raise SettingsError(f"{option} {exc.value} is not allowed; allowed: {describe_allowed(Settings, exc.field)}",
+                            field=exc.field, value=exc.value) from None
 
 
 def _source_error_line(text: str) -> str:

@@ -18,8 +18,9 @@ LAYERS: list[set[str]] = [
     {"lavr.planners"},
     {"lavr.query"},
     {"lavr.tools", "lavr.backends", "lavr.prompts", "lavr.trace_html"},
-    {"lavr.trace", "lavr.cache", "lavr.images", "lavr.samples", "lavr.refs"},
-    {"lavr.schema", "lavr.settings", "lavr.errors"},
+    {"lavr.trace", "lavr.cache", "lavr.images", "lavr.samples", "lavr.refs", "lavr.answers"},
+    {"lavr.schema", "lavr.settings"},
+    {"lavr.errors"},  # below settings: a bad setting raises lavr.errors.SettingsError
 ]
 
 

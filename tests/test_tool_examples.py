@@ -14,8 +14,10 @@ from lavr.schema import Box
 from lavr.settings import Settings
 from lavr.tools import default_tools
 from lavr.tools.base import RunContext
-from lavr.tools.detect import COCO_LABELS, DetectInput, canonical_label
+from lavr.tools.detect import COCO_LABELS, DetectInput, RawDetection, canonical_label
 from lavr.tools.scene_graph import SceneGraphInput, SceneGraphTool, attribute_matches, build_graph, query_graph
+
+from tools_for_tests import FixedDetector
 
 # Every "e.g." example in the input descriptions of the tools lavr ships: (tool, field) -> example values.
 EXAMPLES: dict[tuple[str, str], list[Any]] = {
@@ -61,16 +63,20 @@ def test_every_example_is_accepted_and_appears_in_the_description(tool_field):
         tool.input_model.model_validate({field: value})  # the schema the LLM sees accepts it
 
 
-def _scene(settings: Settings) -> tuple[RunContext, Any]:
+def _scene(settings: Settings) -> tuple[RunContext, Any, SceneGraphTool]:
     arr = np.full((300, 300, 3), 255, dtype=np.uint8)
     arr[20:280, 10:110] = (220, 20, 20)  # a large red person on the left
     ctx = RunContext(settings)
     ctx.images.add(Image.fromarray(arr))
-    ctx.register_object(image="img_0", label="person", confidence=0.9, box=Box(x1=0.03, y1=0.07, x2=0.37, y2=0.93))
-    ctx.register_object(image="img_0", label="person", confidence=0.8, box=Box(x1=0.0, y1=0.0, x2=0.1, y2=0.1),
-                        attributes={"posture": "fallen"})  # a small fallen person, top-left
-    ctx.register_object(image="img_0", label="dog", confidence=0.7, box=Box(x1=0.8, y1=0.8, x2=0.95, y2=0.95))
-    return ctx, build_graph(ctx.objects_in("img_0"), ctx.images.get("img_0").pil)
+    found = [
+        RawDetection(label="person", confidence=0.9, box=Box(x1=0.03, y1=0.07, x2=0.37, y2=0.93)),
+        # a small fallen person, top-left
+        RawDetection(label="person", confidence=0.8, box=Box(x1=0.0, y1=0.0, x2=0.1, y2=0.1),
+                     attributes={"posture": "fallen"}),
+        RawDetection(label="dog", confidence=0.7, box=Box(x1=0.8, y1=0.8, x2=0.95, y2=0.95)),
+    ]
+    tool = SceneGraphTool(settings, detector=FixedDetector(settings, found))
+    return ctx, build_graph(tool.scene_objects("img_0", ctx), ctx.images.get("img_0").pil), tool
 
 
 @pytest.mark.parametrize("attribute,expected", [
@@ -87,9 +93,9 @@ def _scene(settings: Settings) -> tuple[RunContext, Any]:
     ("red", ["obj_0"]),
 ])
 def test_scene_graph_attribute_examples_match_what_they_say(settings, attribute, expected):
-    ctx, graph = _scene(settings)
+    ctx, graph, tool = _scene(settings)
     assert query_graph(graph, attribute=attribute) == expected
-    out = SceneGraphTool(settings).run(SceneGraphInput(attribute=attribute), ctx)
+    out = tool.run(SceneGraphInput(attribute=attribute), ctx)
     assert out.match_count == len(expected)
 
 
@@ -103,7 +109,7 @@ def test_attribute_matching_is_whole_values_except_positions():
 
 
 def test_scene_graph_label_example_and_detect_classes_example(settings):
-    ctx, graph = _scene(settings)
+    ctx, graph, _ = _scene(settings)
     assert query_graph(graph, label="person") == ["obj_0", "obj_1"] == query_graph(graph, label="people")
     assert DetectInput(classes=["person"]).classes == ["person"] and canonical_label("person") in COCO_LABELS
 
@@ -121,7 +127,7 @@ def test_no_example_about_the_asked_image_at_any_working_size(tmp_path, zidane_j
         agent = Agent(ScriptedBackend([]), settings=settings, cache=False)
         ctx = agent.new_context()
         stored = ctx.images.add(zidane_jpg)
-        infos = [ImageInfo(**i) for i in agent._image_infos(ctx, [stored.id])]
+        infos = [ImageInfo(**i) for i in agent.image_infos(ctx, [stored.id])]
         request = PlanRequest(question="How many people are there?", images=infos, tools=[agent.registry.get(n) for n in agent.registry.names()],
                               steps=[], steps_left=3, retries_left=2)
         chosen = examples_for(request, 10)

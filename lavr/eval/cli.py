@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -75,8 +76,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     Returns:
         0, or 1 when no row could be scored but some failed.
     """
-    from ..cli import settings_from_args
     from ..errors import InputError
+    from ..settings import settings_with_options
     from .dataset import load_dataset
     from .report import format_report, write_report_json
     from .runner import run_eval
@@ -85,7 +86,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise InputError("--concurrency must be at least 1")
     if args.limit is not None and args.limit < 0:
         raise InputError("--limit must not be negative")
-    settings = settings_from_args(args, llm_seed=args.seed)  # bad LAVR_* or --max-steps: one line, now
+    # Bad LAVR_* variables or --max-steps: one line now, before the dataset is read or any agent is built.
+    settings = settings_with_options({"max_steps": ("--max-steps", args.max_steps), "llm": ("--llm", args.llm)},
+                                     llm_seed=args.seed)
     dataset = load_dataset(args.data, allowed_roots=settings.allowed_roots, limit=args.limit)
     summary = run_eval(dataset, agent_factory=_spec(args), out=args.out, metric=args.metric,
                        concurrency=args.concurrency, resume=not args.no_resume, retry_errors=args.retry_errors,
