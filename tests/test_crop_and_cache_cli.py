@@ -83,7 +83,7 @@ def test_cache_seed_obeys_allowed_roots_without_revealing_files(tmp_path, monkey
 def test_cache_seed_reports_entries_the_bound_evicted(tmp_path, monkeypatch, capsys):
     from lavr.cli import main
 
-    lines = [json.dumps({"image_sha256": "c" * 64, "tool": "detect", "params": {"i": i}, "identity": "m",
+    lines = [json.dumps({"image_sha256": "c" * 64, "tool": "scene_graph", "params": {"i": i}, "identity": "m",
                          "value": {"blob": "w" * 400}}) for i in range(300)]
     (tmp_path / "seed.jsonl").write_text("\n".join(lines) + "\n")
     monkeypatch.setenv("LAVR_DATA_DIR", str(tmp_path / "data"))

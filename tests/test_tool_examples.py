@@ -32,6 +32,8 @@ EXAMPLES: dict[tuple[str, str], list[Any]] = {
     ("crop", "object"): ["obj_2"],
     ("caption", "image"): ["img_0", "crop_1"],
     ("region_features", "image"): ["img_0", "crop_1"],
+    ("faces", "image"): ["img_0", "crop_1"],
+    ("people", "image"): ["img_0", "crop_1"],
 }
 
 
