@@ -33,9 +33,6 @@ def settings_from_args(args: argparse.Namespace, **extra: Any) -> Any:
     return settings_with_options({f: (o, getattr(args, f, None)) for o, f in OPTION_FIELDS.items()}, **extra)
 
 
-_settings = settings_from_args
-
-
 def _check_output_file(path: str, what: str) -> None:
     """Refuse an output path whose folder is missing or that is a folder, before any slow work."""
     from .errors import InputError
@@ -55,7 +52,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     from .samples import resolve_image_arg
 
-    settings = _settings(args)
+    settings = settings_from_args(args)
     if args.trace_html:
         _check_output_file(args.trace_html, "--trace-html")  # before the LLM work, not after it
     image = resolve_image_arg(args.image)
@@ -83,7 +80,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_tools(args: argparse.Namespace) -> int:
     from .tools import ToolRegistry, default_tools
 
-    settings = _settings(args)
+    settings = settings_from_args(args)
     registry = ToolRegistry(default_tools(settings))
     rows = []
     for name in registry.names():
@@ -108,7 +105,7 @@ def cmd_cache(args: argparse.Namespace) -> int:
     from .agents.agent import open_cache
     from .errors import InputError
 
-    settings = _settings(args)
+    settings = settings_from_args(args)
     cache = open_cache(settings)
     if args.action == "stats":
         stats = cache.stats()
