@@ -15,10 +15,11 @@ from PIL import Image
 from lavr import Agent
 from lavr.backends import ScriptedBackend
 from lavr.errors import BackendError, InputError
-from lavr.eval import runner as runner_mod
+from lavr.eval import groups as runner_mod
 from lavr.eval.dataset import load_dataset
 from lavr.eval.results import read_results
-from lavr.eval.runner import group_by_image, run_eval, seed_everything
+from lavr.eval.groups import seed_everything
+from lavr.eval.runner import group_by_image, run_eval
 from lavr.eval.spec import AgentSpec, agent_mode
 from lavr.tools.base import RunContext, Tool
 
@@ -169,8 +170,9 @@ def test_run_eval_writes_one_scored_record_per_row(settings, ds_dir, tmp_path):
 
 
 def test_the_scorer_scores_exactly_what_the_agent_answered(settings, ds_dir, tmp_path):
-    # No reformatting on the scoring side: a sentence is scored as a sentence, a count given to a yes/no
-    # question stays a count (it used to be turned into "yes" before scoring).
+    # No reformatting on the scoring side: the agent formats its answer (a sentence becomes "4", what `ask` prints
+    # too), the scorer scores exactly that; a count given to a yes/no question stays a count (it used to be turned
+    # into "yes" before scoring).
     path = write_jsonl(ds_dir / "d.jsonl", [row("s1"), row("yn", question="Are there people?", answers=["yes"] * 10)])
     backend = ScriptedBackend([lambda m: answer("There are 4 people.") if "How many" in m[1].content
                                else answer("4")], repeat_last=True)
@@ -178,9 +180,9 @@ def test_the_scorer_scores_exactly_what_the_agent_answered(settings, ds_dir, tmp
     summary = run_eval(path, agent_factory=lambda: Agent(backend, settings=s, tools=[CountTool(s)], cache=False),
                        out=tmp_path / "r.jsonl", progress=False)
     records = {r["id"]: r for r in read_results(tmp_path / "r.jsonl")}
-    assert records["s1"]["prediction"] == "There are 4 people." and records["s1"]["score"] == 0.0
+    assert records["s1"]["prediction"] == "4" and records["s1"]["score"] == 1.0
     assert records["yn"]["prediction"] == "4" and records["yn"]["score"] == 0.0
-    assert summary.accuracy == 0.0
+    assert summary.accuracy == 0.5
 
 
 def test_rows_are_grouped_by_image_and_the_image_is_decoded_once(settings, ds_dir, tmp_path, monkeypatch):

@@ -161,3 +161,9 @@ def test_pipeline_llm_answers_are_references_too(settings, image):
     assert ans.answer == "bus"  # a pipeline answers with its last LLM step
     assert [type(s) for s in ans.steps] == [AnswerStep, ToolStep, AnswerStep] and ans.steps[0].final is False
     assert ans.steps[1].args == {"label": "bus"} and ans.steps[1].result == "counts: bus=1"
+
+
+def test_the_agent_formats_its_answer_and_keeps_the_llms_words(settings, image):
+    agent, _ = agent_for(settings, [calls("person"), answer("There are 4 people.")])
+    ans = agent.ask(image, "How many people?")
+    assert ans.answer == "4" and ans.steps[-1].answer == "There are 4 people."

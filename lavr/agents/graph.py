@@ -16,6 +16,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Overwrite
 
+from ..answers import short_answer
 from ..backends.base import LLMBackend
 from ..errors import BackendError
 from ..planners.base import CANNOT_TELL, CallTools, Final, ImageInfo, PlanOutcome, Planner, PlanRequest
@@ -127,7 +128,7 @@ def build_graph(planner: Planner, llm: LLMBackend, registry: ToolRegistry, execu
             return {"steps": [step], "pending": [], "turns": turns}
         finished = "budget_exhausted" if force else _finished_of(move)
         return {"steps": [step], "pending": [], "turns": turns, "final": {"answer": move.answer,
-                "rationale": move.rationale, "evidence": move.evidence}, "finished": finished}
+                "rationale": move.rationale, "evidence": move.evidence, "verbatim": move.verbatim}, "finished": finished}
 
     def plan_step(state: AgentState, *, force: bool) -> dict[str, Any]:
         start = time.perf_counter()
@@ -156,7 +157,10 @@ def build_graph(planner: Planner, llm: LLMBackend, registry: ToolRegistry, execu
         """Close the question: the answer (``cannot tell`` when there is none) joins the thread's history."""
         final = dict(state.get("final") or {"answer": CANNOT_TELL, "evidence": [],
                                              "rationale": "the planner gave no usable answer within its budget"})
-        final["answer"] = " ".join(str(final.get("answer") or "").split())[:MAX_ANSWER_CHARS] or CANNOT_TELL
+        # The agent formats its answer (VQA style: "4", "yes", "red"); the LLM's own words stay in the AnswerStep.
+        said = " ".join(str(final.get("answer") or "").split())[:MAX_ANSWER_CHARS]
+        final["answer"] = (said if final.get("verbatim") else short_answer(said, question=state["question"])) \
+            or CANNOT_TELL
         update: dict[str, Any] = {"final": final, "history": [(state["question"], final["answer"])]}
         if state.get("final") is None and state.get("finished") in (None, "answered"):
             update["finished"] = "budget_exhausted"

@@ -1,7 +1,7 @@
 """``executor="ray"``: the same evaluation, with image groups spread over Ray actors.
 
 Each actor builds its agent once (``agent_factory()``; pass an ``AgentSpec`` so it pickles small and builds
-the experts inside the worker) and evaluates whole image groups with ``runner.evaluate_group``. The driver
+the experts inside the worker) and evaluates whole image groups with ``groups.evaluate_group``. The driver
 schedules groups onto idle actors and writes the records they return, so the results file, the resume logic and
 the summary are exactly those of the local executor; a group's records arrive together when it finishes.
 
@@ -24,7 +24,7 @@ from ..errors import InputError, LavrError
 from ..settings import Settings
 from .dataset import EvalRow
 from .precomputed import ScratchCache
-from .runner import GroupOptions, OnRecord, base_record, evaluate_group, seed_everything
+from .groups import GroupOptions, OnRecord, base_record, evaluate_group, seed_everything
 from .spec import AgentSpec, agent_mode
 
 logger = logging.getLogger(__name__)

@@ -69,6 +69,7 @@ class Final:
     prompt: str | None = None
     error: str | None = None
     failed: Literal["retries", "template"] | None = None
+    verbatim: bool = False  # the answer is data (a pipeline's tool text), not an LLM reply to shorten
     kind: Literal["final"] = "final"
 
 

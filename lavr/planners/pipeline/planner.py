@@ -137,4 +137,5 @@ class PipelinePlanner:
             return Final(answer=CANNOT_TELL, rationale=detail, failed="template" if not runs else None,
                          error=detail)
         last_run = runs[-1]
-        return Final(answer=last_run.result or "", rationale=f"the output of step {last_run.call_id} ({last_run.tool})")
+        return Final(answer=last_run.result or "", rationale=f"the output of step {last_run.call_id} ({last_run.tool})",
+                     verbatim=True)
