@@ -53,7 +53,7 @@ def test_two_images_in_one_thread_keep_their_ids(settings):
     second = session.send("And in this one?", images=[photo((0, 0, 200))])
     assert second.image == "img_1" and session.history[1].images == ["img_1"]
     prompt = question_text(backend, 2)
-    assert "img_1 attached with this message; images in this thread: img_0, img_1" in prompt
+    assert "Images in this thread: img_0 (96x64), img_1 (96x64); img_1 attached with the question below" in prompt
     assert "Image img_1: 96x64 pixels. Image img_0: 96x64 pixels." in prompt
     # objects of the second image got new ids; the first image's objects kept theirs
     third = session.send("Where is obj_2?")

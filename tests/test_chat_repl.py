@@ -21,7 +21,7 @@ def test_repl_session(settings, tmp_path):
     assert repl.run(iter(lines)) == 0
     text = out.getvalue()
     assert "attached" in text and "\n2\n" in text and "\nright\n" in text and "\nfresh\n" in text
-    assert "#1 tool   find" in text and "found: obj_0 person" in text        # /trace of turn 1
+    assert "#1 find(" in text and "found: obj_0 person" in text              # /trace of turn 1
     assert text.count(" turns ") == 1 and "How many people?" in text          # /threads before /new
     errors = err.getvalue().splitlines()
     assert errors[0].startswith("lavr: error: unknown command /bogus")

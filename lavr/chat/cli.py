@@ -25,14 +25,11 @@ def _settings(args: argparse.Namespace) -> Any:
 
 
 def format_steps(answer: Any) -> str:
-    """The trace of a turn, one line per step."""
+    """The trace of a turn, one line per step (each step's own plain-text rendering)."""
     lines = []
     for s in answer.steps:
-        what = s.tool or s.kind
-        detail = s.error or s.result or s.thought or ""
-        if s.kind == "plan" and s.data and s.data.get("tool_calls"):
-            detail = ", ".join(f"{c['tool']}({c.get('args', {})})" for c in s.data["tool_calls"])
-        lines.append(f"  #{s.index} {s.kind:<6} {what:<14} {detail[:200]}" + (" (cached)" if s.cached else ""))
+        cached = " (cached)" if getattr(s, "cached", False) else ""
+        lines.append(f"  #{s.index} {s.prompt_text()[:300]}{cached}")
     return "\n".join(lines) or "  (no steps)"
 
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from ..errors import InputError
 from ..images import ImageInput
-from ..schema import Answer, Step
+from ..trace import Answer, Step
 
 THREAD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 

@@ -37,7 +37,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from ..errors import BackendError, ImageError, InputError, LavrError, ThreadNotFound, ThreadStateError
-from ..schema import Step
+from ..trace import Step
 from ..settings import Settings
 from .content import ChatCompletionRequest, ImageTooLarge, read_image_url, split_conversation
 from .models import ChatReply, ChatService, check_thread_id, new_thread_id

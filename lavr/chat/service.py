@@ -1,12 +1,15 @@
-"""``ChatThreads``: chat sessions on a LangGraph checkpointer (SQLite under the data folder, or PostgreSQL).
+"""``ChatThreads``: chat sessions on the agent's own LangGraph graph and a checkpointer (SQLite under the data
+folder, or PostgreSQL).
 
-Each thread is a LangGraph thread of a small graph whose state holds the thread (``ThreadState``) and the pending
-turn. A turn runs the agent (any planning mode) with the thread's images, crops and objects restored into its
-``RunContext``, and returns the new thread state; the checkpoint written after that node is the commit. A
-process killed during a turn leaves the previous checkpoint's thread intact.
+A thread is a LangGraph thread of the runner's graph (``lavr.agents.graph``): its checkpointed state holds the
+thread's messages (``history``), images (ids, content hashes, sizes: the pixels are kept by hash in
+``ImageBlobs``), object ids (``objects``) and every finished question's record (``answers``: question, images,
+final answer, trace). The record is written by the graph's ``finish`` node, in the same checkpoint as the rest of
+the turn, so a turn is committed whole or not at all: a process killed during a turn leaves every earlier turn.
+Every planning mode runs through the same graph, so every mode chats alike.
 
-Turns of one thread are serialised: a lock per thread in the process, plus a lock that other processes see
-(``fcntl`` on a lock file next to the SQLite database, or a PostgreSQL advisory lock).
+Turns of one thread are serialised: a lock per thread in the process, plus a lock other processes see (``flock``
+on a lock file next to the SQLite database, or a PostgreSQL advisory lock).
 """
 
 from __future__ import annotations
@@ -18,77 +21,51 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator, Sequence, TypedDict
-
-from langchain_core.runnables import RunnableConfig
-from langgraph.graph import END, START, StateGraph
+from typing import Any, Iterator, Sequence
 
 from ..errors import ImageError, InputError, LavrError, ThreadNotFound, ThreadStateError
 from ..images import ImageInput, load_image
-from ..schema import Answer, Step
 from ..settings import Settings
-from ..tools.base import RunContext
+from ..trace import STEPS, Answer, Step, total_usage
 from .blobs import ImageBlobs
 from .models import (ChatReply, ChatTurn, StepCallback, ThreadImage, ThreadInfo, check_thread_id, new_thread_id,
                      utcnow)
-from .thread import CropRecord, ThreadState, prompt_history
+from .thread import ThreadState, prompt_history
 
 logger = logging.getLogger(__name__)
 
 MAX_TEXT_CHARS = 2000
 
 
-class ChatGraphState(TypedDict, total=False):
-    thread: dict[str, Any]
-    pending: dict[str, Any] | None
-
-
-def _configurable(config: RunnableConfig) -> dict[str, Any]:
-    return config.get("configurable") or {}
-
-
 class ChatThreads:
-    """The ``ChatService`` on a checkpointer. ``agent`` is any lavr agent (``make_agent(mode, ...)``).
+    """The ``ChatService`` on the agent's graph with a checkpointer. ``agent`` is any ``lavr.Agent`` (any planning
+    mode); its LLM, planner, tools and expert cache are shared with a copy compiled with the checkpointer.
 
     Args:
-        agent: answers one turn; its expert cache is shared by every thread (keyed by image content).
+        agent: answers the turns; its expert cache is shared by every thread (keyed by image content).
         settings: data folder, history budget, image limits.
         checkpointer: a LangGraph checkpointer; default: ``open_checkpointer(settings)``.
     """
 
     def __init__(self, agent: Any, *, settings: Settings | None = None, checkpointer: Any = None):
-        self.agent = agent
+        from ..agents import Agent
+
         self.settings = settings or agent.settings
         self._owned = checkpointer is None
         self.store = checkpointer if checkpointer is not None else open_checkpointer(self.settings)
+        self.agent = Agent(agent.backend, planner=agent.planner, settings=agent.settings,
+                           tools=list(agent.registry.tools()), cache=agent.cache or False, checkpointer=self.store)
+        self.graph = self.agent.graph
         self.blobs = ImageBlobs(self.settings.subdir("chat") / "images")
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
-        self.graph = self._build()
-
-    # Graph --------------------------------------------------------------------------------------
-    def _build(self) -> Any:
-        def route(state: ChatGraphState) -> str:
-            return "turn" if state.get("pending") else END
-
-        def turn(state: ChatGraphState, config: RunnableConfig) -> dict[str, Any]:
-            thread = ThreadState.model_validate(state["thread"])
-            pending = state["pending"] or {}
-            updated = self._run_turn(thread, pending, _configurable(config).get("lavr_on_step"))
-            return {"thread": updated.model_dump(mode="json"), "pending": None}
-
-        graph = StateGraph(ChatGraphState)
-        graph.add_node("turn", turn)
-        graph.add_conditional_edges(START, route, {"turn": "turn", END: END})
-        graph.add_edge("turn", END)
-        return graph.compile(checkpointer=self.store)
 
     @staticmethod
-    def _config(thread_id: str, **extra: Any) -> dict[str, Any]:
-        return {"configurable": {"thread_id": thread_id, **extra}}
+    def _config(thread_id: str) -> dict[str, Any]:
+        return {"configurable": {"thread_id": thread_id}}
 
     # Reading ------------------------------------------------------------------------------------
-    def _load(self, thread_id: str) -> ThreadState | None:
+    def _values(self, thread_id: str) -> dict[str, Any] | None:
         try:
             snapshot = self.graph.get_state(self._config(thread_id))
         except LavrError:
@@ -96,13 +73,54 @@ class ChatThreads:
         except Exception as exc:  # a corrupt row: serde, msgpack or SQL errors; other threads are unaffected
             raise ThreadStateError(f"thread {thread_id!r}: stored state is unreadable ({type(exc).__name__}: "
                                    f"{str(exc)[:200]})") from None
-        raw = snapshot.values.get("thread") if snapshot and snapshot.values else None
-        if raw is None:
+        values = snapshot.values if snapshot else None
+        return values if values and "answers" in values else None
+
+    def _load(self, thread_id: str) -> ThreadState | None:
+        values = self._values(thread_id)
+        if values is None:
             return None
         try:
-            return ThreadState.model_validate(raw)
-        except ValueError as exc:
+            return self._thread(thread_id, values)
+        except (ValueError, KeyError, TypeError) as exc:
             raise ThreadStateError(f"thread {thread_id!r}: stored state is invalid ({str(exc)[:200]})") from None
+
+    def _thread(self, thread_id: str, values: dict[str, Any]) -> ThreadState:
+        """The chat view of a thread's graph state: seeded pairs, committed turns, images and objects."""
+        from ..schema import Detection
+
+        records = list(values.get("answers") or [])
+        prior = [(r["question"], r["final"]["answer"]) for r in records if r.get("seeded")]
+        turns: list[ChatTurn] = []
+        images: dict[str, ThreadImage] = {}
+        for rec in (r for r in records if not r.get("seeded")):
+            index = len(turns)
+            new = [i for i in rec.get("images", []) if i["id"] not in images]
+            for i in new:
+                images[i["id"]] = ThreadImage(id=i["id"], sha256=i["sha256"], width=i["width"], height=i["height"],
+                                              turn=index)
+            turns.append(ChatTurn(index=index, text=rec["question"], images=sorted(i["id"] for i in new),
+                                  answer=self._answer(rec, thread_id), at=rec.get("at") or ""))
+        ordered = sorted(images.values(), key=lambda i: int(i.id.split("_")[1]))
+        committed = {i.id for i in ordered}
+        objects = [Detection.model_validate(o) for o in values.get("objects") or [] if o.get("image") in committed]
+        return ThreadState(id=thread_id, title=turns[0].text[:60] if turns else "",
+                           created=records[0].get("at", "") if records else "",
+                           updated=records[-1].get("at", "") if records else "", prior=prior,
+                           images=ordered, objects=objects, turns=turns)
+
+    def _answer(self, rec: dict[str, Any], thread_id: str) -> Answer:
+        """The ``Answer`` of a committed record, as ``Agent.run`` built it (the wall time is the steps' sum)."""
+        from ..agents.agent import evidence_for
+
+        steps: list[Step] = STEPS.validate_python(rec.get("steps") or [])
+        final = rec["final"]
+        ids = [i["id"] for i in rec.get("images", [])]
+        return Answer(question=rec["question"], image=ids[0] if ids else "", images=ids, answer=final["answer"],
+                      rationale=final.get("rationale") or "", evidence=evidence_for(final["answer"], steps),
+                      steps=steps, usage=total_usage(steps), seconds=round(sum(s.seconds for s in steps), 3),
+                      retries=sum(1 for s in steps if s.kind == "retry"), finished=rec.get("finished") or "answered",
+                      mode=self.agent.mode, llm=getattr(self.agent.backend, "name", ""), thread_id=thread_id)
 
     def _require(self, thread_id: str) -> ThreadState:
         check_thread_id(thread_id)
@@ -122,7 +140,7 @@ class ChatThreads:
 
     def exists(self, thread_id: str) -> bool:
         check_thread_id(thread_id)
-        return self._load(thread_id) is not None
+        return self._values(thread_id) is not None
 
     def threads(self) -> list[ThreadInfo]:
         infos = []
@@ -138,30 +156,24 @@ class ChatThreads:
         return sorted(infos, key=lambda i: i.updated, reverse=True)
 
     def image(self, thread_id: str, image_id: str) -> Any:
-        state = self._require(thread_id)
-        for img in state.images:
+        for img in self._require(thread_id).images:
             if img.id == image_id:
                 return self.blobs.get(img.sha256)
-        for crop in state.crops:
-            if crop.id == image_id:
-                parent = self.image(thread_id, crop.parent)
-                w, h = parent.size
-                return parent.crop(crop.box.to_pixels(w, h))
         raise ImageError(f"thread {thread_id!r} has no image {image_id!r}")
 
     # Writing ------------------------------------------------------------------------------------
     def new_thread(self, thread_id: str | None = None, *, history: Sequence[tuple[str, str]] = ()) -> str:
         thread_id = check_thread_id(thread_id) if thread_id else new_thread_id()
         with self._locked(thread_id):
-            if self._load(thread_id) is not None:
+            if self._values(thread_id) is not None:
                 raise InputError(f"chat thread {thread_id!r} already exists")
             self._create(thread_id, history)
         return thread_id
 
-    def _create(self, thread_id: str, history: Sequence[tuple[str, str]]) -> ThreadState:
-        state = ThreadState(id=thread_id, prior=[(str(q), str(a)) for q, a in history])
-        self.graph.invoke({"thread": state.model_dump(mode="json"), "pending": None}, self._config(thread_id))
-        return state
+    def _create(self, thread_id: str, history: Sequence[tuple[str, str]]) -> None:
+        seeded = [{"question": str(q), "final": {"answer": str(a)}, "seeded": True, "at": utcnow()}
+                  for q, a in history]
+        self.graph.update_state(self._config(thread_id), {"answers": seeded, "objects": []}, as_node="finish")
 
     def send(self, thread_id: str | None, text: str, images: Sequence[ImageInput] = (), *, create: bool = False,
              history: Sequence[tuple[str, str]] = (), on_step: StepCallback | None = None) -> ChatReply:
@@ -171,81 +183,54 @@ class ChatThreads:
         if len(text) > MAX_TEXT_CHARS:
             raise InputError(f"the message is longer than {MAX_TEXT_CHARS} characters")
         # Decode and store the images before anything is committed: a bad image changes nothing.
-        hashes = [self._store_image(img) for img in images]
+        stored = [self._store_image(img) for img in images]
         if thread_id is None:
             thread_id, create = new_thread_id(), True
         check_thread_id(thread_id)
         with self._locked(thread_id):
-            before = self._load(thread_id)
-            if before is None:
+            state = self._load(thread_id)
+            if state is None:
                 if not create:
                     raise ThreadNotFound(f"no chat thread {thread_id!r}")
-                before = self._create(thread_id, history)
-            if not before.images and not hashes:
+                self._create(thread_id, history)
+                state = self._require(thread_id)
+            if not state.images and not stored:
                 raise InputError("attach an image first: this thread has none")
-            pending = {"text": text, "images": [h for h, _, _ in hashes],
-                       "sizes": [[w, h] for _, w, h in hashes]}
-            config = self._config(thread_id, lavr_on_step=on_step)
-            config["recursion_limit"] = 10
-            out = self.graph.invoke({"pending": pending}, config)
-        state = ThreadState.model_validate(out["thread"])
-        return ChatReply(thread_id=thread_id, turn=state.turns[-1])
+            answer = self._run_turn(state, text, stored)
+        turn = ChatTurn(index=len(state.turns), text=text, images=[i.id for i in state.images if i.turn ==
+                                                                   len(state.turns)], answer=answer)
+        if on_step is not None:
+            for step in answer.steps:
+                _safe_call(on_step, step)
+        return ChatReply(thread_id=thread_id, turn=turn)
 
-    def _store_image(self, image: ImageInput) -> tuple[str, int, int]:
+    def _store_image(self, image: ImageInput) -> tuple[str, Any]:
         s = self.settings
         pil, _ = load_image(image, max_pixels=s.max_image_pixels, work_side=s.work_image_side,
                             allowed_roots=s.allowed_roots)
-        return self.blobs.put(pil), pil.width, pil.height
-
-    # The turn -----------------------------------------------------------------------------------
-    def _context(self, state: ThreadState) -> RunContext:
-        ctx = self.agent.new_context() if hasattr(self.agent, "new_context") else RunContext(self.settings)
-        for img in state.images:
-            ctx.images.add_pil(self.blobs.get(img.sha256), source=f"thread image {img.id}", image_id=img.id)
-        for crop in state.crops:
-            try:
-                made = ctx.images.crop(crop.parent, crop.box)
-            except ImageError as exc:  # its parent went missing: the crop id is simply gone
-                logger.warning("thread %s: cannot restore %s (%s)", state.id, crop.id, exc)
-                continue
-            if made.id != crop.id:
-                logger.warning("thread %s: %s restored as %s", state.id, crop.id, made.id)
-        ctx.objects.update({o.id: o for o in state.objects})
-        return ctx
+        return self.blobs.put(pil), pil
 
     def history_budget(self) -> int:
         return self.settings.chat_history_tokens or max(256, self.settings.llm_context // 4)
 
-    def _run_turn(self, state: ThreadState, pending: dict[str, Any], on_step: StepCallback | None) -> ThreadState:
+    def _run_turn(self, state: ThreadState, text: str, stored: list[tuple[str, Any]]) -> Answer:
+        """Restore the thread into a run context, add the new images, and run the graph on the thread."""
         start = time.perf_counter()
         index = len(state.turns)
-        ctx = self._context(state)
+        ctx = self.agent.new_context()
+        for img in state.images:
+            ctx.images.add_pil(self.blobs.get(img.sha256), source=f"thread image {img.id}", image_id=img.id)
+        ctx.objects.update({o.id: o for o in state.objects})
         new_ids = []
-        for sha, (w, h) in zip(pending.get("images", []), pending.get("sizes", [])):
+        for sha, pil in stored:
             image_id = state.next_image_id()
-            ctx.images.add_pil(self.blobs.get(sha), source=f"thread image {image_id}", image_id=image_id)
-            state.images.append(ThreadImage(id=image_id, sha256=sha, width=w, height=h, turn=index))
+            ctx.images.add_pil(pil, source=f"thread image {image_id}", image_id=image_id)
+            state.images.append(ThreadImage(id=image_id, sha256=sha, width=pil.width, height=pil.height, turn=index))
             new_ids.append(image_id)
-        text = pending["text"]
-        focus = new_ids[0] if new_ids else state.images[-1].id
+        focus = new_ids[-1] if new_ids else state.images[-1].id
         ids = [focus] + [i.id for i in state.images if i.id != focus]
-        question = text
-        if len(state.images) > 1:
-            attached = f"{', '.join(new_ids)} attached with this message; " if new_ids else ""
-            question = f"{text}\n({attached}images in this thread: {', '.join(i.id for i in state.images)})"
-        history = prompt_history(state, self.history_budget())
-        answer = self.agent._run(ctx, ids, question, history, start, f"{state.id}:{index}")
-        answer = answer.model_copy(update={"question": text})
-        if on_step is not None:
-            for step in answer.steps:
-                _safe_call(on_step, step)
-        state.crops = [CropRecord(id=i, parent=s.parent, box=s.box) for i in ctx.images.ids()
-                       if (s := ctx.images.get(i)).parent is not None and s.box is not None]
-        state.objects = list(ctx.objects.values())
-        state.turns.append(ChatTurn(index=index, text=text, images=new_ids, answer=answer))
-        state.title = state.title or text[:60]
-        state.updated = utcnow()
-        return state
+        history = prompt_history(state, self.history_budget(), attached=new_ids)
+        return self.agent.run(ctx, ids, text, history=history, thread_id=state.id, start=start)
 
     # Locks --------------------------------------------------------------------------------------
     @contextlib.contextmanager

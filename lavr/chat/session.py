@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from ..images import ImageInput
-from ..schema import Answer
+from ..trace import Answer
 from ..settings import Settings
 from .models import ChatService, ChatTurn
 

@@ -1,27 +1,16 @@
-"""A thread's state (what the checkpointer stores) and how earlier turns become the prompt's history.
-
-The state is plain JSON-able data: images by content hash (pixels live in ``ImageBlobs``), crops by parent and
-box, detected objects with their stable ids, and the committed turns with their full ``Answer``.
-"""
+"""The chat view of a thread (built from the graph's checkpointed state) and how earlier turns become the
+prompt's history: the thread's images and objects first, then the newest whole turns that fit the budget."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from ..schema import Box, Detection
+from ..schema import Detection
 from .models import ChatTurn, ThreadImage, ThreadInfo, utcnow
 
 # Rough size of a token for budgeting history (text-only prompts of English and ids).
 CHARS_PER_TOKEN = 4
 MAX_OBJECTS_SHOWN = 40
-
-
-class CropRecord(BaseModel):
-    """A crop made by a tool in an earlier turn; re-cut on resume so ``crop_N`` ids stay valid."""
-
-    id: str
-    parent: str
-    box: Box
 
 
 class ThreadState(BaseModel):
@@ -32,7 +21,6 @@ class ThreadState(BaseModel):
     prior: list[tuple[str, str]] = Field(default_factory=list,
                                          description="(question, answer) pairs a client brought from elsewhere.")
     images: list[ThreadImage] = Field(default_factory=list)
-    crops: list[CropRecord] = Field(default_factory=list)
     objects: list[Detection] = Field(default_factory=list)
     turns: list[ChatTurn] = Field(default_factory=list)
 
@@ -87,12 +75,14 @@ def trim_history(pairs: list[tuple[str, str]], budget_tokens: int) -> tuple[list
     return kept, len(pairs) - len(kept)
 
 
-def prompt_history(state: ThreadState, budget_tokens: int) -> list[tuple[str, str]]:
-    """History for the planner: the thread's objects and images first (as one pair), then the newest turns that
+def prompt_history(state: ThreadState, budget_tokens: int, *, attached: list[str] | None = None
+                   ) -> list[tuple[str, str]]:
+    """History for the planner: the thread's images and objects first (as one pair), then the newest turns that
     fit ``budget_tokens``; dropped turns are counted in a note so the LLM knows there were more."""
     context: list[str] = []
-    if state.images:
-        context.append("Images in this thread: " + ", ".join(f"{i.id} ({i.width}x{i.height})" for i in state.images))
+    if len(state.images) > 1 or attached and state.turns:
+        context.append("Images in this thread: " + ", ".join(f"{i.id} ({i.width}x{i.height})" for i in state.images)
+                       + (f"; {', '.join(attached)} attached with the question below" if attached else ""))
     line = objects_line(state)
     if line:
         context.append(line)
