@@ -127,6 +127,7 @@ def test_thread_resumes_in_a_new_process(settings, tmp_path):
     first, *prompt = out.stdout.splitlines()
     assert first == "left obj_0 is on the left of img_0 2"   # obj_0 and img_0 were restored from the checkpoint
     assert "Q: How many people? [attached img_0]" in "\n".join(prompt)
+    assert "unregistered type" not in out.stderr  # the checkpoint serializer knows lavr's trace types
 
 
 def test_unknown_and_invalid_thread_ids(settings):

@@ -261,6 +261,16 @@ def open_checkpointer(settings: Settings) -> Any:
     return open_sqlite(settings.subdir("chat") / "threads.sqlite")
 
 
+def serializer() -> Any:
+    """The checkpoint serializer, allowing exactly lavr's trace and record types (no pickle, nothing else)."""
+    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+    allowed = [("lavr.trace", name) for name in ("PlanStep", "ToolStep", "RetryStep", "RefusalStep", "AnswerStep",
+                                                   "Answer")]
+    allowed += [("lavr.schema", name) for name in ("ToolCall", "Usage", "Box", "Detection")]
+    return JsonPlusSerializer(allowed_msgpack_modules=allowed)
+
+
 def open_sqlite(path: Path) -> Any:
     import sqlite3
 
@@ -269,7 +279,7 @@ def open_sqlite(path: Path) -> Any:
     conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30.0)
     try:
         conn.execute("PRAGMA busy_timeout=30000")
-        saver = SqliteSaver(conn)
+        saver = SqliteSaver(conn, serde=serializer())
         saver.setup()
         conn.execute("SELECT count(*) FROM checkpoints").fetchone()
     except sqlite3.DatabaseError as exc:
@@ -296,7 +306,7 @@ def open_postgres(url: str) -> Any:
                           kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row})
     try:
         pool.open(wait=True, timeout=15)
-        saver = PostgresSaver(pool)
+        saver = PostgresSaver(pool, serde=serializer())
         saver.setup()
     except (psycopg.Error, Exception) as exc:
         pool.close()
