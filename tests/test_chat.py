@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from chat_helpers import FindPeople, answer, call, make_agent, make_chat, photo
+from chat_helpers import FindPeople, Where, answer, call, make_agent, make_chat, photo
 from lavr.backends import ScriptedBackend
 from lavr.chat import ChatSession
 from lavr.chat.service import ChatThreads
@@ -244,3 +244,32 @@ def test_expert_outputs_are_reused_across_turns(settings):
     session.send("How many?", images=[photo()])
     again = session.send("How many, again?")
     assert again.steps[1].cached and FindPeople.calls == 1
+
+
+@pytest.mark.parametrize("mode", ["react", "program"])
+def test_every_mode_chats_through_the_agents_graph(settings, mode):
+    """The thread lives in the runner graph's checkpointed state: messages, images, object ids, records."""
+    from lavr.agents import make_agent as make_mode_agent
+
+    s = settings.model_copy(update={"num_examples": 0})
+    if mode == "react":
+        replies = [call("find", image="img_0"), answer("2"), call("where", object="obj_1"), answer("right")]
+    else:
+        replies = [{"thought": "t", "program": [{"id": "s1", "tool": "find", "args": {"image": "img_0"}}]},
+                   answer("2"),
+                   {"thought": "t", "program": [{"id": "s1", "tool": "where", "args": {"object": "obj_1"}}]},
+                   answer("right")]
+    agent = make_mode_agent(mode, ScriptedBackend(replies), settings=s, tools=[FindPeople(s), Where(s)],
+                            cache=False)
+    chat = ChatThreads(agent, settings=s)
+    session = ChatSession(chat)
+    session.send("How many people?", images=[photo()])
+    second = session.send("Where is obj_1?")
+    assert second.answer == "right" and second.mode == mode
+    assert any(st.kind == "tool" and st.result == "obj_1 is on the right of img_0" for st in second.steps)
+    values = chat.graph.get_state({"configurable": {"thread_id": session.id}}).values
+    assert [r["question"] for r in values["answers"]] == ["How many people?", "Where is obj_1?"]
+    assert tuple(values["history"][-1]) == ("Where is obj_1?", "right")
+    assert [o["id"] for o in values["objects"]] == ["obj_0", "obj_1"]
+    assert [i["id"] for i in values["images"]] == ["img_0"] and values["images"][0]["sha256"]
+    assert [t.answer.answer for t in session.history] == ["2", "right"]
