@@ -202,3 +202,17 @@ def test_client_disconnecting_mid_stream_loses_no_turn(server):
     again = c.chat.completions.create(model="lavr", messages=[user("Where is obj_1?")],
                                       metadata={"lavr_thread": thread})
     assert again.model_extra["lavr"]["turn"] == 2
+
+
+def test_page_needs_the_token_as_password_when_one_is_set(settings):
+    from lavr.chat.server import create_app
+
+    settings = settings.model_copy(update={"server_token": "tok-123"})
+    chat, _ = make_chat(settings, [answer("2")])
+    with LiveServer(create_app(chat, settings, web=True)) as live:
+        assert httpx.get(live.url + "/config").status_code == 401
+        with httpx.Client(base_url=live.url) as http:
+            assert http.post("/login", data={"username": "x", "password": "wrong"}).status_code == 400
+            assert http.post("/login", data={"username": "x", "password": "tok-123"}).status_code == 200
+            assert http.get("/config").status_code == 200
+        assert httpx.get(live.url + "/v1/models").status_code == 401

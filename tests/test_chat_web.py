@@ -100,3 +100,4 @@ def test_page_attach_ask_follow_up_and_trace(settings, tmp_path, browser, bus_jp
         wait.until(lambda d: "obj_1 is on the right" not in d.find_element(By.CSS_SELECTOR, "#lavr-trace").text)
         browser.find_element(By.XPATH, "//*[@id='lavr-threads']//label[contains(., '2 turns')]").click()
         wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "#lavr-trace"), "obj_1 is on the right"))
+
