@@ -149,7 +149,8 @@ def test_images_are_checked_before_anything_is_stored(server, tmp_path):
     for url, status, code in cases:
         r = post(server, [user("how many?", url)])
         assert (r.status_code, r.json()["error"]["code"]) == (status, code), (url[:40], r.text)
-    assert "LAVR_CHAT_ALLOW_REMOTE_IMAGES" in post(server, [user("x", "https://e.com/a.png")]).json()["error"]["message"]
+    refused = post(server, [user("x", "https://e.com/a.png")]).json()["error"]["message"]
+    assert "LAVR_CHAT_ALLOW_REMOTE_IMAGES" in refused
     assert server.chat.threads() == []
 
 

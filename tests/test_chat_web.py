@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from chat_helpers import LiveServer, answer, call, make_chat, png_bytes
+from chat_helpers import LiveServer, answer, call, make_chat
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -74,7 +74,8 @@ def test_page_attach_ask_follow_up_and_trace(settings, tmp_path, browser, bus_jp
         bot = browser.find_element(By.CSS_SELECTOR, "#lavr-chat")
         assert "How many people are in this photo?" in bot.text and "(attached img_0)" in bot.text
         rects = browser.find_elements(By.CSS_SELECTOR, "#lavr-trace svg rect")
-        labels = [t.get_attribute("textContent") for t in browser.find_elements(By.CSS_SELECTOR, "#lavr-trace svg text")]
+        texts = browser.find_elements(By.CSS_SELECTOR, "#lavr-trace svg text")
+        labels = [t.get_attribute("textContent") for t in texts]
         assert len(rects) == 2 and labels == ["obj_0 person", "obj_1 person"]
         # the boxes are drawn where the tool put them: obj_0 on the left, obj_1 on the right of the photo
         xs = [r.rect["x"] for r in rects]
