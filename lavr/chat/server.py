@@ -245,14 +245,29 @@ async def _stream(send: Any, pool: ThreadPoolExecutor, thread_id: str, model: st
 
     future = loop.run_in_executor(pool, lambda: send(on_step=on_step))
     yield _sse(chunk({"role": "assistant", "content": ""}, lavr={"thread_id": thread_id}))
-    while not future.done() or not queue.empty():
-        try:
-            step = await asyncio.wait_for(queue.get(), timeout=KEEPALIVE_S if not future.done() else 0.05)
-        except asyncio.TimeoutError:
-            if not future.done():
+
+    def step_chunk(step: Step) -> bytes:
+        return _sse(chunk({}, lavr={"thread_id": thread_id, "step": step.model_dump(mode="json")}))
+
+    getter: asyncio.Future[Step] | None = None
+    try:
+        while True:
+            if getter is None:
+                getter = asyncio.ensure_future(queue.get())
+            done, _ = await asyncio.wait({getter, future}, timeout=KEEPALIVE_S,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if getter in done:
+                step, getter = getter.result(), None
+                yield step_chunk(step)
+            elif future in done:  # steps were queued before the turn returned: drain them, then finish
+                while not queue.empty():
+                    yield step_chunk(queue.get_nowait())
+                break
+            else:
                 yield b": keep-alive\n\n"
-            continue
-        yield _sse(chunk({}, lavr={"thread_id": thread_id, "step": step.model_dump(mode="json")}))
+    finally:
+        if getter is not None:
+            getter.cancel()
     try:
         reply = future.result()
     except Exception as exc:  # the stream has started: the error goes in an event, as OpenAI servers do
