@@ -76,17 +76,18 @@ class ChatThreads:
         values = snapshot.values if snapshot else None
         return values if values and "answers" in values else None
 
-    def _load(self, thread_id: str) -> ThreadState | None:
+    def _load(self, thread_id: str, *, traces: bool = True) -> ThreadState | None:
         values = self._values(thread_id)
         if values is None:
             return None
         try:
-            return self._thread(thread_id, values)
+            return self._thread(thread_id, values, traces=traces)
         except (ValueError, KeyError, TypeError) as exc:
             raise ThreadStateError(f"thread {thread_id!r}: stored state is invalid ({str(exc)[:200]})") from None
 
-    def _thread(self, thread_id: str, values: dict[str, Any]) -> ThreadState:
-        """The chat view of a thread's graph state: seeded pairs, committed turns, images and objects."""
+    def _thread(self, thread_id: str, values: dict[str, Any], *, traces: bool = True) -> ThreadState:
+        """The chat view of a thread's graph state: seeded pairs, committed turns, images and objects
+        (``traces=False``: answers without their steps, all a new turn's prompt needs)."""
         from ..schema import Detection
 
         records = list(values.get("answers") or [])
@@ -100,7 +101,7 @@ class ChatThreads:
                 images[i["id"]] = ThreadImage(id=i["id"], sha256=i["sha256"], width=i["width"], height=i["height"],
                                               turn=index)
             turns.append(ChatTurn(index=index, text=rec["question"], images=sorted(i["id"] for i in new),
-                                  answer=self._answer(rec, thread_id), at=rec.get("at") or ""))
+                                  answer=self._answer(rec, thread_id, traces=traces), at=rec.get("at") or ""))
         ordered = sorted(images.values(), key=lambda i: int(i.id.split("_")[1]))
         committed = {i.id for i in ordered}
         objects = [Detection.model_validate(o) for o in values.get("objects") or [] if o.get("image") in committed]
@@ -109,11 +110,11 @@ class ChatThreads:
                            updated=records[-1].get("at", "") if records else "", prior=prior,
                            images=ordered, objects=objects, turns=turns)
 
-    def _answer(self, rec: dict[str, Any], thread_id: str) -> Answer:
+    def _answer(self, rec: dict[str, Any], thread_id: str, *, traces: bool = True) -> Answer:
         """The ``Answer`` of a committed record, as ``Agent.run`` built it (the wall time is the steps' sum)."""
         from ..agents.agent import evidence_for
 
-        steps: list[Step] = STEPS.validate_python(rec.get("steps") or [])
+        steps: list[Step] = STEPS.validate_python(rec.get("steps") or []) if traces else []
         final = rec["final"]
         ids = [i["id"] for i in rec.get("images", [])]
         return Answer(question=rec["question"], image=ids[0] if ids else "", images=ids, answer=final["answer"],
@@ -188,12 +189,13 @@ class ChatThreads:
             thread_id, create = new_thread_id(), True
         check_thread_id(thread_id)
         with self._locked(thread_id):
-            state = self._load(thread_id)
+            state = self._load(thread_id, traces=False)
             if state is None:
                 if not create:
                     raise ThreadNotFound(f"no chat thread {thread_id!r}")
                 self._create(thread_id, history)
-                state = self._require(thread_id)
+                state = self._load(thread_id, traces=False)
+                assert state is not None
             if not state.images and not stored:
                 raise InputError("attach an image first: this thread has none")
             answer = self._run_turn(state, text, stored)
@@ -230,7 +232,9 @@ class ChatThreads:
         focus = new_ids[-1] if new_ids else state.images[-1].id
         ids = [focus] + [i.id for i in state.images if i.id != focus]
         history = prompt_history(state, self.history_budget(), attached=new_ids)
-        return self.agent.run(ctx, ids, text, history=history, thread_id=state.id, start=start)
+        # One checkpoint per turn, written when it ends: the turn is committed whole, and a process killed during
+        # it leaves the thread exactly as it was.
+        return self.agent.run(ctx, ids, text, history=history, thread_id=state.id, start=start, durability="exit")
 
     # Locks --------------------------------------------------------------------------------------
     @contextlib.contextmanager
