@@ -13,15 +13,11 @@ REPL_HELP = ("commands: /image PATH (attach an image to the next message), /trac
 
 
 def _settings(args: argparse.Namespace) -> Any:
-    from ..settings import Settings
+    """Settings from ``LAVR_*`` variables and the options, validated like them (``SettingsError`` if not allowed)."""
+    from ..settings import settings_with_options
 
-    overrides: dict[str, Any] = {}
-    if getattr(args, "llm", None):
-        overrides["llm"] = args.llm
-    if getattr(args, "max_steps", None):
-        overrides["max_steps"] = args.max_steps
-    base = Settings()
-    return base.model_copy(update=overrides) if overrides else base
+    return settings_with_options({"llm": ("--llm", getattr(args, "llm", None)),
+                                  "max_steps": ("--max-steps", getattr(args, "max_steps", None))})
 
 
 def format_steps(answer: Any) -> str:
