@@ -1,4 +1,4 @@
-"""Command line: ``lavr ask IMAGE QUESTION``, ``lavr tools`` (also ``python run.py ...``)."""
+"""Command line: ``lavr ask IMAGE QUESTION``, ``lavr tools``, ``lavr chat``, ``lavr serve`` (also ``python run.py ...``)."""
 
 from __future__ import annotations
 
@@ -160,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .eval.cli import add_eval_commands
 
     add_eval_commands(sub)
+    from .chat.cli import add_chat_commands
+
+    add_chat_commands(sub)
     return parser
 
 

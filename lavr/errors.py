@@ -41,3 +41,11 @@ class SettingsError(InputError, ValueError):
         super().__init__(message)
         self.field = field
         self.value = value
+
+
+class ThreadNotFound(InputError):
+    """A chat thread id that does not exist."""
+
+
+class ThreadStateError(LavrError):
+    """A chat thread's stored state cannot be read (a corrupt checkpoint); other threads are unaffected."""

@@ -112,6 +112,19 @@ class Settings(BaseSettings):
         description="Absolute folders every image read (ask, eval, cache seed) is confined to; empty: any file.",
     )
 
+    # Chat threads and the server (lavr.chat)
+    chat_postgres_url: str | None = Field(
+        None, description="Keep chat threads in PostgreSQL (a libpq connection string) instead of SQLite under "
+        "the data folder.")
+    chat_max_image_bytes: int = Field(20_000_000, ge=1, description="Larger images sent to the server are refused.")
+    chat_allow_remote_images: bool = Field(
+        False, description="Let the server fetch http(s) image URLs given by clients (off: only data URLs and "
+        "file URLs inside allowed_roots).")
+    chat_history_tokens: int | None = Field(
+        None, description="Token budget for earlier turns in a chat prompt; default: a quarter of llm_context.")
+    server_token: str | None = Field(None, description="Bearer token the server requires (none: no auth).")
+    server_model_name: str = Field("lavr", description="Model id the server lists and answers as.")
+
     @field_validator("data_dir", mode="after")
     @classmethod
     def _expand(cls, value: Path) -> Path:

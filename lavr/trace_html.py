@@ -58,42 +58,66 @@ def _svg(width: int, height: int, boxes: list[tuple[str, list[float]]]) -> str:
             + "".join(shapes) + "</svg>")
 
 
-def render_trace_html(answer: Answer, image: ImageInput) -> str:
-    pil, _ = load_image(image)
+def _data_url(pil: Any) -> tuple[str, int, int]:
+    pil = pil.copy()
     pil.thumbnail((900, 900))
     buf = io.BytesIO()
     pil.save(buf, format="JPEG", quality=85)
-    src = "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
-    w, h = pil.size
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode(), pil.size[0], pil.size[1]
+
+
+STYLE = """
+.fig { position: relative; display: inline-block; } .fig img { display: block; max-width: 100%; height: auto; }
+.overlay { position: absolute; left: 0; top: 0; width: 100%; height: 100%; }
+section { border-left: 4px solid #ccc; padding: 0 1em; margin: 1.5em 0; }
+section.answer { border-color: #3cb44b; } section.retry { border-color: #f58231; }
+pre { white-space: pre-wrap; background: #f6f6f6; padding: .5em; } pre.error { background: #fde8e8; }
+.thought { font-style: italic; }
+"""
+
+
+def render_trace_body(answer: Answer, image: ImageInput, *, images: dict[str, Any] | None = None,
+                      input_figure: bool = True) -> str:
+    """The trace as an HTML fragment (no page around it): the answer, then each step with its boxes drawn on
+    the image the step worked on (``images`` maps other ids, e.g. a chat thread's ``img_1``, to images)."""
+    pil, _ = load_image(image)
+    main = _data_url(pil)
+    figures: dict[str, tuple[str, int, int]] = {answer.image: main}
     esc = html.escape
     sections = []
     for step in answer.steps:
         boxes = step_boxes(step)
-        figure = (f'<div class="fig"><img src="{src}" width="{w}" height="{h}" alt="{esc(answer.image)}">'
-                  f"{_svg(w, h, boxes)}</div>") if boxes else ""
+        figure = ""
+        if boxes:
+            target = str((getattr(step, "args", None) or {}).get("image") or answer.image)
+            if target not in figures and images and target in images:
+                figures[target] = _data_url(images[target])
+            src, w, h = figures.get(target, main)
+            figure = (f'<div class="fig" data-image="{esc(target)}"><img src="{src}" width="{w}" height="{h}" '
+                      f'alt="{esc(target)}">{_svg(w, h, boxes)}</div>')
         head = f"#{step.index} {esc(step.title)} · {step.seconds:.2f}s"
         head += " · cached" if isinstance(step, ToolStep) and step.cached else ""
-        body = [step.html_body()]
-        sections.append(f'<section class="{step.kind}"><h2>{head}</h2>{"".join(body)}{figure}</section>')
+        sections.append(f'<section class="{step.kind}"><h2>{head}</h2>{step.html_body()}{figure}</section>')
     usage = answer.usage
+    src, w, h = main
+    input_html = f'<div class="fig"><img src="{src}" width="{w}" height="{h}" alt="input image"></div>'
+    return f"""<h1>{esc(answer.question)}</h1>
+<p><b>Answer:</b> <span class="answer">{esc(answer.answer)}</span> <br><b>Rationale:</b> {esc(answer.rationale)}</p>
+<p>{answer.finished} · {answer.seconds:.2f} s · {usage.llm_calls} LLM calls · {usage.prompt_tokens} prompt +
+{usage.completion_tokens} completion tokens · {esc(answer.llm)}</p>
+{input_html if input_figure else ""}
+{"".join(sections)}"""
+
+
+def render_trace_html(answer: Answer, image: ImageInput, *, images: dict[str, Any] | None = None) -> str:
+    """One self-contained page: ``render_trace_body`` with a style sheet and a strict content security policy."""
     return f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>lavr trace: {esc(answer.question)}</title>
+<html><head><meta charset="utf-8"><title>lavr trace: {html.escape(answer.question)}</title>
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
 <style>
 body {{ font-family: sans-serif; max-width: 960px; margin: 2em auto; color: #222; }}
-.fig {{ position: relative; display: inline-block; }} .fig img {{ display: block; max-width: 100%; height: auto; }}
-.overlay {{ position: absolute; left: 0; top: 0; width: 100%; height: 100%; }}
-section {{ border-left: 4px solid #ccc; padding: 0 1em; margin: 1.5em 0; }}
-section.answer {{ border-color: #3cb44b; }} section.retry {{ border-color: #f58231; }}
-pre {{ white-space: pre-wrap; background: #f6f6f6; padding: .5em; }} pre.error {{ background: #fde8e8; }}
-.thought {{ font-style: italic; }}
-</style></head><body>
-<h1>{esc(answer.question)}</h1>
-<p><b>Answer:</b> {esc(answer.answer)} <br><b>Rationale:</b> {esc(answer.rationale)}</p>
-<p>{answer.finished} · {answer.seconds:.2f} s · {usage.llm_calls} LLM calls · {usage.prompt_tokens} prompt +
-{usage.completion_tokens} completion tokens · {esc(answer.llm)}</p>
-<div class="fig"><img src="{src}" width="{w}" height="{h}" alt="input image"></div>
-{"".join(sections)}
+{STYLE}</style></head><body>
+{render_trace_body(answer, image, images=images)}
 </body></html>
 """
 

@@ -12,7 +12,7 @@ import re
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from PIL import Image
 
@@ -143,16 +143,18 @@ class Agent:
 
     def run(self, ctx: RunContext, image_ids: list[str], question: str, *,
             history: list[tuple[str, str]] | None = None, thread_id: str | None = None,
-            start: float | None = None) -> Answer:
+            start: float | None = None, durability: Literal["sync", "async", "exit"] | None = None) -> Answer:
         """Run the graph for one question about images already in ``ctx``; the one place an ``Answer`` is built.
 
         With a checkpointer and a ``thread_id``, the thread's earlier turns are kept in the graph's state and
-        reach the planner as history (``history`` then replaces them only when given)."""
+        reach the planner as history (``history`` then replaces them only when given). ``durability`` is
+        LangGraph's checkpoint mode (chat threads use ``"exit"``: one checkpoint, written when the question ends)."""
         start = time.perf_counter() if start is None else start
         config = {"configurable": {"lavr_context": ctx, "thread_id": thread_id or uuid.uuid4().hex},
                   "recursion_limit": 4 * (self.settings.max_steps + self.settings.max_retries) + 10
                   + 2 * self.planner.calls_per_turn}
-        state = self.graph.invoke(new_question(question, self.image_infos(ctx, image_ids), history), config)
+        state = self.graph.invoke(new_question(question, self.image_infos(ctx, image_ids), history), config,
+                                  durability=durability)
         if state.get("error"):
             raise BackendError(state["error"])
         steps = list(state.get("steps", []))

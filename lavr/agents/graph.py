@@ -10,6 +10,7 @@ in every mode alike.
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 from typing import Annotated, Any, Literal, TypedDict
 
 from langchain_core.runnables import RunnableConfig
@@ -38,14 +39,21 @@ def add_turns(left: list[tuple[str, str]] | None, right: list[tuple[str, str]] |
     return list(left or []) + list(right or [])
 
 
+def add_records(left: list[dict[str, Any]] | None, right: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    return list(left or []) + list(right or [])
+
+
 class AgentState(TypedDict, total=False):
     """The graph's state. Per question: ``question``, ``steps``, ``pending``, counters, ``final``, ``finished``.
-    Per thread (kept across questions by a checkpointer): ``history``, ``images``, ``objects``."""
+    Per thread (kept across questions by a checkpointer): ``history``, ``images``, ``objects``, and ``answers``
+    (each finished question's record: question, images, final, steps; committed with the question itself, so a
+    chat thread's turns survive a crash whole or not at all)."""
 
     question: str
     images: list[dict[str, Any]]
     objects: list[dict[str, Any]]
     history: Annotated[list[tuple[str, str]], add_turns]
+    answers: Annotated[list[dict[str, Any]], add_records]
     steps: Annotated[list[Step], add_steps]
     pending: list[dict[str, Any]]
     turns: int
@@ -164,6 +172,12 @@ def build_graph(planner: Planner, llm: LLMBackend, registry: ToolRegistry, execu
         update: dict[str, Any] = {"final": final, "history": [(state["question"], final["answer"])]}
         if state.get("final") is None and state.get("finished") in (None, "answered"):
             update["finished"] = "budget_exhausted"
+        update["answers"] = [{
+            "question": state["question"], "final": final, "finished": update.get("finished", state.get("finished")),
+            "images": [{k: i.get(k) for k in ("id", "width", "height", "sha256")} for i in state.get("images", [])],
+            "steps": [s.model_dump(mode="json") for s in state.get("steps", [])],
+            "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }]
         return update
 
     def after_plan(state: AgentState) -> str:

