@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import inspect
 import json
 import threading
@@ -201,10 +203,16 @@ class Tool(ABC, Generic[I, O]):
         """Do the work. Raise ``ToolError`` with a message the LLM can act on."""
 
     def parameters_schema(self) -> dict[str, Any]:
-        return inline_schema(self.input_model.model_json_schema())
+        return copy.deepcopy(_input_schema(self.input_model))
 
     def spec(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description, "parameters": self.parameters_schema()}
+
+
+@functools.cache
+def _input_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """An input model's inlined JSON schema, built once per model (planners ask for it every turn)."""
+    return inline_schema(model.model_json_schema())
 
 
 def inline_schema(schema: dict[str, Any]) -> dict[str, Any]:
