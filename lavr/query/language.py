@@ -1,0 +1,446 @@
+"""The query language: a program is a short list of typed steps over the objects of one scene graph.
+
+A step is a JSON object with an ``op`` and typed arguments; it uses earlier results by their 0-based position
+(``"input": 0``, ``"other": 2``), never later ones. Each step has a result type:
+
+========================  ==================================================  =========
+op                        arguments                                           result
+========================  ==================================================  =========
+select                    label (``"object"`` selects every object)           objects
+filter                    input, attribute, value                             objects
+relate                    input, relation, other: input objects in relation   objects
+                          to some object of other
+leftmost … smallest       input: the extreme object(s) of input               objects
+and / or / except         input, other: intersection / union / difference     objects
+                          (``and``/``or`` of two yes/no results: logic)       boolean
+count                     input                                               number
+exist                     input                                               boolean
+not                       input (a yes/no result)                             boolean
+query                     input, attribute (``label`` for the object's name)  value
+verify                    input, relation, other (one object each)            boolean
+more / fewer / equal      input, other: compare counts (objects or numbers)   boolean
+more_than / fewer_than /  input, number: compare a count with a number        boolean
+exactly
+same / different          input, attribute[, other]                           boolean
+========================  ==================================================  =========
+
+``parse_program`` accepts JSON text or data, forgives small deviations of shape (a bare list of steps, op and
+relation spellings, ``{"color": "red"}`` for a filter, references written ``"$1"``) and raises typed
+``QueryError``s with a message for the LLM. ``check_vocabulary`` then checks the names against a scene.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any, ClassVar, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from .errors import (ProgramSyntaxError, QueryError, ReferenceProblem, TypeMismatch, UnknownAttribute,
+                     UnknownLabel, UnknownOperation, UnknownRelation, UnknownValue)
+from .vocabulary import (EXTREMES, GENERIC, LABEL_KEY, RELATIONS, SceneVocabulary, normalise_key, normalise_label,
+                         normalise_relation, normalise_value)
+
+MAX_STEPS = 12
+ResultType = Literal["objects", "number", "value", "boolean"]
+Ref = Annotated[int, Field(ge=0, description="Position of an earlier step (0-based).")]
+RelationName = Annotated[str, Field(json_schema_extra={"enum": list(RELATIONS)})]
+
+
+class _Step(BaseModel):
+    """Common base: unknown keys are refused. ``REFS`` maps each reference field to the result types it takes."""
+
+    model_config = ConfigDict(extra="forbid")
+    REFS: ClassVar[dict[str, tuple[str, ...]]] = {}
+    RESULT: ClassVar[str] = "objects"
+
+    def refs(self) -> dict[str, int]:
+        """The reference fields that are set, with the step they name."""
+        return {f: getattr(self, f) for f in self.REFS if getattr(self, f) is not None}
+
+    def result_type(self, arg_types: dict[str, str]) -> str:
+        return self.RESULT
+
+
+_OBJ = ("objects",)
+
+
+class Select(_Step):
+    op: Literal["select"]
+    label: str = Field(description='An object label, or "object" for all objects.')
+
+
+class Filter(_Step):
+    op: Literal["filter"]
+    input: Ref
+    attribute: str
+    value: str
+    REFS = {"input": _OBJ}
+
+
+class Relate(_Step):
+    op: Literal["relate"]
+    input: Ref
+    relation: RelationName
+    other: Ref
+    REFS = {"input": _OBJ, "other": _OBJ}
+
+
+class Extreme(_Step):
+    op: Literal["leftmost", "rightmost", "topmost", "bottommost", "largest", "smallest"]
+    input: Ref
+    REFS = {"input": _OBJ}
+
+
+class Combine(_Step):
+    op: Literal["and", "or"]
+    input: Ref
+    other: Ref
+    REFS = {"input": ("objects", "boolean"), "other": ("objects", "boolean")}
+
+    def result_type(self, arg_types: dict[str, str]) -> str:
+        return arg_types["input"]
+
+
+class Except(_Step):
+    op: Literal["except"]
+    input: Ref
+    other: Ref
+    REFS = {"input": _OBJ, "other": _OBJ}
+
+
+class Count(_Step):
+    op: Literal["count"]
+    input: Ref
+    REFS = {"input": _OBJ}
+    RESULT = "number"
+
+
+class Exist(_Step):
+    op: Literal["exist"]
+    input: Ref
+    REFS = {"input": _OBJ}
+    RESULT = "boolean"
+
+
+class Not(_Step):
+    op: Literal["not"]
+    input: Ref
+    REFS = {"input": ("boolean",)}
+    RESULT = "boolean"
+
+
+class Query(_Step):
+    op: Literal["query"]
+    input: Ref
+    attribute: str = Field(description='An attribute key, or "label" for what the object is.')
+    REFS = {"input": _OBJ}
+    RESULT = "value"
+
+
+class Verify(_Step):
+    op: Literal["verify"]
+    input: Ref
+    relation: RelationName
+    other: Ref
+    REFS = {"input": _OBJ, "other": _OBJ}
+    RESULT = "boolean"
+
+
+class Compare(_Step):
+    op: Literal["more", "fewer", "equal"]
+    input: Ref
+    other: Ref
+    REFS = {"input": ("objects", "number"), "other": ("objects", "number")}
+    RESULT = "boolean"
+
+
+class CompareNumber(_Step):
+    op: Literal["more_than", "fewer_than", "exactly"]
+    input: Ref
+    number: int = Field(ge=0)
+    REFS = {"input": ("objects", "number")}
+    RESULT = "boolean"
+
+
+class Same(_Step):
+    op: Literal["same", "different"]
+    input: Ref
+    attribute: str
+    other: Ref | None = Field(None, description="Compare with this object; without it, all objects of input.")
+    REFS = {"input": _OBJ, "other": _OBJ}
+    RESULT = "boolean"
+
+
+STEP_TYPES: tuple[type[_Step], ...] = (Select, Filter, Relate, Extreme, Combine, Except, Count, Exist, Not, Query,
+                                       Verify, Compare, CompareNumber, Same)
+Step = Annotated[Union[Select, Filter, Relate, Extreme, Combine, Except, Count, Exist, Not, Query, Verify,
+                       Compare, CompareNumber, Same], Field(discriminator="op")]
+OPS: dict[str, type[_Step]] = {op: cls for cls in STEP_TYPES for op in cls.model_fields["op"].annotation.__args__}
+
+
+class QueryProgram(BaseModel):
+    """A whole program. Build it with ``parse_program`` so references and types are checked."""
+
+    model_config = ConfigDict(extra="forbid")
+    steps: list[Step] = Field(min_length=1, max_length=MAX_STEPS)
+
+    def result_types(self) -> list[str]:
+        """The result type of every step (the program must have passed ``check_references``)."""
+        types: list[str] = []
+        for step in self.steps:
+            types.append(step.result_type({f: types[r] for f, r in step.refs().items()}))
+        return types
+
+    def to_json(self) -> str:
+        return json.dumps({"steps": [s.model_dump(exclude_none=True) for s in self.steps]}, separators=(",", ":"))
+
+
+STEP_LIST_ADAPTER: TypeAdapter[list[Any]] = TypeAdapter(list[Step])
+
+# Tolerant parsing ------------------------------------------------------------------------------------------
+
+OP_ALIASES = {"exists": "exist", "find": "select", "objects": "select", "get": "select", "filter_attribute": "filter",
+              "relation": "relate", "related": "relate", "relate_to": "relate", "verify_relation": "verify",
+              "check": "verify", "union": "or", "intersect": "and", "intersection": "and", "difference": "except",
+              "minus": "except", "exclude": "except", "subtract": "except", "without": "except",
+              "query_attribute": "query", "attribute": "query", "describe": "query", "less": "fewer",
+              "greater": "more", "same_count": "equal", "equal_count": "equal", "compare": "equal",
+              "same_attribute": "same", "different_attribute": "different", "biggest": "largest",
+              "highest": "topmost", "lowest": "bottommost", "at_least_more": "more_than", "greater_than": "more_than",
+              "less_than": "fewer_than", "equals": "exactly", "count_equals": "exactly", "negate": "not"}
+FIELD_ALIASES = {"operation": "op", "type": "op", "fn": "op", "function": "op", "operator": "op",
+                 "from": "input", "source": "input", "subject": "input", "objects": "input",
+                 "target": "other", "reference": "other", "object": "other", "to": "other", "second": "other",
+                 "rel": "relation", "attr": "attribute", "key": "attribute", "property": "attribute",
+                 "name": "label", "class": "label", "category": "label", "noun": "label", "n": "number"}
+IGNORED_FIELDS = {"id", "thought", "comment", "note", "description", "why", "step", "output", "result"}
+NUMBER_WORDS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten".split())}
+_REF_TEXT = re.compile(r"^\s*(?:\$|#|step_?|s)?(\d+)\s*$", re.IGNORECASE)
+
+
+def _loads(text: str) -> Any:
+    """JSON from an LLM reply: the text itself, else its first ``{...}`` or ``[...]`` block (code fences too)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    for opener, closer in (("{", "}"), ("[", "]")):
+        start, end = text.find(opener), text.rfind(closer)
+        if 0 <= start < end:
+            try:
+                return json.loads(text[start:end + 1])
+            except json.JSONDecodeError:
+                continue
+    raise ProgramSyntaxError('not JSON; write one object {"steps": [{"op": ...}, ...]}')
+
+
+def _ref(value: Any, field: str, index: int) -> Any:
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, bool):
+        raise ProgramSyntaxError(f"`{field}` must be the number of an earlier step", step=index)
+    if isinstance(value, str):
+        m = _REF_TEXT.match(value)
+        if not m:
+            raise ProgramSyntaxError(f"`{field}` must be the number of an earlier step, not {value!r}", step=index)
+        return int(m.group(1))
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _number(value: Any, index: int) -> Any:
+    if isinstance(value, str):
+        w = value.strip().lower()
+        if w in NUMBER_WORDS:
+            return NUMBER_WORDS[w]
+        if w.isdigit():
+            return int(w)
+        raise ProgramSyntaxError(f"`number` must be a whole number, not {value!r}", step=index)
+    return value
+
+
+def normalise_op(value: Any) -> str:
+    op = "_".join(re.findall(r"[a-z0-9]+", str(value).lower()))
+    return OP_ALIASES.get(op, op)
+
+
+def _normalise_step(raw: Any, index: int) -> dict[str, Any]:
+    """A raw step with spellings forgiven; raises ``QueryError``s for what cannot be read."""
+    if not isinstance(raw, dict):
+        raise ProgramSyntaxError('a step must be a JSON object such as {"op": "select", "label": "object"}',
+                                 step=index)
+    named = {"_".join(re.findall(r"[a-z0-9]+", str(key).lower())): value for key, value in raw.items()}
+    step = {k: v for k, v in named.items() if k not in IGNORED_FIELDS and k not in FIELD_ALIASES and k != "inputs"}
+    if isinstance(named.get("inputs"), list):  # "inputs": [a, b]
+        for field, value in zip(("input", "other"), named["inputs"]):
+            step.setdefault(field, value)
+    for key, value in named.items():  # aliases never override the proper name
+        if key in FIELD_ALIASES:
+            step.setdefault(FIELD_ALIASES[key], value)
+    if "op" not in step:
+        raise ProgramSyntaxError(f"a step needs an `op`; one of: {', '.join(OPS)}", step=index)
+    op = normalise_op(step["op"])
+    if op not in OPS:
+        raise UnknownOperation(f"unknown op {step['op']!r}; ops: {', '.join(OPS)}", step=index)
+    step["op"] = op
+    cls = OPS[op]
+    fields = set(cls.model_fields)
+    if op == "select" and "label" not in step and isinstance(step.get("other"), str):
+        step["label"] = step.pop("other")  # {"op": "select", "object": "circle"}
+    if op == "filter" and not {"attribute", "value"} <= set(step):
+        # {"op": "filter", "input": 0, "color": "red"}: the attribute written as the key
+        extra = [k for k in step if k not in fields]
+        if len(extra) == 1 and "attribute" not in step and "value" not in step:
+            step["attribute"], step["value"] = extra[0], step.pop(extra[0])
+        elif "value" in step and "attribute" not in step:
+            step["attribute"] = ""  # resolved from the value against the scene (check_vocabulary)
+    for field in ("input", "other"):
+        if field in step and step[field] is not None:
+            step[field] = _ref(step[field], field, index)
+    if "number" in step:
+        step["number"] = _number(step["number"], index)
+    for field, norm in (("label", normalise_label), ("attribute", normalise_key), ("value", normalise_value)):
+        if isinstance(step.get(field), str):
+            step[field] = norm(step[field])
+    if isinstance(step.get("relation"), str):
+        rel = normalise_relation(step["relation"])
+        if rel not in RELATIONS:
+            raise UnknownRelation(f"unknown relation {step['relation']!r}; relations: {', '.join(RELATIONS)}",
+                                  step=index)
+        step["relation"] = rel
+    return step
+
+
+def _syntax_error(err: ValidationError, steps: list[dict[str, Any]]) -> QueryError:
+    item = err.errors()[0]
+    loc = list(item["loc"])
+    index = loc[0] if loc and isinstance(loc[0], int) else None
+    op = steps[index]["op"] if index is not None else None
+    fields = ", ".join(OPS[op].model_fields) if op else ""
+    where = ".".join(str(p) for p in loc[2:]) if len(loc) > 2 else ""
+    kind = item["type"]
+    if kind == "missing":
+        msg = f"{op} needs `{where}` (fields: {fields})"
+    elif kind == "extra_forbidden":
+        msg = f"{op} has no field `{where}` (fields: {fields})"
+    else:
+        msg = f"{op} `{where}`: {item['msg']}"
+    return ProgramSyntaxError(msg, step=index)
+
+
+def parse_program(source: str | bytes | dict[str, Any] | list[Any] | QueryProgram) -> QueryProgram:
+    """Read a program from JSON text or data and check its references and types.
+
+    Accepts ``{"steps": [...]}``, ``{"program": [...]}`` or a bare list of steps; other top-level keys
+    (a ``thought``) are ignored.
+
+    Raises:
+        QueryError: ``ProgramSyntaxError``, ``UnknownOperation``, ``UnknownRelation``, ``ReferenceProblem`` or
+            ``TypeMismatch``, with the step it concerns.
+    """
+    if isinstance(source, QueryProgram):
+        check_references(source)
+        return source
+    data = _loads(source.decode() if isinstance(source, bytes) else source) if isinstance(source, (str, bytes)) \
+        else source
+    if isinstance(data, dict):
+        for key in ("steps", "program", "plan"):
+            if key in data:
+                data = data[key]
+                break
+        else:
+            data = [data] if "op" in data else None
+    if not isinstance(data, list) or not data:
+        raise ProgramSyntaxError('a program is {"steps": [...]} with at least one step')
+    if len(data) > MAX_STEPS:
+        raise ProgramSyntaxError(f"at most {MAX_STEPS} steps, got {len(data)}")
+    steps = [_normalise_step(raw, i) for i, raw in enumerate(data)]
+    try:
+        program = QueryProgram.model_validate({"steps": steps})
+    except ValidationError as err:
+        raise _syntax_error(err, steps) from None
+    check_references(program)
+    return program
+
+
+def check_references(program: QueryProgram) -> list[str]:
+    """Every reference names an earlier step of a type the step takes. Returns the result types."""
+    types: list[str] = []
+    for i, step in enumerate(program.steps):
+        arg_types: dict[str, str] = {}
+        for field, ref in step.refs().items():
+            if ref >= i:
+                before = f"steps 0..{i - 1}" if i else "no step"
+                raise ReferenceProblem(f"`{field}` is {ref}, but {before} come before step {i}; a step can only "
+                                       "use earlier steps", step=i)
+            if types[ref] not in step.REFS[field]:
+                raise TypeMismatch(f"{step.op} needs {' or '.join(step.REFS[field])} as `{field}`, but step {ref} "
+                                   f"({program.steps[ref].op}) gives {types[ref]}", step=i)
+            arg_types[field] = types[ref]
+        if isinstance(step, Combine) and len(set(arg_types.values())) > 1:
+            raise TypeMismatch(f"{step.op} needs two results of one type, got {arg_types['input']} and "
+                               f"{arg_types['other']}", step=i)
+        types.append(step.result_type(arg_types))
+    return types
+
+
+# Names against a scene ---------------------------------------------------------------------------------------
+
+def _attributes_text(vocabulary: SceneVocabulary) -> str:
+    return "; ".join(f"{k}: {', '.join(v)}" for k, v in vocabulary.attributes.items()) or "none"
+
+
+def _check_key(key: str, vocabulary: SceneVocabulary, index: int) -> str:
+    if key == LABEL_KEY or key in vocabulary.attributes:
+        return key
+    if key == "shape":  # shapes given as labels ("circle", "square"): the shape of an object is its label
+        return LABEL_KEY
+    raise UnknownAttribute(f"unknown attribute {key!r}; attributes: label, {', '.join(vocabulary.attributes)}",
+                           step=index)
+
+
+def _check_filter(step: Filter, vocabulary: SceneVocabulary, index: int) -> Filter:
+    key, value = step.attribute, step.value
+    if key == LABEL_KEY or (key == "shape" and "shape" not in vocabulary.attributes
+                            and vocabulary.is_label(normalise_label(value))):
+        label = normalise_label(value)
+        if not vocabulary.is_label(label):
+            raise UnknownLabel(f"no expert can find {value!r}; labels: {', '.join(vocabulary.labels)}", step=index)
+        return step.model_copy(update={"attribute": LABEL_KEY, "value": label})
+    if value in vocabulary.attributes.get(key, ()):
+        return step
+    owners = vocabulary.keys_of(value)
+    if len(owners) == 1:  # the value names another key than the one written (e.g. shape=red): use its own
+        return step.model_copy(update={"attribute": owners[0]})
+    if key not in vocabulary.attributes:
+        if owners:
+            raise UnknownAttribute(f"{value!r} is a value of {', '.join(owners)}; name one of them as attribute",
+                                   step=index)
+        raise UnknownAttribute(f"unknown attribute {key!r}; attributes: {_attributes_text(vocabulary)}",
+                               step=index)
+    raise UnknownValue(f"{key} is never {value!r} here; {key} values: {', '.join(vocabulary.attributes[key])}",
+                       step=index)
+
+
+def check_vocabulary(program: QueryProgram, vocabulary: SceneVocabulary) -> QueryProgram:
+    """Check labels, attribute keys and values against a scene; returns the program with keys resolved.
+
+    Raises:
+        UnknownLabel, UnknownAttribute, UnknownValue: with the names that are allowed.
+    """
+    steps: list[Any] = []
+    for i, step in enumerate(program.steps):
+        if isinstance(step, Select):
+            label = step.label
+            if not vocabulary.is_label(label) and not vocabulary.keys_of(label):
+                raise UnknownLabel(f"no expert can find {label!r}; labels: {', '.join(vocabulary.labels) or 'none'}"
+                                   f" (or \"{GENERIC}\" for all objects)", step=i)
+        elif isinstance(step, Filter):
+            step = _check_filter(step, vocabulary, i)
+        elif isinstance(step, (Query, Same)):
+            step = step.model_copy(update={"attribute": _check_key(step.attribute, vocabulary, i)})
+        steps.append(step)
+    return QueryProgram(steps=steps)
