@@ -60,8 +60,8 @@ def test_relate_every_direction_and_an_empty_reference():
     g = shapes()
 
     def related(relation: str, target: str) -> list[str]:
-        return run(g, sel(target), sel("object"),
-                   {"op": "relate", "input": 1, "relation": relation, "other": 0}).steps[2].objects
+        return run(g, sel(target), {"op": "relate", "input": 0, "relation": relation, "label": "object"}) \
+            .steps[1].objects
 
     assert related("right_of", "triangle") == ["obj_2", "obj_4"]
     assert related("left_of", "triangle") == ["obj_0", "obj_1", "obj_3", "obj_6"]  # centres 0.025 apart count
@@ -74,9 +74,16 @@ def test_relate_every_direction_and_an_empty_reference():
     assert related("near", "frame") == ["obj_0", "obj_2", "obj_3", "obj_4", "obj_5"]  # not obj_1: inside it
     assert related("overlaps", "triangle") == []
     assert related("behind", "triangle") == []
-    ex = run(g, sel("star"), sel("object"), {"op": "relate", "input": 1, "relation": "left_of", "other": 0},
-             {"op": "count", "input": 2})
+    ex = run(g, sel("star"), {"op": "relate", "input": 0, "relation": "left_of", "label": "object"},
+             {"op": "count", "input": 1})
     assert ex.answer == "0"
+    # the related objects' label; any when left out
+    ex = run(g, sel("triangle"), {"op": "relate", "input": 0, "relation": "left_of", "label": "squares"},
+             {"op": "count", "input": 1})
+    assert ex.answer == "1" and ex.evidence == ["obj_3"]
+    assert "squares left_of obj_5: obj_3" in ex.rationale
+    ex = run(g, sel("frame"), {"op": "relate", "input": 0, "relation": "inside"}, {"op": "count", "input": 1})
+    assert ex.answer == "1"
 
 
 def test_in_front_and_behind_of_overlapping_objects():
@@ -203,7 +210,7 @@ def test_set_operations_and_logic():
 
 
 def test_an_objects_result_answers_with_labels():
-    ex = run(shapes(), sel("frame"), sel("object"), {"op": "relate", "input": 1, "relation": "inside", "other": 0})
+    ex = run(shapes(), sel("frame"), {"op": "relate", "input": 0, "relation": "inside", "label": "object"})
     assert (ex.answer, ex.answer_type) == ("circle", "objects")
 
 
@@ -217,9 +224,13 @@ def test_rationale_names_the_evidence_of_every_step():
 
 def test_not_found_names_the_first_empty_selection():
     g = shapes()
-    ex = run(g, sel("star"), sel("object"), {"op": "relate", "input": 1, "relation": "left_of", "other": 0},
-             {"op": "query", "input": 2, "attribute": "color"})
+    ex = run(g, sel("star"), {"op": "relate", "input": 0, "relation": "left_of", "label": "object"},
+             {"op": "query", "input": 1, "attribute": "color"})
     assert ex.answer == "no star found"
-    ex = run(g, sel("triangle"), sel("circle"), {"op": "relate", "input": 1, "relation": "below", "other": 0},
-             {"op": "query", "input": 2, "attribute": "color"})
+    ex = run(g, sel("triangle"), {"op": "relate", "input": 0, "relation": "below", "label": "circle"},
+             {"op": "query", "input": 1, "attribute": "color"})
     assert ex.answer == "no circle below the triangle found"
+    ex = run(g, sel("square"), {"op": "filter", "input": 0, "attribute": "color", "value": "red"},
+             {"op": "relate", "input": 1, "relation": "left_of", "label": "circle"},
+             {"op": "leftmost", "input": 2}, {"op": "query", "input": 3, "attribute": "color"})
+    assert ex.answer == "red"  # the leftmost circle left of the red square

@@ -2,7 +2,8 @@
 
 Semantics worth knowing:
 - Positions are box centres (as the graph's ``left_of``/``above`` edges are); sizes are box areas.
-- ``relate`` keeps the objects of ``input`` that have the relation edge to at least one object of ``other``.
+- ``relate`` gives the objects with ``label`` (any for ``object``) that have the relation edge to at least one
+  object of ``input``: "the circles left of the square" is ``select square; relate left_of circle``.
 - A step that needs one object (``query``, ``verify``, ``same``/``different`` with ``other``) and gets none
   or several does not fail: its result is a ``Problem`` (``not_found``, ``ambiguous``) that later steps pass
   on and the answer reports. ``query`` over several objects that share the value answers that value.
@@ -89,22 +90,25 @@ class _Run:
         return None, Problem(kind=kind, step=ref, objects=objs)
 
     # One function per op ------------------------------------------------------------------------------------
-    def select(self, step: Select) -> list[str]:
-        if step.label == GENERIC:
+    def labelled(self, label: str) -> list[str]:
+        if label == GENERIC:
             return list(self.all)
-        by_label = [n for n in self.all if normalise_label(self.graph.nodes[n]["label"]) == step.label]
-        if by_label or self.vocabulary.is_label(step.label):
+        by_label = [n for n in self.all if normalise_label(self.graph.nodes[n]["label"]) == label]
+        if by_label or self.vocabulary.is_label(label):
             return by_label
         # a noun the experts give as an attribute value (shape=circle) selects by that attribute
-        keys = self.vocabulary.keys_of(step.label)
-        return [n for n in self.all if any(_has_value(self.graph, n, k, step.label) for k in keys)]
+        keys = self.vocabulary.keys_of(label)
+        return [n for n in self.all if any(_has_value(self.graph, n, k, label) for k in keys)]
+
+    def select(self, step: Select) -> list[str]:
+        return self.labelled(step.label)
 
     def filter(self, step: Filter) -> list[str]:
         return [n for n in self.objects(step.input) if _has_value(self.graph, n, step.attribute, step.value)]
 
     def relate(self, step: Relate) -> list[str]:
-        targets = self.objects(step.other)
-        return [n for n in self.objects(step.input)
+        targets = self.objects(step.input)
+        return [n for n in self.labelled(step.label)
                 if any(t != n and self.graph.has_edge(n, t, key=step.relation) for t in targets)]
 
     def extreme(self, step: Extreme) -> list[str]:

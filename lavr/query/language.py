@@ -8,8 +8,8 @@ op                        arguments                                           re
 ========================  ==================================================  =========
 select                    label (``"object"`` selects every object)           objects
 filter                    input, attribute, value                             objects
-relate                    input, relation, other: input objects in relation   objects
-                          to some object of other
+relate                    input, relation, label: the objects with label      objects
+                          (``"object"``: any) in relation to an object of input
 leftmost … smallest       input: the extreme object(s) of input               objects
 and / or / except         input, other: intersection / union / difference     objects
                           (``and``/``or`` of two yes/no results: logic)       boolean
@@ -80,11 +80,13 @@ class Filter(_Step):
 
 
 class Relate(_Step):
+    """GQA's relate: from the reference objects (``input``) to the objects in ``relation`` to them."""
+
     op: Literal["relate"]
     input: Ref
     relation: RelationName
-    other: Ref
-    REFS = {"input": _OBJ, "other": _OBJ}
+    label: str = Field(description='Label of the related objects, or "object" for any.')
+    REFS = {"input": _OBJ}
 
 
 class Extreme(_Step):
@@ -288,6 +290,8 @@ def _normalise_step(raw: Any, index: int) -> dict[str, Any]:
     step["op"] = op
     cls = OPS[op]
     fields = set(cls.model_fields)
+    if op == "relate" and "label" not in step:
+        step["label"] = GENERIC  # the related objects of any label
     if op == "select" and "label" not in step and isinstance(step.get("other"), str):
         step["label"] = step.pop("other")  # {"op": "select", "object": "circle"}
     if op == "filter" and not {"attribute", "value"} <= set(step):
@@ -316,7 +320,7 @@ def _normalise_step(raw: Any, index: int) -> dict[str, Any]:
 
 def _syntax_error(err: ValidationError, steps: list[dict[str, Any]]) -> QueryError:
     item = err.errors()[0]
-    loc = list(item["loc"])
+    loc = list(item["loc"])[1:]  # ("steps", index, op, field...)
     index = loc[0] if loc and isinstance(loc[0], int) else None
     op = steps[index]["op"] if index is not None else None
     fields = ", ".join(OPS[op].model_fields) if op else ""
@@ -433,7 +437,7 @@ def check_vocabulary(program: QueryProgram, vocabulary: SceneVocabulary) -> Quer
     """
     steps: list[Any] = []
     for i, step in enumerate(program.steps):
-        if isinstance(step, Select):
+        if isinstance(step, (Select, Relate)):
             label = step.label
             if not vocabulary.is_label(label) and not vocabulary.keys_of(label):
                 raise UnknownLabel(f"no expert can find {label!r}; labels: {', '.join(vocabulary.labels) or 'none'}"

@@ -65,8 +65,7 @@ def phrases(program: QueryProgram) -> list[Phrase | None]:
             else:
                 out.append(replace(base, adjectives=(*base.adjectives, step.value)))
         elif isinstance(step, Relate):
-            other = out[step.other] or Phrase()
-            out.append(replace(base, tail=(*base.tail, f"{RELATION_WORDS[step.relation]} the {other.text()}")))
+            out.append(Phrase(noun=step.label, tail=(f"{RELATION_WORDS[step.relation]} the {base.text()}",)))
         elif isinstance(step, Extreme):
             out.append(replace(base, adjectives=(step.op, *base.adjectives)))
         elif isinstance(step, (Combine, Except)):
@@ -121,7 +120,8 @@ def step_line(step: Any, res: StepResult, results: list[StepResult]) -> str:
         elif isinstance(step, Filter):
             what = f"{step.attribute}={step.value}"
         elif isinstance(step, Relate):
-            what = f"{step.relation} {_ids(results[step.other].objects)}"
+            noun = "objects" if step.label == GENERIC else plural(step.label)
+            what = f"{noun} {step.relation} {_ids(results[step.input].objects)}"
         else:
             what = step.op
         return f"{what}: {_ids(res.objects)}"

@@ -50,7 +50,8 @@ class QueryOutput(ToolOutput):
 class QueryTool(Tool[QueryInput, QueryOutput]):
     """Answer exactly with a program over the image's scene graph. Steps are numbered from 0; a step uses earlier
     results by number ("input", "other"). Ops: select label ("object" = all); filter input attribute value;
-    relate input relation other (objects of input in that relation to an object of other); leftmost, rightmost,
+    relate input relation label (objects with label, "object" = any, in that relation to an object of input);
+    leftmost, rightmost,
     topmost, bottommost, largest, smallest input; and/or/except input other; count input; exist input; not
     input; query input attribute ("label" = its name); verify input relation other; more/fewer/equal input
     other; more_than/fewer_than/exactly input number; same/different input attribute [other]. The last step is
