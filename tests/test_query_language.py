@@ -94,6 +94,11 @@ def test_names_are_checked_against_the_scene():
     with pytest.raises(UnknownValue, match="color is never 'plaid' here; color values: black, blue"):
         execute([{"op": "select", "label": "circle"},
                  {"op": "filter", "input": 0, "attribute": "color", "value": "plaid"}], shapes())
+    with pytest.raises(UnknownValue, match="no expert gives 'plaid'; attributes: color: black"):
+        execute([{"op": "select", "label": "circle"}, {"op": "filter", "input": 0, "value": "plaid"}], shapes())
+    assert execute([{"op": "select", "label": "circle"}, {"op": "filter", "input": 0, "attribute": "label",
+                                                         "value": "object"}, {"op": "count", "input": 1}],
+                   shapes()).answer == "2"
     with pytest.raises(UnknownLabel, match="no expert can find 'giraffe'"):
         execute([{"op": "select", "label": "object"},
                  {"op": "filter", "input": 0, "attribute": "label", "value": "giraffe"}], shapes())

@@ -104,6 +104,8 @@ class _Run:
         return self.labelled(step.label)
 
     def filter(self, step: Filter) -> list[str]:
+        if step.attribute == LABEL_KEY and step.value == GENERIC:
+            return self.objects(step.input)
         return [n for n in self.objects(step.input) if _has_value(self.graph, n, step.attribute, step.value)]
 
     def relate(self, step: Relate) -> list[str]:

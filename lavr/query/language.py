@@ -419,6 +419,8 @@ def _check_filter(step: Filter, vocabulary: SceneVocabulary, index: int) -> Filt
     owners = vocabulary.keys_of(value)
     if len(owners) == 1:  # the value names another key than the one written (e.g. shape=red): use its own
         return step.model_copy(update={"attribute": owners[0]})
+    if not key:
+        raise UnknownValue(f"no expert gives {value!r}; attributes: {_attributes_text(vocabulary)}", step=index)
     if key not in vocabulary.attributes:
         if owners:
             raise UnknownAttribute(f"{value!r} is a value of {', '.join(owners)}; name one of them as attribute",
