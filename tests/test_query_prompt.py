@@ -13,11 +13,14 @@ from PIL import Image
 from lavr.query import (QueryPrompt, QueryTool, SceneVocabulary, check_vocabulary, execute, load_worked_examples,
                         parse_program)
 from lavr.query.prompt import WorkedExample
+from lavr.agents.executor import ToolExecutor
 from lavr.schema import Box, ToolCall
 from lavr.tools.base import RunContext
-from lavr.tools.registry import ToolExecutor, ToolRegistry
+from lavr.tools.detect import RawDetection
+from lavr.tools.registry import ToolRegistry
 from lavr.tools.scene_graph import SceneGraphTool
 from query_scenes import shapes
+from tools_for_tests import FixedDetector
 
 GGUF_NAME = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 
@@ -80,19 +83,16 @@ def test_prompt_token_budget_with_the_real_tokenizer():
     assert tokens(f"<|im_start|>user\n{q}<|im_end|>\n<|im_start|>assistant\n") <= 100
 
 
-def _ctx(settings) -> RunContext:
+def test_query_tool_runs_a_program_and_reports_errors_to_the_llm(settings):
+    detector = FixedDetector(settings, [
+        RawDetection(label="circle", confidence=0.9, box=Box.from_list([0.05, 0.1, 0.2, 0.25]),
+                     attributes={"color": "red"}),
+        RawDetection(label="square", confidence=0.9, box=Box.from_list([0.7, 0.1, 0.9, 0.3]),
+                     attributes={"color": "blue"})], labels=["circle", "square", "star"])
+    tool = QueryTool(settings, scene_graph=SceneGraphTool(settings, detector=detector))
+    executor = ToolExecutor(ToolRegistry([tool]))
     ctx = RunContext(settings)
     ctx.images.add(Image.fromarray(np.full((60, 80, 3), 255, dtype=np.uint8)))
-    for label, box, attrs in [("circle", [0.05, 0.1, 0.2, 0.25], {"color": "red"}),
-                              ("square", [0.7, 0.1, 0.9, 0.3], {"color": "blue"})]:
-        ctx.register_object(image="img_0", label=label, confidence=0.9, box=Box.from_list(box), attributes=attrs)
-    return ctx
-
-
-def test_query_tool_runs_a_program_and_reports_errors_to_the_llm(settings):
-    tool = QueryTool(settings, scene_graph=SceneGraphTool(settings))
-    executor = ToolExecutor(ToolRegistry([tool]))
-    ctx = _ctx(settings)
     steps = [{"op": "select", "label": "circle"}, {"op": "select", "label": "square"},
              {"op": "verify", "input": 0, "relation": "left_of", "other": 1}]
     step = executor.run_one(ToolCall(tool="query", args={"image": "img_0", "steps": steps}), ctx)
@@ -104,6 +104,10 @@ def test_query_tool_runs_a_program_and_reports_errors_to_the_llm(settings):
     assert bad.result is None and "ReferenceProblem" not in bad.error and "`input` is 0" in bad.error
     unknown = executor.run_one(ToolCall(tool="query", args={"steps": [{"op": "select", "label": "giraffe"}]}), ctx)
     assert "no expert can find 'giraffe'" in unknown.error
+    # a label the detector knows but did not find: an exact "no", not an error
+    star = executor.run_one(ToolCall(tool="query", args={"steps": [{"op": "select", "label": "stars"},
+                                                                   {"op": "exist", "input": 0}]}), ctx)
+    assert star.error is None and star.data["answer"] == "no"
 
 
 def test_query_tool_schema_is_the_languages():

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from .errors import (ProgramSyntaxError, QueryError, ReferenceProblem, TypeMismatch, UnknownAttribute,
                      UnknownLabel, UnknownOperation, UnknownRelation, UnknownValue)
-from .executor import Execution, Problem, StepResult, execute
+from .executor import execute
 from .grammar import allowed_names, program_schema
 from .language import QueryProgram, check_references, check_vocabulary, parse_program
 from .prompt import QueryPrompt, WorkedExample, load_worked_examples
+from .results import Execution, Problem, StepResult
 from .tool import QueryInput, QueryOutput, QueryTool
 from .vocabulary import SceneVocabulary
 

@@ -13,40 +13,16 @@ Semantics worth knowing:
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any
 
 import networkx as nx
-from pydantic import BaseModel, Field
 
 from .language import (Combine, Compare, CompareNumber, Count, Except, Exist, Extreme, Filter, Not, Query,
                        QueryProgram, Relate, Same, Select, Verify, check_references, check_vocabulary,
                        parse_program)
+from .render import render_execution
+from .results import Execution, Problem, StepResult
 from .vocabulary import GENERIC, LABEL_KEY, SceneVocabulary, normalise_label, normalise_value, value_parts
-
-Value = int | str | bool
-
-
-class Problem(BaseModel):
-    """Why a step has no value: nothing matched, or several objects where the question means one."""
-
-    kind: Literal["not_found", "ambiguous", "no_attribute"]
-    step: int = Field(description="The step whose selection is empty or ambiguous.")
-    objects: list[str] = Field(default_factory=list)
-    message: str = ""
-
-
-class StepResult(BaseModel):
-    """One executed step: its typed result and the objects it rests on."""
-
-    index: int
-    op: str
-    type: str
-    objects: list[str] | None = Field(None, description="The selected object ids, for an objects result.")
-    value: Value | None = None
-    evidence: list[str] = Field(default_factory=list, description="Object ids the result rests on.")
-    problem: Problem | None = None
-    detail: str = Field("", description="What the step looked at, e.g. each object's attribute value.")
-
 
 def _node_key(node: str) -> tuple[int, str]:
     m = re.search(r"(\d+)$", node)
@@ -244,26 +220,6 @@ class _Run:
         res.value = same if step.op == "same" else not same
 
 
-class Execution(BaseModel):
-    """The executed program: every step's result, the short answer, its type and a rationale naming objects."""
-
-    program: QueryProgram
-    steps: list[StepResult]
-    answer: str
-    answer_type: Literal["number", "yes_no", "value", "objects", "not_found", "ambiguous", "unknown"]
-    rationale: str
-    evidence: list[str] = Field(default_factory=list, description="Object ids the answer rests on.")
-    problem: Problem | None = None
-
-    @property
-    def result(self) -> StepResult:
-        return self.steps[-1]
-
-    def to_text(self) -> str:
-        """The text an LLM reads after calling the query tool."""
-        return f"answer: {self.answer}\nsteps: {self.rationale}"
-
-
 def execute(program: QueryProgram | str | dict[str, Any] | list[Any], graph: nx.MultiDiGraph, *,
             vocabulary: SceneVocabulary | None = None) -> Execution:
     """Run a program exactly on a scene graph.
@@ -277,8 +233,6 @@ def execute(program: QueryProgram | str | dict[str, Any] | list[Any], graph: nx.
         QueryError: The program is malformed or names something the experts cannot give (checked before any
             step runs). Empty and ambiguous selections are results, not errors.
     """
-    from .render import render_execution  # render depends on the result types defined here
-
     program = parse_program(program)
     vocabulary = vocabulary or SceneVocabulary.from_graph(graph)
     program = check_vocabulary(program, vocabulary)

@@ -2,7 +2,7 @@
 byte-identical for every question, and a short per-question message (what the experts found, the question).
 
 Keeping the prefix identical lets llama.cpp evaluate it once and reuse (or load) its KV state; per question the
-model newly reads only ``question_message``. The worked examples live in ``lavr/prompts/query.yaml``; each holds
+model newly reads only ``question_message``. The worked examples live in ``lavr/query/prompts.yaml``; each holds
 its scene (the experts' translation of an image), so a test can execute its program to its stated answer.
 """
 
@@ -11,20 +11,19 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from importlib import resources
 from typing import Any
 
 import networkx as nx
-import yaml
 from pydantic import BaseModel, Field
 
 from ..backends.base import Message
+from ..prompts import TemplateFile, templates
 from ..schema import Box, Detection
 from ..tools.scene_graph import build_graph
 from .language import QueryProgram, parse_program
 from .vocabulary import SceneVocabulary
 
-PROMPT_FILE = "query.yaml"
+TEMPLATES = TemplateFile(__package__, "prompts.yaml")
 
 
 class SceneObject(BaseModel):
@@ -62,14 +61,8 @@ class WorkedExample(BaseModel):
 
 
 @functools.cache
-def _prompt_data() -> dict[str, Any]:
-    text = resources.files("lavr.prompts").joinpath(PROMPT_FILE).read_text(encoding="utf-8")
-    return yaml.safe_load(text)
-
-
-@functools.cache
 def load_worked_examples() -> tuple[WorkedExample, ...]:
-    return tuple(WorkedExample.model_validate(e) for e in _prompt_data()["examples"])
+    return tuple(WorkedExample.model_validate(e) for e in templates(TEMPLATES.package, TEMPLATES.file)["examples"])
 
 
 class QueryPrompt:
@@ -81,17 +74,15 @@ class QueryPrompt:
 
     def __init__(self, examples: tuple[WorkedExample, ...] | None = None):
         self.examples = load_worked_examples() if examples is None else examples
-        self._data = _prompt_data()
 
     @functools.cached_property
     def prefix_text(self) -> str:
         """The system text and the worked examples: the same bytes for every question."""
-        parts = [self._data["system"].strip()]
+        parts = [TEMPLATES.render("system")]
         for ex in self.examples:
             vocabulary = SceneVocabulary.from_graph(ex.scene.graph())
-            parts.append(self._data["example"].format(
-                summary=vocabulary.summary(), question=ex.question, thought=ex.thought,
-                program=ex.parsed().to_json()).strip())
+            parts.append(TEMPLATES.render("example", summary=vocabulary.summary(), question=ex.question,
+                                          thought=ex.thought, program=ex.parsed().to_json()))
         return "\n\n".join(parts)
 
     def prefix_messages(self) -> list[Message]:
@@ -99,8 +90,8 @@ class QueryPrompt:
 
     def question_message(self, question: str, vocabulary: SceneVocabulary) -> Message:
         """The only part that changes per question: what the experts found here, and the question."""
-        text = self._data["question"].format(summary=vocabulary.summary(), question=" ".join(question.split()))
-        return Message(role="user", content=text.strip())
+        text = TEMPLATES.render("question", summary=vocabulary.summary(), question=" ".join(question.split()))
+        return Message(role="user", content=text)
 
     def messages(self, question: str, vocabulary: SceneVocabulary) -> list[Message]:
         return [*self.prefix_messages(), self.question_message(question, vocabulary)]

@@ -10,7 +10,7 @@ from typing import Any
 
 import networkx as nx
 
-from .executor import Execution, Problem, StepResult
+from .results import Execution, Problem, StepResult
 from .language import Combine, Except, Extreme, Filter, QueryProgram, Relate, Select
 from .vocabulary import GENERIC, LABEL_KEY, normalise_label
 

@@ -9,7 +9,8 @@ from pydantic import Field, WithJsonSchema
 from ..settings import Settings
 from ..tools.base import Availability, ImageArg, RunContext, Tool, ToolOutput, inline_schema
 from ..tools.scene_graph import SceneGraphTool
-from .executor import StepResult, execute
+from .executor import execute
+from .results import StepResult
 from .language import STEP_LIST_ADAPTER
 
 
