@@ -209,6 +209,12 @@ def test_set_operations_and_logic():
     assert run(g, *exists, {"op": "not", "input": 1}).answer == "yes"
 
 
+def test_unsupported_is_an_answer_that_asks_for_the_fallback():
+    ex = run(shapes(), {"op": "unsupported"})
+    assert ex.answer_type == "unsupported" and ex.answer.startswith("cannot tell")
+    assert ex.problem is not None and ex.problem.kind == "unsupported"
+
+
 def test_an_objects_result_answers_with_labels():
     ex = run(shapes(), sel("frame"), {"op": "relate", "input": 0, "relation": "inside", "label": "object"})
     assert (ex.answer, ex.answer_type) == ("circle", "objects")

@@ -18,7 +18,7 @@ from typing import Any
 import networkx as nx
 
 from .language import (Combine, Compare, CompareNumber, Count, Except, Exist, Extreme, Filter, Not, Query,
-                       QueryProgram, Relate, Same, Select, Verify, check_references, check_vocabulary,
+                       QueryProgram, Relate, Same, Select, Unsupported, Verify, check_references, check_vocabulary,
                        parse_program)
 from .render import render_execution
 from .results import Execution, Problem, StepResult
@@ -135,6 +135,9 @@ class _Run:
             self._compare(step, res)
         elif isinstance(step, Same):
             self._same(step, res)
+        elif isinstance(step, Unsupported):
+            res.problem = Problem(kind="unsupported", step=res.index,
+                                  message="the question needs more than the objects, attributes and relations found")
         else:  # pragma: no cover - every op is handled above
             raise TypeError(f"no executor for {step.op}")
 

@@ -22,6 +22,8 @@ more / fewer / equal      input, other: compare counts (objects or numbers)   bo
 more_than / fewer_than /  input, number: compare a count with a number        boolean
 exactly
 same / different          input, attribute[, other]                           boolean
+unsupported               (none): the question needs what no expert gives     value
+                          (text, actions, ...); the runner falls back
 ========================  ==================================================  =========
 
 ``parse_program`` accepts JSON text or data, forgives small deviations of shape (a bare list of steps, op and
@@ -175,10 +177,18 @@ class Same(_Step):
     RESULT = "boolean"
 
 
+class Unsupported(_Step):
+    """The question needs something the scene graph does not hold (text, activities, a caption): the planner
+    falls back to a mode with more experts instead of guessing."""
+
+    op: Literal["unsupported"]
+    RESULT = "value"
+
+
 STEP_TYPES: tuple[type[_Step], ...] = (Select, Filter, Relate, Extreme, Combine, Except, Count, Exist, Not, Query,
-                                       Verify, Compare, CompareNumber, Same)
+                                       Verify, Compare, CompareNumber, Same, Unsupported)
 Step = Annotated[Union[Select, Filter, Relate, Extreme, Combine, Except, Count, Exist, Not, Query, Verify,
-                       Compare, CompareNumber, Same], Field(discriminator="op")]
+                       Compare, CompareNumber, Same, Unsupported], Field(discriminator="op")]
 OPS: dict[str, type[_Step]] = {op: cls for cls in STEP_TYPES for op in cls.model_fields["op"].annotation.__args__}
 
 
@@ -211,7 +221,8 @@ OP_ALIASES = {"exists": "exist", "find": "select", "objects": "select", "get": "
               "greater": "more", "same_count": "equal", "equal_count": "equal", "compare": "equal",
               "same_attribute": "same", "different_attribute": "different", "biggest": "largest",
               "highest": "topmost", "lowest": "bottommost", "at_least_more": "more_than", "greater_than": "more_than",
-              "less_than": "fewer_than", "equals": "exactly", "count_equals": "exactly", "negate": "not"}
+              "less_than": "fewer_than", "equals": "exactly", "count_equals": "exactly", "negate": "not",
+              "unanswerable": "unsupported", "cannot": "unsupported", "unknown": "unsupported"}
 FIELD_ALIASES = {"operation": "op", "type": "op", "fn": "op", "function": "op", "operator": "op",
                  "from": "input", "source": "input", "subject": "input", "objects": "input",
                  "target": "other", "reference": "other", "object": "other", "to": "other", "second": "other",

@@ -93,6 +93,8 @@ def problem_answer(problem: Problem, program: QueryProgram, results: list[StepRe
     """The answer sentence and answer type for a problem."""
     if problem.kind == "no_attribute":
         return f"cannot tell: {problem.message}", "unknown"
+    if problem.kind == "unsupported":
+        return f"cannot tell: {problem.message}", "unsupported"
     if problem.kind == "not_found":
         culprit = _culprit(problem.step, program, results)
         phrase = names[culprit] or Phrase()

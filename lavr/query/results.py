@@ -14,7 +14,7 @@ Value = int | str | bool
 class Problem(BaseModel):
     """Why a step has no value: nothing matched, or several objects where the question means one."""
 
-    kind: Literal["not_found", "ambiguous", "no_attribute"]
+    kind: Literal["not_found", "ambiguous", "no_attribute", "unsupported"]
     step: int = Field(description="The step whose selection is empty or ambiguous.")
     objects: list[str] = Field(default_factory=list)
     message: str = ""
@@ -39,7 +39,7 @@ class Execution(BaseModel):
     program: QueryProgram
     steps: list[StepResult]
     answer: str
-    answer_type: Literal["number", "yes_no", "value", "objects", "not_found", "ambiguous", "unknown"]
+    answer_type: Literal["number", "yes_no", "value", "objects", "not_found", "ambiguous", "unknown", "unsupported"]
     rationale: str
     evidence: list[str] = Field(default_factory=list, description="Object ids the answer rests on.")
     problem: Problem | None = None

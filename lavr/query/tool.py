@@ -55,8 +55,9 @@ class QueryTool(Tool[QueryInput, QueryOutput]):
     leftmost, rightmost,
     topmost, bottommost, largest, smallest input; and/or/except input other; count input; exist input; not
     input; query input attribute ("label" = its name); verify input relation other; more/fewer/equal input
-    other; more_than/fewer_than/exactly input number; same/different input attribute [other]. The last step is
-    the answer; empty or ambiguous selections are reported, not guessed.
+    other; more_than/fewer_than/exactly input number; same/different input attribute [other]; unsupported (the
+    question needs what no expert gives). The last step is the answer; empty or ambiguous selections are
+    reported, not guessed.
     """
 
     name = "query"
