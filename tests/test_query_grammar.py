@@ -75,9 +75,9 @@ def test_an_attribute_given_shape_is_not_invented_either():
 
 
 @pytest.mark.parametrize("question,field,expected", [
-    ("How many circles are there?", "labels", ["object", "circle"]),
-    ("Are there more squares than triangles?", "labels", ["object", "square", "triangle"]),
-    ("Is the frame bigger than the star?", "labels", ["object", "frame", "star"]),
+    ("How many circles are there?", "labels", ["circle"]),
+    ("Are there more squares than triangles?", "labels", ["square", "triangle"]),
+    ("Is the frame bigger than the star?", "labels", ["frame", "star"]),
     ("Is there a giraffe?", "labels", "any"),  # no known label, no generic noun: free, checked after generation
     ("What is to the left of the blue circle?", "relations", ["left_of"]),
     ("Is the square under the frame or next to it?", "relations", ["below", "near"]),
@@ -88,7 +88,9 @@ def test_an_attribute_given_shape_is_not_invented_either():
     ("What color is the square?", "extremes", None),
     ("Is there a grey circle?", "values", ["gray"]),
     ("How many objects are in the top left?", "values", ["left", "top", "top-left"]),
-    ("What color is the square?", "values", None),  # no value named: all stay
+    ("What color is the square?", "values", []),  # no value named: no filter at all (nothing to invent)
+    ("Is there a star?", "labels", ["star"]),  # no generic word: "object" is not offered
+    ("What is left of the star?", "labels", ["object", "star"]),
 ])
 def test_narrowing_by_the_questions_words(question, field, expected):
     full = allowed_names(vocab())
@@ -96,6 +98,17 @@ def test_narrowing_by_the_questions_words(question, field, expected):
     if expected is None:
         expected = getattr(full, field)
     assert got == (None if expected == "any" else expected)
+
+
+def test_no_filter_is_offered_when_the_question_names_no_value():
+    schema = program_schema(vocab(), "Is there a star?")
+    ops = json.dumps(schema)
+    assert '"filter"' not in ops and '"exist"' in ops
+    invented = {"steps": [{"op": "select", "label": "star"},
+                          {"op": "filter", "input": 0, "attribute": "color", "value": "yellow"},
+                          {"op": "exist", "input": 1}]}
+    assert not valid(schema, invented)
+    assert valid(schema, {"steps": [{"op": "select", "label": "star"}, {"op": "exist", "input": 0}]})
 
 
 def test_a_free_label_is_a_string_in_the_schema():
@@ -106,9 +119,12 @@ def test_a_free_label_is_a_string_in_the_schema():
 
 def test_people_words_select_person():
     g = scene(("person", [0.1, 0.1, 0.2, 0.5], {"posture": "fallen"}), known_labels=["person"])
+    g.add_node("obj_9", label="person", box=g.nodes["obj_0"]["box"], attributes={"posture": "upright"})
     v = SceneVocabulary.from_graph(g)
-    assert allowed_names(v, "Is anyone lying on the ground?").labels == ["object", "person"]
+    assert allowed_names(v, "Is anyone lying on the ground?").labels == ["person"]
     assert allowed_names(v, "How many people are standing?").values == ["upright"]
+    assert allowed_names(v, "Is anyone on the ground?").values == ["fallen"]
+    assert allowed_names(v, "How many people are there?").values == []
 
 
 def test_the_schema_is_compact_and_a_llama_cpp_grammar():

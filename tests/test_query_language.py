@@ -47,6 +47,11 @@ def test_op_and_relation_spellings():
         .steps[1].op == "except"
     assert parse_program([{"op": "select", "label": "x"}, {"op": "exactly", "input": 0, "number": "two"}]) \
         .steps[1].number == 2
+    # "Are all squares the same color?" written with other = itself or a later step: all of input
+    for other in (0, 1, 5):
+        same = parse_program([{"op": "select", "label": "x"},
+                              {"op": "same", "input": 0, "attribute": "color", "other": other}]).steps[1]
+        assert same.other is None
 
 
 @pytest.mark.parametrize("source,error,fragment", [

@@ -6,9 +6,14 @@ the whole language is one ``anyOf`` of about eight objects. Names are enumerated
 
 Given the question, allowed names are narrowed to those its own words can mean (plurals, synonyms, parts of
 compound values): "How many red shapes are there?" allows only ``red`` as a filter value and only ``object`` as
-a label, so a generic noun cannot make the model invent ``circle``. When the question names no value of a kind,
-every value of that kind stays allowed; when it names no label (and no generic noun such as "object"), the label
-is a free string, so a noun the experts do not know becomes an ``UnknownLabel`` error instead of a wrong guess.
+a label, so a generic noun cannot make the model invent ``circle``.
+
+- Filter values: only those the question names. When it names none, the filter op is left out altogether: with
+  every value allowed, the model was seen inventing one ("Is there a star?" -> filter color=yellow).
+- Labels: those the question names, plus ``object`` when it has a generic word ("object", "thing", "shape",
+  "what", "anything"). When it has neither, the label is a free string, so a noun the experts do not know
+  becomes an ``UnknownLabel`` error (and the fallback) instead of a guess.
+- Relations and extremes: those the question names; all of them when it names none.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ RELATION_WORDS: dict[str, str] = {
     "around": "contains", "front": "in_front_of", "behind": "behind", "overlap": "overlaps",
     "overlaps": "overlaps", "overlapping": "overlaps", "intersect": "overlaps", "touching": "overlaps",
 }
+# Words that ask about objects of any label (besides the generic nouns): "What is left of the box?"
+GENERIC_WORDS = GENERIC_NOUNS | {"what", "which", "anything", "something", "everything", "nothing", "whatever"}
 EXTREME_WORDS: dict[str, str] = {
     "leftmost": "leftmost", "rightmost": "rightmost", "topmost": "topmost", "highest": "topmost",
     "uppermost": "topmost", "bottommost": "bottommost", "lowest": "bottommost", "lowermost": "bottommost",
@@ -78,14 +85,14 @@ def allowed_names(vocabulary: SceneVocabulary, question: str | None = None) -> A
     labels = [lbl for lbl in vocabulary.labels if _label_matches(lbl, ws)]
     if "person" in vocabulary.labels and forms & PERSON_WORDS:
         labels.append("person")
-    generic = bool(forms & GENERIC_NOUNS)
+    generic = bool(forms & GENERIC_WORDS)
     matched = [v for v in values if v in forms or all(p in forms for p in value_parts(v))]
     relations = sorted({RELATION_WORDS[w] for w in forms if w in RELATION_WORDS}, key=RELATIONS.index)
     extremes = sorted({EXTREME_WORDS[w] for w in forms if w in EXTREME_WORDS}, key=EXTREMES.index)
     return Allowed(
-        labels=[GENERIC, *sorted(set(labels))] if labels or generic else None,
-        keys=[k for k in keys if set(vocabulary.attributes[k]) & set(matched)] if matched else keys,
-        values=matched or values,
+        labels=([GENERIC] if generic else []) + sorted(set(labels)) if labels or generic else None,
+        keys=[k for k in keys if set(vocabulary.attributes[k]) & set(matched)],
+        values=matched,
         query_keys=full.query_keys,
         relations=relations or full.relations,
         extremes=extremes or full.extremes,

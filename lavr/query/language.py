@@ -315,6 +315,9 @@ def _normalise_step(raw: Any, index: int) -> dict[str, Any]:
     for field in ("input", "other"):
         if field in step and step[field] is not None:
             step[field] = _ref(step[field], field, index)
+    if op in ("same", "different") and isinstance(step.get("other"), int) and \
+            (step["other"] >= index or step["other"] == step.get("input")):
+        del step["other"]  # "are all squares the same color?" written with other = itself: all of input
     if "number" in step:
         step["number"] = _number(step["number"], index)
     for field, norm in (("label", normalise_label), ("attribute", normalise_key), ("value", normalise_value)):

@@ -29,7 +29,9 @@ ATTRIBUTE_ALIASES = {"colour": "color", "colors": "color", "colours": "color", "
                      "object": LABEL_KEY, "what": LABEL_KEY, "identity": LABEL_KEY}
 VALUE_SYNONYMS = {"grey": "gray", "big": "large", "huge": "large", "little": "small", "tiny": "small",
                   "centre": "center", "central": "center", "upper": "top", "lower": "bottom", "lying": "fallen",
-                  "fallen": "fallen", "fell": "fallen", "standing": "upright"}
+                  "fell": "fallen", "fall": "fallen", "falls": "fallen", "falling": "fallen", "collapsed": "fallen",
+                  "ground": "fallen", "floor": "fallen", "standing": "upright", "stand": "upright",
+                  "walking": "upright"}
 # Values the experts can give even when this scene has none of them, so "Is there a purple circle?" is a
 # valid program whose answer is "no" rather than an unknown value. Keys only apply when the scene has the key.
 KNOWN_VALUES: dict[str, tuple[str, ...]] = {
