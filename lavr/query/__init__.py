@@ -16,7 +16,8 @@ from .errors import (ProgramSyntaxError, QueryError, ReferenceProblem, TypeMisma
                      UnknownLabel, UnknownOperation, UnknownRelation, UnknownValue)
 from .executor import execute
 from .grammar import allowed_names, program_schema
-from .language import QueryProgram, check_references, check_vocabulary, parse_program
+from .language import QueryProgram, check_references, check_vocabulary
+from .parsing import parse_program
 from .prompt import QueryPrompt, WorkedExample, load_worked_examples
 from .results import Execution, Problem, StepResult
 from .tool import QueryInput, QueryOutput, QueryTool

@@ -18,8 +18,8 @@ from typing import Any
 import networkx as nx
 
 from .language import (Combine, Compare, CompareNumber, Count, Except, Exist, Extreme, Filter, Not, Query,
-                       QueryProgram, Relate, Same, Select, Unsupported, Verify, check_references, check_vocabulary,
-                       parse_program)
+                       QueryProgram, Relate, Same, Select, Unsupported, Verify, check_references, check_vocabulary)
+from .parsing import parse_program
 from .render import render_execution
 from .results import Execution, Problem, StepResult
 from .vocabulary import GENERIC, LABEL_KEY, SceneVocabulary, normalise_label, normalise_value, value_parts

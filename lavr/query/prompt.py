@@ -20,7 +20,8 @@ from ..backends.base import Message
 from ..prompts import TemplateFile, templates
 from ..schema import Box, Detection
 from ..tools.scene_graph import build_graph
-from .language import QueryProgram, parse_program
+from .language import QueryProgram
+from .parsing import parse_program
 from .vocabulary import SceneVocabulary
 
 TEMPLATES = TemplateFile(__package__, "prompts.yaml")

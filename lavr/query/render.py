@@ -10,8 +10,8 @@ from typing import Any
 
 import networkx as nx
 
-from .results import Execution, Problem, StepResult
 from .language import Combine, Except, Extreme, Filter, QueryProgram, Relate, Select
+from .results import Execution, Problem, StepResult
 from .vocabulary import GENERIC, LABEL_KEY, normalise_label
 
 RELATION_WORDS = {"left_of": "left of", "right_of": "right of", "above": "above", "below": "below",
