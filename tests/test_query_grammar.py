@@ -117,6 +117,20 @@ def test_a_free_label_is_a_string_in_the_schema():
     assert valid(schema, giraffe)  # the grammar lets it through; check_vocabulary raises UnknownLabel
 
 
+def test_left_of_is_a_relation_and_on_the_left_a_position():
+    rel = allowed_names(vocab(), "How many circles are left of the triangle?")
+    assert rel.relations == ["left_of"] and rel.values == []
+    pos = allowed_names(vocab(), "How many circles are on the left?")
+    assert pos.values == ["left"] and pos.relations == list(allowed_names(vocab()).relations)
+    assert allowed_names(vocab(), "What is on top of the frame?").relations == ["above"]
+
+
+def test_is_there_asks_for_existence_not_verify():
+    schema = json.dumps(program_schema(vocab(), "Is there a square below the red circle?"))
+    assert '"verify"' not in schema and '"relate"' in schema and '"exist"' in schema
+    assert '"verify"' in json.dumps(program_schema(vocab(), "Is the square below the red circle?"))
+
+
 def test_people_words_select_person():
     g = scene(("person", [0.1, 0.1, 0.2, 0.5], {"posture": "fallen"}), known_labels=["person"])
     g.add_node("obj_9", label="person", box=g.nodes["obj_0"]["box"], attributes={"posture": "upright"})

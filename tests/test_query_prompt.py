@@ -54,6 +54,9 @@ def test_the_prefix_is_byte_identical_across_questions():
     assert a.prefix_hash() == b.prefix_hash()
     assert m1[-1].content == ("Experts: objects: circle, frame, square, triangle; color: blue, gray, green, red, "
                               "yellow\nQuestion: How many red circles are there?")
+    # a label the question names that the experts know but did not find is listed, so it reads as "0 / no"
+    assert a.question_message("Is there a star?", v1).content.startswith(
+        "Experts: objects: circle, frame, square, triangle; none found: star; color:")
     # every worked program appears in the prefix exactly as the canonical JSON the model should write
     for ex in load_worked_examples():
         assert f"Program: {ex.parsed().to_json()}\n" in a.prefix_text + "\n"

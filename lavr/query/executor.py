@@ -164,8 +164,9 @@ class _Run:
         res.evidence = objs
         distinct = set(values.values())
         if None in distinct:
-            res.problem = Problem(kind="no_attribute", step=res.index, objects=[n for n, v in values.items() if v is None])
-            res.problem.message = f"the experts give no {step.attribute} for {', '.join(res.problem.objects)}"
+            missing = [n for n, v in values.items() if v is None]
+            res.problem = Problem(kind="no_attribute", step=res.index, objects=missing,
+                                  message=f"the experts give no {step.attribute} for {', '.join(missing)}")
         elif len(distinct) > 1:  # several objects with different values: the question meant one of them
             res.problem = Problem(kind="ambiguous", step=step.input, objects=objs)
         else:

@@ -13,7 +13,9 @@ a label, so a generic noun cannot make the model invent ``circle``.
 - Labels: those the question names, plus ``object`` when it has a generic word ("object", "thing", "shape",
   "what", "anything"). When it has neither, the label is a free string, so a noun the experts do not know
   becomes an ``UnknownLabel`` error (and the fallback) instead of a guess.
-- Relations and extremes: those the question names; all of them when it names none.
+- Relations and extremes: those the question names; all of them when it names none. "left of" names the
+  relation, "on the left" the position value.
+- Ops: "is there" / "are there" ask for existence, so ``verify`` is not offered.
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ from .vocabulary import (EXTREMES, GENERIC, GENERIC_NOUNS, LABEL_KEY, PERSON_WOR
                          SceneVocabulary, normalise_label, value_parts, words)
 
 RELATION_WORDS: dict[str, str] = {
-    "left": "left_of", "right": "right_of", "above": "above", "over": "above", "top": "above", "on": "above",
+    "left_of": "left_of", "right_of": "right_of", "above": "above", "over": "above", "on": "above",
     "atop": "above", "below": "below", "under": "below", "beneath": "below", "underneath": "below",
-    "bottom": "below", "near": "near", "next": "near", "beside": "near", "close": "near", "closest": "near",
+    "near": "near", "next": "near", "beside": "near", "close": "near", "closest": "near",
     "nearby": "near", "adjacent": "near", "inside": "inside", "in": "inside", "within": "inside",
     "contain": "contains", "contains": "contains", "containing": "contains", "holding": "contains",
     "around": "contains", "front": "in_front_of", "behind": "behind", "overlap": "overlaps",
@@ -46,7 +48,8 @@ EXTREME_WORDS: dict[str, str] = {
 
 
 class Allowed(BaseModel):
-    """The names a program may use for one question. ``labels`` None: any string (checked after generation)."""
+    """The names a program may use for one question. ``labels`` None: any string (checked after generation).
+    ``excluded_ops``: ops the question's words rule out ("is there ..." asks for existence, not ``verify``)."""
 
     labels: list[str] | None
     keys: list[str]
@@ -54,10 +57,18 @@ class Allowed(BaseModel):
     query_keys: list[str]
     relations: list[str]
     extremes: list[str]
+    excluded_ops: list[str] = []
+
+
+# "left of", "right of", "top of" name relations; the same words alone ("on the left") name positions.
+RELATION_BEFORE_OF = {"left": "left_of", "right": "right_of", "top": "above"}
 
 
 def _question_words(question: str) -> tuple[list[str], set[str]]:
     ws = words(question)
+    # a word that is part of "<word> of" is a relation there, not a position value
+    ws = [RELATION_BEFORE_OF[w] if w in RELATION_BEFORE_OF and nxt == "of" else w
+          for w, nxt in zip(ws, [*ws[1:], ""])]
     forms = set(ws) | {normalise_label(w) for w in ws} | {VALUE_SYNONYMS.get(w, w) for w in ws}
     # "left-most", "left most", "top-most"
     forms |= {a + b for a, b in zip(ws, ws[1:]) if b == "most"}
@@ -96,6 +107,7 @@ def allowed_names(vocabulary: SceneVocabulary, question: str | None = None) -> A
         query_keys=full.query_keys,
         relations=relations or full.relations,
         extremes=extremes or full.extremes,
+        excluded_ops=["verify"] if "there" in ws else [],
     )
 
 
@@ -113,6 +125,7 @@ def _branch(model: type[BaseModel], allowed: Allowed) -> dict[str, Any] | None:
             ops = [prop["const"]] if "const" in prop else list(prop["enum"])
             if set(ops) <= set(EXTREMES):
                 ops = [op for op in ops if op in allowed.extremes]
+            ops = [op for op in ops if op not in allowed.excluded_ops]
             fields[name] = {"enum": ops}
         elif name in ("input", "other", "number"):
             fields[name] = {"type": "integer"}

@@ -22,7 +22,8 @@ from ..schema import Box, Detection
 from ..tools.scene_graph import build_graph
 from .language import QueryProgram
 from .parsing import parse_program
-from .vocabulary import SceneVocabulary
+from .grammar import allowed_names
+from .vocabulary import GENERIC, SceneVocabulary
 
 TEMPLATES = TemplateFile(__package__, "prompts.yaml")
 
@@ -66,6 +67,12 @@ def load_worked_examples() -> tuple[WorkedExample, ...]:
     return tuple(WorkedExample.model_validate(e) for e in templates(TEMPLATES.package, TEMPLATES.file)["examples"])
 
 
+def summary(vocabulary: SceneVocabulary, question: str) -> str:
+    """What the experts found, plus the labels the question names that they know but did not find."""
+    named = allowed_names(vocabulary, question).labels or []
+    return vocabulary.summary(not_found=[lbl for lbl in named if lbl != GENERIC and lbl not in vocabulary.scene_labels])
+
+
 class QueryPrompt:
     """Builds the query planner's messages.
 
@@ -82,7 +89,7 @@ class QueryPrompt:
         parts = [TEMPLATES.render("system")]
         for ex in self.examples:
             vocabulary = SceneVocabulary.from_graph(ex.scene.graph())
-            parts.append(TEMPLATES.render("example", summary=vocabulary.summary(), question=ex.question,
+            parts.append(TEMPLATES.render("example", summary=summary(vocabulary, ex.question), question=ex.question,
                                           thought=ex.thought, program=ex.parsed().to_json()))
         return "\n\n".join(parts)
 
@@ -91,7 +98,7 @@ class QueryPrompt:
 
     def question_message(self, question: str, vocabulary: SceneVocabulary) -> Message:
         """The only part that changes per question: what the experts found here, and the question."""
-        text = TEMPLATES.render("question", summary=vocabulary.summary(), question=" ".join(question.split()))
+        text = TEMPLATES.render("question", summary=summary(vocabulary, question), question=" ".join(question.split()))
         return Message(role="user", content=text)
 
     def messages(self, question: str, vocabulary: SceneVocabulary) -> list[Message]:

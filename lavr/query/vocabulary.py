@@ -136,12 +136,16 @@ class SceneVocabulary(BaseModel):
     def is_label(self, label: str) -> bool:
         return label == GENERIC or label in self.labels
 
-    def summary(self) -> str:
+    def summary(self, *, not_found: list[str] | None = None) -> str:
         """One short line for the per-question prompt: the labels and attribute values found in this scene.
 
-        ``size`` and ``position`` are left out: every object has them and the prompt's prefix lists their values.
+        ``not_found``: labels the question names that the experts know but did not find here, listed so the
+        model counts them (0, no) rather than calling the question unanswerable. ``size`` and ``position`` are
+        left out: every object has them and the prompt's prefix lists their values.
         """
         parts = ["objects: " + (", ".join(self.scene_labels) or "none")]
+        if not_found:
+            parts.append("none found: " + ", ".join(not_found))
         for key, values in self.scene_attributes.items():
             if key not in AUTOMATIC_KEYS:
                 parts.append(f"{key}: {', '.join(compact_values(values))}")
