@@ -273,16 +273,28 @@ class SceneGraphTool(Tool[SceneGraphInput, SceneGraphOutput]):
             raise ToolError("scene_graph has no detector to build the graph from")
         return self.detector.run(DetectInput(image=image_id), ctx).detections
 
+    def graph(self, image_id: str, ctx: RunContext) -> nx.MultiDiGraph:
+        """The scene graph of an image, as ``run`` builds it (the query language executes on it).
+
+        ``graph.graph["known_labels"]`` lists every label the detector could have found, so that a question
+        about a label it knows but did not find has an exact answer (0, no)."""
+        try:
+            stored = ctx.images.get(image_id)
+        except Exception as exc:
+            raise ToolError(str(exc)) from None
+        if self.detector is None:
+            raise ToolError("scene_graph has no detector to build the graph from")
+        detected = self.detector.run(DetectInput(image=image_id), ctx)
+        graph = build_graph(detected.detections, stored.pil)
+        graph.graph["known_labels"] = list(detected.known_labels)
+        return graph
+
     def prefetch(self, args: SceneGraphInput, ctx: RunContext) -> None:
         if self.detector is not None:
             self.detector.prefetch(DetectInput(image=args.image), ctx)
 
     def run(self, args: SceneGraphInput, ctx: RunContext) -> SceneGraphOutput:
-        try:
-            stored = ctx.images.get(args.image)
-        except Exception as exc:
-            raise ToolError(str(exc)) from None
-        graph = build_graph(self.scene_objects(args.image, ctx), stored.pil)
+        graph = self.graph(args.image, ctx)
         counts: dict[str, int] = {}
         for _, data in graph.nodes(data=True):
             counts[data["label"]] = counts.get(data["label"], 0) + 1
