@@ -160,6 +160,6 @@ def test_ask_counts_the_people_on_the_bus(servers, tmp_path, chat_format, tool_m
     steps = answer["steps"]
     assert answer["answer"] == "4", json.dumps(steps, indent=1)[-4000:]
     # the count came from the detector, not from the model guessing
-    assert any(s["kind"] == "tool" and s["tool"] in ("detect", "scene_graph") and not s.get("error")
+    assert any(s["kind"] == "tool" and s["tool"] in ("detect", "scene_graph", "people") and not s.get("error")
                for s in steps), json.dumps(steps, indent=1)[-4000:]
     assert answer["llm"] == f"openai:{MODEL}" and answer["usage"]["llm_calls"] >= 2
