@@ -33,6 +33,6 @@ def shapes() -> nx.MultiDiGraph:
 
 
 def run(graph: nx.MultiDiGraph, *steps: dict[str, Any]) -> Any:
-    from lavr.query import execute
+    from lavr.tools.query import execute
 
     return execute({"steps": list(steps)}, graph)

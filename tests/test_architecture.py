@@ -16,7 +16,6 @@ LAYERS: list[set[str]] = [
     {"lavr.eval"},
     {"lavr.agents"},
     {"lavr.planners"},
-    {"lavr.query"},
     {"lavr.tools", "lavr.backends", "lavr.prompts", "lavr.trace_html"},
     {"lavr.trace", "lavr.cache", "lavr.images", "lavr.samples", "lavr.refs", "lavr.answers"},
     {"lavr.schema", "lavr.settings"},

@@ -7,7 +7,8 @@ import json
 import jsonschema
 import pytest
 
-from lavr.query import SceneVocabulary, allowed_names, load_worked_examples, parse_program, program_schema
+from lavr.planners.query.prompt import load_worked_examples
+from lavr.tools.query import SceneVocabulary, allowed_names, parse_program, program_schema
 from query_scenes import scene, shapes
 
 

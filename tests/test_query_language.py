@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from lavr.errors import ToolError
-from lavr.query import (ProgramSyntaxError, QueryError, ReferenceProblem, SceneVocabulary, TypeMismatch,
+from lavr.tools.query import (ProgramSyntaxError, QueryError, ReferenceProblem, SceneVocabulary, TypeMismatch,
                         UnknownAttribute, UnknownLabel, UnknownOperation, UnknownRelation, UnknownValue,
                         check_vocabulary, execute, parse_program)
-from lavr.query.language import Filter, Relate, Select
+from lavr.tools.query.language import Filter, Relate, Select
 from query_scenes import shapes
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lavr.query import QueryError, QueryPrompt, SceneVocabulary, execute, program_schema
+from lavr.planners.query.prompt import QueryPrompt
+from lavr.tools.query import QueryError, SceneVocabulary, execute, program_schema
 from query_scenes import scene, shapes
 
 pytestmark = pytest.mark.llm

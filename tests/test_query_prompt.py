@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lavr.query import (QueryPrompt, QueryTool, SceneVocabulary, check_vocabulary, execute, load_worked_examples,
-                        parse_program)
-from lavr.query.prompt import WorkedExample
+from lavr.planners.query.prompt import QueryPrompt, WorkedExample, load_worked_examples
+from lavr.tools.query import QueryTool, SceneVocabulary, check_vocabulary, execute, parse_program
 from lavr.agents.executor import ToolExecutor
 from lavr.schema import Box, ToolCall
 from lavr.tools.base import RunContext

@@ -12,10 +12,12 @@ __all__ = ["AGENT_MODES", "Agent", "ask", "make_agent"]
 AGENT_MODES = PLANNER_MODES
 
 
-def make_agent(mode: str = "react", llm: Any = None, *, pipeline: Any = None, **kwargs: Any) -> Agent:
+def make_agent(mode: str = "auto", llm: Any = None, *, pipeline: Any = None, **kwargs: Any) -> Agent:
     """``Agent(llm, planner=make_planner(mode, settings, pipeline=pipeline), **kwargs)``."""
     from ..planners import make_planner
     from ..settings import Settings
 
     settings = kwargs.pop("settings", None) or Settings()
+    if mode == "auto":
+        return Agent(llm, planner="auto", settings=settings, **kwargs)
     return Agent(llm, planner=make_planner(mode, settings, pipeline=pipeline), settings=settings, **kwargs)

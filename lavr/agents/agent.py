@@ -73,8 +73,8 @@ class Agent:
     Args:
         llm: a backend, or a spec: ``"local"`` (embedded Qwen2.5-Coder-1.5B), ``"openai:MODEL"``, a ``.gguf``
             path, ``"scripted:FILE"``; default ``settings.llm``.
-        planner: a ``Planner`` or a mode name (``"react"``, ``"program"``, ``"pipeline:FILE"``; see
-            ``lavr.planners.make_planner``); default ``"react"``.
+        planner: a ``Planner`` or a mode name (``"query"``, ``"react"``, ``"program"``, ``"pipeline:FILE"``; see
+            ``lavr.planners.make_planner``); default ``"auto"``: query with the embedded LLM, else react.
         settings: configuration; defaults are read from ``LAVR_*`` environment variables.
         tools: the experts; defaults to ``default_tools(settings)``.
         cache: keep expert outputs in the on-disk per-image cache (``False`` to bypass, or an ``ExpertCache``).
@@ -88,7 +88,7 @@ class Agent:
         self.backend: LLMBackend = make_backend(llm or self.settings.llm, self.settings) \
             if (llm is None or isinstance(llm, str)) else llm
         self.registry = ToolRegistry(tools if tools is not None else default_tools(self.settings))
-        self.planner: Planner = make_planner(planner or "react", self.settings) \
+        self.planner: Planner = make_planner(planner or "auto", self.settings, llm=self.backend) \
             if (planner is None or isinstance(planner, str)) else planner
         check_tools = getattr(self.planner, "check_tools", None)
         if check_tools is not None:

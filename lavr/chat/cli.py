@@ -132,7 +132,7 @@ def add_chat_commands(sub: Any) -> None:
     chat.add_argument("--image", help="attach this image (or sample:NAME) to the first message")
     chat.add_argument("--thread", help="resume this thread id")
     chat.add_argument("--llm", help="local (default), openai:MODEL, or a .gguf path")
-    chat.add_argument("--mode", default="react", help="react (default), program, or pipeline:FILE")
+    chat.add_argument("--mode", default="auto", help="auto (default: query with the embedded LLM, else react), query, react, program, pipeline:FILE")
     chat.add_argument("--max-steps", type=int, help="planning turns before a forced answer")
     chat.set_defaults(func=cmd_chat)
 
@@ -140,7 +140,7 @@ def add_chat_commands(sub: Any) -> None:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--llm", help="local (default), openai:MODEL, or a .gguf path")
-    serve.add_argument("--mode", default="react", help="react (default), program, or pipeline:FILE")
+    serve.add_argument("--mode", default="auto", help="auto (default: query with the embedded LLM, else react), query, react, program, pipeline:FILE")
     serve.add_argument("--max-steps", type=int, help="planning turns before a forced answer")
     serve.add_argument("--no-web", action="store_true", help="only the API, no web page")
     serve.set_defaults(func=cmd_serve)

@@ -283,7 +283,7 @@ async def _stream(send: Any, pool: ThreadPoolExecutor, thread_id: str, model: st
     yield b"data: [DONE]\n\n"
 
 
-def serve(*, host: str = "127.0.0.1", port: int = 8000, settings: Settings | None = None, mode: str = "react",
+def serve(*, host: str = "127.0.0.1", port: int = 8000, settings: Settings | None = None, mode: str = "auto",
           llm: str | None = None, web: bool = True) -> None:
     """Run the server until interrupted (``lavr serve``)."""
     import uvicorn

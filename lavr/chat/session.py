@@ -10,7 +10,7 @@ from ..settings import Settings
 from .models import ChatService, ChatTurn
 
 
-def open_chat(mode: str = "react", llm: Any = None, *, settings: Settings | None = None, **agent_kwargs: Any) -> Any:
+def open_chat(mode: str = "auto", llm: Any = None, *, settings: Settings | None = None, **agent_kwargs: Any) -> Any:
     """A ``ChatThreads`` service with an agent of the given planning mode (``make_agent``'s arguments)."""
     from ..agents import make_agent
     from .service import ChatThreads

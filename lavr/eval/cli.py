@@ -26,8 +26,8 @@ def add_eval_commands(subparsers: Any) -> None:
     ev.add_argument("data", type=Path, metavar="DATA", help="dataset file (.jsonl or .csv)")
     ev.add_argument("--out", type=Path, default=Path("results.jsonl"), help="results file (default results.jsonl)")
     ev.add_argument("--llm", help="local (default), openai:MODEL, a .gguf path, or scripted:<replies.json>")
-    ev.add_argument("--mode", default="react",
-                    help="react (default), program, pipeline:FILE, or naive (one call over all expert outputs)")
+    ev.add_argument("--mode", default="auto",
+                    help="auto (default: query with the embedded LLM, else react), query, react, program, pipeline:FILE, or naive (one call over all expert outputs)")
     ev.add_argument("--metric", choices=list(METRICS), default="vqa", help="scoring (default vqa)")
     ev.add_argument("--concurrency", type=int, default=1, metavar="N", help="image groups at once (default 1)")
     ev.add_argument("--executor", choices=["local", "ray"], default="local", help="threads here, or Ray actors")

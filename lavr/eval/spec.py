@@ -55,7 +55,7 @@ class AgentSpec:
 
     llm: str = ""
     settings: dict[str, Any] = field(default_factory=dict)
-    mode: str = "react"
+    mode: str = "auto"
     cache: bool = True
     tools: tuple[str, ...] = ()
 

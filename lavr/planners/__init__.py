@@ -14,18 +14,21 @@ from .react import ReactPlanner
 __all__ = ["CANNOT_TELL", "PLANNER_MODES", "CallTools", "Decision", "Final", "ImageInfo", "InvalidReply", "Move",
            "PlanOutcome", "PlanRequest", "Planner", "ReactPlanner", "make_planner", "parse_decision"]
 
-PLANNER_MODES = ("react", "program", "pipeline", "naive")
+PLANNER_MODES = ("auto", "query", "react", "program", "pipeline", "naive")
 
 
-def make_planner(mode: str, settings: Settings | None = None, *, pipeline: Any = None) -> Planner:
+def make_planner(mode: str, settings: Settings | None = None, *, pipeline: Any = None, llm: Any = None) -> Planner:
     """The planner for a mode name.
 
     Args:
-        mode: ``"react"`` (step by step), ``"program"`` (a whole program at once, then one answer call),
+        mode: ``"auto"`` (``query`` with the embedded LLM, whose prompt-prefix state it reuses; ``react`` with
+            any other), ``"query"`` (one constrained call writes a query program, executed exactly; ReAct where
+            the language cannot express the question), ``"react"`` (step by step), ``"program"`` (a whole program at once, then one answer call),
             ``"pipeline"`` with ``pipeline=`` (a fixed scripted pipeline, no planning) or ``"pipeline:PATH"``,
             ``"naive"`` (the PICa-style baseline: every expert output pasted into one prompt, one LLM call).
         settings: budgets and prompt options (examples shown, max tokens, tool calls per turn).
         pipeline: for ``"pipeline"``: a ``Pipeline``, a dict, or a YAML/JSON file path.
+        llm: the backend, for ``"auto"``.
 
     Raises:
         InputError: an unknown mode, or ``"pipeline"`` without a pipeline; PipelineError: a malformed pipeline.
@@ -33,9 +36,16 @@ def make_planner(mode: str, settings: Settings | None = None, *, pipeline: Any =
     settings = settings or Settings()
     if mode.startswith("pipeline:"):
         mode, pipeline = "pipeline", mode.split(":", 1)[1]
+    if mode == "auto":
+        mode = "query" if callable(getattr(llm, "prime", None)) else "react"
+    react = ReactPlanner(num_examples=settings.num_examples, max_tokens=settings.llm_max_tokens,
+                         calls_per_turn=settings.max_tool_calls_per_turn)
     if mode == "react":
-        return ReactPlanner(num_examples=settings.num_examples, max_tokens=settings.llm_max_tokens,
-                            calls_per_turn=settings.max_tool_calls_per_turn)
+        return react
+    if mode == "query":
+        from .query import QueryPlanner
+
+        return QueryPlanner(fallback=react)
     if mode == "program":
         from .program import ProgramPlanner
 

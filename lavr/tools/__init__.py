@@ -9,17 +9,19 @@ from .crop import CropTool
 from .detect import DetectTool
 from .faces import FacesTool
 from .people import PeopleTool
+from .query import QueryTool
 from .region_features import RegionFeaturesTool
 from .registry import ToolRegistry
 from .scene_graph import SceneGraphTool
 
-__all__ = ["Availability", "CaptionTool", "CropTool", "DetectTool", "FacesTool", "PeopleTool", "RegionFeaturesTool", "RunContext", "SceneGraphTool", "Tool", "ToolInput",
+__all__ = ["Availability", "CaptionTool", "CropTool", "DetectTool", "FacesTool", "PeopleTool", "QueryTool", "RegionFeaturesTool", "RunContext", "SceneGraphTool", "Tool", "ToolInput",
            "ToolOutput", "ToolRegistry", "default_tools"]
 
 
 def default_tools(settings: Settings) -> list[Tool]:
     """Every expert lavr ships, sharing one detector and one face detector instance (weights load once)."""
     detector, faces = DetectTool(settings), FacesTool(settings)
-    return [detector, faces, PeopleTool(settings, detector=detector, faces=faces),
-            SceneGraphTool(settings, detector=detector), CropTool(settings), CaptionTool(settings),
+    scene_graph = SceneGraphTool(settings, detector=detector)
+    return [detector, faces, PeopleTool(settings, detector=detector, faces=faces), scene_graph,
+            QueryTool(settings, scene_graph=scene_graph), CropTool(settings), CaptionTool(settings),
             RegionFeaturesTool(settings, detector=detector)]

@@ -56,6 +56,7 @@ class NodeInfo(BaseModel):
 
 class SceneGraphOutput(ToolOutput):
     image: str
+    known_labels: list[str] = Field(default_factory=list, description="Every label the detector could have found.")
     nodes: list[NodeInfo]
     triples: list[Triple]
     counts: dict[str, int]
@@ -306,7 +307,8 @@ class SceneGraphTool(Tool[SceneGraphInput, SceneGraphOutput]):
                    if d["relation"] not in ("right_of", "below", "behind", "contains") and
                    (d["relation"] not in ("overlaps", "near") or u < v)]
         triples.sort(key=lambda t: -t.confidence)
-        out = SceneGraphOutput(image=args.image, nodes=nodes, triples=triples, counts=counts)
+        out = SceneGraphOutput(image=args.image, nodes=nodes, triples=triples, counts=counts,
+                               known_labels=list(graph.graph.get("known_labels", [])))
         query = {k: v for k, v in (("label", args.label), ("attribute", args.attribute),
                                    ("relation", args.relation), ("target", args.target)) if v}
         if query:

@@ -9,8 +9,8 @@ from typing import Any, Iterable
 import networkx as nx
 from pydantic import BaseModel, Field
 
-from ..tools.detect import canonical_label
-from ..tools.scene_graph import INVERSE
+from ..detect import canonical_label
+from ..scene_graph import INVERSE
 
 RELATIONS: tuple[str, ...] = tuple(INVERSE)
 EXTREMES: tuple[str, ...] = ("leftmost", "rightmost", "topmost", "bottommost", "largest", "smallest")
@@ -127,6 +127,14 @@ class SceneVocabulary(BaseModel):
         return cls(labels=sorted(labels), attributes={k: sorted(v) for k, v in sorted(attrs.items())},
                    scene_labels=sorted(scene_labels - {GENERIC}),
                    scene_attributes={k: sorted(v) for k, v in sorted(scene_attrs.items())})
+
+    @classmethod
+    def from_scene(cls, scene: dict[str, Any]) -> SceneVocabulary:
+        """The vocabulary of a ``scene_graph`` output (its structured data, as a trace keeps it)."""
+        graph = nx.MultiDiGraph(known_labels=list(scene.get("known_labels", [])))
+        for node in scene.get("nodes", []):
+            graph.add_node(node["id"], label=node["label"], attributes=dict(node.get("attributes", {})))
+        return cls.from_graph(graph)
 
     # Look-ups -----------------------------------------------------------------------------------------------
     def keys_of(self, value: str) -> list[str]:

@@ -3,7 +3,7 @@ allowed, so a runner can feed it back once and let the model correct its program
 
 from __future__ import annotations
 
-from ..errors import ToolError
+from ...errors import ToolError
 
 
 class QueryError(ToolError):

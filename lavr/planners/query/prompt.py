@@ -2,7 +2,7 @@
 byte-identical for every question, and a short per-question message (what the experts found, the question).
 
 Keeping the prefix identical lets llama.cpp evaluate it once and reuse (or load) its KV state; per question the
-model newly reads only ``question_message``. The worked examples live in ``lavr/query/prompts.yaml``; each holds
+model newly reads only ``question_message``. The worked examples live in ``lavr/planners/query/prompts.yaml``; each holds
 its scene (the experts' translation of an image), so a test can execute its program to its stated answer.
 """
 
@@ -16,14 +16,14 @@ from typing import Any
 import networkx as nx
 from pydantic import BaseModel, Field
 
-from ..backends.base import Message
-from ..prompts import TemplateFile, templates
-from ..schema import Box, Detection
-from ..tools.scene_graph import build_graph
-from .language import QueryProgram
-from .parsing import parse_program
-from .grammar import allowed_names
-from .vocabulary import GENERIC, SceneVocabulary
+from ...backends.base import Message
+from ...prompts import TemplateFile, templates
+from ...schema import Box, Detection
+from ...tools.scene_graph import build_graph
+from ...tools.query.language import QueryProgram
+from ...tools.query.parsing import parse_program
+from ...tools.query.grammar import allowed_names
+from ...tools.query.vocabulary import GENERIC, SceneVocabulary
 
 TEMPLATES = TemplateFile(__package__, "prompts.yaml")
 

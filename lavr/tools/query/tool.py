@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 from pydantic import Field, WithJsonSchema
 
-from ..settings import Settings
-from ..tools.base import Availability, ImageArg, RunContext, Tool, ToolOutput, inline_schema
-from ..tools.scene_graph import SceneGraphTool
+from ...settings import Settings
+from ..base import Availability, ImageArg, RunContext, Tool, ToolOutput, inline_schema
+from ..scene_graph import SceneGraphTool
 from .executor import execute
 from .results import StepResult
 from .language import STEP_LIST_ADAPTER

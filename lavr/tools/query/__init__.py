@@ -6,7 +6,6 @@ and renders the answer and a rationale naming the evidence objects.
 - ``SceneVocabulary.from_graph(graph)``: what the experts can name in a scene
 - ``execute(program, graph) -> Execution`` with ``.answer``, ``.answer_type``, ``.rationale``, ``.evidence``
 - ``program_schema(vocabulary, question)``: the JSON-schema grammar, narrowed to the question's words
-- ``QueryPrompt``: the byte-identical prompt prefix (language and worked examples) and the per-question message
 - ``QueryTool``: the same language as a tool for ReAct and program mode
 """
 
@@ -18,13 +17,12 @@ from .executor import execute
 from .grammar import allowed_names, program_schema
 from .language import QueryProgram, check_references, check_vocabulary
 from .parsing import parse_program
-from .prompt import QueryPrompt, WorkedExample, load_worked_examples
 from .results import Execution, Problem, StepResult
 from .tool import QueryInput, QueryOutput, QueryTool
 from .vocabulary import SceneVocabulary
 
 __all__ = ["Execution", "Problem", "ProgramSyntaxError", "QueryError", "QueryInput", "QueryOutput", "QueryProgram",
-           "QueryPrompt", "QueryTool", "ReferenceProblem", "SceneVocabulary", "StepResult", "TypeMismatch",
+           "QueryTool", "ReferenceProblem", "SceneVocabulary", "StepResult", "TypeMismatch",
            "UnknownAttribute", "UnknownLabel", "UnknownOperation", "UnknownRelation", "UnknownValue",
-           "WorkedExample", "allowed_names", "check_references", "check_vocabulary", "execute",
-           "load_worked_examples", "parse_program", "program_schema"]
+           "allowed_names", "check_references", "check_vocabulary", "execute",
+           "parse_program", "program_schema"]

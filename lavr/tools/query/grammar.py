@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..tools.base import inline_schema
+from ..base import inline_schema
 from .language import MAX_STEPS, STEP_TYPES
 from .vocabulary import (EXTREMES, GENERIC, GENERIC_NOUNS, LABEL_KEY, PERSON_WORDS, RELATIONS, VALUE_SYNONYMS,
                          SceneVocabulary, normalise_label, value_parts, words)
