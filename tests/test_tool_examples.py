@@ -3,6 +3,7 @@ worked-example leakage guard compares originals, not working-size copies."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -34,6 +35,10 @@ EXAMPLES: dict[tuple[str, str], list[Any]] = {
     ("region_features", "image"): ["img_0", "crop_1"],
     ("faces", "image"): ["img_0", "crop_1"],
     ("people", "image"): ["img_0", "crop_1"],
+    ("query", "image"): ["img_0", "crop_1"],
+    ("query", "steps"): [[{"op": "select", "label": "circle"},
+                          {"op": "filter", "input": 0, "attribute": "color", "value": "red"},
+                          {"op": "count", "input": 1}]],
 }
 
 
@@ -61,8 +66,10 @@ def test_every_example_is_accepted_and_appears_in_the_description(tool_field):
     description = tool.input_model.model_fields[field].description or ""
     for value in EXAMPLES[tool_field]:
         shown = value[0] if isinstance(value, list) else value
-        assert re.search(re.escape(str(shown).split("=")[-1]), description), (value, description)
-        tool.input_model.model_validate({field: value})  # the schema the LLM sees accepts it
+        text = json.dumps(shown) if isinstance(shown, dict) else str(shown).split("=")[-1]
+        assert re.search(re.escape(text), description), (value, description)
+        required = {"steps": [{"op": "select", "label": "object"}]} if tool_name == "query" else {}
+        tool.input_model.model_validate({**required, field: value})  # the schema the LLM sees accepts it
 
 
 def _scene(settings: Settings) -> tuple[RunContext, Any, SceneGraphTool]:
@@ -134,3 +141,14 @@ def test_no_example_about_the_asked_image_at_any_working_size(tmp_path, zidane_j
                               steps=[], steps_left=3, retries_left=2)
         chosen = examples_for(request, 10)
         assert chosen and all("zidane" not in e.image.path for e in chosen), (side, [e.id for e in chosen])
+
+
+def test_the_query_description_example_runs(settings):
+    ctx, _, scene = _scene(settings)
+    from lavr.tools import QueryTool
+    from lavr.tools.query.tool import QueryInput
+
+    steps = [{"op": "select", "label": "person"}, {"op": "filter", "input": 0, "attribute": "color", "value": "red"},
+             {"op": "count", "input": 1}]
+    out = QueryTool(settings, scene_graph=scene).run(QueryInput(steps=steps), ctx)
+    assert out.answer == "1" and out.evidence == ["obj_0"]

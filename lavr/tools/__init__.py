@@ -21,7 +21,8 @@ __all__ = ["Availability", "CaptionTool", "CropTool", "DetectTool", "FacesTool",
 def default_tools(settings: Settings) -> list[Tool]:
     """Every expert lavr ships, sharing one detector and one face detector instance (weights load once)."""
     detector, faces = DetectTool(settings), FacesTool(settings)
-    scene_graph = SceneGraphTool(settings, detector=detector)
-    return [detector, faces, PeopleTool(settings, detector=detector, faces=faces), scene_graph,
+    people = PeopleTool(settings, detector=detector, faces=faces)
+    scene_graph = SceneGraphTool(settings, detector=detector, people=people)
+    return [detector, faces, people, scene_graph,
             QueryTool(settings, scene_graph=scene_graph), CropTool(settings), CaptionTool(settings),
             RegionFeaturesTool(settings, detector=detector)]

@@ -249,30 +249,64 @@ def query_graph(graph: nx.MultiDiGraph, *, label: str | None = None, attribute: 
     return sorted(out, key=lambda n: int(n.split("_")[1]))
 
 
+PERSON, FACE = "person", "face"
+
+
+def people_objects(evidence: Any, image_id: str, ctx: RunContext) -> list[Detection]:
+    """The people tool's counted people as scene objects: each person with ``face=visible|hidden``, each face as an
+    object of its own, and a face without a person box as a person too (at the face's box)."""
+    objects: list[Detection] = []
+    for e in [*evidence.confirmed, *evidence.boxes_alone, *evidence.faces_alone]:
+        if e.person is not None:
+            objects.append(e.person.model_copy(update={"attributes": {
+                **e.person.attributes, "face": "visible" if e.face is not None else "hidden"}}))
+        else:
+            objects.append(ctx.register_object(image=image_id, label=PERSON, confidence=e.face.confidence,
+                                               box=e.face.box, attributes={"face": "visible"}))
+        if e.face is not None:
+            objects.append(e.face)
+    return objects
+
+
 class SceneGraphTool(Tool[SceneGraphInput, SceneGraphOutput]):
     """Build a scene graph of an image from its detected objects: attributes (size, position, color) and spatial
     relations as (subject, relation, object) triples. With label/attribute/relation+target it answers a query:
     the exact count and the ids of matching objects.
 
-    Runs detect first if the image has no detections yet.
+    Builds on its own detection of the whole image; where a face detector is wired too, people are the
+    cross-checked ones (person boxes and faces, see the people tool), with face=visible|hidden, and faces are
+    objects of their own.
     """
 
     name = "scene_graph"
     input_model = SceneGraphInput
     output_model = SceneGraphOutput
 
-    def __init__(self, settings: Any = None, *, detector: DetectTool | None = None):
+    def __init__(self, settings: Any = None, *, detector: DetectTool | None = None, people: Any = None):
         super().__init__(settings)
         self.detector = detector
+        self.people = people  # a PeopleTool: people cross-checked with faces replace the raw person boxes
 
     def scene_objects(self, image_id: str, ctx: RunContext) -> list[Detection]:
-        """Every object the detector finds on the image (no class filter), with this run's object ids.
+        """Every object of the image (no class filter), with this run's object ids."""
+        return self._scene(image_id, ctx)[0]
+
+    def _scene(self, image_id: str, ctx: RunContext) -> tuple[list[Detection], list[str]]:
+        """The objects and every label the experts could have found.
 
         The scene graph is a pure function of the image: it runs (or reuses from the cache) its own unfiltered
         detection, never whatever earlier calls happened to register, so call order cannot change it."""
         if self.detector is None:
             raise ToolError("scene_graph has no detector to build the graph from")
-        return self.detector.run(DetectInput(image=image_id), ctx).detections
+        detected = self.detector.run(DetectInput(image=image_id), ctx)
+        objects, known = list(detected.detections), list(detected.known_labels)
+        if self.people is not None and PERSON in known and self.people.availability().available:
+            from .people import PeopleInput
+
+            evidence = self.people.run(PeopleInput(image=image_id), ctx)
+            objects = [o for o in objects if o.label != PERSON] + people_objects(evidence, image_id, ctx)
+            known = sorted(set(known) | {FACE})
+        return objects, known
 
     def graph(self, image_id: str, ctx: RunContext) -> nx.MultiDiGraph:
         """The scene graph of an image, as ``run`` builds it (the query language executes on it).
@@ -283,16 +317,18 @@ class SceneGraphTool(Tool[SceneGraphInput, SceneGraphOutput]):
             stored = ctx.images.get(image_id)
         except Exception as exc:
             raise ToolError(str(exc)) from None
-        if self.detector is None:
-            raise ToolError("scene_graph has no detector to build the graph from")
-        detected = self.detector.run(DetectInput(image=image_id), ctx)
-        graph = build_graph(detected.detections, stored.pil)
-        graph.graph["known_labels"] = list(detected.known_labels)
+        objects, known = self._scene(image_id, ctx)
+        graph = build_graph(objects, stored.pil)
+        graph.graph["known_labels"] = known
         return graph
 
     def prefetch(self, args: SceneGraphInput, ctx: RunContext) -> None:
         if self.detector is not None:
             self.detector.prefetch(DetectInput(image=args.image), ctx)
+        if self.people is not None and self.people.availability().available:
+            from .people import PeopleInput
+
+            self.people.prefetch(PeopleInput(image=args.image), ctx)
 
     def run(self, args: SceneGraphInput, ctx: RunContext) -> SceneGraphOutput:
         graph = self.graph(args.image, ctx)
