@@ -126,10 +126,28 @@ def test_left_of_is_a_relation_and_on_the_left_a_position():
     assert allowed_names(vocab(), "What is on top of the frame?").relations == ["above"]
 
 
+def test_relate_names_the_subject_before_the_relation_word():
+    allowed = allowed_names(vocab(), "How many circles are left of the triangle?")
+    assert allowed.labels == ["circle", "triangle"] and allowed.relate_labels == ["circle"]
+    schema = program_schema(vocab(), "How many circles are left of the triangle?")
+    right = {"steps": [{"op": "select", "label": "triangle"},
+                       {"op": "relate", "input": 0, "relation": "left_of", "label": "circle"},
+                       {"op": "count", "input": 1}]}
+    reversed_ = {"steps": [{"op": "select", "label": "circle"},
+                           {"op": "relate", "input": 0, "relation": "left_of", "label": "triangle"},
+                           {"op": "count", "input": 1}]}
+    assert valid(schema, right) and not valid(schema, reversed_)
+    assert allowed_names(vocab(), "What is inside the frame?").relate_labels == ["object"]
+
+
 def test_is_there_asks_for_existence_not_verify():
     schema = json.dumps(program_schema(vocab(), "Is there a square below the red circle?"))
     assert '"verify"' not in schema and '"relate"' in schema and '"exist"' in schema
     assert '"verify"' in json.dumps(program_schema(vocab(), "Is the square below the red circle?"))
+    # counting and existence are always expressible: no "unsupported" way out
+    assert '"unsupported"' not in schema
+    assert '"unsupported"' not in json.dumps(program_schema(vocab(), "How many stars are there?"))
+    assert '"unsupported"' in json.dumps(program_schema(vocab(), "What does the text on the frame say?"))
 
 
 def test_people_words_select_person():

@@ -57,6 +57,7 @@ class Allowed(BaseModel):
     query_keys: list[str]
     relations: list[str]
     extremes: list[str]
+    relate_labels: list[str] | None = None
     excluded_ops: list[str] = []
 
 
@@ -75,13 +76,13 @@ def _question_words(question: str) -> tuple[list[str], set[str]]:
     return ws, forms
 
 
-def _label_matches(label: str, ws: list[str]) -> bool:
-    """A (possibly multi-word) label occurs in the question, its last word in any number."""
+def _label_position(label: str, ws: list[str]) -> int | None:
+    """Where a (possibly multi-word) label first occurs in the question, its last word in any number."""
     parts = label.split()
     canon = [normalise_label(w) for w in ws]
     n = len(parts)
-    return any(ws[i:i + n - 1] == parts[:-1] and canon[i + n - 1] == normalise_label(parts[-1])
-               for i in range(len(ws) - n + 1))
+    return next((i for i in range(len(ws) - n + 1)
+                 if ws[i:i + n - 1] == parts[:-1] and canon[i + n - 1] == normalise_label(parts[-1])), None)
 
 
 def allowed_names(vocabulary: SceneVocabulary, question: str | None = None) -> Allowed:
@@ -93,9 +94,10 @@ def allowed_names(vocabulary: SceneVocabulary, question: str | None = None) -> A
     if question is None:
         return full
     ws, forms = _question_words(question)
-    labels = [lbl for lbl in vocabulary.labels if _label_matches(lbl, ws)]
+    where = {lbl: pos for lbl in vocabulary.labels if (pos := _label_position(lbl, ws)) is not None}
     if "person" in vocabulary.labels and forms & PERSON_WORDS:
-        labels.append("person")
+        where.setdefault("person", next(i for i, w in enumerate(ws) if w in PERSON_WORDS))
+    labels = list(where)
     generic = bool(forms & GENERIC_WORDS)
     matched = [v for v in values if v in forms or all(p in forms for p in value_parts(v))]
     relations = sorted({RELATION_WORDS[w] for w in forms if w in RELATION_WORDS}, key=RELATIONS.index)
@@ -107,8 +109,30 @@ def allowed_names(vocabulary: SceneVocabulary, question: str | None = None) -> A
         query_keys=full.query_keys,
         relations=relations or full.relations,
         extremes=extremes or full.extremes,
-        excluded_ops=["verify"] if "there" in ws else [],
+        relate_labels=_relate_labels(ws, where, generic),
+        excluded_ops=_excluded_ops(ws),
     )
+
+
+def _relate_labels(ws: list[str], where: dict[str, int], generic: bool) -> list[str] | None:
+    """``relate``'s label names the related objects, the subject that comes before the relation word ("circles
+    left of the triangle" -> circle), never the reference after it. None: no relation word, same as select."""
+    first = next((i for i, w in enumerate(ws) if w in RELATION_WORDS), None)
+    if first is None:
+        return None
+    before = sorted(lbl for lbl, pos in where.items() if pos < first)
+    return [GENERIC, *before] if generic or not before else before
+
+
+def _excluded_ops(ws: list[str]) -> list[str]:
+    """Ops the question's form rules out: "is there" asks for existence (no ``verify``); existence and counting
+    questions are always expressible (no ``unsupported``)."""
+    out = []
+    if "there" in ws:
+        out.append("verify")
+    if "there" in ws or "count" in ws or "number" in ws or any(a == "how" and b == "many" for a, b in zip(ws, ws[1:])):
+        out.append("unsupported")
+    return out
 
 
 def _enum(values: list[str]) -> dict[str, Any] | None:
@@ -130,7 +154,9 @@ def _branch(model: type[BaseModel], allowed: Allowed) -> dict[str, Any] | None:
         elif name in ("input", "other", "number"):
             fields[name] = {"type": "integer"}
         elif name == "label":
-            fields[name] = {"type": "string"} if allowed.labels is None else _enum(allowed.labels)
+            labels = allowed.relate_labels if name in schema["properties"] and "relation" in schema["properties"] \
+                and allowed.relate_labels is not None else allowed.labels
+            fields[name] = {"type": "string"} if labels is None else _enum(labels)
         elif name == "relation":
             fields[name] = _enum(allowed.relations)
         elif name == "attribute":
