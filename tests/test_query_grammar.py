@@ -122,13 +122,14 @@ def test_left_of_is_a_relation_and_on_the_left_a_position():
     rel = allowed_names(vocab(), "How many circles are left of the triangle?")
     assert rel.relations == ["left_of"] and rel.values == []
     pos = allowed_names(vocab(), "How many circles are on the left?")
-    assert pos.values == ["left"] and "left_of" not in pos.relations
+    assert pos.values == ["left"] and pos.relations == allowed_names(vocab()).relations  # none named: all
     assert allowed_names(vocab(), "What is on top of the frame?").relations == ["above"]
 
 
 def test_relate_names_the_subject_before_the_relation_word():
     allowed = allowed_names(vocab(), "How many circles are left of the triangle?")
-    assert allowed.labels == ["circle", "triangle"] and allowed.relate_labels == ["circle"]
+    # select names the reference (after the relation word), relate the subject (before it)
+    assert allowed.labels == ["triangle"] and allowed.relate_labels == ["circle"]
     schema = program_schema(vocab(), "How many circles are left of the triangle?")
     right = {"steps": [{"op": "select", "label": "triangle"},
                        {"op": "relate", "input": 0, "relation": "left_of", "label": "circle"},
@@ -138,6 +139,9 @@ def test_relate_names_the_subject_before_the_relation_word():
                            {"op": "count", "input": 1}]}
     assert valid(schema, right) and not valid(schema, reversed_)
     assert allowed_names(vocab(), "What is inside the frame?").relate_labels == ["object"]
+    # a yes/no about two definite objects: verify, with both labels, and no relate
+    verify = allowed_names(vocab(), "Is the red circle left of the green square?")
+    assert verify.labels == ["circle", "square"] and "relate" in verify.excluded_ops
 
 
 def test_is_there_asks_for_existence_not_verify():

@@ -15,7 +15,11 @@ a label, so a generic noun cannot make the model invent ``circle``.
   becomes an ``UnknownLabel`` error (and the fallback) instead of a guess.
 - Relations and extremes: those the question names; all of them when it names none. "left of" names the
   relation, "on the left" the position value.
-- Ops: "is there" / "are there" ask for existence, so ``verify`` is not offered.
+- Ops: "is there" / "are there" ask for existence, so ``verify`` is not offered; "is the X left of the Y?"
+  asks about two definite objects, so ``relate`` is not. Counting and existence are always expressible, so
+  ``unsupported`` is not offered for them.
+- Relation questions: ``select`` names the reference (the label after the relation word), ``relate`` the
+  subject (before it): "How many circles are left of the triangle?" -> select triangle, relate label circle.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from .vocabulary import (EXTREMES, GENERIC, GENERIC_NOUNS, LABEL_KEY, PERSON_WOR
                          SceneVocabulary, normalise_label, value_parts, words)
 
 RELATION_WORDS: dict[str, str] = {
-    "left_of": "left_of", "right_of": "right_of", "above": "above", "over": "above", "on": "above",
+    "left_of": "left_of", "right_of": "right_of", "above": "above", "over": "above",
     "atop": "above", "below": "below", "under": "below", "beneath": "below", "underneath": "below",
     "near": "near", "next": "near", "beside": "near", "close": "near", "closest": "near",
     "nearby": "near", "adjacent": "near", "inside": "inside", "in": "inside", "within": "inside",
@@ -38,6 +42,8 @@ RELATION_WORDS: dict[str, str] = {
     "around": "contains", "front": "in_front_of", "behind": "behind", "overlap": "overlaps",
     "overlaps": "overlaps", "overlapping": "overlaps", "intersect": "overlaps", "touching": "overlaps",
 }
+YES_NO_STARTS = {"is", "are", "does", "do", "was", "were"}
+EXISTENTIAL_WORDS = {"there", "any", "anything", "something", "anyone", "someone", "anybody", "somebody"}
 # Words that ask about objects of any label (besides the generic nouns): "What is left of the box?"
 GENERIC_WORDS = GENERIC_NOUNS | {"what", "which", "anything", "something", "everything", "nothing", "whatever"}
 EXTREME_WORDS: dict[str, str] = {
@@ -98,26 +104,32 @@ def allowed_names(vocabulary: SceneVocabulary, question: str | None = None) -> A
     if "person" in vocabulary.labels and forms & PERSON_WORDS:
         where.setdefault("person", next(i for i, w in enumerate(ws) if w in PERSON_WORDS))
     labels = list(where)
+    first_relation = next((i for i, w in enumerate(ws) if w in RELATION_WORDS), None)
+    # "Is the red circle left of the square?": two definite objects, a yes/no about their relation (verify);
+    # "Is there a circle left of the square?", "How many circles are left of ...": relate
+    verify_form = bool(ws) and ws[0] in YES_NO_STARTS and not set(ws) & EXISTENTIAL_WORDS
+    select_labels = labels
+    if first_relation is not None and not verify_form:  # select the reference, named after the relation word
+        select_labels = [lbl for lbl, pos in where.items() if pos > first_relation] or labels
     generic = bool(forms & GENERIC_WORDS)
     matched = [v for v in values if v in forms or all(p in forms for p in value_parts(v))]
     relations = sorted({RELATION_WORDS[w] for w in forms if w in RELATION_WORDS}, key=RELATIONS.index)
     extremes = sorted({EXTREME_WORDS[w] for w in forms if w in EXTREME_WORDS}, key=EXTREMES.index)
     return Allowed(
-        labels=([GENERIC] if generic else []) + sorted(set(labels)) if labels or generic else None,
+        labels=([GENERIC] if generic else []) + sorted(set(select_labels)) if labels or generic else None,
         keys=[k for k in keys if set(vocabulary.attributes[k]) & set(matched)],
         values=matched,
         query_keys=full.query_keys,
         relations=relations or full.relations,
         extremes=extremes or full.extremes,
-        relate_labels=_relate_labels(ws, where, generic),
-        excluded_ops=_excluded_ops(ws),
+        relate_labels=_relate_labels(first_relation, where, generic),
+        excluded_ops=_excluded_ops(ws) + (["relate"] if verify_form and first_relation is not None else []),
     )
 
 
-def _relate_labels(ws: list[str], where: dict[str, int], generic: bool) -> list[str] | None:
+def _relate_labels(first: int | None, where: dict[str, int], generic: bool) -> list[str] | None:
     """``relate``'s label names the related objects, the subject that comes before the relation word ("circles
     left of the triangle" -> circle), never the reference after it. None: no relation word, same as select."""
-    first = next((i for i, w in enumerate(ws) if w in RELATION_WORDS), None)
     if first is None:
         return None
     before = sorted(lbl for lbl, pos in where.items() if pos < first)
