@@ -83,7 +83,7 @@ def test_an_attribute_given_shape_is_not_invented_either():
     ("What is to the left of the blue circle?", "relations", ["left_of"]),
     ("Is the square under the frame or next to it?", "relations", ["below", "near"]),
     ("Is the circle inside the frame?", "relations", ["inside"]),
-    ("How many circles are there?", "relations", None),  # nothing named: all relations stay
+    ("How many circles are there?", "relations", []),  # nothing named: no relate, no verify
     ("What color is the leftmost object?", "extremes", ["leftmost"]),
     ("Which shape is the biggest?", "extremes", ["largest"]),
     ("What color is the square?", "extremes", None),
@@ -122,7 +122,8 @@ def test_left_of_is_a_relation_and_on_the_left_a_position():
     rel = allowed_names(vocab(), "How many circles are left of the triangle?")
     assert rel.relations == ["left_of"] and rel.values == []
     pos = allowed_names(vocab(), "How many circles are on the left?")
-    assert pos.values == ["left"] and pos.relations == allowed_names(vocab()).relations  # none named: all
+    assert pos.values == ["left"] and pos.relations == []  # a position, no relation
+    assert '"relate"' not in json.dumps(program_schema(vocab(), "How many circles are on the left?"))
     assert allowed_names(vocab(), "What is on top of the frame?").relations == ["above"]
 
 

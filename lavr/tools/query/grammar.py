@@ -13,8 +13,10 @@ a label, so a generic noun cannot make the model invent ``circle``.
 - Labels: those the question names, plus ``object`` when it has a generic word ("object", "thing", "shape",
   "what", "anything"). When it has neither, the label is a free string, so a noun the experts do not know
   becomes an ``UnknownLabel`` error (and the fallback) instead of a guess.
-- Relations and extremes: those the question names; all of them when it names none. "left of" names the
-  relation, "on the left" the position value.
+- Relations: those the question names; none (no ``relate``, no ``verify``) when it names none: "How many
+  objects are on the right side?" is a position filter, and the model was seen relating instead. "left of"
+  names the relation, "on the left" the position value.
+- Extremes: those the question names; all six when it names none.
 - Ops: "is there" / "are there" ask for existence, so ``verify`` is not offered; "is the X left of the Y?"
   asks about two definite objects, so ``relate`` is not. Counting and existence are always expressible, so
   ``unsupported`` is not offered for them.
@@ -120,7 +122,7 @@ def allowed_names(vocabulary: SceneVocabulary, question: str | None = None) -> A
         keys=[k for k in keys if set(vocabulary.attributes[k]) & set(matched)],
         values=matched,
         query_keys=full.query_keys,
-        relations=relations or full.relations,
+        relations=relations,
         extremes=extremes or full.extremes,
         relate_labels=_relate_labels(first_relation, where, generic),
         excluded_ops=_excluded_ops(ws) + (["relate"] if verify_form and first_relation is not None else []),
