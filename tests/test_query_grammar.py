@@ -83,7 +83,7 @@ def test_an_attribute_given_shape_is_not_invented_either():
     ("What is to the left of the blue circle?", "relations", ["left_of"]),
     ("Is the square under the frame or next to it?", "relations", ["below", "near"]),
     ("Is the circle inside the frame?", "relations", ["inside"]),
-    ("How many circles are there?", "relations", None),  # nothing named: all relations stay
+    ("How many circles are there?", "relations", []),  # nothing named: no relate, no verify
     ("What color is the leftmost object?", "extremes", ["leftmost"]),
     ("Which shape is the biggest?", "extremes", ["largest"]),
     ("What color is the square?", "extremes", None),
@@ -122,14 +122,37 @@ def test_left_of_is_a_relation_and_on_the_left_a_position():
     rel = allowed_names(vocab(), "How many circles are left of the triangle?")
     assert rel.relations == ["left_of"] and rel.values == []
     pos = allowed_names(vocab(), "How many circles are on the left?")
-    assert pos.values == ["left"] and "left_of" not in pos.relations
+    assert pos.values == ["left"] and pos.relations == []  # a position, no relation
+    assert '"relate"' not in json.dumps(program_schema(vocab(), "How many circles are on the left?"))
     assert allowed_names(vocab(), "What is on top of the frame?").relations == ["above"]
+
+
+def test_relate_names_the_subject_before_the_relation_word():
+    allowed = allowed_names(vocab(), "How many circles are left of the triangle?")
+    # select names the reference (after the relation word), relate the subject (before it)
+    assert allowed.labels == ["triangle"] and allowed.relate_labels == ["circle"]
+    schema = program_schema(vocab(), "How many circles are left of the triangle?")
+    right = {"steps": [{"op": "select", "label": "triangle"},
+                       {"op": "relate", "input": 0, "relation": "left_of", "label": "circle"},
+                       {"op": "count", "input": 1}]}
+    reversed_ = {"steps": [{"op": "select", "label": "circle"},
+                           {"op": "relate", "input": 0, "relation": "left_of", "label": "triangle"},
+                           {"op": "count", "input": 1}]}
+    assert valid(schema, right) and not valid(schema, reversed_)
+    assert allowed_names(vocab(), "What is inside the frame?").relate_labels == ["object"]
+    # a yes/no about two definite objects: verify, with both labels, and no relate
+    verify = allowed_names(vocab(), "Is the red circle left of the green square?")
+    assert verify.labels == ["circle", "square"] and "relate" in verify.excluded_ops
 
 
 def test_is_there_asks_for_existence_not_verify():
     schema = json.dumps(program_schema(vocab(), "Is there a square below the red circle?"))
     assert '"verify"' not in schema and '"relate"' in schema and '"exist"' in schema
     assert '"verify"' in json.dumps(program_schema(vocab(), "Is the square below the red circle?"))
+    # counting and existence are always expressible: no "unsupported" way out
+    assert '"unsupported"' not in schema
+    assert '"unsupported"' not in json.dumps(program_schema(vocab(), "How many stars are there?"))
+    assert '"unsupported"' in json.dumps(program_schema(vocab(), "What does the text on the frame say?"))
 
 
 def test_people_words_select_person():

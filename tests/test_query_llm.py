@@ -24,6 +24,9 @@ CASES = [  # question, expected answer; on the shapes() scene unless a person sc
     ("What is inside the frame?", "circle"),
     ("How many yellow things are there?", "2"),
     ("What shape is the smallest object?", "triangle"),
+    ("How many circles are left of the triangle?", "2"),
+    ("Is there a square below the red circle?", "yes"),
+    ("Is there a star?", "no"),
     ("people: How many people have fallen?", "1"),
 ]
 

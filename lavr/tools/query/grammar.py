@@ -13,9 +13,15 @@ a label, so a generic noun cannot make the model invent ``circle``.
 - Labels: those the question names, plus ``object`` when it has a generic word ("object", "thing", "shape",
   "what", "anything"). When it has neither, the label is a free string, so a noun the experts do not know
   becomes an ``UnknownLabel`` error (and the fallback) instead of a guess.
-- Relations and extremes: those the question names; all of them when it names none. "left of" names the
-  relation, "on the left" the position value.
-- Ops: "is there" / "are there" ask for existence, so ``verify`` is not offered.
+- Relations: those the question names; none (no ``relate``, no ``verify``) when it names none: "How many
+  objects are on the right side?" is a position filter, and the model was seen relating instead. "left of"
+  names the relation, "on the left" the position value.
+- Extremes: those the question names; all six when it names none.
+- Ops: "is there" / "are there" ask for existence, so ``verify`` is not offered; "is the X left of the Y?"
+  asks about two definite objects, so ``relate`` is not. Counting and existence are always expressible, so
+  ``unsupported`` is not offered for them.
+- Relation questions: ``select`` names the reference (the label after the relation word), ``relate`` the
+  subject (before it): "How many circles are left of the triangle?" -> select triangle, relate label circle.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from .vocabulary import (EXTREMES, GENERIC, GENERIC_NOUNS, LABEL_KEY, PERSON_WOR
                          SceneVocabulary, normalise_label, value_parts, words)
 
 RELATION_WORDS: dict[str, str] = {
-    "left_of": "left_of", "right_of": "right_of", "above": "above", "over": "above", "on": "above",
+    "left_of": "left_of", "right_of": "right_of", "above": "above", "over": "above",
     "atop": "above", "below": "below", "under": "below", "beneath": "below", "underneath": "below",
     "near": "near", "next": "near", "beside": "near", "close": "near", "closest": "near",
     "nearby": "near", "adjacent": "near", "inside": "inside", "in": "inside", "within": "inside",
@@ -38,6 +44,8 @@ RELATION_WORDS: dict[str, str] = {
     "around": "contains", "front": "in_front_of", "behind": "behind", "overlap": "overlaps",
     "overlaps": "overlaps", "overlapping": "overlaps", "intersect": "overlaps", "touching": "overlaps",
 }
+YES_NO_STARTS = {"is", "are", "does", "do", "was", "were"}
+EXISTENTIAL_WORDS = {"there", "any", "anything", "something", "anyone", "someone", "anybody", "somebody"}
 # Words that ask about objects of any label (besides the generic nouns): "What is left of the box?"
 GENERIC_WORDS = GENERIC_NOUNS | {"what", "which", "anything", "something", "everything", "nothing", "whatever"}
 EXTREME_WORDS: dict[str, str] = {
@@ -57,6 +65,7 @@ class Allowed(BaseModel):
     query_keys: list[str]
     relations: list[str]
     extremes: list[str]
+    relate_labels: list[str] | None = None
     excluded_ops: list[str] = []
 
 
@@ -75,13 +84,13 @@ def _question_words(question: str) -> tuple[list[str], set[str]]:
     return ws, forms
 
 
-def _label_matches(label: str, ws: list[str]) -> bool:
-    """A (possibly multi-word) label occurs in the question, its last word in any number."""
+def _label_position(label: str, ws: list[str]) -> int | None:
+    """Where a (possibly multi-word) label first occurs in the question, its last word in any number."""
     parts = label.split()
     canon = [normalise_label(w) for w in ws]
     n = len(parts)
-    return any(ws[i:i + n - 1] == parts[:-1] and canon[i + n - 1] == normalise_label(parts[-1])
-               for i in range(len(ws) - n + 1))
+    return next((i for i in range(len(ws) - n + 1)
+                 if ws[i:i + n - 1] == parts[:-1] and canon[i + n - 1] == normalise_label(parts[-1])), None)
 
 
 def allowed_names(vocabulary: SceneVocabulary, question: str | None = None) -> Allowed:
@@ -93,22 +102,51 @@ def allowed_names(vocabulary: SceneVocabulary, question: str | None = None) -> A
     if question is None:
         return full
     ws, forms = _question_words(question)
-    labels = [lbl for lbl in vocabulary.labels if _label_matches(lbl, ws)]
+    where = {lbl: pos for lbl in vocabulary.labels if (pos := _label_position(lbl, ws)) is not None}
     if "person" in vocabulary.labels and forms & PERSON_WORDS:
-        labels.append("person")
+        where.setdefault("person", next(i for i, w in enumerate(ws) if w in PERSON_WORDS))
+    labels = list(where)
+    first_relation = next((i for i, w in enumerate(ws) if w in RELATION_WORDS), None)
+    # "Is the red circle left of the square?": two definite objects, a yes/no about their relation (verify);
+    # "Is there a circle left of the square?", "How many circles are left of ...": relate
+    verify_form = bool(ws) and ws[0] in YES_NO_STARTS and not set(ws) & EXISTENTIAL_WORDS
+    select_labels = labels
+    if first_relation is not None and not verify_form:  # select the reference, named after the relation word
+        select_labels = [lbl for lbl, pos in where.items() if pos > first_relation] or labels
     generic = bool(forms & GENERIC_WORDS)
     matched = [v for v in values if v in forms or all(p in forms for p in value_parts(v))]
     relations = sorted({RELATION_WORDS[w] for w in forms if w in RELATION_WORDS}, key=RELATIONS.index)
     extremes = sorted({EXTREME_WORDS[w] for w in forms if w in EXTREME_WORDS}, key=EXTREMES.index)
     return Allowed(
-        labels=([GENERIC] if generic else []) + sorted(set(labels)) if labels or generic else None,
+        labels=([GENERIC] if generic else []) + sorted(set(select_labels)) if labels or generic else None,
         keys=[k for k in keys if set(vocabulary.attributes[k]) & set(matched)],
         values=matched,
         query_keys=full.query_keys,
-        relations=relations or full.relations,
+        relations=relations,
         extremes=extremes or full.extremes,
-        excluded_ops=["verify"] if "there" in ws else [],
+        relate_labels=_relate_labels(first_relation, where, generic),
+        excluded_ops=_excluded_ops(ws) + (["relate"] if verify_form and first_relation is not None else []),
     )
+
+
+def _relate_labels(first: int | None, where: dict[str, int], generic: bool) -> list[str] | None:
+    """``relate``'s label names the related objects, the subject that comes before the relation word ("circles
+    left of the triangle" -> circle), never the reference after it. None: no relation word, same as select."""
+    if first is None:
+        return None
+    before = sorted(lbl for lbl, pos in where.items() if pos < first)
+    return [GENERIC, *before] if generic or not before else before
+
+
+def _excluded_ops(ws: list[str]) -> list[str]:
+    """Ops the question's form rules out: "is there" asks for existence (no ``verify``); existence and counting
+    questions are always expressible (no ``unsupported``)."""
+    out = []
+    if "there" in ws:
+        out.append("verify")
+    if "there" in ws or "count" in ws or "number" in ws or any(a == "how" and b == "many" for a, b in zip(ws, ws[1:])):
+        out.append("unsupported")
+    return out
 
 
 def _enum(values: list[str]) -> dict[str, Any] | None:
@@ -130,7 +168,9 @@ def _branch(model: type[BaseModel], allowed: Allowed) -> dict[str, Any] | None:
         elif name in ("input", "other", "number"):
             fields[name] = {"type": "integer"}
         elif name == "label":
-            fields[name] = {"type": "string"} if allowed.labels is None else _enum(allowed.labels)
+            labels = allowed.relate_labels if name in schema["properties"] and "relation" in schema["properties"] \
+                and allowed.relate_labels is not None else allowed.labels
+            fields[name] = {"type": "string"} if labels is None else _enum(labels)
         elif name == "relation":
             fields[name] = _enum(allowed.relations)
         elif name == "attribute":
