@@ -31,7 +31,9 @@ VALUE_SYNONYMS = {"grey": "gray", "big": "large", "huge": "large", "little": "sm
                   "centre": "center", "central": "center", "upper": "top", "lower": "bottom", "lying": "fallen",
                   "fell": "fallen", "fall": "fallen", "falls": "fallen", "falling": "fallen", "collapsed": "fallen",
                   "ground": "fallen", "floor": "fallen", "standing": "upright", "stand": "upright",
-                  "walking": "upright"}
+                  "walking": "upright",
+                  # a person's face (the people evidence): seen from behind or turned away, or showing
+                  "back": "hidden", "away": "hidden", "seen": "visible", "showing": "visible"}
 # Values the experts can give even when this scene has none of them, so "Is there a purple circle?" is a
 # valid program whose answer is "no" rather than an unknown value. Keys only apply when the scene has the key.
 KNOWN_VALUES: dict[str, tuple[str, ...]] = {
