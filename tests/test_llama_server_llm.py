@@ -72,7 +72,7 @@ class LlamaServer:
         self.port = _free_port()
         self.log = log
         cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(_gguf()), "--model_alias", MODEL,
-               "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", "4096", "--seed", "0",
+               "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", "8192", "--seed", "0",
                "--n_threads", str(max(1, os.cpu_count() or 1))]
         if chat_format:
             cmd += ["--chat_format", chat_format]
