@@ -47,6 +47,6 @@ def test_repl_resumes_a_thread_and_refuses_unknown_ones(settings):
 
 def test_cli_has_chat_and_serve():
     args = build_parser().parse_args(["serve", "--port", "9000"])
-    assert (args.host, args.port, args.mode) == ("127.0.0.1", 9000, "react")
+    assert (args.host, args.port, args.mode) == ("127.0.0.1", 9000, "auto")
     args = build_parser().parse_args(["chat", "--image", "sample:bus", "--thread", "t1"])
     assert (args.image, args.thread) == ("sample:bus", "t1")
