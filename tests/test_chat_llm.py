@@ -17,7 +17,7 @@ def test_three_turns_about_the_bus_photo(tmp_path, bus_jpg):
     base = Settings()  # LAVR_DATA_DIR from conftest (or LAVR_GGUF_PATH): the assembled GGUF is reused
     settings = base.model_copy(update={"data_dir": tmp_path / "data", "gguf_path": base.gguf_path
                                        or next(iter(sorted(base.subdir("models").glob("*.gguf"))), None)})
-    chat = open_chat("react", "local", settings=settings, cache=ExpertCache(tmp_path / "experts.sqlite"))
+    chat = open_chat("auto", "local", settings=settings, cache=ExpertCache(tmp_path / "experts.sqlite"))
     session = ChatSession(chat)
     first = session.send("How many people are in this photo?", images=[bus_jpg])
     assert first.answer == "4", first.model_dump_json(indent=1)
