@@ -122,3 +122,28 @@ def test_query_mode_without_the_query_tool_is_react(settings, image):
     planner = QueryPlanner()
     agent = Agent(ScriptedBackend([REACT_ANSWER]), planner=planner, settings=s, tools=tools(s)[:2], cache=False)
     assert agent.ask(image, "What is this?").answer == "a drawing"
+
+
+def test_references_copied_from_an_earlier_step_are_relinked():
+    from lavr.tools.query.parsing import relink
+
+    chained = [{"op": "select", "label": "object"}, {"op": "filter", "input": 0, "attribute": "size", "value": "large"},
+               {"op": "filter", "input": 0, "attribute": "material", "value": "metal"}, {"op": "exist", "input": 0}]
+    assert [s.get("input") for s in relink(chained)] == [None, 0, 1, 2]
+    pair = [{"op": "select", "label": "object"}, {"op": "filter", "input": 0, "attribute": "color", "value": "red"},
+            {"op": "select", "label": "object"}, {"op": "filter", "input": 0, "attribute": "shape", "value": "square"},
+            {"op": "same", "input": 0, "attribute": "size", "other": 1}]
+    fixed = relink(pair)
+    assert fixed[3]["input"] == 2 and (fixed[4]["input"], fixed[4]["other"]) == (1, 3)
+    correct = [{"op": "select", "label": "circle"}, {"op": "select", "label": "square"}, {"op": "count", "input": 0},
+               {"op": "count", "input": 1}, {"op": "more", "input": 2, "other": 3}]
+    assert relink(correct) == correct
+
+
+def test_relinking_leaves_every_worked_example_as_written():
+    from lavr.planners.query import load_worked_examples
+    from lavr.tools.query.parsing import relink
+
+    for example in load_worked_examples():
+        steps = [s.model_dump(mode="json", exclude_none=True) for s in example.parsed().steps]
+        assert relink(steps) == steps, example.id

@@ -22,6 +22,7 @@ from typing import Any
 from ...backends.base import LLMBackend, Message
 from ...schema import ToolCall
 from ...tools.query import QueryError, SceneVocabulary, check_vocabulary, parse_program, program_schema
+from ...tools.query.parsing import relink
 from ...trace import PlanStep, RetryStep, Step, ToolStep
 from ..base import CallTools, Final, PlanOutcome, PlanRequest
 from ..react import ReactPlanner
@@ -80,7 +81,9 @@ class QueryPlanner:
                              max_tokens=self.max_tokens, repeat_penalty=1.0)
         outcome = PlanOutcome(move=None, raw_reply=reply.text, usage=reply.usage)
         try:
-            program = check_vocabulary(parse_program(reply.text), vocabulary)
+            written = parse_program(reply.text)
+            steps = relink([s.model_dump(mode="json", exclude_none=True) for s in written.steps])
+            program = check_vocabulary(parse_program(steps), vocabulary)
         except QueryError as exc:
             outcome.error, outcome.problems = str(exc), [str(exc)]
             return outcome

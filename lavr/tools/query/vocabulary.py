@@ -33,7 +33,7 @@ VALUE_SYNONYMS = {"grey": "gray", "big": "large", "huge": "large", "little": "sm
                   "ground": "fallen", "floor": "fallen", "standing": "upright", "stand": "upright",
                   "walking": "upright",
                   # a person's face (the people evidence): seen from behind or turned away, or showing
-                  "back": "hidden", "away": "hidden", "seen": "visible", "showing": "visible"}
+                  "back": "hidden", "away": "hidden"}
 # Values the experts can give even when this scene has none of them, so "Is there a purple circle?" is a
 # valid program whose answer is "no" rather than an unknown value. Keys only apply when the scene has the key.
 KNOWN_VALUES: dict[str, tuple[str, ...]] = {
