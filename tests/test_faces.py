@@ -163,3 +163,18 @@ def test_people_tool_on_bus_and_chelsea(tmp_path):
     assert ctx.objects_in(cat.id) == []
 
 
+
+
+@needs_both
+def test_the_scene_graph_carries_the_cross_checked_people_and_their_faces(tmp_path):
+    settings = Settings(data_dir=tmp_path / "data")
+    tools = {t.name: t for t in default_tools(settings)}
+    ctx = RunContext(settings, cache=None)
+    ctx.images.add(sample_path("bus"))
+    graph = tools["scene_graph"].graph("img_0", ctx)
+    people = [d for _, d in graph.nodes(data=True) if d["label"] == "person"]
+    faces = [d for _, d in graph.nodes(data=True) if d["label"] == "face"]
+    assert len(people) == 4 and len(faces) == 2  # the people tool's count, not the raw boxes
+    assert sorted(p["attributes"]["face"] for p in people) == ["hidden", "hidden", "visible", "visible"]
+    assert all(f["attributes"]["face"] == "visible" for f in faces)
+    assert "face" in graph.graph["known_labels"]

@@ -254,7 +254,7 @@ PERSON, FACE = "person", "face"
 
 def people_objects(evidence: Any, image_id: str, ctx: RunContext) -> list[Detection]:
     """The people tool's counted people as scene objects: each person with ``face=visible|hidden``, each face as an
-    object of its own, and a face without a person box as a person too (at the face's box)."""
+    object of its own (``face=visible``), and a face without a person box as a person too (at the face's box)."""
     objects: list[Detection] = []
     for e in [*evidence.confirmed, *evidence.boxes_alone, *evidence.faces_alone]:
         if e.person is not None:
@@ -263,8 +263,8 @@ def people_objects(evidence: Any, image_id: str, ctx: RunContext) -> list[Detect
         else:
             objects.append(ctx.register_object(image=image_id, label=PERSON, confidence=e.face.confidence,
                                                box=e.face.box, attributes={"face": "visible"}))
-        if e.face is not None:
-            objects.append(e.face)
+        if e.face is not None:  # a found face is a visible one: "visible faces" selects faces either way
+            objects.append(e.face.model_copy(update={"attributes": {**e.face.attributes, "face": "visible"}}))
     return objects
 
 
