@@ -299,7 +299,8 @@ class SceneGraphTool(Tool[SceneGraphInput, SceneGraphOutput]):
         if self.detector is None:
             raise ToolError("scene_graph has no detector to build the graph from")
         detected = self.detector.run(DetectInput(image=image_id), ctx)
-        objects, known = list(detected.detections), list(detected.known_labels)
+        objects = list(detected.detections)
+        known = list(getattr(detected, "known_labels", None) or sorted({o.label for o in objects}))
         if self.people is not None and PERSON in known and self.people.availability().available:
             from .people import PeopleInput
 
