@@ -12,7 +12,8 @@ from typing import Any
 from ..backends.base import ImagePart, LLMBackend
 from ..images import content_hash, decode_image
 from ..prompts.examples import Example, load_examples, select_examples
-from .base import ImageInfo, PlanRequest
+from .base import CANNOT_TELL, Final, ImageInfo, PlanOutcome, PlanRequest
+from .parsing import InvalidReply, parse_decision
 
 
 ANSWER_SCHEMA: dict[str, Any] = {
@@ -86,3 +87,19 @@ def attached_images(backend: LLMBackend, examples: list[Example], images: list[I
         return []
     parts = [ImagePart(image_id=f"example {e.id}", data_url=info[1]) for e in examples if (info := example_image(e.id))]
     return parts + [ImagePart(image_id=i.id, data_url=i.data_url) for i in images if i.data_url]
+
+
+def answer_outcome(reply: Any, *, example_ids: list[str] | None = None, **final: Any) -> PlanOutcome:
+    """A reply that must be a final JSON answer: the ``Final`` move (with ``final``'s extra fields), or the error
+    that is fed back to the LLM as a retry."""
+    outcome = PlanOutcome(move=None, raw_reply=reply.text, usage=reply.usage, example_ids=list(example_ids or []))
+    try:
+        decision = parse_decision(reply.text)
+        if not decision.is_final:
+            raise InvalidReply("tools cannot be called now; reply with the answer")
+    except InvalidReply as exc:
+        outcome.error = str(exc)
+        return outcome
+    outcome.move = Final(answer=decision.answer or CANNOT_TELL, rationale=decision.rationale,
+                         thought=decision.thought, **final)
+    return outcome

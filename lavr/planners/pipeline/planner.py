@@ -23,7 +23,7 @@ from ...tools.registry import ToolRegistry
 from ...trace import AnswerStep, RefusalStep, RetryStep
 from ...trace import ToolStep as ToolRun
 from ..base import CANNOT_TELL, CallTools, Final, PlanOutcome, PlanRequest
-from ..parsing import InvalidReply, parse_decision
+from ..prompting import answer_outcome
 from .model import LLM_OUTPUT_SCHEMA
 from .model import TEMPLATES as STEP_TEMPLATES
 from .model import LLMStep, Pipeline, ToolStep
@@ -112,17 +112,7 @@ class PipelinePlanner:
                          Message(role="user", content=PROMPTS.render("invalid_answer", error_json=payload,
                                                                      reply_format=REPLY_FORMAT))]
         reply = llm.generate(messages, json_schema=LLM_OUTPUT_SCHEMA, max_tokens=spec.max_tokens or self.max_tokens)
-        outcome = PlanOutcome(move=None, raw_reply=reply.text, usage=reply.usage)
-        try:
-            decision = parse_decision(reply.text)
-            if not decision.is_final:
-                raise InvalidReply("tools cannot be called now; reply with the answer")
-        except InvalidReply as exc:
-            outcome.error = str(exc)
-            return outcome
-        outcome.move = Final(answer=decision.answer or CANNOT_TELL, rationale=decision.rationale, final=is_last,
-                             call_id=spec.id, prompt=prompt)
-        return outcome
+        return answer_outcome(reply, final=is_last, call_id=spec.id, prompt=prompt)
 
     def _final(self, request: PlanRequest) -> Final:
         """Every step has run: the last LLM step's answer, else the last tool step's text."""

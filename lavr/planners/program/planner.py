@@ -19,8 +19,8 @@ from ...schema import BOX_CONVENTION, ToolCall
 from ...tools.base import Tool
 from ...trace import PlanStep, RetryStep, ToolStep
 from ..base import CANNOT_TELL, CallTools, Final, PlanOutcome, PlanRequest
-from ..parsing import InvalidReply, extract_json, parse_decision
-from ..prompting import ANSWER_SCHEMA, attached_images, describe_args, examples_for, with_history
+from ..parsing import InvalidReply, extract_json
+from ..prompting import ANSWER_SCHEMA, answer_outcome, attached_images, describe_args, examples_for, with_history
 from .model import Program, ProgramStep, describe_output, output_schema, program_schema, validate_program
 
 TEMPLATES = TemplateFile(__package__, "prompts.yaml")
@@ -209,17 +209,7 @@ class ProgramPlanner:
                          Message(role="user", content=render_program("invalid_answer", error_json=payload,
                                                                      reply_format=ANSWER_FORMAT))]
         reply = llm.generate(messages, json_schema=ANSWER_SCHEMA, max_tokens=self.max_tokens)
-        outcome = PlanOutcome(move=None, raw_reply=reply.text, usage=reply.usage, example_ids=example_ids)
-        try:
-            decision = parse_decision(reply.text)
-            if not decision.is_final:
-                raise InvalidReply("tools cannot be called now; reply with the answer")
-        except InvalidReply as exc:
-            outcome.error = str(exc)
-            return outcome
-        outcome.move = Final(answer=decision.answer or CANNOT_TELL, rationale=decision.rationale,
-                             thought=decision.thought)
-        return outcome
+        return answer_outcome(reply, example_ids=example_ids)
 
     @staticmethod
     def feedback(raw_reply: str, problems: list[str], retries_left: int) -> list[Message]:
