@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lavr.planners.query.prompt import QueryPrompt
-from lavr.tools.query import QueryError, SceneVocabulary, execute, program_schema
+from lavr.tools.query import QueryError, SceneVocabulary, compact_schema, execute, parse_compact
 from query_scenes import scene, shapes
 
 pytestmark = pytest.mark.llm
@@ -51,10 +51,10 @@ def test_the_embedded_llm_writes_programs_that_answer_right(settings):
         if question.startswith("people: "):
             question, graph = question.removeprefix("people: "), people
         vocab = SceneVocabulary.from_graph(graph)
-        reply = backend.generate(prompt.messages(question, vocab), json_schema=program_schema(vocab, question),
-                                 max_tokens=200)
+        reply = backend.generate(prompt.messages(question, vocab), json_schema=compact_schema(vocab, question),
+                                 max_tokens=80, repeat_penalty=1.0)
         try:
-            answer = execute(reply.text, graph).answer
+            answer = execute(parse_compact(reply.text, vocab), graph).answer
         except QueryError as exc:
             answer = f"error: {exc}"
         right += answer == expected

@@ -20,8 +20,7 @@ SHAPES = [
     RawDetection(label="square", confidence=1.0, box=Box(x1=0.4, y1=0.4, x2=0.55, y2=0.6), attributes={"color": "blue"}),
     RawDetection(label="circle", confidence=1.0, box=Box(x1=0.7, y1=0.4, x2=0.85, y2=0.6), attributes={"color": "red"}),
 ]
-COUNT_RED = {"steps": [{"op": "select", "label": "object"}, {"op": "filter", "input": 0, "attribute": "color",
-                                                               "value": "red"}, {"op": "count", "input": 1}]}
+COUNT_RED = ["count", ["filter", "object", "red"]]
 REACT_ANSWER = {"thought": "from the scene", "answer": "a drawing", "rationale": "the caption says so"}
 
 
@@ -52,7 +51,10 @@ def test_one_llm_call_writes_the_program_and_the_tools_compute_the_answer(settin
     assert final.evidence == ["obj_0", "obj_2"] and "obj_0" in ans.rationale
     assert ans.usage.llm_calls == 1 and len(backend.requests) == 1  # no second call to compose the answer
     request = backend.requests[0]
-    assert request["json_schema"]["required"] == ["steps"]
+    assert "$defs" in request["json_schema"] and "anyOf" in request["json_schema"]  # the compact form's grammar
+    assert plan.program == [{"op": "select", "label": "object"},
+                            {"op": "filter", "input": 0, "attribute": "color", "value": "red"},
+                            {"op": "count", "input": 1}]
     assert request["messages"][0].content == QueryPrompt().prefix_text  # the static prefix, byte for byte
     question = request["messages"][1].content
     assert question.endswith("Question: How many red objects are there?") and "circle" in question
@@ -68,7 +70,7 @@ def test_the_prefix_is_identical_across_questions_and_images(settings, image):
 
 
 def test_a_program_naming_what_the_scene_lacks_is_fed_back_once(settings, image):
-    wrong = {"steps": [{"op": "select", "label": "hexagon"}, {"op": "count", "input": 0}]}
+    wrong = ["count", "hexagon"]
     agent, backend = agent_for(settings, [wrong, COUNT_RED])
     ans = agent.ask(image, "How many red objects are there?")
     assert ans.answer == "2" and [type(s) for s in ans.steps][:3] == [ToolStep, RetryStep, PlanStep]
@@ -78,7 +80,7 @@ def test_a_program_naming_what_the_scene_lacks_is_fed_back_once(settings, image)
 
 
 def test_two_failures_hand_the_question_to_react(settings, image):
-    wrong = {"steps": [{"op": "select", "label": "hexagon"}, {"op": "count", "input": 0}]}
+    wrong = ["count", "hexagon"]
     agent, backend = agent_for(settings, [wrong, wrong, REACT_ANSWER])
     ans = agent.ask(image, "What is this?")
     assert ans.answer == "a drawing" and ans.finished == "answered"
@@ -89,7 +91,7 @@ def test_two_failures_hand_the_question_to_react(settings, image):
 
 
 def test_an_unsupported_question_falls_back_to_react(settings, image):
-    agent, backend = agent_for(settings, [{"steps": [{"op": "unsupported"}]}, REACT_ANSWER])
+    agent, backend = agent_for(settings, [["unsupported"], REACT_ANSWER])
     ans = agent.ask(image, "Is this a photograph or a drawing?")
     assert ans.answer == "a drawing"
     query = next(s for s in ans.steps if isinstance(s, ToolStep) and s.tool == "query")
@@ -124,26 +126,13 @@ def test_query_mode_without_the_query_tool_is_react(settings, image):
     assert agent.ask(image, "What is this?").answer == "a drawing"
 
 
-def test_references_copied_from_an_earlier_step_are_relinked():
-    from lavr.tools.query.parsing import relink
-
-    chained = [{"op": "select", "label": "object"}, {"op": "filter", "input": 0, "attribute": "size", "value": "large"},
-               {"op": "filter", "input": 0, "attribute": "material", "value": "metal"}, {"op": "exist", "input": 0}]
-    assert [s.get("input") for s in relink(chained)] == [None, 0, 1, 2]
-    pair = [{"op": "select", "label": "object"}, {"op": "filter", "input": 0, "attribute": "color", "value": "red"},
-            {"op": "select", "label": "object"}, {"op": "filter", "input": 0, "attribute": "shape", "value": "square"},
-            {"op": "same", "input": 0, "attribute": "size", "other": 1}]
-    fixed = relink(pair)
-    assert fixed[3]["input"] == 2 and (fixed[4]["input"], fixed[4]["other"]) == (1, 3)
-    correct = [{"op": "select", "label": "circle"}, {"op": "select", "label": "square"}, {"op": "count", "input": 0},
-               {"op": "count", "input": 1}, {"op": "more", "input": 2, "other": 3}]
-    assert relink(correct) == correct
-
-
-def test_relinking_leaves_every_worked_example_as_written():
-    from lavr.planners.query import load_worked_examples
-    from lavr.tools.query.parsing import relink
-
-    for example in load_worked_examples():
-        steps = [s.model_dump(mode="json", exclude_none=True) for s in example.parsed().steps]
-        assert relink(steps) == steps, example.id
+def test_a_program_leaving_out_what_the_question_names_is_fed_back_once_then_run(settings, image):
+    dropped = ["count", "object"]  # "red" left out
+    agent, backend = agent_for(settings, [dropped, COUNT_RED])
+    ans = agent.ask(image, "How many red objects are there?")
+    assert ans.answer == "2" and isinstance(ans.steps[1], RetryStep) and "'red'" in ans.steps[1].error
+    assert "use every label and value" in backend.requests[1]["messages"][-1].content
+    # a rewrite that still leaves it out is run as written: a soft check, never a dead end
+    agent, backend = agent_for(settings, [dropped, dropped])
+    assert agent.ask(image, "How many red objects are there?").answer == "3"
+    assert len(backend.requests) == 2

@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from lavr.planners.query.prompt import QueryPrompt, WorkedExample, load_worked_examples
-from lavr.tools.query import QueryTool, SceneVocabulary, check_vocabulary, execute, parse_program
+from lavr.tools.query import QueryTool, SceneVocabulary, check_vocabulary, execute, nest
+from lavr.tools.query.compact import to_text
 from lavr.agents.executor import ToolExecutor
 from lavr.schema import Box, ToolCall
 from lavr.tools.base import RunContext
@@ -26,7 +27,7 @@ GGUF_NAME = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 
 @pytest.mark.parametrize("example", load_worked_examples(), ids=lambda e: e.id)
 def test_every_worked_example_executes_to_its_stated_answer(example: WorkedExample):
-    program = parse_program(example.program)
+    program = example.parsed()  # the compact expression the model sees, flattened to steps
     graph = example.scene.graph()
     check_vocabulary(program, SceneVocabulary.from_graph(graph))  # names only what its scene allows
     execution = execute(program, graph)
@@ -56,9 +57,10 @@ def test_the_prefix_is_byte_identical_across_questions():
     # a label the question names that the experts know but did not find is listed, so it reads as "0 / no"
     assert a.question_message("Is there a star?", v1).content.startswith(
         "Experts: objects: circle, frame, square, triangle; none found: star; color:")
-    # every worked program appears in the prefix exactly as the canonical JSON the model should write
+    # every worked program appears in the prefix exactly as the compact JSON the model should write
     for ex in load_worked_examples():
-        assert f"Program: {ex.parsed().to_json()}\n" in a.prefix_text + "\n"
+        assert f"Program: {to_text(ex.program)}\n" in a.prefix_text + "\n"
+        assert nest(ex.parsed()) == ex.program  # the compact form is the canonical nesting of its steps
     shorter = QueryPrompt(examples=load_worked_examples()[:-1])
     assert shorter.prefix_hash() != a.prefix_hash()
 
@@ -80,7 +82,7 @@ def test_prompt_token_budget_with_the_real_tokenizer():
         return len(llm.tokenize(text.encode(), add_bos=False, special=True))
 
     prompt = QueryPrompt()
-    assert tokens(f"<|im_start|>system\n{prompt.prefix_text}<|im_end|>\n") <= 1800
+    assert tokens(f"<|im_start|>system\n{prompt.prefix_text}<|im_end|>\n") <= 2400  # 29 worked examples
     vocab = SceneVocabulary.from_graph(shapes())
     q = prompt.question_message("Is the small red circle to the left of the large green square?", vocab).content
     assert tokens(f"<|im_start|>user\n{q}<|im_end|>\n<|im_start|>assistant\n") <= 100

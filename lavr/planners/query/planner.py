@@ -1,5 +1,5 @@
-"""Query mode: the LLM translates the question into one short program of the query language, in one constrained
-call; the ``query`` tool executes it exactly on the scene graph and its result is the answer (no second call).
+"""Query mode: the LLM translates the question into one short program of the query language (its compact form,
+one nested JSON expression: ``lavr.tools.query.compact``), in one constrained call; the ``query`` tool executes it exactly on the scene graph and its result is the answer (no second call).
 
 The moves, read from the trace:
 1. No scene yet: ``scene_graph`` on the image (no LLM): what the experts can name here.
@@ -21,8 +21,8 @@ from typing import Any
 
 from ...backends.base import LLMBackend, Message
 from ...schema import ToolCall
-from ...tools.query import QueryError, SceneVocabulary, check_vocabulary, parse_program, program_schema
-from ...tools.query.parsing import relink
+from ...tools.query import QueryError, SceneVocabulary, allowed_names
+from ...tools.query.compact import compact_schema, parse_compact, unused_names
 from ...trace import PlanStep, RetryStep, Step, ToolStep
 from ..base import CallTools, Final, PlanOutcome, PlanRequest
 from ..react import ReactPlanner
@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 SCENE_TOOL, QUERY_TOOL = "scene_graph", "query"
 MAX_WRITES = 2  # the first program and one rewrite after its error was fed back
-PROGRAM_MAX_TOKENS = 200
+PROGRAM_MAX_TOKENS = 80  # the compact form: 5-30 tokens; a longer reply is a model gone astray
 
 
 class QueryPlanner:
@@ -77,15 +77,19 @@ class QueryPlanner:
         prime = getattr(llm, "prime", None)
         if prime is not None and failure is None:
             prime(self.prompt.prefix_messages())  # the prefix's KV state: kept, loaded from disk, or computed once
-        reply = llm.generate(messages, json_schema=program_schema(vocabulary, request.question),
+        reply = llm.generate(messages, json_schema=compact_schema(vocabulary, request.question),
                              max_tokens=self.max_tokens, repeat_penalty=1.0)
         outcome = PlanOutcome(move=None, raw_reply=reply.text, usage=reply.usage)
         try:
-            written = parse_program(reply.text)
-            steps = relink([s.model_dump(mode="json", exclude_none=True) for s in written.steps])
-            program = check_vocabulary(parse_program(steps), vocabulary)
+            program = parse_compact(reply.text, vocabulary)
         except QueryError as exc:
             outcome.error, outcome.problems = str(exc), [str(exc)]
+            return outcome
+        missing = unused_names(program, allowed_names(vocabulary, request.question))
+        if missing and failure is None:  # fed back once; a rewrite that still leaves them out is run as written
+            outcome.error = (f"the question names {', '.join(repr(m) for m in missing)} but the program does not "
+                             "use them; use every label and value the question names")
+            outcome.problems = [outcome.error]
             return outcome
         steps = [s.model_dump(mode="json", exclude_none=True) for s in program.steps]
         outcome.move = CallTools(calls=[ToolCall(tool=QUERY_TOOL, args={"image": image, "steps": steps},

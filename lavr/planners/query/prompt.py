@@ -21,7 +21,7 @@ from ...prompts import TemplateFile, templates
 from ...schema import Box, Detection
 from ...tools.scene_graph import build_graph
 from ...tools.query.language import QueryProgram
-from ...tools.query.parsing import parse_program
+from ...tools.query.compact import parse_compact, to_text
 from ...tools.query.grammar import allowed_names
 from ...tools.query.vocabulary import GENERIC, SceneVocabulary
 
@@ -55,11 +55,11 @@ class WorkedExample(BaseModel):
     scene: ExampleScene
     question: str
     thought: str
-    program: list[dict[str, Any]]
+    program: Any = Field(description="The compact expression (``lavr.tools.query.compact``), as the model writes it.")
     answer: str
 
     def parsed(self) -> QueryProgram:
-        return parse_program(self.program)
+        return parse_compact(self.program)
 
 
 @functools.cache
@@ -90,7 +90,7 @@ class QueryPrompt:
         for ex in self.examples:
             vocabulary = SceneVocabulary.from_graph(ex.scene.graph())
             parts.append(TEMPLATES.render("example", summary=summary(vocabulary, ex.question), question=ex.question,
-                                          thought=ex.thought, program=ex.parsed().to_json()))
+                                          thought=ex.thought, program=to_text(ex.program)))
         return "\n\n".join(parts)
 
     def prefix_messages(self) -> list[Message]:

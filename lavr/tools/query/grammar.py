@@ -1,37 +1,30 @@
-"""The query language as a JSON schema, small enough to serve as a llama.cpp grammar, narrowed per question.
+"""What a program may name for one question: the scene's vocabulary narrowed to what the question's words can mean.
 
-The schema is derived from the step models of ``language.py`` (never a hand-kept copy): every step model gives
-an object schema; models with the same fields are merged into one branch whose ``op`` enumerates their ops, so
-the whole language is one ``anyOf`` of about eight objects. Names are enumerated from the scene's vocabulary.
+``compact.compact_schema`` turns this into the JSON-schema grammar of the compact form the LLM writes. Narrowed
+to the question's own words (plurals, synonyms, parts of compound values), "How many red shapes are there?"
+allows only ``red`` as a filter value and only ``object`` as a label, so a generic noun cannot make the model
+invent ``circle``. Where the model's first choice is out of the grammar it is forced down whatever paths are
+left, so every path left open must be one the question can mean:
 
-Given the question, allowed names are narrowed to those its own words can mean (plurals, synonyms, parts of
-compound values): "How many red shapes are there?" allows only ``red`` as a filter value and only ``object`` as
-a label, so a generic noun cannot make the model invent ``circle``.
-
-- Filter values: only those the question names. When it names none, the filter op is left out altogether: with
-  every value allowed, the model was seen inventing one ("Is there a star?" -> filter color=yellow).
+- Filter values: only those the question names; none named, no filter ("Is there a star?" was seen becoming
+  filter color=yellow).
 - Labels: those the question names, plus ``object`` when it has a generic word ("object", "thing", "shape",
-  "what", "anything"). When it has neither, the label is a free string, so a noun the experts do not know
-  becomes an ``UnknownLabel`` error (and the fallback) instead of a guess.
-- Relations: those the question names; none (no ``relate``, no ``verify``) when it names none: "How many
-  objects are on the right side?" is a position filter, and the model was seen relating instead. "left of"
-  names the relation, "on the left" the position value.
-- Extremes: those the question names; all six when it names none.
-- Ops: "is there" / "are there" ask for existence, so ``verify`` is not offered; "is the X left of the Y?"
-  asks about two definite objects, so ``relate`` is not. Counting and existence are always expressible, so
-  ``unsupported`` is not offered for them.
-- Relation questions: ``select`` names the reference (the label after the relation word), ``relate`` the
-  subject (before it): "How many circles are left of the triangle?" -> select triangle, relate label circle.
+  "what", "anything"). With neither, the label is a free string, so a noun the experts do not know becomes an
+  ``UnknownLabel`` error (and the fallback) instead of a guess.
+- Relations: those the question names, and only where something nameable follows the word ("left of the box",
+  not "in this photo"); none, no ``relate`` or ``verify``. "left of" names the relation, "on the left" the
+  position value. The subject (``relate_labels``) is named before the relation word, the reference after it.
+- Extremes (``named_extremes``): only those named. Logic (``logic``): ``and``/``or`` when the question joins
+  things, ``except``/``not`` when it negates.
+- Ops: "is there" asks for existence, so ``verify`` is not offered; "is the X left of the Y?" asks about two
+  definite objects, so ``relate`` is not. Counting and existence are always expressible: no ``unsupported``.
+- Numbers: those the question names (``question_numbers``).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel
 
-from ..base import inline_schema
-from .language import MAX_STEPS, STEP_TYPES
 from .vocabulary import (EXTREMES, GENERIC, GENERIC_NOUNS, LABEL_KEY, PERSON_WORDS, RELATIONS, VALUE_SYNONYMS,
                          SceneVocabulary, normalise_label, value_parts, words)
 
@@ -44,6 +37,8 @@ RELATION_WORDS: dict[str, str] = {
     "around": "contains", "front": "in_front_of", "behind": "behind", "overlap": "overlaps",
     "overlaps": "overlaps", "overlapping": "overlaps", "intersect": "overlaps", "touching": "overlaps",
 }
+IMAGE_WORDS = {"image", "picture", "photo", "photograph", "scene", "you", "it"}
+PRONOUNS = {"it", "them", "ones", "him", "her"}  # "next to it": the relation still names a reference
 YES_NO_STARTS = {"is", "are", "does", "do", "was", "were"}
 EXISTENTIAL_WORDS = {"there", "any", "anything", "something", "anyone", "someone", "anybody", "somebody"}
 # Words that ask about objects of any label (besides the generic nouns): "What is left of the box?"
@@ -52,7 +47,16 @@ EXTREME_WORDS: dict[str, str] = {
     "leftmost": "leftmost", "rightmost": "rightmost", "topmost": "topmost", "highest": "topmost",
     "uppermost": "topmost", "bottommost": "bottommost", "lowest": "bottommost", "lowermost": "bottommost",
     "largest": "largest", "biggest": "largest", "smallest": "smallest", "tiniest": "smallest",
+    **{v: v for v in ("leftmost", "rightmost", "topmost", "bottommost")},
 }
+
+
+class Mention(BaseModel):
+    """A noun phrase of the question: a label (or ``object``) and the values written just before it."""
+
+    label: str
+    values: list[str] = []
+    position: int
 
 
 class Allowed(BaseModel):
@@ -67,16 +71,40 @@ class Allowed(BaseModel):
     extremes: list[str]
     relate_labels: list[str] | None = None
     excluded_ops: list[str] = []
+    # the compact form narrows per position: any set, the subject (before the relation word), the reference
+    all_labels: list[str] | None = None
+    reference_labels: list[str] | None = None
+    named_extremes: list[str] = []
+    logic: list[str] = ["and", "or", "except", "not"]  # what the question's words allow of and/or/except/not
+    keys_of: dict[str, list[str]] = {}  # value -> the attribute keys it belongs to
+    # the noun phrases the question names, in order ("the red object ... the green square"), and the values that
+    # belong to none of them ("is the circle red?"); empty: the question named no object
+    mentions: list[Mention] = []
+    free_values: list[str] = []
+    relation_position: int | None = None  # where the first relation word is
+    negation_position: int | None = None  # where the first negation word is
+    negated_values: list[str] = []  # free values named after it ("not large")
+    count_compare: list[str] = ["more", "fewer", "equal"]
 
 
 # "left of", "right of", "top of" name relations; the same words alone ("on the left") name positions.
 RELATION_BEFORE_OF = {"left": "left_of", "right": "right_of", "top": "above"}
 
 
+COMPARATIVE_RELATIONS = {"lower": "below", "higher": "above"}
+FAR_WORDS = {"far", "furthest", "farthest", "very", "extreme"}
+FAR_EXTREMES = {"left": "leftmost", "right": "rightmost", "top": "topmost", "bottom": "bottommost"}
+
+
 def _question_words(question: str) -> tuple[list[str], set[str]]:
     ws = words(question)
-    # a word that is part of "<word> of" is a relation there, not a position value
-    ws = [RELATION_BEFORE_OF[w] if w in RELATION_BEFORE_OF and nxt == "of" else w
+    # a word that is part of "<word> of" ("<word> side of") is a relation there, not a position value
+    ws = [RELATION_BEFORE_OF[w] if w in RELATION_BEFORE_OF and (nxt == "of" or (nxt == "side" and after == "of"))
+          else w for w, nxt, after in zip(ws, [*ws[1:], ""], [*ws[2:], "", ""])]
+    # "on the far right" names the extreme, not the position
+    ws = [FAR_EXTREMES[w] if w in FAR_EXTREMES and prev in FAR_WORDS else w for prev, w in zip(["", *ws], ws)]
+    # "lower than the circle", "higher than the square": relations, not positions or count comparisons
+    ws = [COMPARATIVE_RELATIONS[w] if w in COMPARATIVE_RELATIONS and nxt == "than" else w
           for w, nxt in zip(ws, [*ws[1:], ""])]
     forms = set(ws) | {normalise_label(w) for w in ws} | {VALUE_SYNONYMS.get(w, w) for w in ws}
     # "left-most", "left most", "top-most"
@@ -98,7 +126,8 @@ def allowed_names(vocabulary: SceneVocabulary, question: str | None = None) -> A
     keys = list(vocabulary.attributes)
     values = sorted({v for vs in vocabulary.attributes.values() for v in vs})
     full = Allowed(labels=[GENERIC, *vocabulary.labels], keys=keys, values=values,
-                   query_keys=[LABEL_KEY, *keys], relations=list(RELATIONS), extremes=list(EXTREMES))
+                   query_keys=[LABEL_KEY, *keys], relations=list(RELATIONS), extremes=list(EXTREMES),
+                   named_extremes=list(EXTREMES), all_labels=[GENERIC, *vocabulary.labels])
     if question is None:
         return full
     ws, forms = _question_words(question)
@@ -106,7 +135,13 @@ def allowed_names(vocabulary: SceneVocabulary, question: str | None = None) -> A
     if "person" in vocabulary.labels and forms & PERSON_WORDS:
         where.setdefault("person", next(i for i, w in enumerate(ws) if w in PERSON_WORDS))
     labels = list(where)
-    first_relation = next((i for i, w in enumerate(ws) if w in RELATION_WORDS), None)
+    # a relation word relates only when something nameable follows it: "left of the box", not "in this photo"
+    nameable = set(where.values()) | {i for i, w in enumerate(ws)
+                                      if w in GENERIC_WORDS or w in PERSON_WORDS or w in PRONOUNS}
+    # ... and not when the image is its subject: "does the image contain a cat?" asks for existence
+    relation_at = [i for i, w in enumerate(ws) if w in RELATION_WORDS and any(p > i for p in nameable)
+                   and not (i and ws[i - 1] in IMAGE_WORDS)]
+    first_relation = relation_at[0] if relation_at else None
     # "Is the red circle left of the square?": two definite objects, a yes/no about their relation (verify);
     # "Is there a circle left of the square?", "How many circles are left of ...": relate
     verify_form = bool(ws) and ws[0] in YES_NO_STARTS and not set(ws) & EXISTENTIAL_WORDS
@@ -114,8 +149,18 @@ def allowed_names(vocabulary: SceneVocabulary, question: str | None = None) -> A
     if first_relation is not None and not verify_form:  # select the reference, named after the relation word
         select_labels = [lbl for lbl, pos in where.items() if pos > first_relation] or labels
     generic = bool(forms & GENERIC_WORDS)
-    matched = [v for v in values if v in forms or all(p in forms for p in value_parts(v))]
-    relations = sorted({RELATION_WORDS[w] for w in forms if w in RELATION_WORDS}, key=RELATIONS.index)
+    # a value that is also a label (shape=circle beside label circle) is selected by the label, never filtered
+    matched = [v for v in values if (v in forms or all(p in forms for p in value_parts(v)))
+               and not vocabulary.is_label(v)]
+    relations = sorted({RELATION_WORDS[ws[i]] for i in relation_at}, key=RELATIONS.index)
+    logic = _logic_ops(ws)
+    choices = _choice_values(ws, vocabulary, set(matched))
+    if choices:  # "Is it metal or rubber?": a choice between values, asked with query, not a logical or
+        logic = [op for op in logic if op not in ("and", "or")]
+    mentions = _mentions(ws, vocabulary, [v for v in matched if v not in choices])
+    in_mentions = {v for m in mentions for v in m.values}
+    negation = next((i for i, w in enumerate(ws) if w in NEGATION_WORDS
+                     or (w == "other" and i + 1 < len(ws) and ws[i + 1] == "than")), None)
     extremes = sorted({EXTREME_WORDS[w] for w in forms if w in EXTREME_WORDS}, key=EXTREMES.index)
     return Allowed(
         labels=([GENERIC] if generic else []) + sorted(set(select_labels)) if labels or generic else None,
@@ -125,6 +170,18 @@ def allowed_names(vocabulary: SceneVocabulary, question: str | None = None) -> A
         relations=relations,
         extremes=extremes or full.extremes,
         relate_labels=_relate_labels(first_relation, where, generic),
+        all_labels=([GENERIC] if generic else []) + sorted(where) if where or generic else None,
+        reference_labels=_reference_labels(first_relation, where, generic),
+        named_extremes=extremes,
+        logic=logic,
+        keys_of={v: vocabulary.keys_of(v) for v in matched},
+        mentions=mentions,
+        relation_position=first_relation,
+        negation_position=negation,
+        negated_values=[v for v in matched if v not in in_mentions and v not in choices and negation is not None
+                        and any(_value_word(w, {v}) for w in ws[negation + 1:])],
+        free_values=[v for v in matched if v not in in_mentions and v not in choices],
+        count_compare=sorted({COMPARE_WORDS[w] for w in ws if w in COMPARE_WORDS}) or ["more", "fewer", "equal"],
         excluded_ops=_excluded_ops(ws) + (["relate"] if verify_form and first_relation is not None else []),
     )
 
@@ -138,6 +195,93 @@ def _relate_labels(first: int | None, where: dict[str, int], generic: bool) -> l
     return [GENERIC, *before] if generic or not before else before
 
 
+def _reference_labels(first: int | None, where: dict[str, int], generic: bool) -> list[str] | None:
+    """The reference of a relation is named after the relation word ("circles left of the triangle" -> triangle).
+    None: no relation word."""
+    if first is None:
+        return None
+    after = sorted(lbl for lbl, pos in where.items() if pos > first)
+    return [GENERIC, *after] if generic or not after else after
+
+
+COMPARE_WORDS = {"more": "more", "greater": "more", "larger": "more", "bigger": "more", "outnumber": "more",
+                 "exceed": "more", "fewer": "fewer", "less": "fewer", "smaller": "fewer", "lower": "fewer",
+                 "same": "equal", "equal": "equal", "as": "equal"}
+QUESTION_WORDS = {"what", "which"}
+
+
+def _value_word(word: str, values: set[str]) -> str | None:
+    value = VALUE_SYNONYMS.get(word, word)
+    return value if value in values else None
+
+
+def _choice_values(ws: list[str], vocabulary: SceneVocabulary, values: set[str]) -> set[str]:
+    """Values joined by "or" that share an attribute ("metal or rubber", "small or large"): the choices."""
+    out: set[str] = set()
+    for i in range(1, len(ws) - 1):
+        if ws[i] == "or":
+            a, b = _value_word(ws[i - 1], values), _value_word(ws[i + 1], values)
+            if a and b and set(vocabulary.keys_of(a)) & set(vocabulary.keys_of(b)):
+                out |= {a, b}
+    return out
+
+
+def _mentions(ws: list[str], vocabulary: SceneVocabulary, values: list[str]) -> list[Mention]:
+    """The question's noun phrases in order: a label, a generic noun or a person word, with the values written
+    just before it. "What shape ...", "the shape of ..." name an attribute, not an object; "what is ..." names
+    an object of any label."""
+    value_set, found, seen = set(values), [], set()
+    labels = sorted(vocabulary.labels, key=lambda lbl: -len(lbl.split()))  # "stop sign" before "sign"
+    for i, w in enumerate(ws):
+        label, start = None, i
+        for lbl in labels:
+            n = len(lbl.split())
+            if i - n + 1 >= 0 and _label_position(lbl, ws[i - n + 1:i + 1]) == 0:
+                label, start = lbl, i - n + 1
+                break
+        if label is None and w in PERSON_WORDS and "person" in vocabulary.labels:
+            label = "person"
+        if label is None and (w in GENERIC_NOUNS or normalise_label(w) == GENERIC):
+            before, after = (ws[i - 1] if i else ""), (ws[i + 1] if i + 1 < len(ws) else "")
+            if before not in QUESTION_WORDS and after != "of":
+                label = GENERIC
+        if label is None and w in QUESTION_WORDS and i + 1 < len(ws) and ws[i + 1] in ("is", "are"):
+            label = GENERIC
+        if label is None:
+            continue
+        vals: list[str] = []
+        j = start - 1
+        while j >= 0 and (v := _value_word(ws[j], value_set)) is not None:
+            vals.insert(0, v)
+            j -= 1
+        key = (label, tuple(vals))
+        if key not in seen:
+            seen.add(key)
+            found.append(Mention(label=label, values=vals, position=start))
+    return found
+
+
+CONJUNCTION_WORDS = {"and", "or", "both", "either", "neither", "nor"}
+NEGATION_WORDS = {"not", "no", "t", "except", "besides", "without", "excluding", "non", "nothing", "none",
+                  "neither", "nor"}  # "t": the words of "isn't", "aren't"
+
+
+def _logic_ops(ws: list[str]) -> list[str]:
+    """``and``/``or`` when the question joins things, ``except``/``not`` when it negates."""
+    out = ["and", "or"] if set(ws) & CONJUNCTION_WORDS else []
+    other_than = any(a == "other" and b == "than" for a, b in zip(ws, ws[1:]))
+    return out + (["except", "not"] if set(ws) & NEGATION_WORDS or other_than else [])
+
+
+NUMBER_WORDS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve".split())}
+
+
+def question_numbers(question: str) -> list[int]:
+    """The numbers a question names, in digits or words ("more than 3", "exactly two")."""
+    found = [int(w) if w.isdigit() else NUMBER_WORDS[w] for w in words(question) if w.isdigit() or w in NUMBER_WORDS]
+    return sorted(set(found))
+
+
 def _excluded_ops(ws: list[str]) -> list[str]:
     """Ops the question's form rules out: "is there" asks for existence (no ``verify``); existence and counting
     questions are always expressible (no ``unsupported``)."""
@@ -147,80 +291,3 @@ def _excluded_ops(ws: list[str]) -> list[str]:
     if "there" in ws or "count" in ws or "number" in ws or any(a == "how" and b == "many" for a, b in zip(ws, ws[1:])):
         out.append("unsupported")
     return out
-
-
-def _enum(values: list[str]) -> dict[str, Any] | None:
-    if not values:
-        return None  # nothing allowed: the branch is left out
-    return {"const": values[0]} if len(values) == 1 else {"enum": list(values)}
-
-
-def _branch(model: type[BaseModel], allowed: Allowed) -> dict[str, Any] | None:
-    schema = inline_schema(model.model_json_schema())
-    fields: dict[str, Any] = {}
-    for name, prop in schema["properties"].items():
-        if name == "op":
-            ops = [prop["const"]] if "const" in prop else list(prop["enum"])
-            if set(ops) <= set(EXTREMES):
-                ops = [op for op in ops if op in allowed.extremes]
-            ops = [op for op in ops if op not in allowed.excluded_ops]
-            fields[name] = {"enum": ops}
-        elif name in ("input", "other", "number"):
-            fields[name] = {"type": "integer"}
-        elif name == "label":
-            labels = allowed.relate_labels if name in schema["properties"] and "relation" in schema["properties"] \
-                and allowed.relate_labels is not None else allowed.labels
-            fields[name] = {"type": "string"} if labels is None else _enum(labels)
-        elif name == "relation":
-            fields[name] = _enum(allowed.relations)
-        elif name == "attribute":
-            fields[name] = _enum(allowed.keys if "value" in schema["properties"] else allowed.query_keys)
-        elif name == "value":
-            fields[name] = _enum(allowed.values)
-        else:  # pragma: no cover - a new field must say how it is enumerated
-            raise TypeError(f"no grammar for field {name!r} of {model.__name__}")
-        if fields[name] is None:
-            return None
-    return {"type": "object", "properties": fields, "required": list(schema.get("required", [])),
-            "additionalProperties": False}
-
-
-def step_schemas(allowed: Allowed) -> list[dict[str, Any]]:
-    """One schema per group of ops that share their fields (``op`` enumerates the group)."""
-    groups: dict[str, dict[str, Any]] = {}
-    for model in STEP_TYPES:
-        branch = _branch(model, allowed)
-        if branch is None or not branch["properties"]["op"]["enum"]:
-            continue  # a name it needs is not available, or its ops were narrowed away
-        sig = repr({k: v for k, v in branch["properties"].items() if k != "op"}) + repr(branch["required"])
-        if sig in groups:
-            groups[sig]["properties"]["op"]["enum"] += branch["properties"]["op"]["enum"]
-        else:
-            groups[sig] = branch
-    for branch in groups.values():
-        ops = branch["properties"]["op"]["enum"]
-        branch["properties"]["op"] = _enum(ops)
-    return list(groups.values())
-
-
-def program_schema(vocabulary: SceneVocabulary, question: str | None = None, *,
-                   max_steps: int = MAX_STEPS) -> dict[str, Any]:
-    """The JSON schema of a program over this scene, narrowed to ``question`` when given.
-
-    Args:
-        vocabulary: What the experts can name in the scene.
-        question: The question; its words narrow the allowed labels, values, relations and extremes.
-        max_steps: Upper bound on the number of steps.
-
-    Returns:
-        ``{"type": "object", "properties": {"steps": {"type": "array", "items": {"anyOf": [...]}}}}``, usable as
-        a llama.cpp JSON-schema grammar and by ``jsonschema`` validators.
-    """
-    allowed = allowed_names(vocabulary, question)
-    return {
-        "type": "object",
-        "properties": {"steps": {"type": "array", "minItems": 1, "maxItems": max_steps,
-                                 "items": {"anyOf": step_schemas(allowed)}}},
-        "required": ["steps"],
-        "additionalProperties": False,
-    }

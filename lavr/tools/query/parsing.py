@@ -187,26 +187,3 @@ def parse_program(source: str | bytes | dict[str, Any] | list[Any] | QueryProgra
         raise _syntax_error(err, steps) from None
     check_references(program)
     return program
-
-
-def relink(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Re-point references a small model copied from an earlier step (``"input": 0`` everywhere) at the results
-    nothing used yet, where that is the only reading that uses every step.
-
-    A one-input step whose input was already used by another step, while the step just before it is still unused,
-    takes the step before it (``select; filter input 0; filter input 0`` chains the filters). A two-input step with
-    a reference to an already used result takes the last two unused results instead. A program that references
-    correctly is returned unchanged.
-    """
-    out = [dict(s) for s in steps]
-    used: set[int] = set()
-    for k, step in enumerate(out):
-        one, two = isinstance(step.get("input"), int), isinstance(step.get("other"), int)
-        if one and not two and k > 0 and step["input"] != k - 1 and step["input"] in used and k - 1 not in used:
-            step["input"] = k - 1
-        elif one and two:
-            dangling = [i for i in range(k) if i not in used]
-            if len(dangling) >= 2 and (step["input"] in used or step["other"] in used):
-                step["input"], step["other"] = dangling[-2], dangling[-1]
-        used |= {step[f] for f in ("input", "other") if isinstance(step.get(f), int)}
-    return out
