@@ -15,7 +15,8 @@ from ..schema import Usage
 from ..settings import Settings
 from .base import LLMReply, Message
 from .gguf import QWEN_CODER_1_5B, assemble
-from .prefix_state import PrefixReport, prefix_key, prefix_tokens, restore_prefix
+from .grammar_sampling import GrammarConstraint, greedy_constrained
+from .prefix_state import PrefixReport, chat_prompt, prefix_key, prefix_tokens, restore_prefix
 
 logger = logging.getLogger(__name__)
 
@@ -63,13 +64,17 @@ class LlamaCppBackend:
     """Runs a local GGUF. Without ``model_path`` it assembles the default Qwen2.5-Coder-1.5B-Instruct.
 
     The model is loaded on the first ``generate`` call and shared across backends in the process.
+    Greedy generation under a JSON schema runs its own decode loop (``lavr.backends.grammar_sampling``), which
+    gives llama-cpp-python's output faster; ``fast_grammar=False`` keeps llama-cpp-python's sampler throughout.
     """
 
     supports_native_tools = False
     supports_images = False
 
-    def __init__(self, settings: Settings | None = None, *, model_path: Path | None = None):
+    def __init__(self, settings: Settings | None = None, *, model_path: Path | None = None,
+                 fast_grammar: bool = True):
         self.settings = settings or Settings()
+        self.fast_grammar = fast_grammar
         self.model_path = Path(model_path).expanduser() if model_path else (
             self.settings.gguf_path.expanduser() if self.settings.gguf_path else None)
         if self.model_path is not None and not self.model_path.is_file():
@@ -131,15 +136,22 @@ class LlamaCppBackend:
         """One chat completion. ``repeat_penalty`` defaults to llama-cpp-python's 1.1; JSON programs want 1.0
         (the penalty pushes the model away from the keys and brackets JSON repeats)."""
         llm = self._llama()
+        max_tokens = max_tokens or self.settings.llm_max_tokens
+        penalty = DEFAULT_REPEAT_PENALTY if repeat_penalty is None else repeat_penalty
+        schema = grammar_safe_schema(json_schema) if json_schema is not None else None
+        if schema is not None and self.fast_grammar and self.settings.llm_temperature == 0:
+            reply = self._generate_greedy(llm, messages, schema, max_tokens, penalty)
+            if reply is not None:
+                return reply
         kwargs: dict[str, Any] = {
             "messages": _chat(messages),
             "temperature": self.settings.llm_temperature,
-            "max_tokens": max_tokens or self.settings.llm_max_tokens,
+            "max_tokens": max_tokens,
             "seed": self.settings.llm_seed,
-            "repeat_penalty": DEFAULT_REPEAT_PENALTY if repeat_penalty is None else repeat_penalty,
+            "repeat_penalty": penalty,
         }
-        if json_schema is not None:
-            kwargs["response_format"] = {"type": "json_object", "schema": grammar_safe_schema(json_schema)}
+        if schema is not None:
+            kwargs["response_format"] = {"type": "json_object", "schema": schema}
         with self._lock:  # a llama.cpp context is not safe to share between threads
             evals = _eval_sizes(llm)
             evals.clear()
@@ -157,6 +169,39 @@ class LlamaCppBackend:
             finish_reason=choice.get("finish_reason"),
             usage=Usage(prompt_tokens=prompt, completion_tokens=usage.get("completion_tokens", 0), llm_calls=1,
                         cached_prompt_tokens=max(0, prompt - evaluated)),
+        )
+
+    def _generate_greedy(self, llm: Any, messages: list[Message], schema: dict[str, Any], max_tokens: int,
+                         penalty: float) -> LLMReply | None:
+        """Greedy decoding under ``schema``'s grammar with the grammar checked on the chosen token first; the
+        same reply as ``create_chat_completion``. None (nothing done) where that path cannot be reproduced: a
+        chat format other than the GGUF's template, or a schema the grammar converter rejects (llama-cpp-python
+        then falls back to plain JSON)."""
+        import json
+
+        from llama_cpp import LlamaGrammar
+
+        try:
+            grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+        except Exception:  # noqa: BLE001 - any converter failure means llama-cpp-python's fallback grammar
+            return None
+        with self._lock:
+            try:
+                prompt, stop = chat_prompt(llm, _chat(messages))
+                constraint = GrammarConstraint(llm._model.vocab, grammar._grammar, grammar._root, llm.n_vocab())
+            except (BackendError, ValueError):
+                return None
+            try:
+                result = greedy_constrained(llm, prompt, constraint, max_tokens=max_tokens, repeat_penalty=penalty,
+                                            stop=stop)
+            except ValueError as exc:  # the prompt does not fit the context
+                raise BackendError(f"local LLM failed: {exc}") from None
+            finally:
+                constraint.close()
+        return LLMReply(
+            text=result.text, finish_reason=result.finish_reason,
+            usage=Usage(prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens, llm_calls=1,
+                        cached_prompt_tokens=result.prompt_tokens - result.evaluated),
         )
 
 

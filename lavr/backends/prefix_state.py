@@ -33,7 +33,7 @@ from ..errors import BackendError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["PrefixReport", "prefix_key", "prefix_tokens", "restore_prefix"]
+__all__ = ["PrefixReport", "chat_prompt", "prefix_key", "prefix_tokens", "restore_prefix"]
 
 # A user message rendered after the prefix, to learn which of the prefix's tokens every later prompt shares.
 _PROBE = "?"
@@ -66,10 +66,26 @@ def _formatter(llm: Any, *, generation_prompt: bool) -> Any:
                                                  add_generation_prompt=generation_prompt)
 
 
-def _tokens(llm: Any, chat: list[dict[str, str]], *, generation_prompt: bool) -> tuple[str, list[int]]:
+def _render(llm: Any, chat: list[dict[str, str]], *, generation_prompt: bool) -> tuple[Any, list[int]]:
     result = _formatter(llm, generation_prompt=generation_prompt)(messages=chat)
-    return result.prompt, llm.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special,
-                                       special=True)
+    return result, llm.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
+
+
+def _tokens(llm: Any, chat: list[dict[str, str]], *, generation_prompt: bool) -> tuple[str, list[int]]:
+    result, tokens = _render(llm, chat, generation_prompt=generation_prompt)
+    return result.prompt, tokens
+
+
+def chat_prompt(llm: Any, chat: list[dict[str, str]]) -> tuple[list[int], list[str]]:
+    """The prompt tokens (generation prompt included) and stop strings ``create_chat_completion`` uses for
+    ``chat``.
+
+    Raises:
+        BackendError: the model does not use its GGUF's own chat template.
+    """
+    result, tokens = _render(llm, chat, generation_prompt=True)
+    stop = result.stop if isinstance(result.stop, list) else [result.stop] if result.stop is not None else []
+    return tokens, stop
 
 
 def prefix_tokens(llm: Any, chat: list[dict[str, str]]) -> tuple[str, list[int]]:

@@ -1,0 +1,81 @@
+"""Prompts and schemas for comparing the embedded backend's two grammar-constrained decoding paths.
+
+Shared by tests/test_grammar_sampling_llm.py and bench/grammar_sampling.py. Query programs come first (they
+share the query prompt's prefix, so only the question is read), then other shapes of output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from lavr.backends.base import Message
+from lavr.planners.base import ImageInfo, PlanRequest
+from lavr.planners.query.prompt import QueryPrompt
+from lavr.planners.react import ReactPlanner, decision_schema
+from lavr.settings import Settings
+from lavr.tools import default_tools
+from lavr.tools.query import SceneVocabulary, program_schema
+from query_scenes import scene, shapes
+
+
+@dataclass
+class Case:
+    name: str
+    messages: list[Message]
+    schema: dict[str, Any]
+    max_tokens: int = 200
+    repeat_penalty: float | None = None  # None: the backend's default (1.1)
+
+
+QUERY_QUESTIONS = ["How many red objects are there?", "Is there a green triangle?",
+                   "What color is the rightmost shape?", "Are there more squares than circles?",
+                   "Is the red circle to the left of the green square?", "What shape is the smallest object?"]
+
+COLOURS = {"type": "object", "properties": {"colours": {"type": "array", "items": {"type": "string"},
+                                                        "minItems": 5, "maxItems": 8}},
+           "required": ["colours"]}
+WORDS = {"type": "object", "properties": {"japanese": {"type": "string"}, "greek": {"type": "string"},
+                                          "russian": {"type": "string"}, "note": {"type": "string"}},
+         "required": ["japanese", "greek", "russian", "note"]}
+
+
+def query_cases() -> list[Case]:
+    prompt = QueryPrompt()
+    cases = []
+    for question in QUERY_QUESTIONS:
+        vocabulary = SceneVocabulary.from_graph(shapes())
+        cases.append(Case(f"query: {question}", prompt.messages(question, vocabulary),
+                          program_schema(vocabulary, question), repeat_penalty=1.0))
+    people = scene(("person", [0.05, 0.6, 0.4, 0.9], {"posture": "fallen"}),
+                   ("person", [0.6, 0.2, 0.7, 0.9], {"posture": "upright"}), known_labels=["person"])
+    question = "How many people have fallen?"
+    vocabulary = SceneVocabulary.from_graph(people)
+    cases.append(Case(f"query: {question}", prompt.messages(question, vocabulary),
+                      program_schema(vocabulary, question), repeat_penalty=1.0))
+    # cut short: the "length" finish
+    question = QUERY_QUESTIONS[3]
+    vocabulary = SceneVocabulary.from_graph(shapes())
+    cases.append(Case(f"query (12 tokens): {question}", prompt.messages(question, vocabulary),
+                      program_schema(vocabulary, question), max_tokens=12, repeat_penalty=1.0))
+    return cases
+
+
+def other_cases() -> list[Case]:
+    """Free text inside JSON under the default repeat penalty: a list, non-ASCII strings, a ReAct decision."""
+    planner = ReactPlanner(num_examples=1)
+    tools = default_tools(Settings())
+    request = PlanRequest(question="How many people are in the picture?", images=[ImageInfo("img_0", 640, 480, "x")],
+                          tools=tools, steps=[], steps_left=3, retries_left=2)
+    react = planner.messages(request, planner.choose_examples(request), None)  # type: ignore[arg-type]
+    return [
+        Case("colours", [Message(role="user", content="Name seven colours of a rainbow, in JSON.")], COLOURS),
+        Case("words", [Message(role="system", content="You are a careful translator."),
+                       Message(role="user", content="Give the word 'tree' in Japanese, Greek and Russian, and a "
+                                                    "short note on each, in JSON.")], WORDS),
+        Case("react decision", react, decision_schema(tools)),
+    ]
+
+
+def all_cases() -> list[Case]:
+    return [*query_cases(), *other_cases()]
