@@ -248,7 +248,7 @@ def test_program_prompt_shows_worked_programs(image):
                       tools=list(REAL.values()), steps=[], steps_left=6, retries_left=3)
     messages, ids = planner.conversation(req, ScriptedBackend([]))
     user = messages[1].content
-    assert len(ids) == 2 and user.count('"program": [') == 2 and "Observation s1 (detect)" in user
+    assert len(ids) == 2 and user.count('"program": [') == 2 and "Observation s1 (people)" in user
     assert user.rstrip().endswith("Write the program.")
 
 

@@ -13,11 +13,13 @@ AGENT_MODES = PLANNER_MODES
 
 
 def make_agent(mode: str = "auto", llm: Any = None, *, pipeline: Any = None, **kwargs: Any) -> Agent:
-    """``Agent(llm, planner=make_planner(mode, settings, pipeline=pipeline), **kwargs)``."""
+    """``Agent(llm, planner=make_planner(mode, settings, pipeline=pipeline, llm=backend), **kwargs)``: the backend
+    is built first, since the planner's tool profile depends on it."""
+    from ..backends import make_backend
     from ..planners import make_planner
     from ..settings import Settings
 
     settings = kwargs.pop("settings", None) or Settings()
-    if mode == "auto":
-        return Agent(llm, planner="auto", settings=settings, **kwargs)
-    return Agent(llm, planner=make_planner(mode, settings, pipeline=pipeline), settings=settings, **kwargs)
+    backend = make_backend(llm or settings.llm, settings) if llm is None or isinstance(llm, str) else llm
+    return Agent(backend, planner=make_planner(mode, settings, pipeline=pipeline, llm=backend), settings=settings,
+                 **kwargs)

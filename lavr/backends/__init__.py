@@ -2,8 +2,8 @@
 
 Specs: ``local`` (the embedded GGUF), ``openai:MODEL`` (any OpenAI-compatible server), a path to a ``.gguf``
 file, and ``scripted:<file.json>``: a ``ScriptedBackend`` replaying the replies in a JSON file, either a list of
-replies or ``{"replies": [...], "repeat_last": true, "native_tools": false}``. Each reply is a string or an
-object (sent as JSON text). Handy for testing pipelines and for dry runs of an eval.
+replies or ``{"replies": [...], "repeat_last": true, "native_tools": false, "tool_profile": "compact"}``. Each
+reply is a string or an object (sent as JSON text). Handy for testing pipelines and for dry runs of an eval.
 """
 
 from __future__ import annotations
@@ -59,10 +59,13 @@ def scripted_backend_from_file(path: Path | str) -> LLMBackend:
     except json.JSONDecodeError as exc:
         raise BackendError(f"scripted LLM: {path} is not valid JSON ({exc.msg})") from None
     options: dict[str, Any] = {}
+    profile: str | None = None
     if isinstance(data, dict):
         options = {k: bool(data[k]) for k in ("repeat_last", "native_tools", "images") if k in data}
+        profile = data.get("tool_profile") if isinstance(data.get("tool_profile"), str) else None
         data = data.get("replies")
     if not isinstance(data, list) or not all(isinstance(r, (str, dict)) for r in data):
         raise BackendError(f"scripted LLM: {path} must hold a list of replies (strings or objects)")
     return ScriptedBackend(data, native_tools=options.get("native_tools", False),
-                           images=options.get("images", False), repeat_last=options.get("repeat_last", False))
+                           images=options.get("images", False), repeat_last=options.get("repeat_last", False),
+                           tool_profile=profile)

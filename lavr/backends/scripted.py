@@ -22,8 +22,11 @@ class ScriptedBackend:
     name = "scripted"
 
     def __init__(self, replies: Iterable[Script], *, native_tools: bool = False, images: bool = False,
-                 repeat_last: bool = False):
+                 repeat_last: bool = False, tool_profile: str | None = None):
         self._replies = list(replies)
+        # The tool profile planners pick for this backend ("auto": full); tests set "compact" to stand in for a
+        # small embedded model (lavr.planners.tool_profile).
+        self.tool_profile = tool_profile
         self.supports_native_tools = native_tools
         self.supports_images = images
         self.repeat_last = repeat_last

@@ -10,14 +10,16 @@ from ..settings import Settings
 from .base import CANNOT_TELL, CallTools, Final, ImageInfo, Move, PlanOutcome, Planner, PlanRequest
 from .parsing import Decision, InvalidReply, parse_decision
 from .react import ReactPlanner
+from .tool_profile import ToolProfile, resolve_profile
 
 __all__ = ["CANNOT_TELL", "PLANNER_MODES", "CallTools", "Decision", "Final", "ImageInfo", "InvalidReply", "Move",
-           "PlanOutcome", "PlanRequest", "Planner", "ReactPlanner", "make_planner", "parse_decision"]
+           "PlanOutcome", "PlanRequest", "Planner", "ReactPlanner", "ToolProfile", "make_planner", "parse_decision"]
 
 PLANNER_MODES = ("auto", "query", "react", "program", "pipeline", "naive")
 
 
-def make_planner(mode: str, settings: Settings | None = None, *, pipeline: Any = None, llm: Any = None) -> Planner:
+def make_planner(mode: str, settings: Settings | None = None, *, pipeline: Any = None, llm: Any = None,
+                 tool_profile: str | ToolProfile | None = None) -> Planner:
     """The planner for a mode name.
 
     Args:
@@ -28,7 +30,10 @@ def make_planner(mode: str, settings: Settings | None = None, *, pipeline: Any =
             ``"naive"`` (the PICa-style baseline: every expert output pasted into one prompt, one LLM call).
         settings: budgets and prompt options (examples shown, max tokens, tool calls per turn).
         pipeline: for ``"pipeline"``: a ``Pipeline``, a dict, or a YAML/JSON file path.
-        llm: the backend, for ``"auto"``.
+        llm: the backend: ``"auto"`` and the tool profile depend on it.
+        tool_profile: which tools the ReAct and program planners offer (also ReAct as query mode's fallback):
+            ``"full"``, ``"compact"``, a ``ToolProfile``, or ``"auto"``; default ``settings.tool_profile``
+            (see ``lavr.planners.tool_profile``).
 
     Raises:
         InputError: an unknown mode, or ``"pipeline"`` without a pipeline; PipelineError: a malformed pipeline.
@@ -38,8 +43,9 @@ def make_planner(mode: str, settings: Settings | None = None, *, pipeline: Any =
         mode, pipeline = "pipeline", mode.split(":", 1)[1]
     if mode == "auto":
         mode = "query" if callable(getattr(llm, "prime", None)) else "react"
+    profile = resolve_profile(tool_profile or settings.tool_profile, llm)
     react = ReactPlanner(num_examples=settings.num_examples, max_tokens=settings.llm_max_tokens,
-                         calls_per_turn=settings.max_tool_calls_per_turn)
+                         calls_per_turn=settings.max_tool_calls_per_turn, tool_profile=profile)
     if mode == "react":
         return react
     if mode == "query":
@@ -50,7 +56,7 @@ def make_planner(mode: str, settings: Settings | None = None, *, pipeline: Any =
         from .program import ProgramPlanner
 
         return ProgramPlanner(num_examples=settings.num_examples, max_tokens=settings.llm_max_tokens,
-                              max_steps=settings.max_steps)
+                              max_steps=settings.max_steps, tool_profile=profile)
     if mode == "pipeline":
         if pipeline is None or pipeline == "":
             raise InputError("mode 'pipeline' needs a pipeline (a file path, a dict or a Pipeline)")

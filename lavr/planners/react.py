@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from typing import Any
@@ -15,6 +16,7 @@ from ..trace import PlanStep, RefusalStep, RetryStep, ToolStep
 from .base import CallTools, Final, PlanOutcome, PlanRequest
 from .parsing import Decision, InvalidReply, decision_from_obj, parse_decision
 from .prompting import ANSWER_SCHEMA, attached_images, describe_args, examples_for, with_history
+from .tool_profile import FULL, ToolProfile
 
 logger = logging.getLogger(__name__)
 
@@ -63,10 +65,17 @@ class ReactPlanner:
 
     name = "react"
 
-    def __init__(self, *, num_examples: int = 3, max_tokens: int | None = None, calls_per_turn: int = 4):
+    def __init__(self, *, num_examples: int = 3, max_tokens: int | None = None, calls_per_turn: int = 4,
+                 tool_profile: ToolProfile = FULL):
         self.num_examples = num_examples
         self.max_tokens = max_tokens
         self.calls_per_turn = calls_per_turn
+        self.tool_profile = tool_profile
+
+    def offered(self, request: PlanRequest) -> PlanRequest:
+        """The request with only the tools this planner's profile offers (prompt, grammar and examples follow)."""
+        tools = self.tool_profile.offer(request.tools)
+        return request if len(tools) == len(request.tools) else dataclasses.replace(request, tools=tools)
 
     # Prompt -------------------------------------------------------------------------------------
     def system_prompt(self, tools: list[Tool], *, native: bool = False) -> str:
@@ -145,6 +154,7 @@ class ReactPlanner:
 
     # Decide -------------------------------------------------------------------------------------
     def decide(self, request: PlanRequest, llm: LLMBackend) -> PlanOutcome:
+        request = self.offered(request)
         examples = self.choose_examples(request)
         msgs = self.messages(request, examples, llm)
         tools = [] if request.force_answer else request.tools

@@ -8,6 +8,7 @@ from the stored ReAct examples."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from typing import Any, Mapping
@@ -21,6 +22,7 @@ from ...trace import PlanStep, RetryStep, ToolStep
 from ..base import CANNOT_TELL, CallTools, Final, PlanOutcome, PlanRequest
 from ..parsing import InvalidReply, extract_json
 from ..prompting import ANSWER_SCHEMA, answer_outcome, attached_images, describe_args, examples_for, with_history
+from ..tool_profile import FULL, ToolProfile
 from .model import Program, ProgramStep, describe_output, output_schema, program_schema, validate_program
 
 TEMPLATES = TemplateFile(__package__, "prompts.yaml")
@@ -126,11 +128,18 @@ class ProgramPlanner:
 
     name = "program"
 
-    def __init__(self, *, num_examples: int = 3, max_tokens: int | None = None, max_steps: int = 6):
+    def __init__(self, *, num_examples: int = 3, max_tokens: int | None = None, max_steps: int = 6,
+                 tool_profile: ToolProfile = FULL):
         self.num_examples = num_examples
         self.max_tokens = max_tokens
         self.max_steps = max_steps
         self.calls_per_turn = max_steps
+        self.tool_profile = tool_profile
+
+    def offered(self, request: PlanRequest) -> PlanRequest:
+        """The request with only the tools this planner's profile offers (prompt, validation and examples follow)."""
+        tools = self.tool_profile.offer(request.tools)
+        return request if len(tools) == len(request.tools) else dataclasses.replace(request, tools=tools)
 
     def system_prompt(self, tools: list[Tool]) -> str:
         rows = [{"name": t.name, "description": t.description, "args": describe_args(t.parameters_schema()),
@@ -164,6 +173,7 @@ class ProgramPlanner:
 
     # Decide -------------------------------------------------------------------------------------
     def decide(self, request: PlanRequest, llm: LLMBackend) -> PlanOutcome:
+        request = self.offered(request)
         plan = next((s for s in request.steps if isinstance(s, PlanStep)), None)
         if plan is None and (request.force_answer or not request.tools):
             if request.tools:
