@@ -15,7 +15,7 @@ from lavr.planners.query.prompt import QueryPrompt
 from lavr.planners.react import ReactPlanner, decision_schema
 from lavr.settings import Settings
 from lavr.tools import default_tools
-from lavr.tools.query import SceneVocabulary, program_schema
+from lavr.tools.query import SceneVocabulary, compact_schema
 from query_scenes import scene, shapes
 
 
@@ -46,18 +46,18 @@ def query_cases() -> list[Case]:
     for question in QUERY_QUESTIONS:
         vocabulary = SceneVocabulary.from_graph(shapes())
         cases.append(Case(f"query: {question}", prompt.messages(question, vocabulary),
-                          program_schema(vocabulary, question), repeat_penalty=1.0))
+                          compact_schema(vocabulary, question), repeat_penalty=1.0))
     people = scene(("person", [0.05, 0.6, 0.4, 0.9], {"posture": "fallen"}),
                    ("person", [0.6, 0.2, 0.7, 0.9], {"posture": "upright"}), known_labels=["person"])
     question = "How many people have fallen?"
     vocabulary = SceneVocabulary.from_graph(people)
     cases.append(Case(f"query: {question}", prompt.messages(question, vocabulary),
-                      program_schema(vocabulary, question), repeat_penalty=1.0))
-    # cut short: the "length" finish
+                      compact_schema(vocabulary, question), repeat_penalty=1.0))
+    # cut short: the "length" finish (a compact program is 5-25 tokens)
     question = QUERY_QUESTIONS[3]
     vocabulary = SceneVocabulary.from_graph(shapes())
-    cases.append(Case(f"query (12 tokens): {question}", prompt.messages(question, vocabulary),
-                      program_schema(vocabulary, question), max_tokens=12, repeat_penalty=1.0))
+    cases.append(Case(f"query (4 tokens): {question}", prompt.messages(question, vocabulary),
+                      compact_schema(vocabulary, question), max_tokens=4, repeat_penalty=1.0))
     return cases
 
 
