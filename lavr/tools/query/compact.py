@@ -343,7 +343,7 @@ class _SchemaBuilder:
                 value = _enum(values)
                 for n in range(1, min(MAX_FILTER_VALUES, len(values)) + 1):
                     branches.append(_tuple({"const": "filter"}, inner, *[value] * n))
-            if self.allowed.relations:
+            if self.allowed.relations and kind not in ("subject", "reference"):  # no relation chains: seen looping
                 branches.append(_tuple({"const": "relate"}, _ref(self.set_def("subject", depth - 1)),
                                        _enum(self.allowed.relations), _ref(self.set_def("reference", depth - 1))))
             if self.allowed.named_extremes:
