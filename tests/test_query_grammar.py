@@ -181,3 +181,12 @@ def test_expressions_the_schema_accepts_parse_and_run():
     assert valid(schema, COUNT_RED)
     program = parse_compact(COUNT_RED, vocab())
     assert [s.op for s in program.steps] == ["select", "filter", "count"]
+
+
+def test_a_question_naming_no_object_can_only_be_unsupported():
+    for question in ("What color is the background?", "Is this image a photograph or a drawing?"):
+        assert compact_schema(vocab(), question)["anyOf"] == [
+            {"type": "array", "prefixItems": [{"const": "unsupported"}], "items": False, "minItems": 1,
+             "maxItems": 1}], question
+    assert len(compact_schema(vocab(), "Which shape is the biggest?")["anyOf"]) > 1  # a generic noun names objects
+    assert len(compact_schema(vocab(), "How many giraffes are there?")["anyOf"]) > 1  # counting stays expressible

@@ -371,7 +371,12 @@ class _SchemaBuilder:
         return [b for b in out if _ops_of(b) - set(a.excluded_ops)]
 
     def root(self) -> dict[str, Any]:
-        a, top = self.allowed, _ref(self.set_def("any", MAX_DEPTH))
+        a = self.allowed
+        if self.question and not a.names_objects and "unsupported" not in a.excluded_ops:
+            # "What color is the background?", "Is this a photo or a drawing?": nothing the experts name; the
+            # model was seen answering about the objects anyway
+            return {"anyOf": [_tuple({"const": "unsupported"})]}
+        top = _ref(self.set_def("any", MAX_DEPTH))
         for kind in ("any", "first", "second"):  # "is there an A or a B?": A on the left, B on the right
             self.defs[f"yesno_{kind}"] = {"anyOf": self.yes_no_branches(kind)}
         # A question that negates ("not red", "isn't") must say so: what it counts, finds or asks about is an

@@ -84,6 +84,7 @@ class Allowed(BaseModel):
     relation_position: int | None = None  # where the first relation word is
     negation_position: int | None = None  # where the first negation word is
     negated_values: list[str] = []  # free values named after it ("not large")
+    names_objects: bool = True  # the question names a label, a generic noun or a person
     count_compare: list[str] = ["more", "fewer", "equal"]
 
 
@@ -177,6 +178,8 @@ def allowed_names(vocabulary: SceneVocabulary, question: str | None = None) -> A
         keys_of={v: vocabulary.keys_of(v) for v in matched},
         mentions=mentions,
         relation_position=first_relation,
+        names_objects=bool(where) or any(w in GENERIC_NOUNS or normalise_label(w) == GENERIC or w in PERSON_WORDS
+                                         for w in ws),
         negation_position=negation,
         negated_values=[v for v in matched if v not in in_mentions and v not in choices and negation is not None
                         and any(_value_word(w, {v}) for w in ws[negation + 1:])],
