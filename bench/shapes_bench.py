@@ -7,6 +7,7 @@ differs. ``naive`` is the PICa-style baseline (every expert output pasted into o
 ``make_agent`` knows (``react``, ``program``, ...) can be listed.
 
     python bench/shapes_bench.py --modes naive,react,program [--llm local] [--limit 5 | --per-family 4]
+        [--families count_attr,exist | --expressible-only]
         [--data examples/eval/shapes.jsonl] [--out-dir bench-results] [--json summary.json]
 
 The set is generated (seed 0) when ``--data`` does not exist. Results files (``<out-dir>/shapes-<mode>.jsonl``)
@@ -32,9 +33,11 @@ from lavr.eval.synthetic import write_dataset
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / "examples" / "eval" / "shapes.jsonl"
 
 
-def select_rows(dataset: EvalDataset, *, limit: int | None, per_family: int | None) -> EvalDataset:
-    """The first ``per_family`` rows of each family, then the first ``limit`` rows of those."""
-    rows = dataset.valid
+def select_rows(dataset: EvalDataset, *, limit: int | None, per_family: int | None,
+                families: set[str] | None = None) -> EvalDataset:
+    """The rows of ``families`` (all when None), the first ``per_family`` rows of each family, then the first
+    ``limit`` rows of those."""
+    rows = [r for r in dataset.valid if families is None or (r.question_type or "-") in families]
     if per_family is not None:
         seen: dict[str, int] = defaultdict(int)
         kept = []
@@ -111,12 +114,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out-dir", type=Path, default=Path("bench-results"))
     parser.add_argument("--json", type=Path, help="also write the summaries here")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--families", help="comma-separated question families (default: all)")
+    parser.add_argument("--expressible-only", action="store_true",
+                        help="only the families the query language can express (no fallback rows)")
     args = parser.parse_args(argv)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     try:
         if not args.data.exists():
             write_dataset(args.data, seed=args.seed)
-        dataset = select_rows(load_dataset(args.data), limit=args.limit, per_family=args.per_family)
+        families = set(args.families.split(",")) if args.families else None
+        if args.expressible_only:
+            from lavr.eval.synthetic_questions import EXPRESSIBLE
+            families = set(EXPRESSIBLE)
+        dataset = select_rows(load_dataset(args.data), limit=args.limit, per_family=args.per_family,
+                              families=families)
         args.out_dir.mkdir(parents=True, exist_ok=True)
         summaries = {mode: summarise(run_mode(mode, dataset, llm=args.llm, out_dir=args.out_dir, seed=args.seed))
                      for mode in modes}
