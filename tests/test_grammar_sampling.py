@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from lavr.backends.grammar_sampling import apply_repeat_penalty
-
-GGUF_NAME = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
-
-
-def _gguf() -> Path | None:
-    for folder in (Path(os.environ.get("LAVR_DATA_DIR", "")) / "models", Path.home() / ".local/share/lavr/models"):
-        if (folder / GGUF_NAME).is_file():
-            return folder / GGUF_NAME
-    return None
+from embedded_model import embedded_gguf
 
 
 def test_repeat_penalty_divides_positive_and_multiplies_other_logits_once_per_token():
@@ -43,13 +33,13 @@ def test_repeat_penalty_looks_only_at_the_last_n_generated_tokens_and_is_off_at_
     assert logits.tolist() == [1.0, 0.5, 0.5]
 
 
-@pytest.mark.skipif(_gguf() is None, reason="the embedded GGUF is not assembled here")
+@pytest.mark.llm
 def test_choosing_from_the_best_candidates_agrees_with_the_grammar_over_the_whole_vocabulary():
     from llama_cpp import Llama, LlamaGrammar
 
     from lavr.backends.grammar_sampling import GrammarConstraint
 
-    llm = Llama(model_path=str(_gguf()), vocab_only=True, verbose=False)
+    llm = Llama(model_path=str(embedded_gguf()), vocab_only=True, verbose=False)
     schema = {"type": "object", "properties": {"n": {"type": "integer"}, "w": {"enum": ["yes", "no"]}},
               "required": ["n", "w"]}
     grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)

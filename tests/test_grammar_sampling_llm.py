@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from embedded_model import embedded_gguf
 from grammar_cases import Case, all_cases
 
-GGUF_NAME = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 
-
-def _gguf() -> Path | None:
-    for folder in (Path(os.environ.get("LAVR_DATA_DIR", "")) / "models", Path.home() / ".local/share/lavr/models"):
-        if (folder / GGUF_NAME).is_file():
-            return folder / GGUF_NAME
-    return None
-
-
-pytestmark = [pytest.mark.llm, pytest.mark.skipif(_gguf() is None, reason="the embedded GGUF is not assembled here")]
+pytestmark = pytest.mark.llm
 CASES = all_cases()
 
 
@@ -47,7 +37,7 @@ def paths(tmp_path_factory) -> Paths:
         return original(*args, **kwargs)
 
     module.greedy_constrained = counted
-    settings = Settings(data_dir=tmp_path_factory.mktemp("data"), gguf_path=_gguf())
+    settings = Settings(data_dir=tmp_path_factory.mktemp("data"), gguf_path=embedded_gguf())
     fast, slow = module.LlamaCppBackend(settings), module.LlamaCppBackend(settings, fast_grammar=False)
     try:
         primed = fast.prime(QueryPrompt().prefix_messages())
