@@ -190,3 +190,11 @@ def test_a_question_naming_no_object_can_only_be_unsupported():
              "maxItems": 1}], question
     assert len(compact_schema(vocab(), "Which shape is the biggest?")["anyOf"]) > 1  # a generic noun names objects
     assert len(compact_schema(vocab(), "How many giraffes are there?")["anyOf"]) > 1  # counting stays expressible
+
+
+def test_a_yes_no_question_is_not_answered_with_a_number():
+    for question in ("Can you see the square?", "Is there a circle?", "Are the squares red?"):
+        assert '"count"' not in json.dumps(compact_schema(vocab(), question)["anyOf"]), question
+    schema = compact_schema(vocab(), "Are there more than two squares?")
+    assert valid(schema, ["more_than", "square", 2])  # a count inside a comparison stays
+    assert '"count"' in json.dumps(compact_schema(vocab(), "How many squares are there?"))

@@ -286,11 +286,13 @@ def question_numbers(question: str) -> list[int]:
 
 
 def _excluded_ops(ws: list[str]) -> list[str]:
-    """Ops the question's form rules out: "is there" asks for existence (no ``verify``); existence and counting
-    questions are always expressible (no ``unsupported``)."""
+    """Ops the question's form rules out: "is there" asks for existence (no ``verify``), a yes/no question for
+    no number (no ``count``); existence and counting questions are always expressible (no ``unsupported``)."""
     out = []
     if "there" in ws:
         out.append("verify")
+    if ws and ws[0] in YES_NO_STARTS | {"can", "could", "has", "have"}:
+        out.append("count")  # a yes/no question is not answered with a number ("Can you see a face?" -> "1")
     if "there" in ws or "count" in ws or "number" in ws or any(a == "how" and b == "many" for a, b in zip(ws, ws[1:])):
         out.append("unsupported")
     return out
