@@ -36,7 +36,7 @@ from .errors import ProgramSyntaxError, QueryError, UnknownOperation
 from .grammar import Allowed, Mention, allowed_names, question_numbers
 from .language import MAX_STEPS, QueryProgram, check_vocabulary
 from .parsing import _loads, normalise_op, parse_program
-from .vocabulary import EXTREMES, GENERIC, LABEL_KEY, SceneVocabulary, value_parts
+from .vocabulary import EXTREMES, GENERIC, SceneVocabulary, value_parts
 
 MAX_DEPTH = 3
 MAX_FILTER_VALUES = 3
@@ -74,7 +74,7 @@ class _Flattener:
         if op in EXTREMES:
             handler = self._extreme
         elif op in COUNT_COMPARE:
-            handler = self._compare
+            handler = self._two
         elif op in NUMBER_COMPARE:
             handler = self._compare_number
         elif op in SAME:
@@ -98,8 +98,7 @@ class _Flattener:
         if len(args) < 2:
             self._arity(node, args, 2)
         index = self.expr(args[0])
-        values = [v for v in args[1:]]
-        for value in values:
+        for value in args[1:]:
             index = self.add({"op": "filter", "input": index, "attribute": "", "value": value}, node)
         return index
 
@@ -139,9 +138,6 @@ class _Flattener:
         self._arity(node, args, 3)
         a = self.expr(args[0])
         return self.add({"op": "verify", "input": a, "relation": args[1], "other": self.expr(args[2])}, node)
-
-    def _compare(self, op: str, args: list[Any], node: Any) -> int:
-        return self._two(op, args, node)
 
     def _compare_number(self, op: str, args: list[Any], node: Any) -> int:
         self._arity(node, args, 2)
