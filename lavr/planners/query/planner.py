@@ -77,7 +77,8 @@ class QueryPlanner:
         prime = getattr(llm, "prime", None)
         if prime is not None and failure is None:
             prime(self.prompt.prefix_messages())  # the prefix's KV state: kept, loaded from disk, or computed once
-        reply = llm.generate(messages, json_schema=compact_schema(vocabulary, request.question),
+        allowed = allowed_names(vocabulary, request.question)  # once: the grammar and the omission check share it
+        reply = llm.generate(messages, json_schema=compact_schema(vocabulary, request.question, allowed=allowed),
                              max_tokens=self.max_tokens, repeat_penalty=1.0)
         outcome = PlanOutcome(move=None, raw_reply=reply.text, usage=reply.usage)
         try:
@@ -85,7 +86,7 @@ class QueryPlanner:
         except QueryError as exc:
             outcome.error, outcome.problems = str(exc), [str(exc)]
             return outcome
-        missing = unused_names(program, allowed_names(vocabulary, request.question))
+        missing = unused_names(program, allowed)
         if missing and failure is None:  # fed back once; a rewrite that still leaves them out is run as written
             outcome.error = (f"the question names {', '.join(repr(m) for m in missing)} but the program does not "
                              "use them; use every label and value the question names")

@@ -409,13 +409,14 @@ def _ops_of(branch: dict[str, Any]) -> set[str]:
     return {head["const"]} if "const" in head else set(head["enum"])
 
 
-def compact_schema(vocabulary: SceneVocabulary, question: str | None = None) -> dict[str, Any]:
+def compact_schema(vocabulary: SceneVocabulary, question: str | None = None, *,
+                   allowed: Allowed | None = None) -> dict[str, Any]:
     """The JSON schema of a compact expression over this scene, narrowed to ``question`` when given.
 
     Usable as a llama.cpp JSON-schema grammar (``prefixItems`` tuples, ``$defs``) and by ``jsonschema``
     validators (draft 2020-12).
     """
-    allowed = allowed_names(vocabulary, question)
+    allowed = allowed or allowed_names(vocabulary, question)  # given: the caller narrowed the question once
     numbers = question_numbers(question) if question else None
     return _SchemaBuilder(allowed, numbers, question=question is not None).root()
 
