@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["short_answer", "strip_prefixes"]
+__all__ = ["expects_yes_no", "short_answer", "strip_prefixes"]
 
 _NUMBER_WORDS: dict[str, str] = {
     "none": "0", "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
@@ -25,6 +25,16 @@ _PREFIX_RE = re.compile(
 )
 _YES_NO_RE = re.compile(r"^(yes|no)(?:[,.!;:]|$)|^(yes)\s", re.IGNORECASE)
 _MAX_WORDS = 5
+_YES_NO_STARTS = {"is", "are", "am", "was", "were", "do", "does", "did", "can", "could", "has", "have", "had",
+                  "will", "would", "should", "shall", "may", "might", "must"}
+_CHOICE_RE = re.compile(r"\bor\b", re.IGNORECASE)
+
+
+def expects_yes_no(question: str) -> bool:
+    """Whether a question is answered with yes or no: it starts with an auxiliary verb ("Is there...", "Can you
+    see...", "Does anyone...") and offers no choice ("Is it metal or rubber?" is answered with a value)."""
+    first = re.findall(r"[a-z']+", question.lower())[:1]
+    return bool(first) and first[0] in _YES_NO_STARTS and not _CHOICE_RE.search(question)
 
 
 def strip_prefixes(text: str) -> str:

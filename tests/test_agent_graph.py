@@ -78,7 +78,7 @@ def test_tool_errors_are_fed_back(settings, image, bad_call, needle):
 
 
 def test_step_budget_forces_an_answer(settings, image):
-    agent, backend = make(settings, [call("count", label="person")] * 2 + [answer("4")])
+    agent, backend = make(settings, [call("count", label="person"), call("count", label="car"), answer("4")])
     agent = Agent(backend, settings=settings.model_copy(update={"num_examples": 0, "max_steps": 2}),
                   tools=[CountTool(settings)], cache=False)
     ans = agent.ask(image, "How many people?")
@@ -141,3 +141,24 @@ def test_trace_is_serialisable(settings, image):
     data = json.loads(ans.to_json())
     assert data["steps"][1]["result"] == "counts: person=4"
     assert type(ans).model_validate(data) == ans
+
+
+def test_a_repeated_call_is_not_run_again_and_the_answer_is_asked_for(settings, image):
+    tool = CountTool(settings)
+    agent, backend = make(settings, [call("count", label="person"), call("count", label="person"), answer("4")],
+                          tools=[tool])
+    ans = agent.ask(image, "How many people?")
+    assert ans.answer == "4" and ans.finished == "answered"
+    assert [s.kind for s in ans.steps] == ["plan", "tool", "plan", "refusal", "answer"]
+    assert sum(1 for s in ans.steps if s.kind == "tool") == 1  # the pure tool ran once
+    assert "already made with the same arguments" in ans.steps[3].reason
+    last = backend.requests[-1]
+    assert "anyOf" not in last["json_schema"]  # only an answer could be given
+    assert "already made with the same arguments" in last["messages"][-2].content
+
+
+def test_a_call_with_other_arguments_is_not_a_repeat(settings, image):
+    agent, backend = make(settings, [call("count", label="person"), call("count", label="car"), answer("4")])
+    ans = agent.ask(image, "How many people and cars?")
+    assert [s.kind for s in ans.steps] == ["plan", "tool", "plan", "tool", "answer"]
+    assert ans.finished == "answered" and len(backend.requests) == 3

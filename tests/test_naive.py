@@ -42,7 +42,7 @@ def test_naive_agent_pastes_every_expert_output_into_one_call(tmp_path, offline_
                        metric="exact_match", progress=False)
     records = read_results(tmp_path / "r.jsonl")
     assert len(backend.requests) == len(rows) == summary.report.scored == 6  # one call per question
-    assert all(r["raw_answer"] == "3" and r["mode"] == "naive" and r["tools"] == ["detect", "scene_graph"]
+    assert all(r["raw_answer"] == "3" and r["mode"] == "naive" and r["tools"] == ["detect", "scene_graph", "picture"]
                for r in records)  # the reply's first line only
     assert summary.report.accuracy == sum(r["prediction"] in r["answers"] for r in records) / 6
     first = rows[0]
@@ -51,14 +51,15 @@ def test_naive_agent_pastes_every_expert_output_into_one_call(tmp_path, offline_
     shapes = first.precomputed["detect"]["detections"]
     counts = {s["label"]: sum(d["label"] == s["label"] for d in shapes) for s in shapes}
     # the seeded detections, their attributes and the scene graph's relations all reach the one prompt
-    assert "[detect]" in user.content and "[scene_graph]" in user.content
+    assert "[detect]" in user.content and "[scene_graph]" in user.content and "[picture]" in user.content
+    assert "style: drawing" in user.content and "shows: shapes (" in user.content
     assert "counts: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) in user.content
     assert f"color={shapes[0]['attributes']['color']}" in user.content and "left of" in user.content
     assert user.content.endswith(f"Q: {first.question}\nA:")
     assert backend.requests[0]["max_tokens"] == 16 and backend.requests[0]["json_schema"] is None
     answer = agent.ask(tmp_path / first.image, "How many circles are there?")
     assert answer.answer == "3" and answer.usage.llm_calls == 1
-    assert [s.kind for s in answer.steps][-1] == "answer" and "detect, scene_graph" in answer.rationale
+    assert [s.kind for s in answer.steps][-1] == "answer" and "detect, scene_graph, picture" in answer.rationale
 
 
 def test_shapes_bench_runs_modes_side_by_side(tmp_path, offline_detector, capsys):

@@ -298,3 +298,11 @@ def test_without_tools_it_only_composes(settings, image):
     ans = agent.ask(image, "How many people?")
     assert [s.kind for s in ans.steps] == ["answer"] and ans.answer == "cannot tell" and len(backend.requests) == 1
     assert "No tool ran." in backend.requests[0]["messages"][-1].content
+
+
+def test_the_compose_call_of_a_yes_no_question_allows_only_yes_no_or_cannot_tell(settings, image):
+    agent, backend = make(settings, [LEFT_OF_LAST, answer("yes", "scene_graph count=2")])
+    ans = agent.ask(image, "Is anyone left of the rightmost person?")
+    assert ans.answer == "yes"
+    assert backend.requests[1]["json_schema"]["properties"]["answer"] == {"enum": ["yes", "no", "cannot tell"]}
+    assert "program" in backend.requests[0]["json_schema"]["properties"]  # the program call keeps its own schema

@@ -128,3 +128,40 @@ def test_decision_schema_is_grammar_safe():
     for bad in ("\\d", "\\w", "\\s"):
         assert bad not in grammar
     assert decision_schema([], force_answer=False)["required"] == ["thought", "answer", "rationale"]
+
+
+@pytest.mark.parametrize("question,yes_no", [
+    ("Are there any people in this picture?", True), ("Is anyone lying on the ground?", True),
+    ("Can you see a face?", True), ("Does the man wear a tie?", True), ("Has anyone fallen?", True),
+    ("How many people are in this photo?", False), ("What color is the background?", False),
+    ("Is this image a photograph or a drawing?", False), ("Is the cube metal or rubber?", False),
+    ("Which person is on the left?", False), ("", False),
+])
+def test_yes_no_questions_are_told_apart(question, yes_no):
+    from lavr.answers import expects_yes_no
+
+    assert expects_yes_no(question) is yes_no
+
+
+def _answer_branch(schema):
+    return next(b for b in schema.get("anyOf", [schema]) if "answer" in b["properties"])
+
+
+def test_a_yes_no_question_can_only_be_answered_yes_no_or_cannot_tell():
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    tools = list(TOOLS.values())
+    yes_no = decision_schema(tools, question="Are there any people in this picture?")
+    assert _answer_branch(yes_no)["properties"]["answer"] == {"enum": ["yes", "no", "cannot tell"]}
+    grammar = json_schema_to_gbnf(json.dumps(grammar_safe_schema(yes_no)))
+    assert 'yes\\"' in grammar and 'cannot tell\\"' in grammar
+    assert _answer_branch(decision_schema(tools, question="How many people?"))["properties"]["answer"] == {
+        "type": "string"}
+    forced = decision_schema(tools, force_answer=True, question="Is anyone lying on the ground?")
+    assert forced["properties"]["answer"]["enum"] == ["yes", "no", "cannot tell"]
+    # the planner passes the question: the grammar a llama.cpp backend gets refuses a count as the answer
+    backend = ScriptedBackend([{"thought": "t", "answer": "yes", "rationale": "r"}])
+    req = PlanRequest(question="Are there any people?", images=[ImageInfo("img_0", 10, 10, "x")], tools=tools,
+                      steps=[], steps_left=3, retries_left=2)
+    assert ReactPlanner(num_examples=0).decide(req, backend).move.answer == "yes"
+    assert _answer_branch(backend.requests[0]["json_schema"])["properties"]["answer"]["enum"][:2] == ["yes", "no"]

@@ -224,3 +224,30 @@ def test_grouping_is_deterministic_average_linkage() -> None:
     assert groups == [["a", "b"], ["c", "d"], ["e"]]
     assert group_by_similarity(list(vecs), vecs) == groups
     assert group_by_similarity(["a", "z"], {"a": [1.0, 0.0], "z": [0.0, 0.0]}) == [["a"], ["z"]]
+
+
+def test_weight_file_names_match_torchvision() -> None:
+    from torchvision.models import detection
+
+    from lavr.tools.region_features import ARCHS, WEIGHT_ENUMS, WEIGHT_FILES
+
+    assert set(WEIGHT_FILES) == set(WEIGHT_ENUMS) == set(ARCHS)
+    for model, enum in WEIGHT_ENUMS.items():
+        assert getattr(detection, enum).COCO_V1.url.rsplit("/", 1)[-1] == WEIGHT_FILES[model]
+
+
+@pytest.mark.parametrize("env", [{}, {"TORCH_HOME": "th"}, {"XDG_CACHE_HOME": "xdg"},
+                                 {"TORCH_HOME": "th", "XDG_CACHE_HOME": "xdg"}])
+def test_hub_dir_without_importing_torch_agrees_with_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           env: dict[str, str]) -> None:
+    import sys
+
+    from lavr.tools.region_features import torch_hub_dir
+
+    monkeypatch.delenv("TORCH_HOME", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, str(tmp_path / value))
+    with_torch = Path(torch.hub.get_dir())
+    monkeypatch.delitem(sys.modules, "torch")
+    assert torch_hub_dir() == with_torch

@@ -35,6 +35,7 @@ EXAMPLES: dict[tuple[str, str], list[Any]] = {
     ("region_features", "image"): ["img_0", "crop_1"],
     ("faces", "image"): ["img_0", "crop_1"],
     ("people", "image"): ["img_0", "crop_1"],
+    ("picture", "image"): ["img_0", "crop_1"],
     ("query", "image"): ["img_0", "crop_1"],
     ("query", "steps"): [[{"op": "select", "label": "circle"},
                           {"op": "filter", "input": 0, "attribute": "color", "value": "red"},

@@ -17,7 +17,7 @@ from lavr.tools import default_tools
 
 TOOLS = default_tools(Settings())
 ALL = [t.name for t in TOOLS]
-COMPACT_TOOLS = ["people", "scene_graph", "crop", "caption", "region_features"]
+COMPACT_TOOLS = ["people", "scene_graph", "picture", "crop", "caption", "region_features"]
 EXAMPLES = {e.id: e for e in load_examples()}
 QUESTIONS = ["How many people are in this photo?", "Are there any people in this picture?",
              "Is anyone lying on the ground?", "Is there a person on the left side of the image?",
@@ -66,8 +66,8 @@ def test_compact_hides_tools_others_cover_and_query_keeps_nothing_lost():
     assert [t.name for t in COMPACT.offer(TOOLS)] == COMPACT_TOOLS
     # without the people tool nothing covers person counts: detect and faces stay offered
     no_people = [t for t in TOOLS if t.name != "people"]
-    assert [t.name for t in COMPACT.offer(no_people)] == ["detect", "faces", "scene_graph", "crop", "caption",
-                                                          "region_features"]
+    assert [t.name for t in COMPACT.offer(no_people)] == ["detect", "faces", "scene_graph", "picture", "crop",
+                                                          "caption", "region_features"]
 
 
 @pytest.mark.parametrize(("declared", "expected"), [("compact", COMPACT_TOOLS), (None, ALL)])

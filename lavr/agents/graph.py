@@ -9,6 +9,7 @@ in every mode alike.
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal, TypedDict
@@ -61,13 +62,15 @@ class AgentState(TypedDict, total=False):
     final: dict[str, Any] | None
     finished: Finished | None
     error: str | None
+    repeated: bool
 
 
 def new_question(question: str, images: list[dict[str, Any]], history: list[tuple[str, str]] | None = None
                  ) -> dict[str, Any]:
     """The input that starts a question: per-question fields reset (``Overwrite`` bypasses the reducers)."""
     update: dict[str, Any] = {"question": question, "images": images, "steps": Overwrite([]), "pending": [],
-                              "turns": 0, "retries": 0, "final": None, "finished": None, "error": None}
+                              "turns": 0, "retries": 0, "final": None, "finished": None, "error": None,
+                              "repeated": False}
     if history is not None:
         update["history"] = Overwrite(list(history))
     return update
@@ -78,6 +81,22 @@ def _context(config: RunnableConfig) -> RunContext:
     if ctx is None:  # pragma: no cover - Agent always passes it
         raise RuntimeError("lavr_context missing from the run config")
     return ctx
+
+
+def _call_key(call: ToolCall) -> str:
+    return f"{call.tool}:{json.dumps(call.args, sort_keys=True, default=str)}"
+
+
+def repeats_earlier_calls(calls: list[ToolCall], steps: list[Step]) -> bool:
+    """Whether every call of a move was already made, with the same arguments, earlier in this question. Tools
+    are pure functions of their inputs, so running them again adds nothing (a small model otherwise repeats one
+    call turn after turn)."""
+    made = {_call_key(c) for s in steps if isinstance(s, PlanStep) for c in s.tool_calls}
+    return bool(calls) and all(_call_key(c) in made for c in calls)
+
+
+REPEAT_REASON = ("every call of this turn was already made with the same arguments and tools give the same "
+                 "output again; the observations above are all there is, so answer now")
 
 
 def _finished_of(move: Final) -> Finished:
@@ -127,6 +146,9 @@ def build_graph(planner: Planner, llm: LLMBackend, registry: ToolRegistry, execu
             step = PlanStep(index=index, planner=planner.name, thought=move.thought or None, tool_calls=calls,
                             examples=outcome.example_ids, raw_reply=outcome.raw_reply or None,
                             program=move.program, usage=outcome.usage, seconds=seconds)
+            if repeats_earlier_calls(calls, list(state.get("steps", []))):
+                refusal = RefusalStep(index=index + 1, tool_calls=calls, reason=REPEAT_REASON)
+                return {"steps": [step, refusal], "pending": [], "turns": turns, "repeated": True}
             return {"steps": [step], **pending}
         step = AnswerStep(index=index, answer=move.answer, rationale=move.rationale, thought=move.thought or None,
                           final=move.final, call_id=move.call_id, evidence=move.evidence,
@@ -134,7 +156,8 @@ def build_graph(planner: Planner, llm: LLMBackend, registry: ToolRegistry, execu
                           raw_reply=outcome.raw_reply or None, usage=outcome.usage, seconds=seconds)
         if not move.final:
             return {"steps": [step], "pending": [], "turns": turns}
-        finished = "budget_exhausted" if force else _finished_of(move)
+        # forced by a repeated call rather than a spent budget: an answer given then is an answer
+        finished = "budget_exhausted" if force and not state.get("repeated") else _finished_of(move)
         return {"steps": [step], "pending": [], "turns": turns, "final": {"answer": move.answer,
                 "rationale": move.rationale, "evidence": move.evidence, "verbatim": move.verbatim}, "finished": finished}
 
@@ -151,7 +174,8 @@ def build_graph(planner: Planner, llm: LLMBackend, registry: ToolRegistry, execu
 
     def force(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
         update = plan_step(state, force=True)
-        update.setdefault("finished", "budget_exhausted")
+        update.setdefault("finished", "answered" if state.get("repeated") and update.get("final") else
+                          "budget_exhausted")
         return update
 
     def tools(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
@@ -187,7 +211,7 @@ def build_graph(planner: Planner, llm: LLMBackend, registry: ToolRegistry, execu
             return "finish"
         if state.get("pending"):
             return "tools"
-        if state.get("retries", 0) > max_retries:
+        if state.get("retries", 0) > max_retries or state.get("repeated"):
             return "force"
         return "plan" if state.get("turns", 0) < max_steps else "force"
 

@@ -9,6 +9,7 @@ import io
 import json
 from typing import Any
 
+from ..answers import expects_yes_no
 from ..backends.base import ImagePart, LLMBackend
 from ..images import content_hash, decode_image
 from ..prompts.examples import Example, load_examples, select_examples
@@ -22,6 +23,18 @@ ANSWER_SCHEMA: dict[str, Any] = {
     "required": ["thought", "answer", "rationale"],
     "additionalProperties": False,
 }
+
+
+YES_NO_ANSWERS = ("yes", "no", CANNOT_TELL)
+
+
+def answer_schema(question: str) -> dict[str, Any]:
+    """The final reply's schema for a question: a yes/no question can only be answered yes, no or cannot tell
+    (a small model otherwise answers "Are there any people?" with the count it saw)."""
+    if not expects_yes_no(question):
+        return ANSWER_SCHEMA
+    props = {**ANSWER_SCHEMA["properties"], "answer": {"enum": list(YES_NO_ANSWERS)}}
+    return {**ANSWER_SCHEMA, "properties": props}
 
 
 def describe_args(schema: dict[str, Any]) -> str:

@@ -15,7 +15,7 @@ from ..tools.base import Tool
 from ..trace import PlanStep, RefusalStep, RetryStep, ToolStep
 from .base import CallTools, Final, PlanOutcome, PlanRequest
 from .parsing import Decision, InvalidReply, decision_from_obj, parse_decision
-from .prompting import ANSWER_SCHEMA, attached_images, describe_args, examples_for, with_history
+from .prompting import ANSWER_SCHEMA, answer_schema, attached_images, describe_args, examples_for, with_history
 from .tool_profile import FULL, ToolProfile
 
 logger = logging.getLogger(__name__)
@@ -32,10 +32,13 @@ FINAL_ANSWER_TOOL = {
 }
 
 
-def decision_schema(tools: list[Tool], *, force_answer: bool = False, max_calls: int = 4) -> dict[str, Any]:
-    """JSON schema of a reply; constrained decoders (llama.cpp) use it as a grammar."""
+def decision_schema(tools: list[Tool], *, force_answer: bool = False, max_calls: int = 4,
+                    question: str | None = None) -> dict[str, Any]:
+    """JSON schema of a reply; constrained decoders (llama.cpp) use it as a grammar. With ``question``, the
+    answer's form follows it (yes/no questions: yes, no or cannot tell)."""
+    answer = ANSWER_SCHEMA if question is None else answer_schema(question)
     if force_answer or not tools:
-        return ANSWER_SCHEMA
+        return answer
     variants = [
         {"type": "object", "properties": {"tool": {"const": t.name}, "args": t.parameters_schema()},
          "required": ["tool", "args"], "additionalProperties": False}
@@ -49,7 +52,7 @@ def decision_schema(tools: list[Tool], *, force_answer: bool = False, max_calls:
         "required": ["thought", "tool_calls"],
         "additionalProperties": False,
     }
-    return {"anyOf": [call, ANSWER_SCHEMA]}
+    return {"anyOf": [call, answer]}
 
 
 def _decision_json(d: Decision) -> str:
@@ -163,7 +166,8 @@ class ReactPlanner:
             specs = [t.spec() for t in tools] + [FINAL_ANSWER_TOOL]
             reply = llm.generate(msgs, tools=specs, max_tokens=self.max_tokens)
         else:
-            schema = decision_schema(tools, force_answer=request.force_answer, max_calls=self.calls_per_turn)
+            schema = decision_schema(tools, force_answer=request.force_answer, max_calls=self.calls_per_turn,
+                                     question=request.question)
             reply = llm.generate(msgs, json_schema=schema, max_tokens=self.max_tokens)
         raw = reply.text
         if raw == "" and reply.tool_calls:

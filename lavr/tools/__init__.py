@@ -9,12 +9,13 @@ from .crop import CropTool
 from .detect import DetectTool
 from .faces import FacesTool
 from .people import PeopleTool
+from .picture import PictureTool
 from .query import QueryTool
 from .region_features import RegionFeaturesTool
 from .registry import ToolRegistry
 from .scene_graph import SceneGraphTool
 
-__all__ = ["Availability", "CaptionTool", "CropTool", "DetectTool", "FacesTool", "PeopleTool", "QueryTool", "RegionFeaturesTool", "RunContext", "SceneGraphTool", "Tool", "ToolInput",
+__all__ = ["Availability", "CaptionTool", "CropTool", "DetectTool", "FacesTool", "PeopleTool", "PictureTool", "QueryTool", "RegionFeaturesTool", "RunContext", "SceneGraphTool", "Tool", "ToolInput",
            "ToolOutput", "ToolRegistry", "default_tools"]
 
 
@@ -24,5 +25,5 @@ def default_tools(settings: Settings) -> list[Tool]:
     people = PeopleTool(settings, detector=detector, faces=faces)
     scene_graph = SceneGraphTool(settings, detector=detector, people=people)
     return [detector, faces, people, scene_graph,
-            QueryTool(settings, scene_graph=scene_graph), CropTool(settings), CaptionTool(settings),
-            RegionFeaturesTool(settings, detector=detector)]
+            QueryTool(settings, scene_graph=scene_graph), PictureTool(settings, detector=detector), CropTool(settings),
+            CaptionTool(settings), RegionFeaturesTool(settings, detector=detector)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -19,6 +18,7 @@ from ..errors import ToolError, WeightsMissing
 from ..schema import Box, Detection
 from ..settings import Settings
 from .base import Availability, ImageArg, RunContext, Tool, ToolOutput
+from .nouns import plural_candidates, singular
 
 logger = logging.getLogger(__name__)
 
@@ -59,19 +59,13 @@ COCO_LABELS: tuple[str, ...] = (
 )
 
 
-@functools.cache
-def _inflect() -> Any:
-    import inflect
-
-    return inflect.engine()
-
-
 def canonical_label(word: str, vocabulary: Iterable[str] = ()) -> str:
     """Lower-case, singular, synonyms folded: ``People`` -> ``person``, ``buses`` -> ``bus``, ``bus`` -> ``bus``.
 
     A word that is a known label (COCO's, or one in ``vocabulary``, e.g. the detector's own labels) is kept as is;
-    otherwise the singular comes from the ``inflect`` package, and when the plural of that singular is a known
-    label (``ski`` -> ``skis``) the label is returned, so both numbers of every label meet at one form.
+    otherwise its singular (``lavr.tools.nouns``: the reading that is a known label when there is one), and when
+    a plural of that singular is a known label (``ski`` -> ``skis``) the label, so both numbers of every label
+    meet at one form.
     """
     w = " ".join(word.strip().lower().split())
     known = set(COCO_LABELS) | {" ".join(v.strip().lower().split()) for v in vocabulary}
@@ -79,14 +73,11 @@ def canonical_label(word: str, vocabulary: Iterable[str] = ()) -> str:
         return SYNONYMS[w]
     if w in known or not w:
         return w
-    engine = _inflect()
-    singular = engine.singular_noun(w) or w
-    singular = SYNONYMS.get(singular, singular)
-    if singular not in known:
-        plural = engine.plural_noun(singular)
-        if plural in known:
-            return plural
-    return singular
+    one = singular(w, known)
+    one = SYNONYMS.get(one, one)
+    if one not in known:
+        return next((p for p in plural_candidates(one) if p in known), one)
+    return one
 
 
 def coco_names() -> dict[int, str]:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 import logging
+import os
+import sys
 import threading
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlparse
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -35,13 +36,25 @@ MAX_RANKED_IN_TEXT = 10
 _STATE_LOCK = threading.Lock()
 
 
+# The file names of torchvision's COCO_V1 weight URLs (a test checks them against torchvision): knowing them
+# without importing torchvision keeps ``availability()`` free of a seconds-long import on every cold run.
+WEIGHT_FILES = {"resnet50_fpn_v2": "fasterrcnn_resnet50_fpn_v2_coco-dd69338a.pth",
+                "mobilenet_v3": "fasterrcnn_mobilenet_v3_large_fpn-fb6a3cc7.pth"}
+
+
+def torch_hub_dir() -> Path:
+    """``torch.hub.get_dir()``, computed without importing torch when it is not loaded yet (same rule:
+    ``$TORCH_HOME/hub``, ``$TORCH_HOME`` defaulting to ``$XDG_CACHE_HOME/torch`` or ``~/.cache/torch``)."""
+    if "torch" in sys.modules:  # respects torch.hub.set_dir()
+        return Path(sys.modules["torch"].hub.get_dir())
+    cache = os.environ.get("XDG_CACHE_HOME", os.path.join("~", ".cache"))
+    home = os.environ.get("TORCH_HOME", os.path.join(cache, "torch"))
+    return Path(os.path.expanduser(home)) / "hub"
+
+
 def hub_weights_path(region_model: str) -> Path:
     """Where torchvision keeps the COCO weights of ``region_model``: ``<torch hub dir>/checkpoints/<file>``."""
-    import torch
-    from torchvision.models import detection
-
-    url = getattr(detection, WEIGHT_ENUMS[region_model]).COCO_V1.url
-    return Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(url).path).name
+    return torch_hub_dir() / "checkpoints" / WEIGHT_FILES[region_model]
 
 
 def resolve_weights(settings: Settings) -> tuple[Path | None, str, str | None]:

@@ -1,6 +1,6 @@
 """The naive baseline: paste every expert's output into one prompt and ask once (PICa style).
 
-No LLM chooses a tool: the first move runs the experts (``detect`` and ``scene_graph`` by default, those that
+No LLM chooses a tool: the first move runs the experts (``detect``, ``scene_graph`` and ``picture`` by default, those that
 are available) on the image with their default arguments; the second pastes their text outputs into one prompt
 after a short instruction and asks one LLM call for a short answer. It is the yardstick the planning modes must
 beat with the same LLM on the same machine. The question comes last, so several questions about one image share
@@ -16,7 +16,7 @@ from ...trace import ToolStep
 from ..base import CANNOT_TELL, CallTools, Final, PlanOutcome, PlanRequest
 
 PROMPTS = TemplateFile(__package__, "prompts.yaml")
-DEFAULT_EXPERTS = ("detect", "scene_graph")
+DEFAULT_EXPERTS = ("detect", "scene_graph", "picture")
 MAX_ANSWER_TOKENS = 16
 
 

@@ -21,7 +21,7 @@ from ...tools.base import Tool
 from ...trace import PlanStep, RetryStep, ToolStep
 from ..base import CANNOT_TELL, CallTools, Final, PlanOutcome, PlanRequest
 from ..parsing import InvalidReply, extract_json
-from ..prompting import ANSWER_SCHEMA, answer_outcome, attached_images, describe_args, examples_for, with_history
+from ..prompting import answer_outcome, answer_schema, attached_images, describe_args, examples_for, with_history
 from ..tool_profile import FULL, ToolProfile
 from .model import Program, ProgramStep, describe_output, output_schema, program_schema, validate_program
 
@@ -164,8 +164,9 @@ class ProgramPlanner:
         tools = {t.name: t for t in request.tools}
         blocks = [render_program("examples_header")] + [self.render_example(i + 1, e, tools)
                                                         for i, e in enumerate(examples)]
+        image_line = " ".join(i.line() for i in request.images)
         text = render_program("question", examples="\n\n".join(blocks) if examples else "",
-                              image_line=" ".join(i.line() for i in request.images), question=request.question)
+                              image_line=image_line, question=request.question)
         messages = [Message(role="system", content=self.system_prompt(request.tools)),
                     Message(role="user", content=with_history(text, request.history),
                             images=attached_images(llm, examples, request.images))]
@@ -218,7 +219,7 @@ class ProgramPlanner:
             messages += [Message(role="assistant", content=(r.raw_reply or "")[:800]),
                          Message(role="user", content=render_program("invalid_answer", error_json=payload,
                                                                      reply_format=ANSWER_FORMAT))]
-        reply = llm.generate(messages, json_schema=ANSWER_SCHEMA, max_tokens=self.max_tokens)
+        reply = llm.generate(messages, json_schema=answer_schema(request.question), max_tokens=self.max_tokens)
         return answer_outcome(reply, example_ids=example_ids)
 
     @staticmethod
