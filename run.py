@@ -1,9 +1,7 @@
 #!/usr/bin/env python
 """Thin wrapper over the ``lavr`` console script: ``python run.py ask IMAGE "QUESTION"``."""
 
-import sys
-
-from lavr.cli import main
+from lavr.cli import entry
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -1,7 +1,5 @@
 """``python -m lavr ...``: the same as the ``lavr`` command."""
 
-import sys
+from .cli import entry
 
-from .cli import main
-
-sys.exit(main())
+entry()

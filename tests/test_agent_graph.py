@@ -84,7 +84,7 @@ def test_step_budget_forces_an_answer(settings, image):
     ans = agent.ask(image, "How many people?")
     assert ans.finished == "budget_exhausted" and ans.answer == "4"
     last = backend.requests[-1]
-    assert "anyOf" not in last["json_schema"] and "budget is used up" in last["messages"][-1].content
+    assert "anyOf" not in last["json_schema"] and "No more tools can be called" in last["messages"][-1].content
 
 
 def test_retries_exhausted_gives_honest_cannot_tell(settings, image):
@@ -143,18 +143,18 @@ def test_trace_is_serialisable(settings, image):
     assert type(ans).model_validate(data) == ans
 
 
-def test_a_repeated_call_is_not_run_again_and_the_answer_is_asked_for(settings, image):
-    tool = CountTool(settings)
+def test_a_repeated_call_is_answered_not_given_another_turn(settings, image):
     agent, backend = make(settings, [call("count", label="person"), call("count", label="person"), answer("4")],
-                          tools=[tool])
+                          tools=[CountTool(settings)])
     ans = agent.ask(image, "How many people?")
     assert ans.answer == "4" and ans.finished == "answered"
-    assert [s.kind for s in ans.steps] == ["plan", "tool", "plan", "refusal", "answer"]
-    assert sum(1 for s in ans.steps if s.kind == "tool") == 1  # the pure tool ran once
-    assert "already made with the same arguments" in ans.steps[3].reason
+    # the repeated call's output is shown again (tools are pure: the same text), then only an answer is allowed
+    assert [s.kind for s in ans.steps] == ["plan", "tool", "plan", "tool", "answer"]
+    assert ans.steps[1].result == ans.steps[3].result == "counts: person=4"
     last = backend.requests[-1]
-    assert "anyOf" not in last["json_schema"]  # only an answer could be given
-    assert "already made with the same arguments" in last["messages"][-2].content
+    assert "anyOf" not in last["json_schema"] and "Answer now" in last["messages"][-1].content
+    assert "Observation (count): counts: person=4" in last["messages"][-2].content
+    assert len(backend.requests) == 3
 
 
 def test_a_call_with_other_arguments_is_not_a_repeat(settings, image):

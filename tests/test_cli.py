@@ -101,3 +101,17 @@ def test_samples_resolve_to_real_files():
     for name, (package, _, _) in SAMPLES.items():
         if have(package):
             assert sample_path(name).is_file()
+
+
+@pytest.mark.parametrize("launcher", [["run.py"], ["-m", "lavr"]])
+def test_ask_leaves_without_teardown_but_with_its_output_whole(tmp_path, bus_jpg, data_env, launcher):
+    replies = tmp_path / "replies.json"
+    replies.write_text(json.dumps({"replies": [{"thought": "t", "answer": "4", "rationale": "said so"}]}))
+    trace = tmp_path / "trace.html"
+    result = subprocess.run([sys.executable, *launcher, "-v", "ask", str(bus_jpg), "How many people?", "--mode",
+                             "react", "--llm", f"scripted:{replies}", "--json", "--trace-html", str(trace)],
+                            capture_output=True, text=True, timeout=300, env={**os.environ, **data_env}, cwd=REPO)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout)["answer"] == "4"  # the whole JSON document, flushed before the exit
+    assert trace.read_text().rstrip().endswith("</html>")
+    assert "Traceback" not in result.stderr

@@ -38,7 +38,7 @@ def test_every_template_renders_with_strict_variables():
     assert obs == "Observation (detect, error): boom\nAnswer now."
     retry = render("invalid_reply", detail='bad "quote"', retries_left=2)
     assert json.loads(retry.splitlines()[0]) == {"error": "invalid_reply", "detail": 'bad "quote"', "retries_left": 2}
-    assert "budget is used up" in render("force_answer")
+    assert "No more tools can be called" in render("force_answer")
     with pytest.raises(Exception, match="undefined"):
         render("observation", observations=[])
     assert set(templates()) == {"system", "examples_header", "example", "question", "observation",

@@ -89,14 +89,11 @@ def _call_key(call: ToolCall) -> str:
 
 def repeats_earlier_calls(calls: list[ToolCall], steps: list[Step]) -> bool:
     """Whether every call of a move was already made, with the same arguments, earlier in this question. Tools
-    are pure functions of their inputs, so running them again adds nothing (a small model otherwise repeats one
-    call turn after turn)."""
+    are pure functions of their inputs, so another turn after them adds nothing: a small model otherwise repeats
+    one call turn after turn. The calls still run (from the memo, at no cost) so their output is fresh in view,
+    and then an answer is asked for."""
     made = {_call_key(c) for s in steps if isinstance(s, PlanStep) for c in s.tool_calls}
     return bool(calls) and all(_call_key(c) in made for c in calls)
-
-
-REPEAT_REASON = ("every call of this turn was already made with the same arguments and tools give the same "
-                 "output again; the observations above are all there is, so answer now")
 
 
 def _finished_of(move: Final) -> Finished:
@@ -146,10 +143,8 @@ def build_graph(planner: Planner, llm: LLMBackend, registry: ToolRegistry, execu
             step = PlanStep(index=index, planner=planner.name, thought=move.thought or None, tool_calls=calls,
                             examples=outcome.example_ids, raw_reply=outcome.raw_reply or None,
                             program=move.program, usage=outcome.usage, seconds=seconds)
-            if repeats_earlier_calls(calls, list(state.get("steps", []))):
-                refusal = RefusalStep(index=index + 1, tool_calls=calls, reason=REPEAT_REASON)
-                return {"steps": [step, refusal], "pending": [], "turns": turns, "repeated": True}
-            return {"steps": [step], **pending}
+            repeated = repeats_earlier_calls(calls, list(state.get("steps", [])))
+            return {"steps": [step], **pending, **({"repeated": True} if repeated else {})}
         step = AnswerStep(index=index, answer=move.answer, rationale=move.rationale, thought=move.thought or None,
                           final=move.final, call_id=move.call_id, evidence=move.evidence,
                           examples=outcome.example_ids, prompt=move.prompt, error=move.error,
@@ -211,12 +206,12 @@ def build_graph(planner: Planner, llm: LLMBackend, registry: ToolRegistry, execu
             return "finish"
         if state.get("pending"):
             return "tools"
-        if state.get("retries", 0) > max_retries or state.get("repeated"):
+        if state.get("retries", 0) > max_retries:
             return "force"
         return "plan" if state.get("turns", 0) < max_steps else "force"
 
     def after_tools(state: AgentState) -> str:
-        return "plan" if state.get("turns", 0) < max_steps else "force"
+        return "plan" if state.get("turns", 0) < max_steps and not state.get("repeated") else "force"
 
     graph = StateGraph(AgentState)
     graph.add_node("plan", plan)

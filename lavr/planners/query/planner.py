@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from typing import Any
 
 from ...backends.base import LLMBackend, Message
@@ -54,6 +55,7 @@ class QueryPlanner:
         image = request.images[0].id
         scenes = [s for s in request.steps if isinstance(s, ToolStep) and s.tool == SCENE_TOOL]
         if not scenes:
+            self._warm_up(llm)
             return PlanOutcome(move=CallTools(calls=[ToolCall(tool=SCENE_TOOL, args={"image": image}, id="scene")],
                                               thought="what the experts can name in the image"))
         queries = [s for s in request.steps if isinstance(s, ToolStep) and s.tool == QUERY_TOOL]
@@ -64,6 +66,23 @@ class QueryPlanner:
         if scenes[-1].error is not None or request.force_answer:
             return self.fallback.decide(self._fallback_request(request), llm)
         return self._write(request, llm, SceneVocabulary.from_scene(scenes[-1].data or {}), image)
+
+    def _warm_up(self, llm: LLMBackend) -> None:
+        """Load the model and its prefix state in the background while the experts build the scene graph (a new
+        process overlaps the two instead of paying for both in turn). The program call primes again: it then
+        finds the state in memory, or waits for this thread to finish; a failure here is only logged (that call
+        raises it where it counts)."""
+        prime = getattr(llm, "prime", None)
+        if prime is None:
+            return
+
+        def run() -> None:
+            try:
+                prime(self.prompt.prefix_messages())
+            except Exception as exc:  # noqa: BLE001 - reported by the program call's own prime
+                logger.info("prefix warm-up failed: %s", exc)
+
+        threading.Thread(target=run, name="lavr-llm-warm-up", daemon=True).start()
 
     # Writing the program ---------------------------------------------------------------------------------
     def _write(self, request: PlanRequest, llm: LLMBackend, vocabulary: SceneVocabulary, image: str) -> PlanOutcome:
