@@ -45,7 +45,10 @@ def test_happy_path_trace_and_answer(settings, image):
     # the observation went back to the LLM, and the schema offered the tools
     second = backend.requests[1]["messages"]
     assert "Observation (count): counts: person=4" in second[-1].content
-    variants = backend.requests[0]["json_schema"]["anyOf"][0]["properties"]["tool_calls"]["items"]["anyOf"]
+    # the first turn can only call tools (no tool output yet: an answer would be a guess); later ones may answer
+    first, second_schema = backend.requests[0]["json_schema"], backend.requests[1]["json_schema"]
+    assert "answer" not in first["properties"] and "anyOf" in second_schema
+    variants = first["properties"]["tool_calls"]["items"]["anyOf"]
     assert [v["properties"]["tool"]["const"] for v in variants] == ["count", "crash", "slow"]
     assert "Image img_0: 64x48 pixels." in backend.requests[0]["messages"][1].content
     assert "[x1, y1, x2, y2] normalised" in backend.requests[0]["messages"][0].content
@@ -84,7 +87,8 @@ def test_step_budget_forces_an_answer(settings, image):
     ans = agent.ask(image, "How many people?")
     assert ans.finished == "budget_exhausted" and ans.answer == "4"
     last = backend.requests[-1]
-    assert "anyOf" not in last["json_schema"] and "No more tools can be called" in last["messages"][-1].content
+    assert last["json_schema"]["required"] == ["thought", "answer", "rationale"]
+    assert "No more tools can be called" in last["messages"][-1].content
 
 
 def test_retries_exhausted_gives_honest_cannot_tell(settings, image):
@@ -152,7 +156,8 @@ def test_a_repeated_call_is_answered_not_given_another_turn(settings, image):
     assert [s.kind for s in ans.steps] == ["plan", "tool", "plan", "tool", "answer"]
     assert ans.steps[1].result == ans.steps[3].result == "counts: person=4"
     last = backend.requests[-1]
-    assert "anyOf" not in last["json_schema"] and "Answer now" in last["messages"][-1].content
+    assert last["json_schema"]["required"] == ["thought", "answer", "rationale"]
+    assert "Answer now" in last["messages"][-1].content
     assert "Observation (count): counts: person=4" in last["messages"][-2].content
     assert len(backend.requests) == 3
 
@@ -162,3 +167,12 @@ def test_a_call_with_other_arguments_is_not_a_repeat(settings, image):
     ans = agent.ask(image, "How many people and cars?")
     assert [s.kind for s in ans.steps] == ["plan", "tool", "plan", "tool", "answer"]
     assert ans.finished == "answered" and len(backend.requests) == 3
+
+
+def test_a_yes_no_question_is_answered_yes_no_or_cannot_tell_after_looking(settings, image):
+    agent, backend = make(settings, [call("count", label="person"), answer("yes")], tools=[CountTool(settings)])
+    assert agent.ask(image, "Are there any people?").answer == "yes"
+    first, second = (r["json_schema"] for r in backend.requests)
+    assert "answer" not in first["properties"]  # a question's first turn must look first
+    answer_branch = next(b for b in second["anyOf"] if "answer" in b["properties"])
+    assert answer_branch["properties"]["answer"] == {"enum": ["yes", "no", "cannot tell"]}

@@ -31,7 +31,8 @@ def request(question, tools=TOOLS, **kw):
 
 
 def offered_in_grammar(schema):
-    calls = schema["anyOf"][0]["properties"]["tool_calls"]["items"]["anyOf"]
+    call = schema["anyOf"][0] if "anyOf" in schema else schema  # a question's first turn: calls only
+    calls = call["properties"]["tool_calls"]["items"]["anyOf"]
     return [v["properties"]["tool"]["const"] for v in calls]
 
 

@@ -33,9 +33,10 @@ FINAL_ANSWER_TOOL = {
 
 
 def decision_schema(tools: list[Tool], *, force_answer: bool = False, max_calls: int = 4,
-                    question: str | None = None) -> dict[str, Any]:
+                    question: str | None = None, must_call: bool = False) -> dict[str, Any]:
     """JSON schema of a reply; constrained decoders (llama.cpp) use it as a grammar. With ``question``, the
-    answer's form follows it (yes/no questions: yes, no or cannot tell)."""
+    answer's form follows it (yes/no questions: yes, no or cannot tell). ``must_call``: tool calls only (the
+    first turn of a question: the LLM cannot see the image, so an answer before any tool output is a guess)."""
     answer = ANSWER_SCHEMA if question is None else answer_schema(question)
     if force_answer or not tools:
         return answer
@@ -52,7 +53,7 @@ def decision_schema(tools: list[Tool], *, force_answer: bool = False, max_calls:
         "required": ["thought", "tool_calls"],
         "additionalProperties": False,
     }
-    return {"anyOf": [call, answer]}
+    return call if must_call else {"anyOf": [call, answer]}
 
 
 def _decision_json(d: Decision) -> str:
@@ -166,8 +167,11 @@ class ReactPlanner:
             specs = [t.spec() for t in tools] + [FINAL_ANSWER_TOOL]
             reply = llm.generate(msgs, tools=specs, max_tokens=self.max_tokens)
         else:
+            # no tool output yet for this question: it must be looked at first (a small model otherwise
+            # answered "2" for the bus photo, copying a worked example)
+            must_call = not any(isinstance(s, ToolStep) for s in request.steps)
             schema = decision_schema(tools, force_answer=request.force_answer, max_calls=self.calls_per_turn,
-                                     question=request.question)
+                                     question=request.question, must_call=must_call)
             reply = llm.generate(msgs, json_schema=schema, max_tokens=self.max_tokens)
         raw = reply.text
         if raw == "" and reply.tool_calls:
