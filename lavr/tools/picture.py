@@ -14,7 +14,7 @@ from collections import Counter
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from ..errors import ToolError
 from .base import ImageArg, RunContext, Tool, ToolOutput
@@ -59,7 +59,7 @@ class PictureInput(ImageArg):
     pass
 
 
-class Things(ToolOutput):
+class Things(BaseModel):
     """Detected objects of one kind: ``shapes: 3 squares, 2 triangles``."""
 
     kind: str

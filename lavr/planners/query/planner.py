@@ -47,6 +47,7 @@ class QueryPlanner:
         self.max_tokens = max_tokens
         self.prompt = prompt or QueryPrompt()
         self.calls_per_turn = self.fallback.calls_per_turn
+        self._warmed = False
 
     def decide(self, request: PlanRequest, llm: LLMBackend) -> PlanOutcome:
         tools = {t.name for t in request.tools}
@@ -73,8 +74,9 @@ class QueryPlanner:
         finds the state in memory, or waits for this thread to finish; a failure here is only logged (that call
         raises it where it counts)."""
         prime = getattr(llm, "prime", None)
-        if prime is None:
+        if prime is None or self._warmed:  # after the first question the model stays loaded: nothing to overlap
             return
+        self._warmed = True
 
         def run() -> None:
             try:
