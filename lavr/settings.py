@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(512, ge=1, le=65_536)
     llm_temperature: float = Field(0.0, ge=0.0, le=2.0)
     llm_seed: int = 0
+    llm_weight_repacking: bool | None = Field(
+        None, description="llama.cpp's repacked weight buffers (AVX2 repack, AMX); default: on, except where the CPU "
+                          "reports AMX (its tile instructions were seen to crash with SIGILL in a VM).")
     openai_base_url: str | None = None
     openai_api_key: str | None = None
     openai_timeout_s: float = Field(60.0, gt=0.0, le=3600.0)

@@ -76,7 +76,12 @@ class LlamaServer:
     def __init__(self, chat_format: str | None, log: Path):
         self.port = _free_port()
         self.log = log
-        cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(_gguf()), "--model_alias", MODEL,
+        # llama.cpp's own server, run as ``-m llama_cpp.server`` would, with the weight buffers lavr's own backend
+        # picks on this CPU (no AMX buffers where their tile instructions crash: see ``cpu_reports_amx``)
+        launch = ("import runpy; from lavr.backends.llama_cpp import cpu_reports_amx, weight_repacking\n"
+                  "with weight_repacking(not cpu_reports_amx()):\n"
+                  "    runpy.run_module('llama_cpp.server', run_name='__main__', alter_sys=True)")
+        cmd = [sys.executable, "-c", launch, "--model", str(_gguf()), "--model_alias", MODEL,
                "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", "8192", "--seed", "0",
                "--n_threads", str(max(1, os.cpu_count() or 1))]
         if chat_format:

@@ -98,7 +98,8 @@ def test_an_attribute_given_shape_is_not_invented_either():
     ("Is there a star?", "all_labels", ["star"]),  # no generic word: "object" is not offered
     ("What is left of the star?", "all_labels", ["object", "star"]),
     ("How many squares are not red?", "logic", ["except", "not"]),
-    ("Is there a star or a frame?", "logic", ["and", "or"]),
+    ("Is there a star or a frame?", "logic", ["or"]),  # only the join its words make
+    ("Are there both a star and a frame?", "logic", ["and"]),
     ("How many red squares are there?", "logic", []),
 ])
 def test_narrowing_by_the_questions_words(question, field, expected):
@@ -198,3 +199,43 @@ def test_a_yes_no_question_is_not_answered_with_a_number():
     schema = compact_schema(vocab(), "Are there more than two squares?")
     assert valid(schema, ["more_than", "square", 2])  # a count inside a comparison stays
     assert '"count"' in json.dumps(compact_schema(vocab(), "How many squares are there?"))
+
+
+def materials() -> SceneVocabulary:
+    """A CLEVR-like scene, as the shapes set describes it: shape, colour, size and material."""
+    return SceneVocabulary.from_graph(scene(
+        ("circle", [0.70, 0.10, 0.85, 0.25], {"shape": "circle", "color": "green", "size": "small", "material": "metal"}),
+        ("square", [0.10, 0.10, 0.40, 0.40], {"shape": "square", "color": "yellow", "size": "large", "material": "rubber"}),
+        ("square", [0.10, 0.60, 0.40, 0.90], {"shape": "square", "color": "red", "size": "large", "material": "metal"}),
+        known_labels=["circle", "square"]))
+
+
+def test_a_yes_no_question_is_not_answered_with_a_label():
+    schema = compact_schema(vocab(), "Is the small triangle below the yellow square?")
+    small_triangle, yellow_square = ["filter", "triangle", "small"], ["filter", "square", "yellow"]
+    assert not valid(schema, ["query", ["relate", small_triangle, "below", yellow_square], "label"])
+    assert valid(schema, ["verify", small_triangle, "below", yellow_square])
+
+
+def test_a_choice_of_values_is_answered_by_a_query_and_its_words_still_describe():
+    question = "Is the circle right of the large rubber square made of metal or rubber?"
+    schema = compact_schema(materials(), question)
+    right = ["query", ["relate", "circle", "right_of", ["filter", "square", "large", "rubber"]], "material"]
+    assert valid(schema, right)
+    assert parse_compact(right, materials())
+    # "rubber" before "square" describes it; the same word in "metal or rubber" is a candidate answer
+    assert not valid(schema, ["query", ["relate", "circle", "right_of", ["filter", "square", "large"]], "material"])
+    assert not valid(schema, ["verify", "circle", "right_of", ["filter", "square", "large", "rubber"]])
+    assert not valid(schema, ["exist", ["relate", "circle", "right_of", ["filter", "square", "large", "rubber"]]])
+    # an existence question with "or" is not a choice: yes or no, never a material
+    assert not valid(compact_schema(materials(), "Is there a metal or rubber circle?"), ["query", "circle", "material"])
+
+
+def test_same_number_compares_counts_and_same_shape_compares_an_attribute():
+    counts = compact_schema(materials(), "Are there the same number of rubber objects and metal shapes?")
+    assert valid(counts, ["equal", ["filter", "object", "rubber"], ["filter", "object", "metal"]])
+    assert not valid(counts, ["same", ["filter", "object", "metal"], "shape"])
+    attribute = compact_schema(materials(), "Is the green object the same shape as the yellow object?")
+    assert valid(attribute, ["same", ["filter", "object", "green"], "shape", ["filter", "object", "yellow"]])
+    assert not valid(attribute, ["same", "object", "shape", "object"])  # "shape" there names no object
+    assert not valid(attribute, ["equal", ["filter", "object", "green"], ["filter", "object", "yellow"]])

@@ -82,20 +82,32 @@ def test_a_program_naming_what_the_scene_lacks_is_fed_back_once(settings, image)
 def test_two_failures_hand_the_question_to_react(settings, image):
     wrong = ["count", "hexagon"]
     agent, backend = agent_for(settings, [wrong, wrong, REACT_ANSWER])
-    ans = agent.ask(image, "What is this?")
+    ans = agent.ask(image, "How many hexagons are there?")  # a label no expert knows
     assert ans.answer == "a drawing" and ans.finished == "answered"
     assert sum(isinstance(s, RetryStep) for s in ans.steps) == 2
     react_prompt = backend.requests[2]["messages"]
-    assert "hexagon" not in react_prompt[-1].content  # ReAct sees its own turns, not the rejected programs
+    # ReAct sees its own turns, not the rejected programs
+    assert not any('"hexagon"' in m.content or "invalid_program" in m.content for m in react_prompt)
     assert backend.requests[2]["json_schema"] != backend.requests[0]["json_schema"]
 
 
 def test_an_unsupported_question_falls_back_to_react(settings, image):
     agent, backend = agent_for(settings, [["unsupported"], REACT_ANSWER])
-    ans = agent.ask(image, "Is this a photograph or a drawing?")
+    ans = agent.ask(image, "Why is the circle there?")
     assert ans.answer == "a drawing"
     query = next(s for s in ans.steps if isinstance(s, ToolStep) and s.tool == "query")
     assert query.data["answer_type"] == "unsupported"
+    assert len(backend.requests) == 2
+
+
+def test_a_question_naming_no_object_goes_to_react_without_writing_a_program(settings, image):
+    agent, backend = agent_for(settings, [REACT_ANSWER])
+    ans = agent.ask(image, "Is this a photograph or a drawing?")
+    assert ans.answer == "a drawing" and ans.finished == "answered"
+    query = next(s for s in ans.steps if isinstance(s, ToolStep) and s.tool == "query")
+    assert query.data["answer_type"] == "unsupported"
+    assert len(backend.requests) == 1  # ReAct's answer: the grammar left the program nothing to choose
+    assert "$defs" not in backend.requests[0]["json_schema"]  # ReAct's decision, not a program's grammar
 
 
 class PrimingBackend(ScriptedBackend):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from ..errors import BackendError
 from ..schema import Usage
@@ -23,6 +24,41 @@ logger = logging.getLogger(__name__)
 # llama.cpp's schema-to-grammar converter does not understand regex class escapes (an invalid grammar crashes
 # the process), so patterns are rewritten with explicit character sets.
 _PATTERN_ESCAPES = {r"\d": "[0-9]", r"\w": "[a-zA-Z0-9_]", r"\s": "[ ]"}
+
+
+def cpu_reports_amx(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether the CPU says it has AMX tiles. ggml then puts the weights in its AMX buffer, and a build with
+    ``-march=native`` (pip's default build of llama-cpp-python) was seen dying with SIGILL at the first
+    ``tilezero`` in a Firecracker VM whose CPU reports AMX."""
+    try:
+        with cpuinfo.open(encoding="ascii", errors="replace") as fh:
+            return any(line.startswith("flags") and " amx_tile" in line for line in fh)
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def weight_repacking(enabled: bool) -> Iterator[None]:
+    """Load models with llama.cpp's extra (repacking, AMX) weight buffers on or off. llama-cpp-python does not
+    expose ``use_extra_bufts``: its default-parameter factory is wrapped while a model loads (under
+    ``_MODELS_LOCK``, so no other load sees the change)."""
+    if enabled:
+        yield
+        return
+    import llama_cpp.llama_cpp as low
+
+    default = low.llama_model_default_params
+
+    def without_extra_buffers() -> Any:
+        params = default()
+        params.use_extra_bufts = False
+        return params
+
+    low.llama_model_default_params = without_extra_buffers
+    try:
+        yield
+    finally:
+        low.llama_model_default_params = default
 
 
 def grammar_safe_schema(schema: Any) -> Any:
@@ -100,8 +136,10 @@ class LlamaCppBackend:
                     raise BackendError("llama-cpp-python is not installed (pip install llama-cpp-python)") from exc
                 start = time.perf_counter()
                 try:
-                    _MODELS[key] = Llama(model_path=str(path), n_ctx=self.settings.llm_context, n_threads=threads,
-                                         seed=self.settings.llm_seed, verbose=False)
+                    repack = self.settings.llm_weight_repacking
+                    with weight_repacking(repack if repack is not None else not cpu_reports_amx()):
+                        _MODELS[key] = Llama(model_path=str(path), n_ctx=self.settings.llm_context,
+                                             n_threads=threads, seed=self.settings.llm_seed, verbose=False)
                 except (ValueError, RuntimeError) as exc:
                     raise BackendError(f"{path}: cannot load GGUF model ({exc})") from None
                 self.load_seconds = time.perf_counter() - start

@@ -23,7 +23,7 @@ from typing import Any
 from ...backends.base import LLMBackend, Message
 from ...schema import ToolCall
 from ...tools.query import QueryError, SceneVocabulary, allowed_names
-from ...tools.query.compact import compact_schema, parse_compact, unused_names
+from ...tools.query.compact import UNSUPPORTED, compact_schema, parse_compact, unused_names
 from ...trace import PlanStep, RetryStep, Step, ToolStep
 from ..base import CallTools, Final, PlanOutcome, PlanRequest
 from ..react import ReactPlanner
@@ -95,12 +95,18 @@ class QueryPlanner:
             messages += [Message(role="assistant", content=raw[:1000]),
                          Message(role="user", content=json.dumps({"error": "invalid_program", "detail": error})
                                  + "\nWrite the corrected program.")]
+        allowed = allowed_names(vocabulary, request.question)  # once: the grammar and the omission check share it
+        schema = compact_schema(vocabulary, request.question, allowed=allowed)
+        if schema["anyOf"] == [UNSUPPORTED]:  # "What color is the background?": nothing for the LLM to choose
+            return PlanOutcome(move=CallTools(
+                calls=[ToolCall(tool=QUERY_TOOL, args={"image": image, "steps": [{"op": "unsupported"}]},
+                                id=f"query_{len(request.steps)}")],
+                thought="the question names no object the experts found: the query language cannot answer it",
+                program=[{"op": "unsupported"}]))
         prime = getattr(llm, "prime", None)
         if prime is not None and failure is None:
             prime(self.prompt.prefix_messages())  # the prefix's KV state: kept, loaded from disk, or computed once
-        allowed = allowed_names(vocabulary, request.question)  # once: the grammar and the omission check share it
-        reply = llm.generate(messages, json_schema=compact_schema(vocabulary, request.question, allowed=allowed),
-                             max_tokens=self.max_tokens, repeat_penalty=1.0)
+        reply = llm.generate(messages, json_schema=schema, max_tokens=self.max_tokens, repeat_penalty=1.0)
         outcome = PlanOutcome(move=None, raw_reply=reply.text, usage=reply.usage)
         try:
             program = parse_compact(reply.text, vocabulary)

@@ -250,6 +250,8 @@ def unused_names(program: QueryProgram, allowed: Allowed) -> list[str]:
     asks about are exempt ("Is it metal or rubber?" -> query material), and so are the parts of a compound value
     it uses (top and left of top-left)."""
     steps = program.steps
+    if any(s.op == "unsupported" for s in steps):  # "the objects cannot answer this" uses no names
+        return []
     used = {getattr(s, "label", None) for s in steps} | {getattr(s, "value", None) for s in steps}
     asked = {s.attribute for s in steps if s.op in ("query", "same", "different")}
     used_parts = {p for v in used if isinstance(v, str) for p in value_parts(v)}
@@ -279,6 +281,9 @@ def _enum(values: list[Any]) -> dict[str, Any]:
 def _tuple(*items: dict[str, Any]) -> dict[str, Any]:
     return {"type": "array", "prefixItems": list(items), "items": False, "minItems": len(items),
             "maxItems": len(items)}
+
+
+UNSUPPORTED = _tuple({"const": "unsupported"})  # the branch of a question the objects cannot answer
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -357,24 +362,28 @@ class _SchemaBuilder:
             out.append(_tuple({"const": "verify"}, _ref(self.set_def("subject", MAX_DEPTH)), _enum(a.relations),
                               _ref(self.set_def("reference", MAX_DEPTH))))
         first, second = _ref(self.set_def("first", MAX_DEPTH)), _ref(self.set_def("second", MAX_DEPTH))
-        out.append(_tuple(_enum(a.count_compare), first, second))
+        if a.count_compare:
+            out.append(_tuple(_enum(a.count_compare), first, second))
         if self.numbers is None:
             out.append(_tuple(_enum(list(NUMBER_COMPARE)), top, {"type": "integer", "minimum": 0}))
         elif self.numbers:  # "more than three": a number named; without one, two sets are compared
             out.append(_tuple(_enum(list(NUMBER_COMPARE)), top, _enum(self.numbers)))
-        out.append(_tuple(_enum(list(SAME)), top, _enum(a.query_keys)))
-        out.append(_tuple(_enum(list(SAME)), first, _enum(a.query_keys), second))
-        return [b for b in out if _ops_of(b) - set(a.excluded_ops)]
+        if a.same_ops and len(a.mentions) < 2:  # "are all the squares the same color?"
+            out.append(_tuple(_enum(a.same_ops), top, _enum(a.query_keys)))
+        if a.same_ops and (len(a.mentions) >= 2 or not self.question):  # "the circle ... the same color as ..."
+            out.append(_tuple(_enum(a.same_ops), first, _enum(a.query_keys), second))
+        return _allowed_branches(out, a.excluded_ops)
 
     def root(self) -> dict[str, Any]:
         a = self.allowed
         if self.question and not a.names_objects and "unsupported" not in a.excluded_ops:
             # "What color is the background?", "Is this a photo or a drawing?": nothing the experts name; the
             # model was seen answering about the objects anyway
-            return {"anyOf": [_tuple({"const": "unsupported"})]}
+            return {"anyOf": [UNSUPPORTED]}
         top = _ref(self.set_def("any", MAX_DEPTH))
         for kind in ("any", "first", "second"):  # "is there an A or a B?": A on the left, B on the right
-            self.defs[f"yesno_{kind}"] = {"anyOf": self.yes_no_branches(kind)}
+            if yes_no := self.yes_no_branches(kind):  # none: a choice question, answered only by a query
+                self.defs[f"yesno_{kind}"] = {"anyOf": yes_no}
         # A question that negates ("not red", "isn't") must say so: what it counts, finds or asks about is an
         # except (of what it keeps, what it negates), or the whole answer is a not. The model was seen dropping
         # the negation otherwise.
@@ -384,13 +393,15 @@ class _SchemaBuilder:
         branches = [_tuple({"const": "count"}, subject), _tuple({"const": "query"}, subject, _enum(a.query_keys)),
                     _tuple({"const": "exist"}, subject)]
         branches += [b for b in self.yes_no_branches() if _ops_of(b) != {"exist"}]
-        if "not" in a.logic:
+        if "not" in a.logic and "yesno_any" in self.defs:
             branches.append(_tuple({"const": "not"}, _ref("yesno_any")))
-        if "and" in a.logic:
-            branches.append(_tuple(_enum(["and", "or"]), _ref("yesno_first"), _ref("yesno_second")))
+        joins = [op for op in ("and", "or") if op in a.logic]  # only the join the question's words make
+        if joins and "yesno_first" in self.defs:
+            branches.append(_tuple(_enum(joins), _ref("yesno_first"), _ref("yesno_second")))
         if "unsupported" not in a.excluded_ops:
-            branches.append(_tuple({"const": "unsupported"}))
-        return {"anyOf": [b for b in branches if _ops_of(b) - set(a.excluded_ops)], "$defs": self.defs}
+            branches.append(UNSUPPORTED)
+        kept = _allowed_branches(branches, a.excluded_ops) or [UNSUPPORTED]
+        return {"anyOf": kept, "$defs": self.defs}
 
 
 def _forms(mentions: list[Mention]) -> list[dict[str, Any]]:
@@ -402,6 +413,22 @@ def _forms(mentions: list[Mention]) -> list[dict[str, Any]]:
         if form not in forms:
             forms.append(form)
     return forms
+
+
+def _allowed_branches(branches: list[dict[str, Any]], excluded: list[str]) -> list[dict[str, Any]]:
+    """The branches whose head op is not excluded; a head that is an enum of ops keeps its allowed ones."""
+    out = []
+    for branch in branches:
+        ops = [op for op in _head_ops(branch) if op not in excluded]
+        if ops:
+            items = [_enum(ops), *branch["prefixItems"][1:]]
+            out.append({**branch, "prefixItems": items})
+    return out
+
+
+def _head_ops(branch: dict[str, Any]) -> list[str]:
+    head = branch["prefixItems"][0]
+    return [head["const"]] if "const" in head else list(head["enum"])
 
 
 def _ops_of(branch: dict[str, Any]) -> set[str]:
@@ -421,5 +448,5 @@ def compact_schema(vocabulary: SceneVocabulary, question: str | None = None, *,
     return _SchemaBuilder(allowed, numbers, question=question is not None).root()
 
 
-__all__ = ["MAX_DEPTH", "compact_schema", "flatten", "nest", "parse_compact", "read_compact", "to_text",
+__all__ = ["MAX_DEPTH", "UNSUPPORTED", "compact_schema", "flatten", "nest", "parse_compact", "read_compact", "to_text",
            "unused_names"]

@@ -85,7 +85,8 @@ class Allowed(BaseModel):
     negation_position: int | None = None  # where the first negation word is
     negated_values: list[str] = []  # free values named after it ("not large")
     names_objects: bool = True  # the question names a label, a generic noun or a person
-    count_compare: list[str] = ["more", "fewer", "equal"]
+    count_compare: list[str] = ["more", "fewer", "equal"]  # the count comparisons the question's words name
+    same_ops: list[str] = ["same", "different"]  # the attribute comparisons they name
 
 
 # "left of", "right of", "top of" name relations; the same words alone ("on the left") name positions.
@@ -93,7 +94,7 @@ RELATION_BEFORE_OF = {"left": "left_of", "right": "right_of", "top": "above"}
 
 
 COMPARATIVE_RELATIONS = {"lower": "below", "higher": "above"}
-FAR_WORDS = {"far", "furthest", "farthest", "very", "extreme"}
+FAR_WORDS = {"far", "furthest", "farthest", "very", "extreme", "closest", "nearest"}
 FAR_EXTREMES = {"left": "leftmost", "right": "rightmost", "top": "topmost", "bottom": "bottommost"}
 
 
@@ -102,8 +103,8 @@ def _question_words(question: str) -> tuple[list[str], set[str]]:
     # a word that is part of "<word> of" ("<word> side of") is a relation there, not a position value
     ws = [RELATION_BEFORE_OF[w] if w in RELATION_BEFORE_OF and (nxt == "of" or (nxt == "side" and after == "of"))
           else w for w, nxt, after in zip(ws, [*ws[1:], ""], [*ws[2:], "", ""])]
-    # "on the far right" names the extreme, not the position
-    ws = [FAR_EXTREMES[w] if w in FAR_EXTREMES and prev in FAR_WORDS else w for prev, w in zip(["", *ws], ws)]
+    # "on the far right", "furthest to the left", "closest to the bottom" name the extreme, not the position
+    ws = _far_extremes(ws)
     # "lower than the circle", "higher than the square": relations, not positions or count comparisons
     ws = [COMPARATIVE_RELATIONS[w] if w in COMPARATIVE_RELATIONS and nxt == "than" else w
           for w, nxt in zip(ws, [*ws[1:], ""])]
@@ -111,6 +112,23 @@ def _question_words(question: str) -> tuple[list[str], set[str]]:
     # "left-most", "left most", "top-most"
     forms |= {a + b for a, b in zip(ws, ws[1:]) if b == "most"}
     return ws, forms
+
+
+def _far_extremes(ws: list[str]) -> list[str]:
+    """Each "far left", "furthest to the left", "closest to the bottom" as the one extreme word ("leftmost")."""
+    out: list[str] = []
+    i = 0
+    while i < len(ws):
+        if ws[i] in FAR_WORDS:
+            j = i + 1 + (ws[i + 1:i + 2] == ["to"])
+            j += ws[j:j + 1] == ["the"]
+            if j < len(ws) and ws[j] in FAR_EXTREMES:
+                out.append(FAR_EXTREMES[ws[j]])
+                i = j + 1
+                continue
+        out.append(ws[i])
+        i += 1
+    return out
 
 
 def _label_position(label: str, ws: list[str]) -> int | None:
@@ -155,10 +173,13 @@ def allowed_names(vocabulary: SceneVocabulary, question: str | None = None) -> A
                and not vocabulary.is_label(v)]
     relations = sorted({RELATION_WORDS[ws[i]] for i in relation_at}, key=RELATIONS.index)
     logic = _logic_ops(ws)
-    choices = _choice_values(ws, vocabulary, set(matched))
+    choice_at = _choice_positions(ws, vocabulary, set(matched))
+    choices = {_value_word(ws[i], set(matched)) for i in choice_at}
     if choices:  # "Is it metal or rubber?": a choice between values, asked with query, not a logical or
         logic = [op for op in logic if op not in ("and", "or")]
-    mentions = _mentions(ws, vocabulary, [v for v in matched if v not in choices])
+    # the choice words are the answer's candidates, not a description; the same value elsewhere describes an
+    # object ("the large rubber object ... metal or rubber?")
+    mentions = _mentions(ws, vocabulary, matched, skip=choice_at)
     in_mentions = {v for m in mentions for v in m.values}
     negation = next((i for i, w in enumerate(ws) if w in NEGATION_WORDS
                      or (w == "other" and i + 1 < len(ws) and ws[i + 1] == "than")), None)
@@ -167,7 +188,6 @@ def allowed_names(vocabulary: SceneVocabulary, question: str | None = None) -> A
         labels=([GENERIC] if generic else []) + sorted(set(select_labels)) if labels or generic else None,
         keys=[k for k in keys if set(vocabulary.attributes[k]) & set(matched)],
         values=matched,
-        query_keys=full.query_keys,
         relations=relations,
         extremes=extremes or full.extremes,
         relate_labels=_relate_labels(first_relation, where, generic),
@@ -184,8 +204,11 @@ def allowed_names(vocabulary: SceneVocabulary, question: str | None = None) -> A
         negated_values=[v for v in matched if v not in in_mentions and v not in choices and negation is not None
                         and any(_value_word(w, {v}) for w in ws[negation + 1:])],
         free_values=[v for v in matched if v not in in_mentions and v not in choices],
-        count_compare=sorted({COMPARE_WORDS[w] for w in ws if w in COMPARE_WORDS}) or ["more", "fewer", "equal"],
-        excluded_ops=_excluded_ops(ws) + (["relate"] if verify_form and first_relation is not None else []),
+        count_compare=sorted({COMPARE_WORDS[w] for w in ws if w in COMPARE_WORDS}),
+        same_ops=[op for op, named in (("same", SAME_WORDS), ("different", DIFFERENT_WORDS)) if set(ws) & named],
+        query_keys=_asked_keys(ws, keys, vocabulary, choices) or full.query_keys,
+        excluded_ops=_excluded_ops(ws, choice=bool(choices), keys=set(keys))
+        + (["relate"] if verify_form and first_relation is not None else []),
     )
 
 
@@ -211,6 +234,28 @@ COMPARE_WORDS = {"more": "more", "greater": "more", "larger": "more", "bigger": 
                  "exceed": "more", "fewer": "fewer", "less": "fewer", "smaller": "fewer", "lower": "fewer",
                  "same": "equal", "equal": "equal", "as": "equal"}
 QUESTION_WORDS = {"what", "which"}
+SAME_WORDS = {"same", "share", "shares", "match", "matches", "matching", "identical", "alike"}
+DIFFERENT_WORDS = {"different", "differ", "differs", "unlike"}
+# Words that name an attribute key; "shape", "kind" and "type" name the label where no expert gives a shape
+KEY_WORDS = {"color": "color", "colour": "color", "shape": "shape", "size": "size", "material": "material",
+             "kind": "label", "type": "label", "posture": "posture", "position": "position"}
+
+
+def _asked_keys(ws: list[str], keys: list[str], vocabulary: SceneVocabulary, choices: set[str | None]) -> list[str]:
+    """The attribute the question asks about, where its words say ("what color", "which shape", "the material
+    of", "the same size as", "metal or rubber"); empty: not said, every key stays open."""
+    def key(word: str) -> str | None:
+        name = KEY_WORDS.get(word, word if word in keys else None)
+        if name == "shape" and "shape" not in keys:
+            return LABEL_KEY
+        return name if name in keys or name == LABEL_KEY else None
+
+    asked = [k for v in choices if v for k in vocabulary.keys_of(v)]
+    for i, w in enumerate(ws):
+        before, after = (ws[i - 1] if i else ""), (ws[i + 1] if i + 1 < len(ws) else "")
+        if (before in ATTRIBUTE_BEFORE or after == "of" and before == "the") and (k := key(w)) is not None:
+            asked.append(k)
+    return list(dict.fromkeys(asked))
 
 
 def _value_word(word: str, values: set[str]) -> str | None:
@@ -218,21 +263,30 @@ def _value_word(word: str, values: set[str]) -> str | None:
     return value if value in values else None
 
 
-def _choice_values(ws: list[str], vocabulary: SceneVocabulary, values: set[str]) -> set[str]:
-    """Values joined by "or" that share an attribute ("metal or rubber", "small or large"): the choices."""
-    out: set[str] = set()
+def _choice_positions(ws: list[str], vocabulary: SceneVocabulary, values: set[str]) -> set[int]:
+    """Where values joined by "or" that share an attribute stand ("metal or rubber", "small or large"): the
+    choices. "Is there a red or blue cube?" asks for existence: no choice."""
+    out: set[int] = set()
+    if "there" in ws:
+        return out
     for i in range(1, len(ws) - 1):
         if ws[i] == "or":
             a, b = _value_word(ws[i - 1], values), _value_word(ws[i + 1], values)
             if a and b and set(vocabulary.keys_of(a)) & set(vocabulary.keys_of(b)):
-                out |= {a, b}
+                out |= {i - 1, i + 1}
     return out
 
 
-def _mentions(ws: list[str], vocabulary: SceneVocabulary, values: list[str]) -> list[Mention]:
+# "the same shape as", "a different color": the noun after these names an attribute, not an object
+ATTRIBUTE_BEFORE = QUESTION_WORDS | {"same", "different"}
+
+
+def _mentions(ws: list[str], vocabulary: SceneVocabulary, values: list[str],
+              skip: set[int] = frozenset()) -> list[Mention]:  # type: ignore[assignment]
     """The question's noun phrases in order: a label, a generic noun or a person word, with the values written
-    just before it. "What shape ...", "the shape of ..." name an attribute, not an object; "what is ..." names
-    an object of any label."""
+    just before it (not the words at ``skip``: the choices of an "or" question). "What shape ...", "the same
+    shape as ...", "the shape of ..." name an attribute, not an object; "what is ..." names an object of any
+    label."""
     value_set, found, seen = set(values), [], set()
     labels = sorted(vocabulary.labels, key=lambda lbl: -len(lbl.split()))  # "stop sign" before "sign"
     for i, w in enumerate(ws):
@@ -246,15 +300,16 @@ def _mentions(ws: list[str], vocabulary: SceneVocabulary, values: list[str]) -> 
             label = "person"
         if label is None and (w in GENERIC_NOUNS or normalise_label(w) == GENERIC):
             before, after = (ws[i - 1] if i else ""), (ws[i + 1] if i + 1 < len(ws) else "")
-            if before not in QUESTION_WORDS and after != "of":
+            if before not in ATTRIBUTE_BEFORE and after != "of":
                 label = GENERIC
-        if label is None and w in QUESTION_WORDS and i + 1 < len(ws) and ws[i + 1] in ("is", "are"):
+        if label is None and w in QUESTION_WORDS and i + 1 < len(ws) and ws[i + 1] in ("is", "are") \
+                and not _names_attribute(ws[i + 2:i + 4]):  # "what is the material of ...": an attribute
             label = GENERIC
         if label is None:
             continue
         vals: list[str] = []
         j = start - 1
-        while j >= 0 and (v := _value_word(ws[j], value_set)) is not None:
+        while j >= 0 and j not in skip and (v := _value_word(ws[j], value_set)) is not None:
             vals.insert(0, v)
             j -= 1
         key = (label, tuple(vals))
@@ -264,14 +319,23 @@ def _mentions(ws: list[str], vocabulary: SceneVocabulary, values: list[str]) -> 
     return found
 
 
-CONJUNCTION_WORDS = {"and", "or", "both", "either", "neither", "nor"}
+def _names_attribute(ws: list[str]) -> bool:
+    """``ws`` (the words after "what is") start with an attribute word: "the color", "its material"."""
+    rest = ws[1:] if ws[:1] and ws[0] in ("the", "its", "a") else ws
+    return bool(rest) and rest[0] in KEY_WORDS
+
+
+AND_WORDS = {"and", "both", "also"}
+OR_WORDS = {"or", "either", "neither", "nor"}
 NEGATION_WORDS = {"not", "no", "t", "except", "besides", "without", "excluding", "non", "nothing", "none",
                   "neither", "nor"}  # "t": the words of "isn't", "aren't"
 
 
 def _logic_ops(ws: list[str]) -> list[str]:
-    """``and``/``or`` when the question joins things, ``except``/``not`` when it negates."""
-    out = ["and", "or"] if set(ws) & CONJUNCTION_WORDS else []
+    """``and`` or ``or`` as the question joins things ("both ... and", "either ... or"), ``except``/``not`` when it
+    negates. A join the question does not make is not offered: a small model was seen writing ``or`` chains of
+    one label for "the same number of circles and squares"."""
+    out = [op for op, joins in (("and", AND_WORDS), ("or", OR_WORDS)) if set(ws) & joins]
     other_than = any(a == "other" and b == "than" for a, b in zip(ws, ws[1:]))
     return out + (["except", "not"] if set(ws) & NEGATION_WORDS or other_than else [])
 
@@ -285,14 +349,35 @@ def question_numbers(question: str) -> list[int]:
     return sorted(set(found))
 
 
-def _excluded_ops(ws: list[str]) -> list[str]:
-    """Ops the question's form rules out: "is there" asks for existence (no ``verify``), a yes/no question for
-    no number (no ``count``); existence and counting questions are always expressible (no ``unsupported``)."""
+CHOICE_ROOT_EXCLUDED = ["count", "exist", "verify", "more", "fewer", "equal", "more_than", "fewer_than", "exactly",
+                        "same", "different", "not", "and", "or", "unsupported"]
+ATTRIBUTE_WORDS = {"color", "colour", "shape", "size", "material", "kind", "type"}
+
+
+def _excluded_ops(ws: list[str], *, choice: bool = False, keys: set[str] = frozenset()) -> list[str]:  # type: ignore[assignment]
+    """Ops the question's form rules out:
+
+    - "is there" asks for existence (no ``verify``);
+    - a yes/no question is answered yes or no: no ``count`` ("Can you see a face?" -> "1") and no ``query``
+      ("Is the small object below the yellow one?" -> "circle"), unless it offers a choice of values ("Is it
+      metal or rubber?"), which only ``query`` answers;
+    - "the same number of" compares counts, not an attribute (no ``same``/``different``); "the same shape as"
+      compares an attribute, not counts (no ``more``/``fewer``/``equal``);
+    - existence and counting questions are always expressible (no ``unsupported``).
+    """
     out = []
     if "there" in ws:
         out.append("verify")
-    if ws and ws[0] in YES_NO_STARTS | {"can", "could", "has", "have"}:
-        out.append("count")  # a yes/no question is not answered with a number ("Can you see a face?" -> "1")
-    if "there" in ws or "count" in ws or "number" in ws or any(a == "how" and b == "many" for a, b in zip(ws, ws[1:])):
+    yes_no = bool(ws) and ws[0] in YES_NO_STARTS | {"can", "could", "has", "have"}
+    if yes_no and choice:
+        out += CHOICE_ROOT_EXCLUDED
+    elif yes_no:
+        out += ["count", "query"]
+    counting = "count" in ws or "number" in ws or any(a == "how" and b == "many" for a, b in zip(ws, ws[1:]))
+    if counting or "as" in ws and "many" in ws:
+        out += ["same", "different"]
+    elif any(a in ("same", "different") and (b in ATTRIBUTE_WORDS or b in keys) for a, b in zip(ws, ws[1:])):
+        out += ["more", "fewer", "equal"]
+    if "there" in ws or counting:
         out.append("unsupported")
-    return out
+    return list(dict.fromkeys(out))
