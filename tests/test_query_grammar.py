@@ -185,7 +185,8 @@ def test_expressions_the_schema_accepts_parse_and_run():
 
 
 def test_a_question_naming_no_object_can_only_be_unsupported():
-    for question in ("What color is the background?", "Is this image a photograph or a drawing?"):
+    for question in ("What color is the background?", "Is this image a photograph or a drawing?",
+                     "On what color of background are the shapes drawn?"):  # the shapes: only where it is drawn
         assert compact_schema(vocab(), question)["anyOf"] == [
             {"type": "array", "prefixItems": [{"const": "unsupported"}], "items": False, "minItems": 1,
              "maxItems": 1}], question

@@ -198,8 +198,8 @@ def allowed_names(vocabulary: SceneVocabulary, question: str | None = None) -> A
         keys_of={v: vocabulary.keys_of(v) for v in matched},
         mentions=mentions,
         relation_position=first_relation,
-        names_objects=bool(where) or any(w in GENERIC_NOUNS or normalise_label(w) == GENERIC or w in PERSON_WORDS
-                                         for w in ws),
+        names_objects=(bool(where) or any(w in GENERIC_NOUNS or normalise_label(w) == GENERIC or w in PERSON_WORDS
+                                          for w in ws)) and not _asks_the_background_color(ws, vocabulary),
         negation_position=negation,
         negated_values=[v for v in matched if v not in in_mentions and v not in choices and negation is not None
                         and any(_value_word(w, {v}) for w in ws[negation + 1:])],
@@ -317,6 +317,16 @@ def _mentions(ws: list[str], vocabulary: SceneVocabulary, values: list[str],
             seen.add(key)
             found.append(Mention(label=label, values=vals, position=start))
     return found
+
+
+BACKGROUND_WORDS = {"background", "backdrop"}
+
+
+def _asks_the_background_color(ws: list[str], vocabulary: SceneVocabulary) -> bool:
+    """"On what color of background are the shapes drawn?": the colour asked is the picture's, not an object's
+    (the objects named are only where it is drawn). Seen answered with the objects' ambiguity otherwise."""
+    return (bool(set(ws) & BACKGROUND_WORDS) and bool(set(ws) & {"color", "colour"})
+            and not any(vocabulary.is_label(w) for w in BACKGROUND_WORDS))
 
 
 def _names_attribute(ws: list[str]) -> bool:
