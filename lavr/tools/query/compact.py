@@ -392,7 +392,7 @@ class _SchemaBuilder:
                                                  _ref(self.set_def("negated", MAX_DEPTH - 1)))
         branches = [_tuple({"const": "count"}, subject), _tuple({"const": "query"}, subject, _enum(a.query_keys)),
                     _tuple({"const": "exist"}, subject)]
-        branches += [b for b in self.yes_no_branches() if _ops_of(b) != {"exist"}]
+        branches += [b for b in self.yes_no_branches() if _head_ops(b) != ["exist"]]
         if "not" in a.logic and "yesno_any" in self.defs:
             branches.append(_tuple({"const": "not"}, _ref("yesno_any")))
         joins = [op for op in ("and", "or") if op in a.logic]  # only the join the question's words make
@@ -429,11 +429,6 @@ def _allowed_branches(branches: list[dict[str, Any]], excluded: list[str]) -> li
 def _head_ops(branch: dict[str, Any]) -> list[str]:
     head = branch["prefixItems"][0]
     return [head["const"]] if "const" in head else list(head["enum"])
-
-
-def _ops_of(branch: dict[str, Any]) -> set[str]:
-    head = branch["prefixItems"][0]
-    return {head["const"]} if "const" in head else set(head["enum"])
 
 
 def compact_schema(vocabulary: SceneVocabulary, question: str | None = None, *,
