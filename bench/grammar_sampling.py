@@ -49,8 +49,7 @@ class EvalClock:
 def run(backend: LlamaCppBackend, case: Case, clock: EvalClock) -> tuple[str, int, float, float]:
     clock.seconds = 0.0
     start = time.perf_counter()
-    reply = backend.generate(case.messages, json_schema=case.schema, max_tokens=case.max_tokens,
-                             repeat_penalty=case.repeat_penalty)
+    reply = backend.generate(case.messages, **case.kwargs())
     return reply.text, reply.usage.completion_tokens, time.perf_counter() - start, clock.seconds
 
 
@@ -72,8 +71,7 @@ def main() -> None:
     print(f"{'case':<58} {'tok':>4} {'slow ms/tok':>11} {'fast ms/tok':>11} {'ratio':>6}  "
           f"{'other ms/tok slow/fast':>22}")
     for case in cases:
-        slow.generate(case.messages, json_schema=case.schema, max_tokens=case.max_tokens,
-                      repeat_penalty=case.repeat_penalty)  # the prompt into the KV state, untimed
+        slow.generate(case.messages, **case.kwargs())  # the prompt into the KV state, untimed
         per: dict[str, list[tuple[float, float]]] = {"slow": [], "fast": []}
         texts: set[str] = set()
         tokens = 0

@@ -14,7 +14,10 @@ Fields:
 
 - ``id`` (required): a string (numbers are turned into strings); unique within the file; must not start with
   ``@`` (reserved for error rows).
-- ``image`` (required): a path relative to the dataset file's folder, or an absolute path. Without
+- ``images`` (optional): several images for one question, in order (the first image first), each a path or
+  ``{"image": path, "precomputed": {...}}``; the question is about the last one unless it names another
+  ("the first image"). ``image`` may then be left out.
+- ``image`` (required unless ``images``): a path relative to the dataset file's folder, or an absolute path. Without
   ``allowed_roots`` any readable file may be named (the dataset is the user's own input); with them, the
   resolved file must lie inside one of them (the dataset's folder is not allowed unless it is inside a root);
   symbolic links are resolved first, so a link pointing outside is refused.
@@ -65,6 +68,9 @@ class EvalRow(BaseModel):
     id: str
     line: int = Field(description="1-based line (JSONL) or record line (CSV) in the dataset file.")
     image: Path | None = None
+    images: list[Path] = Field(default_factory=list, description="All images of a several-image question, in order.")
+    image_precomputed: list[dict[str, dict[str, Any]]] = Field(
+        default_factory=list, description="Each of ``images``' precomputed outputs (aligned with ``images``).")
     question: str = ""
     answers: list[str | int] = Field(default_factory=list)
     choices: list[str] | None = None
@@ -173,6 +179,26 @@ def _image_path(value: Any, root: Path, allowed_roots: list[Path]) -> Path:
     return path
 
 
+def _images(value: Any, root: Path, allowed_roots: list[Path], *,
+            csv_mode: bool) -> tuple[list[Path], list[dict[str, dict[str, Any]]]]:
+    """A several-image row's images and their precomputed outputs; none for a one-image row."""
+    if value in (None, ""):
+        return [], []
+    if isinstance(value, str) and csv_mode:
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise _RowError("dataset:bad_field", f"images: invalid JSON list ({exc.msg})") from None
+    if not isinstance(value, list) or not value or len(value) > 8:
+        raise _RowError("dataset:bad_field", "images: expected a list of 1 to 8 images")
+    paths, outputs = [], []
+    for item in value:
+        entry = item if isinstance(item, dict) else {"image": item}
+        paths.append(_image_path(entry.get("image"), root, allowed_roots))
+        outputs.append(_precomputed(entry.get("precomputed"), csv_mode=False))
+    return paths, outputs
+
+
 def _parse_row(raw: dict[str, Any], *, line: int, root: Path, allowed_roots: list[Path], csv_mode: bool) -> EvalRow:
     """Validate one record; raises ``_RowError`` on the first problem."""
     rid = raw.get("id")
@@ -184,12 +210,19 @@ def _parse_row(raw: dict[str, Any], *, line: int, root: Path, allowed_roots: lis
     question = raw.get("question")
     if not isinstance(question, str) or not question.strip():
         raise _RowError("dataset:missing_question", "missing question")
-    image = _image_path(raw.get("image"), root, allowed_roots)
+    images, image_precomputed = _images(raw.get("images"), root, allowed_roots, csv_mode=csv_mode)
+    if images and raw.get("image") in (None, ""):
+        image = images[-1]
+    else:
+        image = _image_path(raw.get("image"), root, allowed_roots)
+    if images and image not in images:
+        raise _RowError("dataset:bad_field", "images: the row's image must be one of its images")
     answers = _answers(raw.get("answers"), csv_mode=csv_mode)
     choices = _as_list(raw.get("choices"), name="choices", csv_mode=csv_mode)
     qtype = raw.get("question_type") or raw.get("answer_type")
     return EvalRow(
-        id=str(rid).strip(), line=line, image=image, question=question.strip(), answers=answers,
+        id=str(rid).strip(), line=line, image=image, images=images, image_precomputed=image_precomputed,
+        question=question.strip(), answers=answers,
         choices=[str(c) for c in choices] if choices else None,
         question_type=str(qtype).strip() if qtype not in (None, "") else None,
         precomputed=_precomputed(raw.get("precomputed"), csv_mode=csv_mode),

@@ -80,10 +80,10 @@ class EvalSummary(BaseModel):
 
 
 def group_by_image(rows: list[EvalRow]) -> list[list[EvalRow]]:
-    """Rows grouped by image path, groups in order of first appearance, rows in dataset order."""
-    groups: dict[Path | None, list[EvalRow]] = {}
+    """Rows grouped by their images, groups in order of first appearance, rows in dataset order."""
+    groups: dict[tuple[Path | None, ...], list[EvalRow]] = {}
     for row in rows:
-        groups.setdefault(row.image, []).append(row)
+        groups.setdefault(tuple(row.images) or (row.image,), []).append(row)
     return list(groups.values())
 
 

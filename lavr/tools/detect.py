@@ -18,7 +18,7 @@ from ..errors import ToolError, WeightsMissing
 from ..schema import Box, Detection
 from ..settings import Settings
 from .base import Availability, ImageArg, RunContext, Tool, ToolOutput
-from .nouns import plural_candidates, singular
+from ..lexicon.nouns import plural_candidates, singular
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def canonical_label(word: str, vocabulary: Iterable[str] = ()) -> str:
     """Lower-case, singular, synonyms folded: ``People`` -> ``person``, ``buses`` -> ``bus``, ``bus`` -> ``bus``.
 
     A word that is a known label (COCO's, or one in ``vocabulary``, e.g. the detector's own labels) is kept as is;
-    otherwise its singular (``lavr.tools.nouns``: the reading that is a known label when there is one), and when
+    otherwise its singular (``lavr.lexicon.nouns``: the reading that is a known label when there is one), and when
     a plural of that singular is a known label (``ski`` -> ``skis``) the label, so both numbers of every label
     meet at one form.
     """
