@@ -19,7 +19,7 @@ LAYERS: list[set[str]] = [
     {"lavr.tools", "lavr.backends", "lavr.prompts", "lavr.trace_html"},
     {"lavr.trace", "lavr.cache", "lavr.images", "lavr.samples", "lavr.refs", "lavr.answers"},
     {"lavr.schema", "lavr.settings"},
-    {"lavr.errors"},  # below settings: a bad setting raises lavr.errors.SettingsError
+    {"lavr.errors", "lavr.terminal"},  # below settings: a bad setting raises lavr.errors.SettingsError
 ]
 
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..terminal import for_terminal
 
 __all__ = ["add_eval_commands", "cmd_compare", "cmd_eval"]
 
@@ -95,10 +96,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
                        seed=args.seed, executor=args.executor, progress=not args.no_progress)
     if args.report:
         write_report_json(summary.report, args.report)
-    print(f"{summary.ran} row(s) run, {summary.skipped} already in {summary.out}, {summary.seconds:.1f} s")
-    print(format_report(summary.report))
+    print(for_terminal(f"{summary.ran} row(s) run, {summary.skipped} already in {summary.out}, "
+                       f"{summary.seconds:.1f} s"))
+    print(for_terminal(format_report(summary.report)))
     if summary.report.scored == 0 and summary.report.errors:
-        print(f"lavr: every row failed; {why_all_failed(summary.report)}", file=sys.stderr)
+        print(for_terminal(f"lavr: every row failed; {why_all_failed(summary.report)}"), file=sys.stderr)
         return 1
     return 0
 
@@ -125,5 +127,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if not Path(path).is_file():
             raise InputError(f"{path}: no such results file")
     result = compare_files(args.a, args.b)
-    print(json.dumps(result.model_dump(mode="json"), indent=2) if args.json else format_comparison(result))
+    print(for_terminal(json.dumps(result.model_dump(mode="json"), indent=2), json=True) if args.json else
+          for_terminal(format_comparison(result)))
     return 0
