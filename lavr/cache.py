@@ -338,21 +338,23 @@ class ExpertCache:
         Returns:
             How many entries were loaded and the errors of the lines that were skipped.
         """
+        from .jsonl import json_lines
+
         report = SeedReport()
         keys: list[str] = []
-        with Path(path).open(encoding="utf-8") as fh:
-            for number, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = self.parse_seed_line(line, identity_for)
-                    if normalise is not None:
-                        record["value"] = normalise(record["tool"], record["value"])
-                    keys.append(self.put_record(record))
-                except (ValueError, LavrError) as exc:  # EntryTooLarge is a ValueError
-                    report.errors.append(f"line {number}: {exc}")
-                    continue
-                report.loaded += 1
+        for entry in json_lines(path, what="JSONL file of precomputed outputs"):
+            if entry.problem is not None:
+                report.errors.append(f"line {entry.number}: {entry.problem}")
+                continue
+            try:
+                record = self.parse_seed_line(entry.text, identity_for)
+                if normalise is not None:
+                    record["value"] = normalise(record["tool"], record["value"])
+                keys.append(self.put_record(record))
+            except (ValueError, LavrError) as exc:  # EntryTooLarge is a ValueError
+                report.errors.append(f"line {entry.number}: {exc}")
+                continue
+            report.loaded += 1
         report.evicted = self.count_missing(keys)
         return report
 

@@ -56,9 +56,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from .samples import resolve_image_arg
 
     settings = settings_from_args(args)
-    if args.trace_html:
-        _check_output_file(args.trace_html, "--trace-html")  # before the LLM work, not after it
     image = resolve_image_arg(args.image)
+    if args.trace_html:  # before the LLM work, not after it; never onto the image, nor any file but a trace
+        from .outputs import refuse_overwrite
+        from .trace_html import is_trace_page
+
+        _check_output_file(args.trace_html, "--trace-html")
+        refuse_overwrite(args.trace_html, option="--trace-html", inputs=[("the image", image)],
+                         written_by_lavr=is_trace_page, kind="a lavr trace page")
     agent = make_agent(args.mode, settings.llm, settings=settings, cache=not args.no_cache)
     answer = agent.ask(image, args.question)
     if args.json:

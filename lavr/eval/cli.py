@@ -78,15 +78,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
         0, or 1 when no row could be scored but some failed.
     """
     from ..errors import InputError
+    from ..outputs import refuse_overwrite
     from ..settings import settings_with_options
     from .dataset import load_dataset
-    from .report import format_report, write_report_json
+    from .report import format_report, is_report_file, write_report_json
     from .runner import run_eval
 
     if args.concurrency < 1:
         raise InputError("--concurrency must be at least 1")
     if args.limit is not None and args.limit < 0:
         raise InputError("--limit must not be negative")
+    if args.report:  # before the run, not after it: the report must not replace the dataset or the results
+        refuse_overwrite(args.report, option="--report", inputs=[("the dataset file", args.data),
+                                                                 ("the results file (--out)", args.out)],
+                         written_by_lavr=is_report_file, kind="a lavr report")
     # Bad LAVR_* variables or --max-steps: one line now, before the dataset is read or any agent is built.
     settings = settings_with_options({"max_steps": ("--max-steps", args.max_steps), "llm": ("--llm", args.llm)},
                                      llm_seed=args.seed)
