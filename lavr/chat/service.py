@@ -20,6 +20,7 @@ import hashlib
 import logging
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -280,6 +281,7 @@ def open_sqlite(path: Path) -> Any:
 
     from langgraph.checkpoint.sqlite import SqliteSaver
 
+    set_aside_if_damaged(path)
     conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30.0)
     try:
         conn.execute("PRAGMA busy_timeout=30000")
@@ -291,6 +293,42 @@ def open_sqlite(path: Path) -> Any:
         raise ThreadStateError(f"{path}: the chat thread database is unreadable ({exc}); move it aside to start "
                                "with no threads, or restore it from a backup") from None
     return saver
+
+
+def set_aside_if_damaged(path: Path) -> Path | None:
+    """Check a thread database before anything writes to it (``PRAGMA quick_check`` on a read-only connection,
+    as the expert cache does on open). A damaged one is renamed, with its WAL, to ``<name>.damaged-<timestamp>``
+    and never written again; a new database starts, and a warning says where the old one went and how to read
+    back what is left of it. Returns the new name, or None when the file is sound (or absent)."""
+    import sqlite3
+
+    from ..cache import is_corruption
+
+    if not path.exists():
+        return None
+    try:
+        probe = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, timeout=30.0)
+        try:
+            result = probe.execute("PRAGMA quick_check(1)").fetchone()
+        finally:
+            probe.close()
+        problem = None if result is not None and result[0] == "ok" else " ".join(str(result and result[0]).split())
+    except sqlite3.DatabaseError as exc:
+        if not is_corruption(exc):
+            return None  # locked or unreachable, not damaged: opening it says so
+        problem = str(exc)
+    if problem is None:
+        return None
+    target = path.with_name(f"{path.name}.damaged-{datetime.now():%Y%m%d-%H%M%S-%f}")
+    path.replace(target)
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            side.replace(target.with_name(target.name + suffix))
+    logger.warning("the chat thread database %s is damaged (%s): it was moved, untouched, to %s and a new, empty "
+                   "one was started; read back what is left with: sqlite3 %s .recover", path, problem[:200],
+                   target, target)
+    return target
 
 
 def open_postgres(url: str) -> Any:
