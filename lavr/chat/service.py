@@ -35,7 +35,8 @@ from .thread import ThreadState, prompt_history
 
 logger = logging.getLogger(__name__)
 
-MAX_TEXT_CHARS = 2000
+MAX_TEXT_CHARS = 2000  # every message of a turn, the earlier ones a client sends along included
+MAX_HISTORY_TURNS = 100  # earlier (question, answer) pairs a client may seed a new thread with
 
 
 class ChatThreads:
@@ -166,6 +167,7 @@ class ChatThreads:
     # Writing ------------------------------------------------------------------------------------
     def new_thread(self, thread_id: str | None = None, *, history: Sequence[tuple[str, str]] = ()) -> str:
         thread_id = check_thread_id(thread_id) if thread_id else new_thread_id()
+        check_history(history)
         with self._locked(thread_id):
             if self._values(thread_id) is not None:
                 raise InputError(f"chat thread {thread_id!r} already exists")
@@ -184,28 +186,49 @@ class ChatThreads:
             raise InputError("the message is empty")
         if len(text) > MAX_TEXT_CHARS:
             raise InputError(f"the message is longer than {MAX_TEXT_CHARS} characters")
-        # Decode and store the images before anything is committed: a bad image changes nothing.
-        stored = [self._store_image(img) for img in images]
+        check_history(history)
         if thread_id is None:
             thread_id, create = new_thread_id(), True
         check_thread_id(thread_id)
-        with self._locked(thread_id):
-            state = self._load(thread_id, traces=False)
-            if state is None:
-                if not create:
-                    raise ThreadNotFound(f"no chat thread {thread_id!r}")
-                self._create(thread_id, history)
+        if create and not images and not self.exists(thread_id):  # refused before a thread or lock file exists
+            raise InputError("attach an image first: this thread has none")
+        # Decode and store the images before anything is committed: a bad image changes nothing.
+        stored = [self._store_image(img) for img in images]
+        made = done = False
+        try:
+            with self._locked(thread_id):
                 state = self._load(thread_id, traces=False)
-                assert state is not None
-            if not state.images and not stored:
-                raise InputError("attach an image first: this thread has none")
-            answer = self._run_turn(state, text, stored)
+                if state is None:
+                    if not create:
+                        raise ThreadNotFound(f"no chat thread {thread_id!r}")
+                    self._create(thread_id, history)
+                    made = True
+                    state = self._load(thread_id, traces=False)
+                    assert state is not None
+                if not state.images and not stored:
+                    raise InputError("attach an image first: this thread has none")
+                answer = self._run_turn(state, text, stored)
+                done = True
+        finally:
+            if made and not done:  # the thread was made for this turn, which failed: it never existed
+                self._forget(thread_id)
         turn = ChatTurn(index=len(state.turns), text=text, images=[i.id for i in state.images if i.turn ==
                                                                    len(state.turns)], answer=answer)
         if on_step is not None:
             for step in answer.steps:
                 _safe_call(on_step, step)
         return ChatReply(thread_id=thread_id, turn=turn)
+
+    def _forget(self, thread_id: str) -> None:
+        """Remove a thread made for a turn that failed: its seeded checkpoint and its locks (nobody else can be
+        waiting on them: the thread never existed for anyone else)."""
+        try:
+            self.store.delete_thread(thread_id)
+        except Exception:  # noqa: BLE001 - the turn's own error is the one to report
+            logger.warning("could not remove the empty thread %s", thread_id, exc_info=True)
+        with self._locks_guard:
+            self._locks.pop(thread_id, None)
+        forget_lock(self.store, self.settings, thread_id)
 
     def _store_image(self, image: ImageInput) -> tuple[str, Any]:
         s = self.settings
@@ -248,6 +271,18 @@ class ChatThreads:
     def close(self) -> None:
         if self._owned:
             close_checkpointer(self.store)
+
+
+def check_history(history: Sequence[tuple[str, str]]) -> None:
+    """Earlier (question, answer) pairs a client brings obey the message bound too (they are stored with the
+    thread, and checkpointed again with each of its turns)."""
+    if len(history) > MAX_HISTORY_TURNS:
+        raise InputError(f"the conversation has {len(history)} earlier turns; at most {MAX_HISTORY_TURNS} are "
+                         "accepted (start a lavr thread and send only the new message)")
+    for number, (question, answer) in enumerate(history, start=1):
+        for role, text in (("question", question), ("answer", answer)):
+            if len(str(text)) > MAX_TEXT_CHARS:
+                raise InputError(f"earlier turn {number}: the {role} is longer than {MAX_TEXT_CHARS} characters")
 
 
 def _safe_call(callback: StepCallback, step: Step) -> None:
@@ -394,6 +429,12 @@ def process_lock(saver: Any, settings: Settings, thread_id: str) -> Iterator[Non
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def forget_lock(saver: Any, settings: Settings, thread_id: str) -> None:
+    """Remove a thread's lock file (SQLite store; a PostgreSQL advisory lock leaves nothing behind)."""
+    if getattr(getattr(saver, "conn", None), "__class__", type(None)).__name__ != "ConnectionPool":
+        (settings.subdir("chat") / "locks" / f"{thread_id}.lock").unlink(missing_ok=True)
 
 
 def answer_of(reply: ChatReply) -> Answer:
