@@ -174,23 +174,43 @@ def test_a_large_file_inside_the_roots_is_refused_by_size(server, place):
 def test_the_page_serves_no_url_and_nothing_outside_its_uploads(server, place):
     _, roots, outside = place
     with login(server.url) as http:
+        folder = server.data / "chat" / "gradio"
         for named in ("http://127.0.0.1:9/x.png", "https://example.com/x.png", str(roots / "inside.png"), "/etc/passwd",
-                      str(server.data / "chat" / "threads.sqlite"), "relative.png"):
+                      str(server.data / "chat" / "threads.sqlite"), f"{folder}/../threads.sqlite", "relative.png"):
             assert http.get(f"/gradio_api/file={named}").status_code == 403, named
+            assert http.head(f"/gradio_api/file={named}").status_code == 403, named
+            assert http.get(f"/gradio_api/file/{named}").status_code == 403, named  # the older spelling
         r = http.post("/gradio_api/call/submit", json={"data": [{"text": "hi", "files": [
             {"path": "https://example.com/cat.png", "meta": {"_type": "gradio.FileData"}}]}]})
         assert r.status_code == 403
 
 
-def test_without_a_token_the_same_rule_holds(place, tmp_path):
+@pytest.mark.parametrize("route,extra", [("/gradio_api/queue/join", {"fn_index": 0, "session_hash": "s1"}),
+                                         ("/gradio_api/run/submit", {}), ("/gradio_api/call/submit", {})])
+def test_every_api_route_applies_the_rule(server, place, route, extra):
+    _, _, outside = place
+    with login(server.url) as http:
+        for files in ([{"path": str(outside / "photo.png"), "meta": {"_type": "gradio.FileData"}}],
+                      [{"path": str(outside / "photo.png")}]):  # with or without Gradio's marker
+            r = http.post(route, json={"data": [{"text": "How many?", "files": files}, None], **extra})
+            assert r.status_code == 403 and r.json()["error"]["code"] == "file_not_allowed", (route, r.text)
+
+
+def test_without_a_token_or_roots_only_uploads_are_read(place, tmp_path):
+    """The defaults: no token, no LAVR_ALLOWED_ROOTS. Nothing but an upload can reach an image loader."""
     _, roots, outside = place
-    serve = Serve(tmp_path, token=None, roots=[roots])
+    serve = Serve(tmp_path, token=None, roots=[])
     try:
         with httpx.Client(base_url=serve.url, timeout=60) as http:
             assert http.get("/config").status_code == 200  # no login without a token (the README says so)
-            r, events = submit(http, str(outside / "photo.png"))
-            assert r.status_code == 403 and "data:image" not in r.text + events
+            for named in (outside / "photo.png", roots / "inside.png"):
+                r, events = submit(http, str(named))
+                assert r.status_code == 403 and "data:image" not in r.text + events
+                assert "not an uploaded image" in r.json()["error"]["message"]
             assert http.get(f"/gradio_api/file={outside / 'secret.txt'}").status_code == 403
+            up = http.post("/gradio_api/upload", files={"files": ("p.png", png_bytes(photo()), "image/png")})
+            r, events = submit(http, up.json()[0])
+            assert r.status_code == 200 and "event: complete" in events, events
         assert copies_of("photo.png", *gradio_folders(serve)) == []
     finally:
         serve.stop()

@@ -28,7 +28,7 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 GRADIO_API = "/gradio_api/"
-GRADIO_FILE = "/gradio_api/file="
+GRADIO_FILE_ROUTES = ("/gradio_api/file=", "/gradio_api/file/")  # the second is Gradio's older spelling
 
 
 def error_body(message: str, code: str, kind: str = "invalid_request_error") -> dict[str, Any]:
@@ -144,8 +144,9 @@ class RequestGuard:
         """(status, error) when a request to the web page's API names a file it may not, else None."""
         if self.check_path is None or not path.startswith(GRADIO_API):
             return None
-        if path.startswith(GRADIO_FILE):
-            return self._file_route(path[len(GRADIO_FILE):])  # the decoded path, as Gradio's route reads it
+        for route in GRADIO_FILE_ROUTES:
+            if path.startswith(route):
+                return self._file_route(path[len(route):])  # the decoded path, as Gradio's route reads it
         if scope.get("method") != "POST" or not body.lstrip()[:1] in (b"{", b"["):
             return None  # uploads are multipart: Gradio's max_file_size and the body bound cover them
         try:
