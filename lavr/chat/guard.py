@@ -147,7 +147,7 @@ class RequestGuard:
         for route in GRADIO_FILE_ROUTES:
             if path.startswith(route):
                 return self._file_route(path[len(route):])  # the decoded path, as Gradio's route reads it
-        if scope.get("method") != "POST" or not body.lstrip()[:1] in (b"{", b"["):
+        if scope.get("method") != "POST" or body.lstrip()[:1] not in (b"{", b"["):
             return None  # uploads are multipart: Gradio's max_file_size and the body bound cover them
         try:
             document = json.loads(body)
