@@ -215,3 +215,29 @@ def test_without_a_token_or_roots_only_uploads_are_read(place, tmp_path):
     finally:
         serve.stop()
     assert "Traceback" not in serve.output()
+
+
+def test_with_a_token_a_body_without_credentials_is_refused_before_it_is_read(server):
+    import socket
+
+    for path in ("/v1/chat/completions", "/gradio_api/upload", "/gradio_api/call/submit"):
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: lavr\r\nTransfer-Encoding: chunked\r\n\r\n".encode())
+        sent = 0
+        try:
+            while sent < 50_000_000:
+                sock.sendall(b"10000\r\n" + b"x" * 65536 + b"\r\n")
+                sent += 65536
+                sock.settimeout(0.0)
+                try:
+                    if sock.recv(1, socket.MSG_PEEK):
+                        break
+                except BlockingIOError:
+                    pass
+                finally:
+                    sock.settimeout(30)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        head = sock.recv(100)
+        sock.close()
+        assert head.startswith(b"HTTP/1.1 401") and sent < 5_000_000, (path, head, sent)

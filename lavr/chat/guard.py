@@ -1,7 +1,8 @@
 """The server's outermost layer (pure ASGI), in front of the API and the web page alike:
 
 - **Body size**: a request body is counted as it streams (``Content-Length`` or chunked, whatever the headers
-  claim) and refused with 413 once it passes the bound; nothing larger is ever held in memory.
+  claim) and refused with 413 once it passes the bound; nothing larger is ever held in memory. With a server
+  token, a request that carries a body but no credentials is refused (401) before any of it is read.
 - **A client that hangs up** while its body is being read ends the request quietly (a debug log line, not a
   traceback).
 - **Files named by the web page's API**: Gradio copies every file a request names (``{"path": ...}``) into its
@@ -13,10 +14,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 from pathlib import Path
 from typing import Any, Awaitable, Callable
+
+from starlette.requests import HTTPConnection
 
 from ..errors import ImageError
 
@@ -29,6 +34,23 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 GRADIO_API = "/gradio_api/"
 GRADIO_FILE_ROUTES = ("/gradio_api/file=", "/gradio_api/file/")  # the second is Gradio's older spelling
+
+
+SESSION_COOKIE = "lavr_session"
+OPEN_WITH_A_BODY = ("/login", "/login/")  # the login form: the one request with a body that needs no token
+
+
+def session_value(token: str) -> str:
+    """The web page's session cookie value: derived from the token, so it changes when the token does."""
+    return hmac.new(token.encode(), b"lavr web page session", hashlib.sha256).hexdigest()
+
+
+def has_credentials(conn: HTTPConnection, token: str) -> bool:
+    """Whether a request carries ``Authorization: Bearer TOKEN`` or the web page's session cookie."""
+    scheme, _, given = conn.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode()):
+        return True
+    return hmac.compare_digest(conn.cookies.get(SESSION_COOKIE, "").encode(), session_value(token).encode())
 
 
 def error_body(message: str, code: str, kind: str = "invalid_request_error") -> dict[str, Any]:
@@ -98,18 +120,26 @@ class RequestGuard:
         max_body: The largest request body accepted, in bytes.
         check_path: Raises ``ImageError`` for a file path the web page's API may not name (``None``: no page).
         uploads: The folder of the page's uploads, the only files ``/gradio_api/file=`` serves.
+        token: The server token (None: no auth).
     """
 
     def __init__(self, app: ASGIApp, *, max_body: int, check_path: Callable[[str], Any] | None = None,
-                 uploads: Path | None = None):
+                 uploads: Path | None = None, token: str | None = None):
         self.app, self.max_body, self.check_path, self.uploads = app, max_body, check_path, uploads
+        self.token = token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path = "/" + scope.get("path", "").lstrip("/")
-        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length", b"")
+        with_body = b"transfer-encoding" in headers or (declared.isdigit() and int(declared) > 0)
+        if (with_body and self.token and path not in OPEN_WITH_A_BODY
+                and not has_credentials(HTTPConnection(scope), self.token)):
+            await _send_json(send, 401, error_body("missing or wrong bearer token", "invalid_api_key"))
+            return
         if declared.isdigit() and int(declared) > self.max_body:
             await self._too_large(send)
             return

@@ -186,7 +186,8 @@ def create_app(service: ChatService, settings: Settings, *, web: bool = True, wo
         uploads = upload_folder(settings)
         check_path = functools.partial(check_image_path, settings=settings, uploads=uploads)
     # Outermost: the body bound (counted as it streams), hang-ups, and the files the page's API may name.
-    app.add_middleware(RequestGuard, max_body=max_body, check_path=check_path, uploads=uploads)
+    app.add_middleware(RequestGuard, max_body=max_body, check_path=check_path, uploads=uploads,
+                       token=settings.server_token)
     app.router.on_shutdown.append(lambda: pool.shutdown(wait=False))
     return app
 

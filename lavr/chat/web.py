@@ -12,7 +12,6 @@ HTTP-only session cookie derived from it; the page and its API also accept ``Aut
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import html
 import logging
@@ -27,6 +26,7 @@ from ..errors import LavrError
 from ..settings import Settings
 from ..trace_html import STYLE, render_trace_body
 from .content import read_image_path
+from .guard import SESSION_COOKIE, has_credentials, session_value
 from .models import ChatService, ChatTurn
 
 logger = logging.getLogger(__name__)
@@ -36,7 +36,6 @@ TRACE_CSS = ".lavr-trace { max-height: 80vh; overflow-y: auto; } .lavr-trace h1 
 SYSTEM_FONTS = ["system-ui", "Segoe UI", "Helvetica", "Arial", "sans-serif"]
 
 
-SESSION_COOKIE = "lavr_session"
 WEB_USER = "lavr"
 
 
@@ -154,18 +153,9 @@ def build_blocks(service: ChatService, settings: Settings) -> Any:
     return blocks
 
 
-def session_value(token: str) -> str:
-    """The session cookie's value: derived from the token, so it changes when the token does."""
-    return hmac.new(token.encode(), b"lavr web page session", hashlib.sha256).hexdigest()
-
-
 def web_user(request: Any, token: str) -> str | None:
     """``WEB_USER`` when the request carries the session cookie or ``Authorization: Bearer TOKEN``, else None."""
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode()):
-        return WEB_USER
-    cookie = request.cookies.get(SESSION_COOKIE, "")
-    return WEB_USER if hmac.compare_digest(cookie.encode(), session_value(token).encode()) else None
+    return WEB_USER if has_credentials(request, token) else None
 
 
 LOGIN_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>lavr: log in</title>
