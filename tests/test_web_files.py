@@ -194,6 +194,9 @@ def test_every_api_route_applies_the_rule(server, place, route, extra):
                       [{"path": str(outside / "photo.png")}]):  # with or without Gradio's marker
             r = http.post(route, json={"data": [{"text": "How many?", "files": files}, None], **extra})
             assert r.status_code == 403 and r.json()["error"]["code"] == "file_not_allowed", (route, r.text)
+            utf16 = json.dumps({"data": [{"text": "How many?", "files": files}, None], **extra}).encode("utf-16")
+            r = http.post(route, content=utf16, headers={"content-type": "application/json"})  # JSON all the same
+            assert r.status_code == 403, (route, r.text)
 
 
 def test_without_a_token_or_roots_only_uploads_are_read(place, tmp_path):

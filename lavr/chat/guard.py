@@ -177,14 +177,14 @@ class RequestGuard:
         for route in GRADIO_FILE_ROUTES:
             if path.startswith(route):
                 return self._file_route(path[len(route):])  # the decoded path, as Gradio's route reads it
-        if scope.get("method") != "POST" or body.lstrip()[:1] not in (b"{", b"["):
-            return None  # uploads are multipart: Gradio's max_file_size and the body bound cover them
-        try:
+        if scope.get("method") != "POST" or not body:
+            return None
+        try:  # parsed as Gradio will parse it (json.loads of the bytes also reads UTF-16 and UTF-32)
             document = json.loads(body)
         except RecursionError:
             return 400, error_body("request body is nested too deeply", "invalid_body")
-        except (ValueError, UnicodeDecodeError):
-            return None  # not JSON after all: Gradio answers it
+        except ValueError:  # not JSON (an upload is multipart: the body bound and max_file_size cover it)
+            return None
         for named in named_paths(document):
             try:
                 if "://" in named:
