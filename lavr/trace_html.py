@@ -112,7 +112,7 @@ def render_trace_body(answer: Answer, image: ImageInput, *, images: dict[str, An
 def render_trace_html(answer: Answer, image: ImageInput, *, images: dict[str, Any] | None = None) -> str:
     """One self-contained page: ``render_trace_body`` with a style sheet and a strict content security policy."""
     return f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>lavr trace: {html.escape(answer.question)}</title>
+<html><head><meta charset="utf-8">{PAGE_MARK}{html.escape(answer.question)}</title>
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
 <style>
 body {{ font-family: sans-serif; max-width: 960px; margin: 2em auto; color: #222; }}
@@ -120,6 +120,16 @@ body {{ font-family: sans-serif; max-width: 960px; margin: 2em auto; color: #222
 {render_trace_body(answer, image, images=images)}
 </body></html>
 """
+
+
+PAGE_MARK = "<title>lavr trace: "
+
+
+def is_trace_page(path: str | Path) -> bool:
+    """Whether ``path`` holds a page ``write_trace_html`` wrote (replacing it loses nothing)."""
+    with open(path, "rb") as fh:
+        head = fh.read(4096).decode("utf-8", errors="replace")
+    return head.startswith("<!doctype html>") and PAGE_MARK in head
 
 
 def write_trace_html(answer: Answer, path: str | Path, *, image: ImageInput) -> Path:

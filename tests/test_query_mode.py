@@ -161,3 +161,32 @@ def test_query_mode_without_the_query_tool_is_react(settings, image):
     planner = QueryPlanner()
     agent = Agent(ScriptedBackend([REACT_ANSWER]), planner=planner, settings=s, tools=tools(s)[:2], cache=False)
     assert agent.ask(image, "What is this?").answer == "a drawing"
+
+
+# Three squares of three colours; only the circle's material is known (as a CLEVR-like expert might give it).
+MIXED = [
+    RawDetection(label="circle", confidence=1.0, box=Box(x1=0.05, y1=0.1, x2=0.2, y2=0.25),
+                 attributes={"color": "red", "material": "metal"}),
+    RawDetection(label="square", confidence=1.0, box=Box(x1=0.3, y1=0.4, x2=0.45, y2=0.6), attributes={"color": "red"}),
+    RawDetection(label="square", confidence=1.0, box=Box(x1=0.5, y1=0.4, x2=0.65, y2=0.6),
+                 attributes={"color": "green"}),
+    RawDetection(label="square", confidence=1.0, box=Box(x1=0.7, y1=0.4, x2=0.85, y2=0.6),
+                 attributes={"color": "yellow"}),
+]
+
+
+@pytest.mark.parametrize("question,program,expected", [
+    ("What color is the square?", "color(the(square))", "cannot tell: 3 objects match the square (obj_1, obj_2, obj_3)"),
+    ("What material is the green square?", "material(the(green, square))",
+     "cannot tell: the experts give no material for obj_2"),
+])
+def test_an_answer_computed_by_the_query_tool_is_never_reworded(settings, image, question, program, expected):
+    s = settings.model_copy(update={"num_examples": 0})
+    detector = FixedDetector(s, MIXED, labels=["circle", "square"])
+    scene = SceneGraphTool(s, detector=detector)
+    agent = Agent(ScriptedBackend([program]), planner="query", settings=s, cache=False,
+                  tools=[detector, scene, QueryTool(s, scene_graph=scene)])
+    ans = agent.ask(image, question)
+    query = next(s for s in ans.steps if isinstance(s, ToolStep) and s.tool == "query")
+    assert query.data["answer"] == expected  # what the tool computed ...
+    assert ans.answer == expected  # ... is the answer, whole (short_answer is for free LLM text only)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..terminal import for_terminal
 
 __all__ = ["add_eval_commands", "cmd_compare", "cmd_eval"]
 
@@ -77,15 +78,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
         0, or 1 when no row could be scored but some failed.
     """
     from ..errors import InputError
+    from ..outputs import refuse_overwrite
     from ..settings import settings_with_options
     from .dataset import load_dataset
-    from .report import format_report, write_report_json
+    from .report import format_report, is_report_file, write_report_json
     from .runner import run_eval
 
     if args.concurrency < 1:
         raise InputError("--concurrency must be at least 1")
     if args.limit is not None and args.limit < 0:
         raise InputError("--limit must not be negative")
+    if args.report:  # before the run, not after it: the report must not replace the dataset or the results
+        refuse_overwrite(args.report, option="--report", inputs=[("the dataset file", args.data),
+                                                                 ("the results file (--out)", args.out)],
+                         written_by_lavr=is_report_file, kind="a lavr report")
     # Bad LAVR_* variables or --max-steps: one line now, before the dataset is read or any agent is built.
     settings = settings_with_options({"max_steps": ("--max-steps", args.max_steps), "llm": ("--llm", args.llm)},
                                      llm_seed=args.seed)
@@ -95,10 +101,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
                        seed=args.seed, executor=args.executor, progress=not args.no_progress)
     if args.report:
         write_report_json(summary.report, args.report)
-    print(f"{summary.ran} row(s) run, {summary.skipped} already in {summary.out}, {summary.seconds:.1f} s")
-    print(format_report(summary.report))
+    print(for_terminal(f"{summary.ran} row(s) run, {summary.skipped} already in {summary.out}, "
+                       f"{summary.seconds:.1f} s"))
+    print(for_terminal(format_report(summary.report)))
     if summary.report.scored == 0 and summary.report.errors:
-        print(f"lavr: every row failed; {why_all_failed(summary.report)}", file=sys.stderr)
+        print(for_terminal(f"lavr: every row failed; {why_all_failed(summary.report)}"), file=sys.stderr)
         return 1
     return 0
 
@@ -125,5 +132,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if not Path(path).is_file():
             raise InputError(f"{path}: no such results file")
     result = compare_files(args.a, args.b)
-    print(json.dumps(result.model_dump(mode="json"), indent=2) if args.json else format_comparison(result))
+    print(for_terminal(json.dumps(result.model_dump(mode="json"), indent=2), json=True) if args.json else
+          for_terminal(format_comparison(result)))
     return 0

@@ -45,6 +45,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -53,11 +54,13 @@ from pydantic import BaseModel, Field
 
 from ..errors import ImageError, InputError
 from ..images import check_allowed
+from ..jsonl import json_lines
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["EvalDataset", "EvalRow", "load_dataset"]
 
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")  # what surrogateescape makes of a byte that is not UTF-8
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 CSV_SUFFIXES = (".csv",)
 
@@ -124,6 +127,8 @@ def _as_list(value: Any, *, name: str, csv_mode: bool) -> list[Any] | None:
                 value = json.loads(text)
             except json.JSONDecodeError as exc:
                 raise _RowError("dataset:bad_field", f"{name}: invalid JSON list ({exc.msg})") from None
+            except RecursionError:
+                raise _RowError("dataset:bad_field", f"{name}: invalid JSON list (nested too deeply)") from None
         else:
             return [part.strip() for part in text.split("|")]
     if isinstance(value, list):
@@ -155,6 +160,8 @@ def _precomputed(value: Any, *, csv_mode: bool) -> dict[str, dict[str, Any]]:
             value = json.loads(value)
         except json.JSONDecodeError as exc:
             raise _RowError("dataset:bad_field", f"precomputed: invalid JSON ({exc.msg})") from None
+        except RecursionError:
+            raise _RowError("dataset:bad_field", "precomputed: invalid JSON (nested too deeply)") from None
     if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, dict) for k, v in value.items()):
         raise _RowError("dataset:bad_field", "precomputed must be an object of tool name -> output object")
     return value
@@ -240,25 +247,23 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | Non
     """Yield ``(line, record or None, parse error or None, csv_mode)`` for every non-blank record."""
     suffix = path.suffix.lower()
     if suffix in JSONL_SUFFIXES:
-        with path.open(encoding="utf-8") as fh:
-            for number, text in enumerate(fh, start=1):
-                if not text.strip():
-                    continue
-                try:
-                    obj = json.loads(text)
-                except json.JSONDecodeError as exc:
-                    yield number, None, f"malformed line: invalid JSON ({exc.msg})", False
-                    continue
-                if not isinstance(obj, dict):
-                    yield number, None, "malformed line: not a JSON object", False
-                    continue
-                yield number, obj, None, False
+        for line in json_lines(path, what="dataset file"):  # a line not UTF-8, not JSON or too deep: an error row
+            if line.problem is not None:
+                yield line.number, None, f"malformed line: {line.problem}", False
+            elif not isinstance(line.value, dict):
+                yield line.number, None, "malformed line: not a JSON object", False
+            else:
+                yield line.number, line.value, None, False
     elif suffix in CSV_SUFFIXES:
-        with path.open(encoding="utf-8", newline="") as fh:
+        # Bytes that are not UTF-8 are kept as surrogates, so the record they are in becomes an error row.
+        with path.open(encoding="utf-8", errors="surrogateescape", newline="") as fh:
             reader = csv.DictReader(fh)
             for record in reader:
                 if None in record:  # more cells than header columns
                     yield reader.line_num, None, "malformed line: more cells than columns", True
+                    continue
+                if any(_NOT_UTF8.search(v or "") for v in list(record.values()) + list(record)):
+                    yield reader.line_num, None, "malformed line: not UTF-8 text", True
                     continue
                 if not any((v or "").strip() for v in record.values()):
                     continue

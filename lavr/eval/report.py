@@ -17,7 +17,7 @@ from .metrics import latency_percentiles
 from .results import read_results
 
 __all__ = ["ErrorReason", "EvalReport", "TypeAccuracy", "build_report", "format_report", "report_from_file",
-           "summary_line", "write_report_json"]
+           "is_report_file", "summary_line", "write_report_json"]
 
 UNTYPED = "(none)"
 
@@ -149,6 +149,15 @@ def report_from_file(path: Path | str, *, ids: Iterable[str] | None = None) -> E
         wanted = set(ids)
         records = [r for r in records if r["id"] in wanted]
     return build_report(records)
+
+
+def is_report_file(path: Path | str) -> bool:
+    """Whether ``path`` holds a report ``write_report_json`` wrote (a JSON object with the report's counts)."""
+    try:
+        data = json.loads(Path(path).read_bytes())
+    except (ValueError, RecursionError, OSError):
+        return False
+    return isinstance(data, dict) and {"rows", "scored", "errors", "accuracy"} <= data.keys()
 
 
 def write_report_json(report: EvalReport, path: Path | str) -> None:

@@ -34,7 +34,32 @@ from ..errors import InputError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ResultsLock", "ResultsWriter", "read_results", "rewrite_results"]
+__all__ = ["ResultsLock", "ResultsWriter", "is_results_file", "read_results", "rewrite_results"]
+
+# Keys every record lavr writes has (``base_record``): a line without them is not a result, whatever its id.
+RECORD_KEYS = frozenset({"id", "prediction", "score", "error", "metric"})
+
+
+def is_record(obj: Any) -> bool:
+    """Whether a parsed line is a result record lavr wrote."""
+    return isinstance(obj, dict) and RECORD_KEYS <= obj.keys() and isinstance(obj.get("id"), str)
+
+
+def is_results_file(path: Path | str) -> bool:
+    """Whether ``path`` holds only result records (blank lines aside); an unfinished last line, as a kill in the
+    middle of a write leaves it, is allowed. Anything else (notes, a dataset, a report) is not a results file."""
+    data = Path(path).read_bytes()
+    lines = data.split(b"\n")
+    complete = lines[:-1]  # the part after the last newline is unfinished (empty when the file ends with one)
+    for line in complete:
+        if not line.strip():
+            continue
+        try:
+            if not is_record(json.loads(line)):
+                return False
+        except (ValueError, RecursionError):
+            return False
+    return any(line.strip() for line in complete) or not lines[-1].strip()
 
 
 def read_results(path: Path | str) -> list[dict[str, Any]]:
@@ -57,7 +82,7 @@ def read_results(path: Path | str) -> list[dict[str, Any]]:
                 continue
             try:
                 obj = json.loads(text)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):
                 skipped += 1
                 continue
             if not isinstance(obj, dict) or not isinstance(obj.get("id"), str):

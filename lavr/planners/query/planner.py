@@ -70,6 +70,7 @@ class QueryPlanner:
         queries = [s for s in request.steps if isinstance(s, ToolStep) and s.tool == QUERY_TOOL]
         if queries and queries[-1].ok:
             data = queries[-1].data or {}
+            # computed by the tool, not said by the LLM: passed through whole (verbatim), never shortened
             return PlanOutcome(move=Final(answer=str(data.get("answer", "")), rationale=str(data.get("rationale", "")),
                                           evidence=list(data.get("evidence", [])), thought="the program's result",
                                           verbatim=True))
