@@ -108,10 +108,12 @@ def test_text_from_the_results_file_is_shown_never_run(tmp_path, shapes):
     record.update(question="<script>alert(1)</script>?", prediction='<img src=x onerror="alert(2)">',
                   question_type="<b>t</b>", image_path=None)
     record["trace"][0]["result"] = "</details><script>alert(3)</script>"
+    record["trace"][1]["program_words"] = "count the <circles>"  # the words, as a newer planner may record them
     page = render_report_html([record], build_report([record]), images=ImageEmbedder(search=[]))
     assert "<script>alert" not in page and "<img src=x" not in page and "<b>t</b>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;?" in page and "&lt;img src=x onerror=&quot;alert(2)&quot;&gt;" in page
     assert page.count("<script>") == 1  # the page's own filter
+    assert '<p class="words">count the &lt;circles&gt;</p>' in page
     assert "image not found: shapes/scene_000.png" in page  # no recorded path, no folder to search
 
 

@@ -64,7 +64,7 @@ details { margin-top: .4em; } summary { cursor: pointer; color: #4363d8; }
 .step { border-left: 3px solid #ccc; padding-left: .6em; margin: .5em 0; } .step.answer { border-color: #3cb44b; }
 .step.retry, .step.refusal { border-color: #f58231; } .step h4 { margin: .2em 0; font-size: .9em; }
 .filters { position: sticky; top: 0; background: #fff; padding: .5em 0; z-index: 1; border-bottom: 1px solid #eee; }
-.pair { display: grid; grid-template-columns: 1fr 1fr; gap: 1em; } .flip { margin-bottom: 1.2em; }
+.pair { display: grid; grid-template-columns: 1fr 1fr; gap: 1em; } .pair .shot { max-width: 360px; } .flip { margin-bottom: 1.2em; }
 .delta-neg { color: #b00020; } .delta-pos { color: #176b2c; }
 """
 

@@ -172,7 +172,7 @@ class ImageEmbedder:
     """
 
     def __init__(self, *, search: list[Path], allowed_roots: list[Path] | None = None, max_side: int = 320,
-                 quality: int = 70):
+                 quality: int = 80):
         self.search = search
         self.allowed_roots = allowed_roots or []
         self.max_side = max_side
