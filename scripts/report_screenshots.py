@@ -5,9 +5,10 @@ Renders the pages of two results files with ``lavr report``'s and ``lavr compare
 headless Chromium (Debian's ``chromium`` + ``chromium-driver``, as the tests do) and saves the top of the report,
 its failure gallery (one trace unfolded) and the comparison, as palette PNGs to keep them small.
 
-    python scripts/report_screenshots.py A.jsonl B.jsonl [--out docs] [--images DIR]
+    python scripts/report_screenshots.py RESULTS.jsonl --compare A.jsonl B.jsonl [--out docs] [--images DIR]
 
-A is the baseline; the report page shows B.
+The report page shows RESULTS (pick a run with wrong answers: the gallery is the point); A is the comparison's
+baseline.
 """
 
 from __future__ import annotations
@@ -51,8 +52,8 @@ def save(driver, path: Path, *, height: int, scroll_to: str | None = None) -> No
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("a", type=Path)
-    parser.add_argument("b", type=Path)
+    parser.add_argument("results", type=Path)
+    parser.add_argument("--compare", type=Path, nargs=2, metavar=("A", "B"), required=True)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "docs")
     parser.add_argument("--images", type=Path, action="append", default=[])
     args = parser.parse_args()
@@ -61,8 +62,8 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        write_report_page(args.b, folder / "report.html", image_folders=args.images)
-        write_compare_page(args.a, args.b, folder / "diff.html", image_folders=args.images)
+        write_report_page(args.results, folder / "report.html", image_folders=args.images)
+        write_compare_page(*args.compare, folder / "diff.html", image_folders=args.images)
         driver = browser(folder / "profile")
         try:
             driver.get((folder / "report.html").as_uri())
