@@ -44,18 +44,27 @@ def step_boxes(step: Step) -> list[tuple[str, list[float]]]:
     return unique
 
 
-def _svg(width: int, height: int, boxes: list[tuple[str, list[float]]]) -> str:
+def box_shapes(width: int, height: int, boxes: list[tuple[str, list[float]]], *, font_size: int = 16,
+               stroke: float = 3, dashed: bool = False) -> str:
+    """SVG rectangles and labels for normalised boxes on a ``width`` x ``height`` picture (no ``<svg>`` around:
+    the caller places them over its image)."""
     shapes = []
+    dash = f' stroke-dasharray="{stroke * 2:g} {stroke * 1.5:g}"' if dashed else ""
     for i, (label, (x1, y1, x2, y2)) in enumerate(boxes):
         colour = PALETTE[i % len(PALETTE)]
         shapes.append(
             f'<rect x="{x1 * width:.1f}" y="{y1 * height:.1f}" width="{(x2 - x1) * width:.1f}" '
-            f'height="{(y2 - y1) * height:.1f}" fill="none" stroke="{colour}" stroke-width="3"/>'
-            f'<text x="{x1 * width + 3:.1f}" y="{y1 * height + 16:.1f}" fill="{colour}" font-size="16" '
-            f'font-family="sans-serif" paint-order="stroke" stroke="white" stroke-width="3">{html.escape(label)}</text>'
+            f'height="{(y2 - y1) * height:.1f}" fill="none" stroke="{colour}" stroke-width="{stroke:g}"{dash}/>'
+            f'<text x="{x1 * width + stroke:.1f}" y="{y1 * height + font_size:.1f}" fill="{colour}" '
+            f'font-size="{font_size}" font-family="sans-serif" paint-order="stroke" stroke="white" '
+            f'stroke-width="{stroke:g}">{html.escape(label)}</text>'
         )
+    return "".join(shapes)
+
+
+def _svg(width: int, height: int, boxes: list[tuple[str, list[float]]]) -> str:
     return (f'<svg class="overlay" viewBox="0 0 {width} {height}" preserveAspectRatio="none">'
-            + "".join(shapes) + "</svg>")
+            + box_shapes(width, height, boxes) + "</svg>")
 
 
 def _data_url(pil: Any) -> tuple[str, int, int]:

@@ -69,6 +69,9 @@ def base_record(row: EvalRow, opts: GroupOptions) -> dict[str, Any]:
         "choices": row.choices, "score": None, "metric": opts.metric, "error": row.error,
         "error_kind": row.error_kind, "seconds": 0.0, "usage": None, "tools": [], "steps": 0, "retries": 0,
         "finished": None, "mode": None, "llm": None, "seed": opts.seed,
+        # Where the image was read from, so that a report of this file finds it from any working folder.
+        "image_path": str(row.image.resolve()) if row.image is not None else None,
+        "trace": [],
     }
 
 
@@ -118,6 +121,7 @@ def evaluate_row(agent: Any, store: ImageStore, image_id: str | list[str], row: 
         prediction=answer.answer, usage=answer.usage.model_dump(),
         tools=[s.tool for s in answer.steps if isinstance(s, ToolStep)], steps=len(answer.steps),
         retries=answer.retries, finished=answer.finished, llm=answer.llm,
+        trace=[step.model_dump(mode="json", exclude_none=True) for step in answer.steps],
     )
     try:
         record["score"] = score(opts.metric, record["prediction"], row)

@@ -156,7 +156,7 @@ class QueryPlanner:
         if len(scene.images) > 1:
             args["images"] = list(scene.images)
         outcome.move = CallTools(calls=[ToolCall(tool=QUERY_TOOL, args=args, id=f"query_{len(request.steps)}")],
-                                 thought=thought, program=[{"program": program}])
+                                 thought=thought, program=program)
         return outcome
 
     # Where the run stands ----------------------------------------------------------------------------------
