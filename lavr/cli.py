@@ -1,5 +1,5 @@
-"""Command line: ``lavr ask IMAGE QUESTION``, ``lavr tools``, ``lavr models install``, ``lavr chat``, ``lavr serve`` (also
-``python run.py ...``)."""
+"""Command line: ``lavr ask IMAGE QUESTION``, ``lavr tools``, ``lavr models install``, ``lavr chat``, ``lavr serve``
+(also ``python run.py ...``)."""
 
 from __future__ import annotations
 
