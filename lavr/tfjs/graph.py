@@ -38,7 +38,8 @@ class InputSpec:
 
 
 class GraphModel:
-    """A loaded TF.js graph model. ``run`` maps inputs to outputs; it is safe to call from one thread at a time.
+    """A loaded TF.js graph model. ``run`` maps inputs to outputs and keeps no state between runs (threads may
+    share one).
 
     Example:
         >>> model = GraphModel.load("models/centernet.json")               # doctest: +SKIP
