@@ -44,6 +44,7 @@ NOT_WHOLE = [  # question, a program that answers another question, what the che
     ("How many cubes are there?", "count(all(red, cube))", ['"red"']),  # a value the question never says
     ("How many cubes are left of the sphere?", "count(all(cube, right_of(the(sphere))))", ["right of"]),
     ("How many spheres are there?", "exists(all(sphere))", ["how many"]),
+    ("Is the purple cylinder small or large?", "size(the(purple, cylinder, small))", ["one of the answers"]),
 ]
 
 

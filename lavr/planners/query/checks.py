@@ -105,8 +105,9 @@ class QuestionReading:
         return any(r.kind == "picture" for p in self.phrases for r in lexicon().lookup(tuple(p.text.split())))
 
     def names_nothing(self) -> bool:
-        """Only words of no content: "What is in this picture?" (the picture tool's question, not a program's)."""
-        return not self.content and not any(p.of("label") for p in self.phrases)
+        """Only words of no content, not even a generic noun: "What is in this picture?" (the picture tool's
+        question, not a program's); "How many objects are there?" names objects."""
+        return not self.content and not any(p.of("label", "generic") for p in self.phrases)
 
     def form(self) -> str:
         """``count``, ``image``, ``bool`` or ``value``: the kind of answer the question asks for."""
@@ -121,14 +122,22 @@ class QuestionReading:
 
     def offers_choice(self) -> bool:
         """"Is it metal or rubber?": an "or" between two values of one key (answered with the value)."""
+        return bool(self.choices())
+
+    def choices(self) -> list[Phrase]:
+        """The phrases offered as answers in a choice question: "metal", "rubber" of "Is it metal or rubber?" (a
+        question that starts as a yes/no one; "How many things are green or purple?" is a union)."""
+        first = self.phrases[0].text.split()[0] if self.phrases else ""
+        if Reading("form", "yes_no") not in lexicon().lookup((first,)):
+            return []
         for i, p in enumerate(self.phrases):
             if Reading("logic", "or") in p.readings and 0 < i < len(self.phrases) - 1:
                 before, after = self.phrases[i - 1].of("value", "label"), self.phrases[i + 1].of("value", "label")
                 keys_before = {r.value[0] if r.kind == "value" else "label" for r in before}
                 keys_after = {r.value[0] if r.kind == "value" else "label" for r in after}
                 if keys_before & keys_after:
-                    return True
-        return False
+                    return [self.phrases[i - 1], self.phrases[i + 1]]
+        return []
 
 
 def read_question(question: str, scene: Scene, context: list[str] = ()) -> QuestionReading:  # type: ignore[assignment]
@@ -239,8 +248,8 @@ def _covers(q: Phrase, have: list[Reading], scene: Scene, typed: Typed, choice: 
                                        or typed.type == "image" or any(h == Reading("form", "which_image")
                                                                        for h in have)):
                 return True
-        if r.kind == "same" and r.value == "different" and Reading("same", "same") in have:
-            return True  # "different": not(equal(...)) or not(same_...)
+        if r.kind == "same" and (Reading("same", "same") in have or Reading("compare", "equal") in have):
+            return True  # "different": not(equal(...)); "the same in both images": equal(count, count)
         if r.kind == "compare" and r.value in ("at_least", "at_most") and any(
                 h.kind == "compare" for h in have):
             return True
@@ -292,6 +301,10 @@ def check(question: str, typed: Typed, scene: Scene, *, context: list[str] = ())
             verdict.invented.append(r.value)
         if r.kind == "number" and not _justified(r, said, scene):
             verdict.invented.append(str(r.value))
+    offered = [r for p in q.choices() for r in p.readings]
+    for t in typed.walk():  # "Is the square small or large?": the choices are answers, never conditions
+        if t.op is None and not isinstance(t.node, Number) and any(r in offered for r in t.readings):
+            verdict.invented.append(f"{t.words()} (one of the answers to choose from, not a condition)")
     verdict.invented = list(dict.fromkeys(verdict.invented))
     wanted, got = q.form(), _root_form(typed)
     if got != "unsupported" and wanted != got and not (wanted == "value" and got in ("count", "bool")
