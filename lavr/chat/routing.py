@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 Kind = Literal["scene", "conversation", "help", "smalltalk"]
 KINDS: tuple[Kind, ...] = ("scene", "conversation", "help", "smalltalk")
 WEIGHTS_FILE = Path(__file__).with_name("router_weights.json")
+# The development set the weights are trained on (in the repository, not the package).
+REPO_DEV_SET = Path(__file__).resolve().parents[2] / "examples" / "eval" / "chat_dev.json"
 ENCODER_LAYERS = 3
 # Words that say nothing about which earlier answer a message refers to.
 FUNCTION_WORDS = frozenset("a an the is are was were be of in on at to for it its this that these those and or "
@@ -243,8 +245,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m lavr.chat.routing")
     parser.add_argument("command", choices=["train"])
-    parser.add_argument("examples", nargs="?", default=str(Path(__file__).resolve().parents[2] / "examples" / "eval"
-                                                           / "chat_dev.json"))
+    parser.add_argument("examples", nargs="?", default=str(REPO_DEV_SET))
     parser.add_argument("--out", default=str(WEIGHTS_FILE))
     args = parser.parse_args(argv)
     weights = train(Path(args.examples), SentenceEncoder(layers=ENCODER_LAYERS))
