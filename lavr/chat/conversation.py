@@ -267,22 +267,18 @@ def resolve(ws: list[str], past: list[Exchange]) -> tuple[Exchange | None, str]:
         if w in ORDINALS and ORDINALS[w] <= len(past):
             target, how = past[ORDINALS[w] - 1], f"its number ({w})"
             break
-    if target is None and content:  # a word of an answer: "why did you say 2?", "what did you mean by obj_3?"
-        for ex in reversed(past):
-            if set(content) & (set(words(ex.answer)) - FUNCTION_WORDS):
-                target, how = ex, "its answer"
-                break
-    if target is None and content:  # a word of a question: "what did you say about the apples?"
-        scored = [(len(set(content) & stems(ex.question)), ex) for ex in past]
+    if target is None and content:  # words of an answer or a question: "why did you say 2?", "about the apples"
+        scored = [(len(set(content) & (set(words(ex.answer)) - FUNCTION_WORDS)) + len(set(content) & stems(ex.question)),
+                   ex) for ex in past]
         best = max(n for n, _ in scored)
         if best:
-            target = [ex for n, ex in scored if n == best][-1]
+            target = [ex for n, ex in scored if n == best][-1]  # a tie: the latest
             how = "its words"
     if target is None and (content and not s & LATEST):
         return None, "nothing in the thread matched"
     if target is None:
         target, how = past[-1], "being the latest"
-    if before and how in ("its words", "its answer") and target.number > 1:
+    if before and how == "its words" and target.number > 1:
         target, how = past[target.number - 2], f"coming before {quote(target.question)}"
     return target, how
 
