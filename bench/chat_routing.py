@@ -142,7 +142,7 @@ def cmd_scenes(args: argparse.Namespace) -> None:
     total = away = 0
     for name in args.files:
         data = json.loads(Path(name).read_text())
-        rows = data if isinstance(data, list) else next(v for v in data.values() if isinstance(v, list))
+        rows = data if isinstance(data, list) else data.get("questions", [])
         questions = [r["question"] for r in rows if isinstance(r, dict) and "question" in r]
         routed = [router.route(q).kind for q in questions]
         n_away = sum(k != "scene" for k in routed)
