@@ -13,7 +13,7 @@ format with the shipped weights and prints routing accuracy per kind, the confus
 routed away; for ``conversation`` messages it also answers them (a thread seeded with the message's context) and
 counts the answers that contain ``expected``. ``--llm none`` answers with templates only; the default, ``local``,
 uses the embedded LLM where no template serves. ``scenes`` routes the questions of the blind single- and
-multi-image sets (all questions about an image) in a fresh thread. ``latency`` sends scene questions to two chat
+multi-image sets (all questions about an image) in a fresh thread (``--follow-up``: in a thread with two answers). ``latency`` sends scene questions to two chat
 services on one scripted agent and one stub expert, one with the router and one without, alternately, and prints
 the median and 90th percentile of both and of their difference.
 """
@@ -144,7 +144,8 @@ def cmd_scenes(args: argparse.Namespace) -> None:
         data = json.loads(Path(name).read_text())
         rows = data if isinstance(data, list) else data.get("questions", [])
         questions = [r["question"] for r in rows if isinstance(r, dict) and "question" in r]
-        routed = [router.route(q).kind for q in questions]
+        earlier = dict(earlier_answers=["2", "yes"], has_history=True) if args.follow_up else {}
+        routed = [router.route(q, **earlier).kind for q in questions]
         n_away = sum(k != "scene" for k in routed)
         print(f"{name}: {len(questions)} questions, routed away: {n_away} "
               f"({', '.join(f'{k} {routed.count(k)}' for k in KINDS if k != 'scene' and routed.count(k))})")
@@ -218,6 +219,7 @@ def main() -> int:
     sc = sub.add_parser("scenes")
     sc.add_argument("files", nargs="+")
     sc.add_argument("--show", action="store_true")
+    sc.add_argument("--follow-up", action="store_true", help="as follow-ups in a thread that answered 2 and yes")
     la = sub.add_parser("latency")
     la.add_argument("--n", type=int, default=40)
     args = parser.parse_args()

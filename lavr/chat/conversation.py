@@ -136,6 +136,11 @@ def program_words(steps: Sequence[Step], rationale: str) -> str:
     return rationale.strip()
 
 
+def said(answer: str) -> str:
+    """An earlier answer as it goes into a sentence (without its own closing full stop)."""
+    return " ".join(answer.split()).rstrip(".")
+
+
 def quote(text: str, limit: int = 200) -> str:
     text = " ".join(text.split())
     return f'"{text[:limit]}…"' if len(text) > limit else f'"{text}"'
@@ -195,12 +200,12 @@ class ConversationAnswerer:
             return self.open_question(text, past, unknown)
         if asks == "question":
             return Reply(answer=f"Your {ordinal(target.number)} question was {quote(target.question)}; I answered "
-                                f"{target.answer}.", rationale=f"question {target.number}, found by {how}",
+                                f"{said(target.answer)}.", rationale=f"question {target.number}, found by {how}",
                          method="template", refers_to=target.turn)
         if asks == "why":
             return why_reply(target, objects, how)
         return Reply(answer=f"To {quote(target.question)} (your {ordinal(target.number)} question) I answered "
-                            f"{target.answer}." + (f" ({target.rationale})" if target.rationale and
+                            f"{said(target.answer)}." + (f" ({target.rationale})" if target.rationale and
                                                    not target.has_trace else ""),
                      rationale=f"question {target.number}, found by {how}", method="template", refers_to=target.turn)
 
@@ -224,10 +229,10 @@ class ConversationAnswerer:
         user = f"Transcript of the conversation so far:\n{listing[:MAX_TRANSCRIPT_CHARS]}\n\nUser: {text}"
         reply = self.llm.generate([Message(role="system", content=system), Message(role="user", content=user)],
                                   max_tokens=120)
-        said = " ".join(reply.text.split())[:MAX_REPLY_CHARS]
-        if not said:
+        text_out = " ".join(reply.text.split())[:MAX_REPLY_CHARS]
+        if not text_out:
             raise BackendError("the LLM gave an empty reply")
-        return Reply(answer=said, rationale=f"the LLM read the thread's {len(past)} earlier questions",
+        return Reply(answer=text_out, rationale=f"the LLM read the thread's {len(past)} earlier questions",
                      method=f"the LLM ({getattr(self.llm, 'name', 'llm')})",
                      usage=reply.usage)
 
@@ -297,7 +302,7 @@ def stems(text: str) -> set[str]:
 
 def why_reply(ex: Exchange, objects: list[Detection], how: str) -> Reply:
     """The evidence of an earlier answer, from its trace: the objects it rests on and the program in words."""
-    head = f"I said {ex.answer} to {quote(ex.question)} (your {ordinal(ex.number)} question)"
+    head = f"I said {said(ex.answer)} to {quote(ex.question)} (your {ordinal(ex.number)} question)"
     if not ex.has_trace:
         tail = f": {ex.rationale}." if ex.rationale else \
             ". That answer came with the conversation as it was sent to me, without its trace, so I cannot show its evidence."
@@ -327,7 +332,7 @@ def describe(obj: Detection) -> str:
 
 
 def transcript(past: list[Exchange]) -> str:
-    return " ".join(f"{ex.number}. {quote(ex.question, 120)} -> {ex.answer}." for ex in past)
+    return " ".join(f"{ex.number}. {quote(ex.question, 120)} -> {said(ex.answer)}." for ex in past)
 
 
 def summary_reply(past: list[Exchange]) -> Reply:
