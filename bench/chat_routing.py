@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from lavr.chat.routing import (KINDS, REPO_DEV_SET, RouterWeights, default_router, features,  # noqa: E402
-                               fit_softmax, load_examples, softmax)
+                               fit_softmax, load_examples, softmax, with_history_copies)
 
 
 def table(truth: list[str], pred: list[str]) -> None:
@@ -67,7 +67,8 @@ def cmd_cv(args: argparse.Namespace) -> None:
         for fold in range(5):
             test = order[fold::5]
             train = np.setdiff1d(order, test)
-            w, b = fit_softmax(x[train], y[train], len(KINDS), l2=shipped.l2)
+            no_context = np.array([not examples[i].context for i in train])
+            w, b = fit_softmax(*with_history_copies(x[train], y[train], no_context), len(KINDS), l2=shipped.l2)
             probs[test] = softmax(x[test] @ w.T + b)
         pred = []
         for p in probs:

@@ -219,13 +219,22 @@ def features(examples: list[RoutingExample], encoder: Any) -> np.ndarray:
     return np.hstack([encoder.encode([e.message for e in examples]), np.stack([e.facts() for e in examples])])
 
 
+def with_history_copies(x: np.ndarray, y: np.ndarray, no_context: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The training rows plus, for each message written without a context, a copy as if the thread had earlier
+    turns: what a message is does not change with the thread's length ("Tell me what you see." mid-thread is still
+    a question about the image), and without the copies the history fact alone tips such questions away."""
+    copies = x[no_context].copy()
+    copies[:, -2] = 1.0  # has_history (the repeated-word fact stays 0: there are no earlier answers to repeat)
+    return np.vstack([x, copies]), np.concatenate([y, y[no_context]])
+
+
 def train(path: Path, encoder: Any, *, l2: float = 0.0001, min_confidence: float = 0.6,
           layers: int = ENCODER_LAYERS, x: np.ndarray | None = None) -> RouterWeights:
     """Train the router on an examples file (``x``: its features, when already computed)."""
     examples = load_examples(path)
     x = features(examples, encoder) if x is None else x
     y = np.array([KINDS.index(e.kind) for e in examples])
-    w, b = fit_softmax(x, y, len(KINDS), l2=l2)
+    w, b = fit_softmax(*with_history_copies(x, y, np.array([not e.context for e in examples])), len(KINDS), l2=l2)
     return RouterWeights(kinds=list(KINDS), layers=layers, weights=np.round(w, 6).tolist(),
                          bias=np.round(b, 6).tolist(), min_confidence=min_confidence, l2=l2,
                          trained_on=hashlib.sha256(Path(path).read_bytes()).hexdigest(), examples=len(examples))
