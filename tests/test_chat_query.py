@@ -49,7 +49,7 @@ def chat_for(settings, replies):
 def test_follow_ups_in_the_default_mode_answer_the_question_asked(settings):
     session, backend = chat_for(settings, [
         "count(all(people))", "count(all(person, left_half))", "is(rightmost(all(person)), standing)",
-        "most(all(people))", "count(all(people, img_0))"])
+        "which_more(all(people))", "count(all(people, img_0))"])
     red, blue = Image.new("RGB", (64, 48), (200, 20, 20)), Image.new("RGB", (64, 48), (20, 20, 200))
     assert session.send("How many people are in this photo?", images=[red]).answer == "4"
     # "them": the previous question is in the prompt, and the program may name what it named
