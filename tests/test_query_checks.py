@@ -50,6 +50,7 @@ NOT_WHOLE = [  # question, a program that answers another question, what the che
     ("How many cubes are left of the sphere?", "count(all(cube, right_of(the(sphere))))", ["right of"]),
     ("How many spheres are there?", "exists(all(sphere))", ["how many"]),
     ("Is the purple cylinder small or large?", "size(the(purple, cylinder, small))", ["one of the answers"]),
+    ("Which shape is the thing closest to the camera?", "color(frontmost(all(shape)))", ['"shape"', '"color"']),
     ("How many cubes are behind the yellow sphere that is left of the purple cylinder?",
      "count(all(cubes, left_of(the(yellow, sphere)), behind(the(purple, cylinder))))",
      ['"left of" is said of the cylinder, not of the sphere', '"behind" is said of the sphere']),

@@ -186,7 +186,7 @@ def _required(p: Phrase, q: QuestionReading) -> bool:
 
 
 KEY_BEFORE = {"what", "which", "same", "the same", "its", "their", "his", "her", "what's"}
-KEY_AFTER = {"is", "are", "of", "as", "does", "do", "did", "was", "were", "has", "have"}
+KEY_AFTER = {"of", "as"}
 
 
 def _names_a_key(p: Phrase, q: QuestionReading) -> bool:
@@ -299,6 +299,8 @@ def check(question: str, typed: Typed, scene: Scene, *, context: list[str] = ())
     have = program_readings(typed)
     choice = q.offers_choice()
     for p in q.content:
+        if p.of("key") and p.of("generic") and _names_a_key(p, q):
+            p = Phrase(p.text, p.start, p.end, p.of("key"))  # "Which shape is ...": the key, not the noun
         if not _covers(p, have, scene, typed, choice):
             verdict.missing.append(p.text)
     said = [r for p in [*q.phrases, *q.context] for r in p.readings]
@@ -317,6 +319,12 @@ def check(question: str, typed: Typed, scene: Scene, *, context: list[str] = ())
             verdict.invented.append(r.value)
         if r.kind == "number" and not _justified(r, said, scene):
             verdict.invented.append(str(r.value))
+    asked = {str(r.value) for r in said if r.kind == "key"} | {"label"}
+    asked |= {"shape", "label"} if "shape" in asked or "label" in asked else set()
+    asked |= {k for p in q.choices() for r in p.readings if r.kind == "value" for k in [r.value[0]]}
+    for t in typed.walk():  # "Which shape is ...?" answered with a color: another question
+        if t.op is not None and t.op.family == "query" and t.op.keys[0] not in asked:
+            verdict.invented.append(t.op.keys[0])
     offered = [r for p in q.choices() for r in p.readings]
     for t in typed.walk():  # "Is the square small or large?": the choices are answers, never conditions
         if t.op is None and not isinstance(t.node, Number) and any(r in offered for r in t.readings):
