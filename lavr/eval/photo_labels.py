@@ -35,8 +35,8 @@ class PersonLabel(BaseModel):
 
     posture: Literal["standing", "sitting", "lying"] | None = None
     facing: Literal["camera", "away", "side"] | None = None
-    expression: Literal["happy", "neutral", "sad", "angry", "surprise", "fear", "disgust"] | None = None
-    age: Literal["child", "young", "adult", "elderly"] | None = None
+    expression: Literal["happy", "neutral", "sad", "angry", "surprised", "fearful", "disgusted"] | None = None
+    age: Literal["child", "teen", "adult", "elderly"] | None = None
 
 
 def _check_counts(value: Count) -> Count:
