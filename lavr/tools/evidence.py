@@ -5,14 +5,14 @@ than either alone: the person detector scores cats and flowers as people, and a 
 person from behind.
 
 Linking rule (geometry, not fitted): a face belongs to a person box when at least ``MIN_CONTAINMENT`` of the
-face's area lies inside the box and, for an upright (or unknown) posture, the face's centre lies in the box's
+face's area lies inside the box and, unless the person is lying, the face's centre lies in the box's
 upper ``UPPER_FRACTION``. Each face links to at most one person box and each box to at most one face; among the
 matchings that link the most pairs, the one with the greatest total (containment + person confidence) wins.
 
 Counting rule (its two numbers are chosen on data, see ``scripts/choose_thresholds.py``): every face counts as
 a person (linked to a person box or not); a person box without a face counts only when its confidence is at
 least ``alone_confidence`` and it is elongated like a standing body (height >= ``alone_min_aspect`` x width in
-pixels; width/height for a fallen posture). A large, wide box with no face in it is where a face should have
+pixels; width/height for a person lying). A large, wide box with no face in it is where a face should have
 been visible, so the missing face is evidence against it; a tall, narrow box is a whole body whose face may be
 small, turned away or hidden.
 """
@@ -26,6 +26,7 @@ from ..schema import Box, Detection
 
 MIN_CONTAINMENT = 0.5
 UPPER_FRACTION = 0.5
+LYING = "lying"  # the posture whose face may be anywhere in the box and whose body is wide
 
 
 class Link(BaseModel):
@@ -62,7 +63,7 @@ def face_fits(face: Box, person: Detection) -> float:
     inside = containment(face, person.box)
     if inside < MIN_CONTAINMENT:
         return 0.0
-    if person.attributes.get("posture") != "fallen":
+    if person.attributes.get("posture") != LYING:
         _, cy = face.center
         if cy > person.box.y1 + UPPER_FRACTION * person.box.height:
             return 0.0
@@ -92,12 +93,12 @@ def link_faces(persons: list[Detection], faces: list[Detection]) -> Linking:
 
 
 def elongation(person: Detection, image_size: tuple[int, int]) -> float:
-    """Height over width in pixels (width over height for a fallen posture): how body-shaped the box is."""
+    """Height over width in pixels (width over height for a person lying): how body-shaped the box is."""
     w, h = image_size
     pw, ph = person.box.width * w, person.box.height * h
     if pw <= 0 or ph <= 0:
         return 0.0
-    return pw / ph if person.attributes.get("posture") == "fallen" else ph / pw
+    return pw / ph if person.attributes.get("posture") == LYING else ph / pw
 
 
 def counts_alone(person: Detection, image_size: tuple[int, int], *, alone_confidence: float,
