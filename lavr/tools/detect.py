@@ -17,9 +17,9 @@ from ..errors import ToolError, WeightsMissing
 from ..schema import Detection
 from ..settings import Settings
 from .base import Availability, ImageArg, RunContext, Tool, ToolOutput
-from .detections import (COCO_LABELS, SAME_LABEL_IOU, SYNONYMS, RawDetection, RawDetections, canonical_label,
-                         nms_per_label)
-from .yolo import (COCO_DEFAULT, LABEL_MAPS, YoloDetector, coco_names, fall_detector_weights, file_digest,
+from .detections import (COCO_LABELS, SAME_LABEL_IOU, SYNONYMS, DetectorDefaults, RawDetection, RawDetections,
+                         canonical_label, nms_per_label)
+from .yolo import (COCO_DEFAULT, LABEL_MAPS, YOLO_DEFAULTS, YoloDetector, coco_names, fall_detector_weights, file_digest,
                    resolve_weights)
 
 __all__ = ["COCO_DEFAULT", "COCO_LABELS", "LABEL_MAPS", "PREDICT_CONF", "SAME_LABEL_IOU", "SYNONYMS", "DetectInput",
@@ -37,6 +37,7 @@ class Detector(Protocol):
 
     describe: str
     labels: list[str]
+    defaults: DetectorDefaults
 
     def identity(self) -> str: ...
 
@@ -48,6 +49,16 @@ class Detector(Protocol):
 def choose_detector(settings: Settings) -> tuple[Detector | None, str, str | None]:
     """The detector ``detect`` runs (module docstring): ``(detector or None, description, reason when none)``."""
     path, describe, reason = resolve_weights(settings)
+    if path is not None and (settings.detector_weights or path.name == COCO_DEFAULT):
+        return YoloDetector(settings, path, describe), describe, None  # YOLO weights the user gave take precedence
+    if settings.coco_detectors:
+        from .coco_fusion import FusedDetector, human_models_usable
+
+        usable, why = human_models_usable(settings)
+        if usable:
+            fused = FusedDetector(settings)
+            return fused, fused.describe, None
+        logger.info("COCO detectors unavailable (%s); using the person detector", why)
     if path is None:
         return None, describe, reason
     return YoloDetector(settings, path, describe), describe, None
@@ -121,9 +132,27 @@ class DetectTool(Tool[DetectInput, DetectOutput]):
             )
         return Availability(available=True, weights=describe)
 
+    def defaults(self) -> DetectorDefaults:
+        """The thresholds in force: the backend's own, chosen on data, with any the settings set instead."""
+        try:
+            base = self.detector.defaults
+        except WeightsMissing:  # precomputed detections without any detector installed
+            base = YOLO_DEFAULTS
+        return base.resolved(self.settings)
+
     def identity(self) -> str:
         """What identifies the boxes: the backend's weights (content hashes), versions and parameters."""
-        return self.detector.identity()
+        try:
+            return self.detector.identity()
+        except WeightsMissing:  # precomputed outputs still need a key when no detector is installed
+            return f"missing:{choose_detector(self.settings)[1]}"
+
+    def describe(self) -> str:
+        """The backend's short name, for the output (or what is missing)."""
+        try:
+            return self.detector.describe.split(" (")[0]
+        except WeightsMissing:
+            return choose_detector(self.settings)[1]
 
     def setup(self) -> None:
         self.detector.load()
@@ -138,7 +167,7 @@ class DetectTool(Tool[DetectInput, DetectOutput]):
 
     def predict_conf(self, args: DetectInput) -> float:
         """The confidence the model runs at: one cached prediction serves every higher threshold."""
-        threshold = self.settings.detector_confidence if args.min_confidence is None else args.min_confidence
+        threshold = self.defaults().confidence if args.min_confidence is None else args.min_confidence
         return min(PREDICT_CONF, threshold)
 
     def prefetch_batch(self, image_ids: list[str], ctx: RunContext, *, conf: float = PREDICT_CONF) -> int:
@@ -171,7 +200,7 @@ class DetectTool(Tool[DetectInput, DetectOutput]):
         return value
 
     def run(self, args: DetectInput, ctx: RunContext) -> DetectOutput:
-        threshold = self.settings.detector_confidence if args.min_confidence is None else args.min_confidence
+        threshold = self.defaults().confidence if args.min_confidence is None else args.min_confidence
         predict_conf = self.predict_conf(args)
         try:
             stored = ctx.images.get(args.image)
@@ -201,7 +230,7 @@ class DetectTool(Tool[DetectInput, DetectOutput]):
         for d in detections:
             counts[d.label] = counts.get(d.label, 0) + 1
         return DetectOutput(
-            image=args.image, image_size=stored.size, model=raw.model or self.detector.describe.split(" (")[0],
+            image=args.image, image_size=stored.size, model=raw.model or self.describe(),
             known_labels=raw.labels,
             detections=detections, counts=counts, classes=sorted(wanted) if wanted else None,
             min_confidence=threshold,

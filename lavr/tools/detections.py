@@ -119,3 +119,20 @@ def nms_per_label(detections: list[RawDetection], *, iou: float = SAME_LABEL_IOU
         if all(k.label != det.label or k.box.iou(det.box) <= iou for k in kept):
             kept.append(det)
     return [d for d in detections if any(d is k for k in kept)]
+
+
+class DetectorDefaults(BaseModel):
+    """A detector backend's thresholds, chosen on data; the ``Settings`` of the same names override them."""
+
+    confidence: float = Field(ge=0.0, le=1.0, description="detect's score threshold")
+    person_alone_confidence: float = Field(ge=0.0, le=1.0, description="a person box without a face counts from...")
+    person_alone_min_aspect: float = Field(ge=0.0, description="... when its height is this many times its width")
+
+    def resolved(self, settings: Any) -> DetectorDefaults:
+        """These values with any the settings set instead."""
+        update = {k: getattr(settings, k) for k in ("person_alone_confidence", "person_alone_min_aspect")
+                  if getattr(settings, k, None) is not None}
+        if getattr(settings, "detector_confidence", None) is not None:
+            update["confidence"] = settings.detector_confidence
+        return self.model_copy(update=update)
+

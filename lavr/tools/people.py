@@ -86,9 +86,9 @@ class PeopleTool(Tool[PeopleInput, PeopleOutput]):
         return Availability(available=True, weights="detect + faces (see those tools)")
 
     def rule(self) -> str:
-        s = self.settings
+        d = self.detector.defaults()
         return (f"every face is a person; a person box without a face counts when conf >= "
-                f"{s.person_alone_confidence:.2f} and its height >= {s.person_alone_min_aspect:.2f} x its width "
+                f"{d.person_alone_confidence:.2f} and its height >= {d.person_alone_min_aspect:.2f} x its width "
                 "(thresholds chosen on data)")
 
     def prefetch(self, args: PeopleInput, ctx: RunContext) -> None:
@@ -108,9 +108,9 @@ class PeopleTool(Tool[PeopleInput, PeopleOutput]):
                                 attributes=d.attributes)
                       for i, d in enumerate(nms_per_label(raw.detections)) if d.label == PERSON]
         faces = self.faces.run(FacesInput(image=args.image), ctx).faces
-        s = self.settings
-        result = count_people(candidates, faces, stored.size, alone_confidence=s.person_alone_confidence,
-                              alone_min_aspect=s.person_alone_min_aspect)
+        d = self.detector.defaults()
+        result = count_people(candidates, faces, stored.size, alone_confidence=d.person_alone_confidence,
+                              alone_min_aspect=d.person_alone_min_aspect)
         by_id = {c.id: c for c in candidates}
         face_by_id = {f.id: f for f in faces}
 

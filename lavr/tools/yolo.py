@@ -13,7 +13,7 @@ from typing import Any
 
 from ..schema import Box
 from ..settings import Settings
-from .detections import RawDetection, RawDetections
+from .detections import DetectorDefaults, RawDetection, RawDetections
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +29,10 @@ LABEL_MAPS: dict[frozenset[str], dict[str, tuple[str, dict[str, str]]]] = {
         "Fall": ("person", {"posture": "lying"}),
     }
 }
+
+# Chosen for the person detector alone by scripts/choose_thresholds.py (round 1, 11 photos: count error 3, any
+# value in (0.40, 0.52] equivalent; the people rule: error 0). Used for any YOLO model.
+YOLO_DEFAULTS = DetectorDefaults(confidence=0.46, person_alone_confidence=0.46, person_alone_min_aspect=1.33)
 
 
 def coco_names() -> dict[int, str]:
@@ -109,6 +113,7 @@ class YoloDetector:
         self.settings = settings
         self.path = path
         self.describe = describe
+        self.defaults = YOLO_DEFAULTS
         self._model: Any = None
         self._label_map: dict[str, tuple[str, dict[str, str]]] = {}
         self.labels: list[str] = []
