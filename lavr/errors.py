@@ -49,3 +49,21 @@ class ThreadNotFound(InputError):
 
 class ThreadStateError(LavrError):
     """A chat thread's stored state cannot be read (a corrupt checkpoint); other threads are unaffected."""
+
+
+class TfjsModelError(LavrError):
+    """A TensorFlow.js graph model (``model.json`` and its weight shards) cannot be read or run."""
+
+
+class UnsupportedOp(TfjsModelError):
+    """A TF.js graph uses an op, or an attribute value of an op, that lavr's executor does not run.
+
+    ``op`` is the TF op name, ``attribute`` the attribute (``None`` when the op itself is unknown), ``node`` the
+    graph node that uses it.
+    """
+
+    def __init__(self, message: str, *, op: str, node: str, attribute: str | None = None):
+        super().__init__(message)
+        self.op = op
+        self.node = node
+        self.attribute = attribute

