@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 from collections import Counter
-from pathlib import Path
 
 from lavr.errors import ImageError
 from lavr.eval.photo_labels import ClassScore, LabelledPhotos, load_photo_labels, score_counts
@@ -93,8 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     labels = load_photo_labels()
     only = set(args.photos.split(",")) if args.photos else None
-    with tempfile.TemporaryDirectory() as tmp:
-        measured = measure(Settings(data_dir=Path(tmp)), labels, only)
+    measured = measure(Settings(), labels, only)  # no expert cache: each RunContext has none
     present = [c for c in labels.classes_present() if any(labels.photos[n].objects.get(c) for n in measured)]
     scores = {stage: score_counts(labels, {n: m[stage] for n, m in measured.items()}) for stage in ("detect", "scene")}
     if args.json:

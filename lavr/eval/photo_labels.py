@@ -58,6 +58,8 @@ class PhotoLabels(BaseModel):
     difficult: Count = Field(default_factory=dict)
     notes: str = ""
     people: list[PersonLabel] = Field(default_factory=list)
+    faces: int = Field(0, ge=0, description="Human faces visible (eyes, nose and mouth seen), for the face detector.")
+    faces_difficult: int = Field(0, ge=0, description="Faces a face detector may fairly find or miss.")
 
     _counts = field_validator("objects", "difficult")(_check_counts)
 
