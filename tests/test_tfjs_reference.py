@@ -146,3 +146,37 @@ def test_fixtures_were_recorded_from_the_installed_model_files():
         doc = fixture(path)
         model = model_json(Settings(human_models_auto_install=False), doc["model"])
         assert hashlib.sha256(model.read_bytes()).hexdigest() == doc["model_json_sha256"], path.name
+
+
+def wrapper_input(doc: dict[str, Any]):
+    """The model input lavr's wrapper builds from the fixture's photo (or crop)."""
+    from PIL import Image
+
+    from lavr.perception.detectors import CenterNet, NanoDet
+    from lavr.perception.face_attributes import FaceAttributes
+    from lavr.perception.pose import MoveNet
+
+    pixels = photo_pixels(doc)[0].astype(np.uint8)
+    image = Image.fromarray(pixels)
+    settings = None
+    if doc["model"] == "centernet":
+        return CenterNet(settings).preprocess(image)
+    if doc["model"] == "nanodet":
+        return NanoDet(settings).preprocess(image)
+    if doc["model"] == "movenet-multipose":
+        return MoveNet(settings).preprocess(image)[0]
+    if doc["model"] == "emotion":
+        return FaceAttributes(settings).emotion_input([image])
+    if doc["model"] == "faceres":
+        return FaceAttributes(settings).faceres_input([image])
+    raise AssertionError(doc["model"])
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=[p.stem for p in FIXTURES])
+def test_wrappers_preprocess_as_human_does(path):
+    """Each wrapper's input equals the fixture's pre-processing (human's tf calls, run by TF.js) of the same photo."""
+    doc = fixture(path)
+    ours = wrapper_input(doc)
+    ratio, diff = max_scaled_diff(ours.numpy(), doc["input"])
+    assert ratio <= 1, f"{doc['case']}: input differs from TF.js's by {diff:.3g}"
+    assert ours.dtype == apply_pipeline(photo_pixels(doc), doc["pipeline"]).dtype
