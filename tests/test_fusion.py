@@ -48,9 +48,9 @@ def test_objects_inside_others_and_separate_objects_of_one_label_stay_apart():
 
 
 def test_the_person_detector_votes_on_people_and_brings_its_posture():
-    [f] = fuse([cand("fall", "person", 0.6, [0.1, 0.1, 0.4, 0.9], posture="upright"),
+    [f] = fuse([cand("fall", "person", 0.6, [0.1, 0.1, 0.4, 0.9], posture="lying"),
                 cand("nanodet", "person", 0.5, [0.1, 0.1, 0.4, 0.88])], PARAMS, KNOWN)
-    assert f.score == pytest.approx((0.6 + 0.5) / 3, abs=1e-4) and f.attributes == {"posture": "upright"}
+    assert f.score == pytest.approx((0.6 + 0.5) / 3, abs=1e-4) and f.attributes == {"posture": "lying"}
 
 
 def test_floor_and_zero_weights_drop_candidates():
@@ -65,3 +65,12 @@ def test_weights_scale_the_votes():
     [f] = fuse([cand("centernet", "dog", 0.4, [0.1, 0.1, 0.4, 0.9]),
                 cand("nanodet", "dog", 0.8, [0.1, 0.1, 0.4, 0.9])], params, KNOWN)
     assert f.score == pytest.approx((3 * 0.4 + 0.8) / 4, abs=1e-4)
+
+
+def test_a_models_weaker_box_does_not_outvote_its_best_on_attributes():
+    [f] = fuse([cand("fall", "person", 0.6, [0.1, 0.1, 0.4, 0.9]),
+                cand("fall", "person", 0.1, [0.1, 0.1, 0.4, 0.88], posture="lying")], PARAMS, KNOWN)
+    assert f.attributes == {}
+    [f] = fuse([cand("fall", "person", 0.2, [0.1, 0.1, 0.4, 0.9]),
+                cand("fall", "person", 0.5, [0.1, 0.1, 0.4, 0.88], posture="lying")], PARAMS, KNOWN)
+    assert f.attributes == {"posture": "lying"}

@@ -80,11 +80,16 @@ class _Cluster:
         return best
 
     def attributes(self) -> dict[str, str]:
-        """The attributes of the most confident member that has any (the person detector's posture)."""
-        for cand, _ in sorted(self.members, key=lambda m: -m[0].score):
-            if cand.attributes:
-                return dict(cand.attributes)
-        return {}
+        """Each model's word on the object is its most confident member's attributes (the person detector's
+        best box says whether the person lies on the ground; a weaker box of it saying so is outvoted)."""
+        best: dict[str, Candidate] = {}
+        for cand, _ in self.members:
+            if cand.model not in best or cand.score > best[cand.model].score:
+                best[cand.model] = cand
+        out: dict[str, str] = {}
+        for cand in sorted(best.values(), key=lambda c: c.score):
+            out.update(cand.attributes)
+        return out
 
 
 def cluster_label(candidates: list[Candidate], weights: Mapping[str, float], iou: float) -> list[_Cluster]:

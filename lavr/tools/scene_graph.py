@@ -260,9 +260,9 @@ def people_objects(evidence: Any, image_id: str, ctx: RunContext) -> list[Detect
         if e.person is not None:
             objects.append(e.person.model_copy(update={"attributes": {
                 **e.person.attributes, "face": "visible" if e.face is not None else "hidden"}}))
-        else:
-            objects.append(ctx.register_object(image=image_id, label=PERSON, confidence=e.face.confidence,
-                                               box=e.face.box, attributes={"face": "visible"}))
+        else:  # the person a lone face shows: where the face is, with what the face says
+            person = ctx.register_object(image=image_id, label=PERSON, confidence=e.face.confidence, box=e.face.box)
+            objects.append(person.model_copy(update={"attributes": {**e.face.attributes, "face": "visible"}}))
         if e.face is not None:  # a found face is a visible one: "visible faces" selects faces either way
             objects.append(e.face.model_copy(update={"attributes": {**e.face.attributes, "face": "visible"}}))
     return objects
