@@ -38,7 +38,7 @@ from lavr.settings import Settings
 from lavr.tools.base import RunContext
 from lavr.tools.coco_fusion import FLOOR, PERSON_MODEL, FusedDetector
 from lavr.tools.detect import COCO_LABELS
-from lavr.tools.evidence import count_people, elongation, link_faces
+from lavr.tools.evidence import ANIMALS, MIN_CONTAINMENT, containment, count_people, elongation, link_faces
 from lavr.tools.faces import FacesTool
 from lavr.tools.fusion import Candidate, FusionParams, Fused, fuse
 from lavr.tools.yolo import YoloDetector, fall_detector_weights
@@ -213,6 +213,20 @@ def person_boxes(photo: Photo, fused: list[Fused]) -> list[Detection]:
             for i, f in enumerate(fused) if f.label == PERSON]
 
 
+def animal_boxes(fused: list[Fused], threshold: float) -> list[Detection]:
+    return [Detection(id=f"a{i}", image="img", label=f.label, confidence=f.score, box=f.box)
+            for i, f in enumerate(fused) if f.label in ANIMALS and f.score >= threshold]
+
+
+def counted_faces(photo: Photo, persons: list[Detection], animals: list[Detection], threshold: float) -> int:
+    """Faces that count as people: linked to a person box, or alone and not inside an animal's box."""
+    faces = [f for f in photo.faces if f.confidence >= threshold]
+    linking = link_faces(persons, faces)
+    lone = [f for f in faces if f.id in linking.faces_without_person]
+    on_animals = [f for f in lone if any(containment(f.box, a.box) >= MIN_CONTAINMENT for a in animals)]
+    return len(faces) - len(on_animals)
+
+
 @dataclass
 class PeopleRule:
     confidence: Choice
@@ -225,7 +239,7 @@ def people_range(photo: PhotoLabels) -> tuple[int, int]:
 
 
 def choose_people_rule(photos: list[Photo], labels: LabelledPhotos, fused: dict[str, list[Fused]],
-                       face_threshold: float) -> PeopleRule:
+                       face_threshold: float, detect_threshold: float) -> PeopleRule:
     """Which person boxes without a face count: confidence and elongation thresholds, on the people counts.
 
     Each gap between consecutive elongations gives a confidence choice; neighbouring gaps with the same choice
@@ -241,7 +255,8 @@ def choose_people_rule(photos: list[Photo], labels: LabelledPhotos, fused: dict[
         boxes = [p for p in persons if p.id in linking.persons_without_face]
         alone[photo.name] = [(b.confidence, elongation(b, photo.size)) for b in boxes]
         low, high = people_range(labels.photos[photo.name])
-        needed[photo.name] = (low - len(faces), high - len(faces))
+        n_faces = counted_faces(photo, persons, animal_boxes(fused[photo.name], detect_threshold), face_threshold)
+        needed[photo.name] = (low - n_faces, high - n_faces)
     aspects = sorted({0.0, *(a for v in alone.values() for _, a in v)})
 
     def error_of(counts: dict[str, int]) -> int:
@@ -278,14 +293,15 @@ class Choices:
 def choose_all(photos: list[Photo], labels: LabelledPhotos) -> Choices:
     fusion = choose_fusion(photos, labels)
     face = choose_faces(photos, labels)
-    return Choices(fusion=fusion, face=face, people=choose_people_rule(photos, labels, fusion.fused, face.threshold))
+    return Choices(fusion=fusion, face=face, people=choose_people_rule(photos, labels, fusion.fused, face.threshold,
+                                                                        fusion.confidence.threshold))
 
 
 def people_count(photo: Photo, fused: list[Fused], c: Choices) -> int:
     faces = [f for f in photo.faces if f.confidence >= c.face.threshold]
     return count_people(person_boxes(photo, fused), faces, photo.size,
-                        alone_confidence=c.people.confidence.threshold,
-                        alone_min_aspect=c.people.min_aspect).count
+                        alone_confidence=c.people.confidence.threshold, alone_min_aspect=c.people.min_aspect,
+                        animals=animal_boxes(fused, c.fusion.confidence.threshold)).count
 
 
 def detected_counts(fused: list[Fused], threshold: float) -> dict[str, int]:

@@ -10,7 +10,9 @@ upper ``UPPER_FRACTION``. Each face links to at most one person box and each box
 matchings that link the most pairs, the one with the greatest total (containment + person confidence) wins.
 
 Counting rule (its two numbers are chosen on data, see ``scripts/choose_thresholds.py``): every face counts as
-a person (linked to a person box or not); a person box without a face counts only when its confidence is at
+a person (linked to a person box or not), except a face without a person box that lies inside an animal's box
+(the face detector finds lions' and cats' faces too; a person's face in an animal's box would have the
+person's box around it); a person box without a face counts only when its confidence is at
 least ``alone_confidence`` and it is elongated like a standing body (height >= ``alone_min_aspect`` x width in
 pixels; width/height for a person lying). A large, wide box with no face in it is where a face should have
 been visible, so the missing face is evidence against it; a tall, narrow box is a whole body whose face may be
@@ -25,6 +27,9 @@ from pydantic import BaseModel, Field
 from ..schema import Box, Detection
 
 MIN_CONTAINMENT = 0.5
+# Labels whose faces a face detector may take for a person's (COCO's animals, and the toy bear).
+ANIMALS = frozenset({"bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe",
+                     "teddy bear"})
 UPPER_FRACTION = 0.5
 LYING = "lying"  # the posture whose face may be anywhere in the box and whose body is wide
 
@@ -51,6 +56,8 @@ class PeopleCount(BaseModel):
     boxes_counted_alone: list[str] = Field(description="Person boxes without a face that count (confident, body-shaped).")
     boxes_not_counted: list[str] = Field(description="Person boxes without a face that do not count.")
     faces_alone: list[str] = Field(description="Faces without a person box; each counts as a person.")
+    faces_on_animals: list[str] = Field(default_factory=list,
+                                        description="Faces without a person box inside an animal's box: not counted.")
 
 
 def containment(inner: Box, outer: Box) -> float:
@@ -108,8 +115,10 @@ def counts_alone(person: Detection, image_size: tuple[int, int], *, alone_confid
 
 
 def count_people(persons: list[Detection], faces: list[Detection], image_size: tuple[int, int], *,
-                 alone_confidence: float, alone_min_aspect: float) -> PeopleCount:
-    """Link faces to person boxes and count people: faces, plus person boxes without a face that count alone."""
+                 alone_confidence: float, alone_min_aspect: float,
+                 animals: list[Detection] = ()) -> PeopleCount:
+    """Link faces to person boxes and count people: faces, plus person boxes without a face that count alone;
+    a face without a person box inside an animal's box (``animals``) does not count."""
     linking = link_faces(persons, faces)
     by_id = {p.id: p for p in persons}
     alone, not_counted = [], []
@@ -117,6 +126,10 @@ def count_people(persons: list[Detection], faces: list[Detection], image_size: t
         ok = counts_alone(by_id[pid], image_size, alone_confidence=alone_confidence,
                           alone_min_aspect=alone_min_aspect)
         (alone if ok else not_counted).append(pid)
-    return PeopleCount(count=len(linking.links) + len(alone) + len(linking.faces_without_person),
+    face_by_id = {f.id: f for f in faces}
+    on_animals = [fid for fid in linking.faces_without_person
+                  if any(containment(face_by_id[fid].box, a.box) >= MIN_CONTAINMENT for a in animals)]
+    lone = [fid for fid in linking.faces_without_person if fid not in on_animals]
+    return PeopleCount(count=len(linking.links) + len(alone) + len(lone),
                        confirmed=linking.links, boxes_counted_alone=alone, boxes_not_counted=not_counted,
-                       faces_alone=linking.faces_without_person)
+                       faces_alone=lone, faces_on_animals=on_animals)

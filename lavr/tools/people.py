@@ -9,7 +9,7 @@ from ..schema import Detection
 from ..settings import Settings
 from .base import Availability, ImageArg, RunContext, Tool, ToolOutput
 from .detect import PREDICT_CONF, DetectTool, nms_per_label
-from .evidence import count_people
+from .evidence import ANIMALS, count_people
 from .faces import FacesInput, FacesTool
 from .person_attributes import PersonAttributes, person_posture
 
@@ -45,6 +45,7 @@ class PeopleOutput(ToolOutput):
     boxes_alone: list[PersonEvidence]
     faces_alone: list[PersonEvidence]
     not_counted: list[float]  # confidences of person boxes without a face that did not count
+    faces_on_animals: list[Detection] = []  # faces without a person box inside an animal's box: not counted
     rule: str
 
     def to_text(self) -> str:
@@ -57,6 +58,9 @@ class PeopleOutput(ToolOutput):
             confs = ", ".join(f"{c:.2f}" for c in self.not_counted)
             n = len(self.not_counted)
             lines.append(f"not counted: {n} weak person box{'es' if n > 1 else ''} without a face (conf {confs})")
+        if self.faces_on_animals:
+            ids = ", ".join(f.id for f in self.faces_on_animals)
+            lines.append(f"not counted: {len(self.faces_on_animals)} face(s) inside an animal's box ({ids})")
         lines.append(f"rule: {self.rule}")
         return "\n".join(lines)
 
@@ -113,8 +117,10 @@ class PeopleTool(Tool[PeopleInput, PeopleOutput]):
                       for i, d in enumerate(nms_per_label(raw.detections)) if d.label == PERSON]
         faces = self.faces.run(FacesInput(image=args.image), ctx).faces
         d = self.detector.defaults()
+        animals = [Detection(id=f"animal_{i}", image=args.image, label=a.label, confidence=a.confidence, box=a.box)
+                   for i, a in enumerate(raw.detections) if a.label in ANIMALS and a.confidence >= d.confidence]
         result = count_people(candidates, faces, stored.size, alone_confidence=d.person_alone_confidence,
-                              alone_min_aspect=d.person_alone_min_aspect)
+                              alone_min_aspect=d.person_alone_min_aspect, animals=animals)
         by_id = {c.id: c for c in candidates}
         face_by_id = {f.id: f for f in faces}
 
@@ -134,6 +140,7 @@ class PeopleTool(Tool[PeopleInput, PeopleOutput]):
             confirmed=[e for e in ordered if e.face is not None], boxes_alone=[e for e in ordered if e.face is None],
             faces_alone=evidence[len(confirmed) + len(alone):],
             not_counted=sorted((by_id[pid].confidence for pid in result.boxes_not_counted), reverse=True),
+            faces_on_animals=[face_by_id[fid] for fid in result.faces_on_animals],
             rule=self.rule(),
         )
 
