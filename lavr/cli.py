@@ -1,4 +1,5 @@
-"""Command line: ``lavr ask IMAGE QUESTION``, ``lavr tools``, ``lavr chat``, ``lavr serve`` (also ``python run.py ...``)."""
+"""Command line: ``lavr ask IMAGE QUESTION``, ``lavr tools``, ``lavr models install``, ``lavr chat``, ``lavr serve`` (also
+``python run.py ...``)."""
 
 from __future__ import annotations
 
@@ -80,6 +81,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_tools(args: argparse.Namespace) -> int:
+    from .perception.install import status
     from .tools import ToolRegistry, default_tools
 
     settings = settings_from_args(args)
@@ -87,8 +89,10 @@ def cmd_tools(args: argparse.Namespace) -> int:
     rows = []
     for name in registry.names():
         avail = registry.availability(name)
-        rows.append({"name": name, "description": registry.get(name).description, **avail.model_dump()})
+        rows.append({"name": name, "kind": "tool", "description": registry.get(name).description, **avail.model_dump()})
+    models = status(settings)
     if args.json:
+        rows += [_model_row(m) for m in models]
         print(json.dumps(rows, indent=2))
         return 0
     for row in rows:
@@ -100,6 +104,43 @@ def cmd_tools(args: argparse.Namespace) -> int:
             print(f"    why: {row['reason']}")
             if row["fix"]:
                 print(f"    fix: {row['fix']}")
+    print("\nmodels (TF.js graph models, run by lavr's own executor):")
+    _print_models(models)
+    return 0
+
+
+def _model_row(model: Any) -> dict[str, Any]:
+    """A model as a ``tools --json`` row: the tools' keys, plus its source and state."""
+    from .perception.install import fix_hint
+
+    installed = model.state == "installed"
+    return {"name": f"model:{model.name}", "kind": "model", "description": model.purpose, "available": installed,
+            "weights": model.path, "source": model.source, "state": model.state,
+            "reason": "" if installed else model.detail.split("; fix: ")[0], "fix": "" if installed else fix_hint()}
+
+
+def _print_models(models: list[Any]) -> None:
+    for model in models:
+        print(f"{model.name:<18} {model.state:<10} {model.purpose}")
+        print(f"    source: {model.source}")
+        print(f"    file: {model.path}")
+        if model.detail:
+            print(f"    why: {model.detail}")
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from .perception.install import install, status, stderr_progress
+
+    settings = settings_from_args(args)
+    if args.action == "install":
+        folder = install(settings, progress=stderr_progress)
+        print(f"human-models installed in {folder}")
+        return 0
+    models = status(settings)
+    if args.json:
+        print(json.dumps([m.model_dump() for m in models], indent=2))
+    else:
+        _print_models(models)
     return 0
 
 
@@ -152,6 +193,11 @@ def build_parser() -> argparse.ArgumentParser:
     tools = sub.add_parser("tools", help="list the experts and whether they are available here")
     tools.add_argument("--json", action="store_true")
     tools.set_defaults(func=cmd_tools)
+
+    models = sub.add_parser("models", help="the TF.js perception models: install them (npm) or list their state")
+    models.add_argument("action", choices=["install", "list"])
+    models.add_argument("--json", action="store_true", help="for list: JSON")
+    models.set_defaults(func=cmd_models)
 
     cache = sub.add_parser("cache", help="the per-image expert cache: stats, clear, or seed precomputed outputs")
     cache.add_argument("action", choices=["stats", "clear", "seed"])

@@ -182,6 +182,40 @@ def test_conv_followed_by_bias_add_gives_the_same_as_unfused(tmp_path):
     np.testing.assert_allclose(out["sum"], np_conv(x, w, 1, (0, 0, 0, 0)) + b, atol=1e-5)
 
 
+def test_nchw_zero_pad_before_a_transposed_valid_conv_becomes_the_convs_padding(tmp_path):
+    x = RNG.normal(size=(1, 2, 5, 6)).astype(np.float32)  # NCHW, as models converted from ONNX take it
+    w = RNG.normal(size=(3, 3, 2, 3)).astype(np.float32)
+    g = GraphBuilder()
+    g.placeholder("x", [1, 2, 5, 6])
+    g.const("pads", np.array([[0, 0], [0, 0], [1, 1], [2, 0]], np.int32))
+    g.op("pad", "Pad", ["x", "pads"])
+    g.const("perm", np.array([0, 2, 3, 1], np.int32))
+    g.op("nhwc", "Transpose", ["pad", "perm"])
+    g.const("w", w)
+    g.op("conv", "Conv2D", ["nhwc", "w"], strides=[1, 1, 1, 1], padding="VALID")
+    model = load_graph_model(g.save(tmp_path))
+    out = model.run(x, ["conv"])["conv"].numpy()
+    np.testing.assert_allclose(out, np_conv(x.transpose(0, 2, 3, 1), w, 1, (1, 1, 2, 0)), atol=1e-5)
+    assert "pad" not in model._plan(("conv",)).steps  # the padded tensor is never built
+
+
+def test_hard_swish_with_its_float16_sixth_is_one_op_with_the_same_result(tmp_path):
+    x = np.linspace(-5, 5, 41, dtype=np.float32).reshape(1, 41)
+    g = GraphBuilder()
+    g.placeholder("x", [1, 41])
+    g.const("sixth", np.float32(1 / 6), quantize="float16")
+    g.const("three", np.float32(3), quantize="float16")
+    g.op("scaled", "Mul", ["sixth", "x"])
+    g.op("shifted", "Add", ["x", "three"])
+    g.op("clipped", "Relu6", ["shifted"])
+    g.op("y", "Mul", ["scaled", "clipped"])
+    model = load_graph_model(g.save(tmp_path))
+    sixth = np.float32(np.float16(1 / 6))
+    np.testing.assert_allclose(model.run(x, ["y"])["y"].numpy(), (x * sixth) * np.clip(x + 3, 0, 6), rtol=1e-6,
+                               atol=1e-6)
+    assert model._plan(("y",)).steps == ["y"]
+
+
 def test_same_max_pool_ignores_padding_and_avg_pool_counts_real_cells(tmp_path):
     x = -1.0 - RNG.random(size=(1, 4, 4, 1)).astype(np.float32)  # all negative: a zero pad would win a max
     g = GraphBuilder()
@@ -255,8 +289,15 @@ def test_top_k_breaks_ties_towards_the_lower_index(tmp_path):
     g.const("k", np.int32(4))
     g.op("top", "TopKV2", ["x", "k"], sorted=True)
     out = run(g, tmp_path, x, ["top", "top:1"])
-    assert out["top:1"].tolist() == [[1, 3, 6, 0]]
+    assert out["top:1"].tolist() == [[1, 3, 6, 0]]  # the three 0.9s, then the first of the three 0.5s
     assert out["top"].tolist() == [[pytest.approx(0.9)] * 3 + [0.5]]
+    g = GraphBuilder()
+    g.placeholder("x", [2, 5])
+    g.const("k", np.int32(3))
+    g.op("top", "TopKV2", ["x", "k"], sorted=True)
+    rows = np.array([[0.2, 0.9, 0.1, 0.9, 0.8], [0.3, 0.3, 0.3, 0.3, 0.3]], np.float32)
+    out = run(g, tmp_path, rows, ["top:1"])  # ties inside the top k, and a row of ties
+    assert out["top:1"].tolist() == [[1, 3, 4], [0, 1, 2]]
 
 
 def test_floor_div_and_floor_mod_round_towards_minus_infinity(tmp_path):

@@ -46,8 +46,9 @@ def rgb_array(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("RGB"), dtype=np.uint8)
 
 
-def image_tensor(image: Image.Image) -> torch.Tensor:
-    """An image as TF.js holds a decoded one: float32 [1, H, W, 3], values 0..255."""
+def image_pixels(image: Image.Image) -> torch.Tensor:
+    """An image's RGB pixels as a uint8 [1, H, W, 3] tensor: the values TF.js decodes (0..255), in a quarter of
+    the bytes; ``lavr.tfjs.ops.nn.resize_bilinear`` takes it as it is."""
     import torch
 
-    return torch.from_numpy(rgb_array(image).astype(np.float32))[None]
+    return torch.from_numpy(np.array(image.convert("RGB"), dtype=np.uint8))[None]  # a writable copy

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from ..schema import Box
 from ..settings import Settings
-from .base import LazyGraph, image_tensor
+from .base import LazyGraph, image_pixels
 from .install import Progress
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -63,7 +63,7 @@ class FaceAttributes:
 
         from ..tfjs.ops.nn import resize_bilinear
 
-        resized = torch.cat([resize_bilinear(image_tensor(f) / 255.0, (self.emotion_size,) * 2) for f in faces])
+        resized = torch.cat([resize_bilinear(image_pixels(f), (self.emotion_size,) * 2) for f in faces]) / 255.0
         grey = (resized * torch.tensor(GREY_WEIGHTS)).sum(-1, keepdim=True)
         return (grey - 0.5) * 2
 
@@ -72,7 +72,8 @@ class FaceAttributes:
 
         from ..tfjs.ops.nn import resize_bilinear
 
-        return torch.cat([resize_bilinear(image_tensor(f) / 255.0, (self.faceres_size,) * 2) for f in faces]) * 255.0
+        # human resizes the 0..1 crop and multiplies by 255: the 0..255 pixels resized, up to float rounding
+        return torch.cat([resize_bilinear(image_pixels(f), (self.faceres_size,) * 2) for f in faces])
 
     def predict(self, faces: Sequence[Image.Image]) -> list[FaceAttributeResult]:
         if not faces:

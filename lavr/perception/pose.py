@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from ..schema import Box
 from ..settings import Settings
-from .base import LazyGraph, image_tensor
+from .base import LazyGraph, image_pixels
 from .install import Progress
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -80,7 +80,7 @@ class MoveNet:
         from ..tfjs.ops.array import pad_value
         from ..tfjs.ops.nn import resize_bilinear
 
-        pixels = image_tensor(image)
+        pixels = image_pixels(image)
         height, width = pixels.shape[1], pixels.shape[2]
         top = (width - height) // 2 if width > height else 0
         left = (height - width) // 2 if height > width else 0

@@ -19,7 +19,7 @@ import torch
 
 from ..errors import TfjsModelError, UnsupportedOp
 from .files import ModelFiles, read_model
-from .fuse import fuse_bias_adds
+from .fuse import fuse
 from .node import DTYPES, Node, Ref
 from .ops import OPS, Kernel
 from .ops.elementwise import torch_dtype
@@ -56,7 +56,7 @@ class GraphModel:
             if node.name in self.nodes:
                 raise TfjsModelError(f"TF.js model {self.name}: node {node.name!r} is defined twice")
             self.nodes[node.name] = node
-        self.nodes = fuse_bias_adds(self.nodes, files.weights)
+        self.nodes = fuse(self.nodes, files.weights)
         self.order = self._topological_order()
         self.inputs = [self._input_spec(n) for n in self.order if self.nodes[n].op == "Placeholder"]
         self._constants: dict[str, tuple[torch.Tensor, ...]] = {}

@@ -282,17 +282,16 @@ def top_k_value(x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The ``k`` largest along the last dimension, largest first; equal values in index order, as TF.js's CPU
     kernel orders them (value descending, then index ascending). torch.topk leaves ties in any order."""
     rows = x.reshape(-1, x.shape[-1])
-    values, indices = torch.topk(rows, k, dim=-1, sorted=True)
-    kth = values[:, -1:]
-    ties_total = (rows == kth).sum(-1)
-    ties_taken = (values == kth).sum(-1)
-    if bool((ties_total != ties_taken).any()):
-        # Some of the k-th value's ties were left out: order the whole row (stable: lower index first).
-        order = torch.sort(rows, dim=-1, descending=True, stable=True).indices[:, :k]
-        indices = order
+    size = rows.shape[-1]
+    values, indices = torch.topk(rows, min(k + 1, size), dim=-1, sorted=True)
+    # A tie across the k-th place means torch may have picked the wrong ones among equal values.
+    boundary_tie = k < size and bool((values[:, k] == values[:, k - 1]).any()) if k > 0 else False
+    if boundary_tie:
+        # Order the whole row (stable: lower index first) and keep its first k.
+        indices = torch.sort(rows, dim=-1, descending=True, stable=True).indices[:, :k]
     else:
         # The set is right; order it by (value descending, index ascending).
-        indices, _ = torch.sort(indices, dim=-1)
+        indices, _ = torch.sort(indices[:, :k], dim=-1)
         order = torch.sort(rows.gather(-1, indices), dim=-1, descending=True, stable=True).indices
         indices = indices.gather(-1, order)
     values = rows.gather(-1, indices)

@@ -70,6 +70,12 @@ for _name in UNARY:
     register(_name)(_unary)
 
 
+@register("_LavrHardSwish")  # made only by lavr.tfjs.fuse from MobileNetV3's four-op hard-swish
+def hard_swish(node: Node, consts: Constants) -> Kernel:
+    scale = node.attr_float("scale")  # 6 x the graph's own 1/6
+    return lambda xs: F.hardswish(xs[0]).mul_(scale)
+
+
 @register("IdentityN")
 def identity_n(node: Node, consts: Constants) -> Kernel:
     return lambda xs: tuple(xs)
