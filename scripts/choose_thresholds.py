@@ -8,7 +8,8 @@ to a low floor, and the face detector), keeps their raw outputs (``--candidates 
 them on the next run), then chooses, in order:
 1. The fusion (``lavr.tools.fusion``): each model's weight, the same-label IoU and the conflict IoU, together
    with ``detect``'s score threshold: the combination whose counts make the fewest errors over every photo and
-   class (false positives + misses, difficult objects neither; ``lavr/eval/photo_labels.py``).
+   class (false positives + misses, difficult objects neither; ``lavr/eval/photo_labels.py``). Then the lower
+   threshold for things people wear inside a person's box (``worn_confidence``, ``lavr.tools.detections.WORN``).
 2. ``face_confidence``: the face detector's threshold, against the visible faces.
 3. ``person_alone_confidence`` and ``person_alone_min_aspect``: when a fused person box without a face counts
    as a person in the ``people`` tool (every face counts; ``lavr/tools/evidence.py``), against the people counts.
@@ -38,6 +39,7 @@ from lavr.settings import Settings
 from lavr.tools.base import RunContext
 from lavr.tools.coco_fusion import FLOOR, PERSON_MODEL, FusedDetector
 from lavr.tools.detect import COCO_LABELS
+from lavr.tools.detections import WORN, DetectorDefaults, RawDetection, kept_detections
 from lavr.tools.evidence import ANIMALS, MIN_CONTAINMENT, containment, count_people, elongation, link_faces
 from lavr.tools.faces import FacesTool
 from lavr.tools.fusion import Candidate, FusionParams, Fused, fuse
@@ -168,6 +170,32 @@ def best_threshold(labels: LabelledPhotos, fused: dict[str, list[Fused]]) -> Cho
                   alternatives=[(lo, hi, e) for e, lo, hi in reversed(gaps)])
 
 
+def kept(fused: list[Fused], confidence: float, worn: float | None) -> list[RawDetection]:
+    raw = [RawDetection(label=f.label, confidence=f.score, box=f.box) for f in fused]
+    return kept_detections(raw, DetectorDefaults(confidence=confidence, worn_confidence=worn,
+                                                 person_alone_confidence=0.0, person_alone_min_aspect=0.0))
+
+
+def choose_worn(labels: LabelledPhotos, fused: dict[str, list[Fused]], confidence: float) -> Choice:
+    """The threshold for worn things inside a kept person's box: the fewest count errors over every photo and
+    class; the candidates are the gaps between their scores (none kept: the gap above them all)."""
+    scores = sorted({f.score for found in fused.values() for f in found if f.label in WORN and f.score < confidence})
+    cuts = [0.0, *scores, confidence]
+
+    def errors(worn: float) -> int:
+        total = 0
+        for name, found in fused.items():
+            counts = Counter(d.label for d in kept(found, confidence, worn))
+            total += sum(x.fp + x.fn for x in match_counts(labels.photos[name], counts).values())
+        return total
+
+    gaps = [(errors(gap_middle(low, high)), -(high - low), low, high) for low, high in zip(cuts, cuts[1:])
+            if high > low]
+    error, _, low, high = min(gaps)
+    return Choice(threshold=gap_middle(low, high), error=error, gap=(low, high),
+                  alternatives=[(g[2], g[3], g[0]) for g in gaps])
+
+
 def fusion_grid(photos: list[Photo]) -> list[FusionParams]:
     models = sorted({c.model for p in photos for c in p.candidates})
     grid = []
@@ -286,14 +314,16 @@ def choose_people_rule(photos: list[Photo], labels: LabelledPhotos, fused: dict[
 @dataclass
 class Choices:
     fusion: FusionChoice
+    worn: Choice
     face: Choice
     people: PeopleRule
 
 
 def choose_all(photos: list[Photo], labels: LabelledPhotos) -> Choices:
     fusion = choose_fusion(photos, labels)
+    worn = choose_worn(labels, fusion.fused, fusion.confidence.threshold)
     face = choose_faces(photos, labels)
-    return Choices(fusion=fusion, face=face, people=choose_people_rule(photos, labels, fusion.fused, face.threshold,
+    return Choices(fusion=fusion, worn=worn, face=face, people=choose_people_rule(photos, labels, fusion.fused, face.threshold,
                                                                         fusion.confidence.threshold))
 
 
@@ -304,8 +334,9 @@ def people_count(photo: Photo, fused: list[Fused], c: Choices) -> int:
                         animals=animal_boxes(fused, c.fusion.confidence.threshold)).count
 
 
-def detected_counts(fused: list[Fused], threshold: float) -> dict[str, int]:
-    return dict(Counter(f.label for f in fused if f.score >= threshold))
+def detected_counts(fused: list[Fused], c: Choices) -> dict[str, int]:
+    worn = c.worn.threshold if c.worn.threshold < c.fusion.confidence.threshold else None
+    return dict(Counter(d.label for d in kept(fused, c.fusion.confidence.threshold, worn)))
 
 
 def fmt(v: float | None) -> str:
@@ -314,7 +345,7 @@ def fmt(v: float | None) -> str:
 
 def report(photos: list[Photo], labels: LabelledPhotos, c: Choices) -> str:
     f = c.fusion
-    detected = {p.name: detected_counts(f.fused[p.name], f.confidence.threshold) for p in photos}
+    detected = {p.name: detected_counts(f.fused[p.name], c) for p in photos}
     scores = score_counts(labels, detected)
     present = [k for k in labels.classes_present() if any(labels.photos[p.name].objects.get(k) for p in photos)]
     lines = ["per class (detect at the chosen threshold; counts matched per photo, difficult objects neither way):",
@@ -344,6 +375,9 @@ def report(photos: list[Photo], labels: LabelledPhotos, c: Choices) -> str:
         f"fusion: weights {params.weights}, iou {params.iou}, conflict_iou {params.conflict_iou}; "
         f"detect confidence = {f.confidence.threshold} (count errors {f.confidence.error}; any threshold in "
         f"({f.confidence.gap[0]:.4f}, {f.confidence.gap[1]:.4f}] is equivalent)",
+        f"worn_confidence = {c.worn.threshold}  (count errors {c.worn.error}; gap ({c.worn.gap[0]:.4f}, "
+        f"{c.worn.gap[1]:.4f}]; alternatives: " + "; ".join(f"({lo:.2f}, {hi:.2f}]: {e}" for lo, hi, e in
+                                                             c.worn.alternatives) + ")",
         f"face_confidence = {c.face.threshold}  (count error {c.face.error}; gap ({c.face.gap[0]:.4f}, "
         f"{c.face.gap[1]:.4f}])",
         f"person_alone_confidence = {c.people.confidence.threshold}, person_alone_min_aspect = {c.people.min_aspect}"
@@ -378,6 +412,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         f = choices.fusion
         print(json.dumps({"fusion": f.params.model_dump(), "detector_confidence": f.confidence.threshold,
+                          "worn_confidence": choices.worn.threshold,
                           "face_confidence": choices.face.threshold,
                           "person_alone_confidence": choices.people.confidence.threshold,
                           "person_alone_min_aspect": choices.people.min_aspect}))

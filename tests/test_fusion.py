@@ -74,3 +74,14 @@ def test_a_models_weaker_box_does_not_outvote_its_best_on_attributes():
     [f] = fuse([cand("fall", "person", 0.2, [0.1, 0.1, 0.4, 0.9]),
                 cand("fall", "person", 0.5, [0.1, 0.1, 0.4, 0.88], posture="lying")], PARAMS, KNOWN)
     assert f.attributes == {"posture": "lying"}
+
+
+def test_people_take_no_part_in_one_label_per_object():
+    # the half-seen person at the bus's edge: the COCO models say dog, the person detector says person
+    edge = [0.0, 0.52, 0.09, 0.81]
+    fused = fuse([cand("centernet", "dog", 0.43, edge), cand("nanodet", "dog", 0.11, edge),
+                  cand("fall", "person", 0.58, [0.0, 0.5, 0.09, 0.8])], PARAMS, KNOWN)
+    assert sorted(f.label for f in fused) == ["dog", "person"]
+    strict = PARAMS.model_copy(update={"independent": ()})
+    assert [f.label for f in fuse([cand("centernet", "dog", 0.43, edge), cand("nanodet", "dog", 0.11, edge),
+                                   cand("fall", "person", 0.58, [0.0, 0.5, 0.09, 0.8])], strict, KNOWN)] == ["dog"]

@@ -18,7 +18,7 @@ from ..schema import Detection
 from ..settings import Settings
 from .base import Availability, ImageArg, RunContext, Tool, ToolOutput
 from .detections import (COCO_LABELS, SAME_LABEL_IOU, SYNONYMS, DetectorDefaults, RawDetection, RawDetections,
-                         canonical_label, nms_per_label)
+                         canonical_label, kept_detections, nms_per_label)
 from .yolo import (COCO_DEFAULT, LABEL_MAPS, YOLO_DEFAULTS, YoloDetector, coco_names, fall_detector_weights, file_digest,
                    resolve_weights)
 
@@ -167,8 +167,10 @@ class DetectTool(Tool[DetectInput, DetectOutput]):
 
     def predict_conf(self, args: DetectInput) -> float:
         """The confidence the model runs at: one cached prediction serves every higher threshold."""
-        threshold = self.defaults().confidence if args.min_confidence is None else args.min_confidence
-        return min(PREDICT_CONF, threshold)
+        defaults = self.defaults()
+        if args.min_confidence is not None:
+            return min(PREDICT_CONF, args.min_confidence)
+        return min(PREDICT_CONF, defaults.confidence, defaults.worn_confidence or 1.0)
 
     def prefetch_batch(self, image_ids: list[str], ctx: RunContext, *, conf: float = PREDICT_CONF) -> int:
         """Run the model once, as a batch, on the images whose detections are not cached yet.
@@ -215,8 +217,11 @@ class DetectTool(Tool[DetectInput, DetectOutput]):
                     f"this detector cannot find {', '.join(unknown)}; it only knows: {', '.join(raw.labels[:80])}"
                 )
         detections = []
-        for d in nms_per_label(raw.detections):
-            if d.confidence < threshold or (wanted and canonical_label(d.label, raw.labels) not in wanted):
+        defaults = self.defaults().model_copy(update={"confidence": threshold})
+        if args.min_confidence is not None:  # a threshold asked for applies to everything
+            defaults = defaults.model_copy(update={"worn_confidence": None})
+        for d in kept_detections(nms_per_label(raw.detections), defaults):
+            if wanted and canonical_label(d.label, raw.labels) not in wanted:
                 continue
             detections.append(
                 ctx.register_object(image=args.image, label=d.label, confidence=d.confidence, box=d.box,

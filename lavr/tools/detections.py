@@ -125,8 +125,12 @@ class DetectorDefaults(BaseModel):
     """A detector backend's thresholds, chosen on data; the ``Settings`` of the same names override them."""
 
     confidence: float = Field(ge=0.0, le=1.0, description="detect's score threshold")
+    worn_confidence: float | None = Field(None, ge=0.0, le=1.0, description=(
+        "the threshold for things people wear (WORN) inside a person box that passes `confidence`"))
     person_alone_confidence: float = Field(ge=0.0, le=1.0, description="a person box without a face counts from...")
     person_alone_min_aspect: float = Field(ge=0.0, description="... when its height is this many times its width")
+    person_conflict_iou: float | None = Field(None, gt=0.0, le=1.0, description=(
+        "the scene graph gives a counted person the objects of other labels overlapping it this much"))
 
     def resolved(self, settings: Any) -> DetectorDefaults:
         """These values with any the settings set instead."""
@@ -135,4 +139,24 @@ class DetectorDefaults(BaseModel):
         if getattr(settings, "detector_confidence", None) is not None:
             update["confidence"] = settings.detector_confidence
         return self.model_copy(update=update)
+
+
+# Things people wear: found inside a person's box, they are more likely what they seem (a tie on a shirt front).
+WORN = frozenset({"tie", "backpack", "handbag"})
+WORN_INSIDE = 0.8  # share of the thing's box inside the person's box
+
+
+def kept_detections(detections: list[RawDetection], defaults: DetectorDefaults) -> list[RawDetection]:
+    """The detections ``detect`` reports: those scoring ``confidence``, and worn things scoring
+    ``worn_confidence`` inside the box of a person who scores ``confidence``."""
+    kept = [d for d in detections if d.confidence >= defaults.confidence]
+    if defaults.worn_confidence is None:
+        return kept
+    people = [d.box for d in kept if d.label == "person"]
+
+    def worn(d: RawDetection) -> bool:
+        return (d.label in WORN and defaults.worn_confidence <= d.confidence < defaults.confidence and d.box.area > 0
+                and any(d.box.intersection(p) / d.box.area >= WORN_INSIDE for p in people))
+
+    return [d for d in detections if d.confidence >= defaults.confidence or worn(d)]
 

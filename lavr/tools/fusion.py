@@ -13,7 +13,9 @@ disagree on what one object is, the label with more evidence wins.
    models that know the label (the person detector does not vote on buses). A box two detectors agree on scores
    higher than either alone; one found by a single detector scores less than its own confidence.
 4. One label per object: clusters of different labels overlapping by at least ``conflict_iou`` are one object
-   seen two ways; the higher score keeps it, the other's label is kept in ``alternatives``.
+   seen two ways; the higher score keeps it, the other's label is kept in ``alternatives``. People take no part:
+   the ``people`` tool cross-checks person boxes with faces, and the scene graph then gives a counted person's box
+   to the person (a half-seen person the COCO models call a dog loses to the person detector and a face).
 
 Pure functions over boxes; the detectors and the chosen parameters live elsewhere (``detect``, and
 ``scripts/choose_thresholds.py`` chooses the parameters on the labelled photo set).
@@ -46,6 +48,7 @@ class FusionParams(BaseModel):
     conflict_iou: float = Field(0.7, gt=0.0, le=1.0,
                                 description="Boxes of different labels overlapping this much are one object.")
     floor: float = Field(0.05, ge=0.0, le=1.0, description="Candidates under this score are not fused.")
+    independent: tuple[str, ...] = Field(("person",), description="Labels that take no part in step 4.")
 
 
 class Fused(BaseModel):
@@ -124,14 +127,17 @@ def fuse(candidates: Iterable[Candidate], params: FusionParams,
             score = sum(weights[m] * s for m, s in votes.items()) / voters
             fused.append(Fused(label=label, score=round(min(1.0, score), 4), box=cl.box,
                                votes={m: round(s, 4) for m, s in votes.items()}, attributes=cl.attributes()))
-    return one_label_per_object(fused, params.conflict_iou)
+    return one_label_per_object(fused, params.conflict_iou, independent=params.independent)
 
 
-def one_label_per_object(fused: list[Fused], conflict_iou: float) -> list[Fused]:
-    """Of boxes with different labels overlapping by ``conflict_iou`` or more, keep the more confident."""
+def one_label_per_object(fused: list[Fused], conflict_iou: float, *, independent: tuple[str, ...] = ()) -> list[Fused]:
+    """Of boxes with different labels overlapping by ``conflict_iou`` or more, keep the more confident; boxes
+    of an ``independent`` label neither suppress nor are suppressed."""
     kept: list[Fused] = []
     for f in sorted(fused, key=lambda f: (-f.score, f.label)):
-        rival = next((k for k in kept if k.label != f.label and k.box.iou(f.box) >= conflict_iou), None)
+        rival = None if f.label in independent else next(
+            (k for k in kept if k.label != f.label and k.label not in independent
+             and k.box.iou(f.box) >= conflict_iou), None)
         if rival is None:
             kept.append(f)
         elif f.label not in rival.alternatives:

@@ -305,7 +305,13 @@ class SceneGraphTool(Tool[SceneGraphInput, SceneGraphOutput]):
             from .people import PeopleInput
 
             evidence = self.people.run(PeopleInput(image=image_id), ctx)
-            objects = [o for o in objects if o.label != PERSON] + people_objects(evidence, image_id, ctx)
+            people = people_objects(evidence, image_id, ctx)
+            overlap = self.detector.defaults().person_conflict_iou
+            counted = [o.box for o in people if o.label == PERSON]
+            # A counted person's box is the person's: another label on it is the same body misread (the COCO
+            # models call a half-seen person a dog), given to the person the faces and the person detector saw.
+            objects = [o for o in objects if o.label != PERSON
+                       and not (overlap and any(o.box.iou(b) >= overlap for b in counted))] + people
             known = sorted(set(known) | {FACE})
         return objects, known
 
