@@ -15,7 +15,8 @@ them on the next run), then chooses, in order:
    as a person in the ``people`` tool (every face counts; ``lavr/tools/evidence.py``), against the people counts.
 
 A count only changes at a score, so threshold candidates are the gaps between consecutive scores; among equally
-good choices the widest gap wins and the threshold is its middle (the most margin on both sides). With
+good choices the widest gap wins and the threshold is its middle (the most margin on both sides). ``--keep-fusion`` keeps the fusion
+in ``lavr.tools.coco_fusion.FUSION`` and only chooses the thresholds (the grid takes minutes). With
 ``--no-coco`` only the person detector runs (the thresholds of ``lavr.tools.yolo.YOLO_DEFAULTS``). The script
 prints the choice, the errors of the alternatives, per-class precision and recall, and a per-photo table.
 """
@@ -37,10 +38,11 @@ from lavr.samples import sample_path
 from lavr.schema import Detection
 from lavr.settings import Settings
 from lavr.tools.base import RunContext
-from lavr.tools.coco_fusion import FLOOR, PERSON_MODEL, FusedDetector
+from lavr.tools.coco_fusion import FLOOR, FUSION, PERSON_MODEL, FusedDetector
 from lavr.tools.detect import COCO_LABELS
 from lavr.tools.detections import WORN, DetectorDefaults, RawDetection, kept_detections
-from lavr.tools.evidence import ANIMALS, MIN_CONTAINMENT, containment, count_people, elongation, link_faces
+from lavr.tools.evidence import (ANIMALS, MIN_CONTAINMENT, containment, count_people, elongation, faceless_exclusions,
+                                 link_faces)
 from lavr.tools.faces import FacesTool
 from lavr.tools.fusion import Candidate, FusionParams, Fused, fuse
 from lavr.tools.yolo import YoloDetector, fall_detector_weights
@@ -207,11 +209,11 @@ def fusion_grid(photos: list[Photo]) -> list[FusionParams]:
     return grid
 
 
-def choose_fusion(photos: list[Photo], labels: LabelledPhotos) -> FusionChoice:
+def choose_fusion(photos: list[Photo], labels: LabelledPhotos, *, grid: list[FusionParams] | None = None) -> FusionChoice:
     """The fusion parameters and detect threshold with the fewest count errors (module docstring)."""
     ranking = []
     results = {}
-    for params in fusion_grid(photos):
+    for params in grid or fusion_grid(photos):
         fused = {p.name: fuse(p.candidates, params, KNOWN) for p in photos}
         choice = best_threshold(labels, fused)
         key = json.dumps(params.model_dump(), sort_keys=True)
@@ -279,11 +281,13 @@ def choose_people_rule(photos: list[Photo], labels: LabelledPhotos, fused: dict[
     for photo in photos:
         faces = [f for f in photo.faces if f.confidence >= face_threshold]
         persons = person_boxes(photo, fused[photo.name])
+        animals = animal_boxes(fused[photo.name], detect_threshold)
         linking = link_faces(persons, faces)
-        boxes = [p for p in persons if p.id in linking.persons_without_face]
+        excluded = faceless_exclusions(persons, linking, animals)
+        boxes = [p for p in persons if p.id in linking.persons_without_face and p.id not in excluded]
         alone[photo.name] = [(b.confidence, elongation(b, photo.size)) for b in boxes]
         low, high = people_range(labels.photos[photo.name])
-        n_faces = counted_faces(photo, persons, animal_boxes(fused[photo.name], detect_threshold), face_threshold)
+        n_faces = counted_faces(photo, persons, animals, face_threshold)
         needed[photo.name] = (low - n_faces, high - n_faces)
     aspects = sorted({0.0, *(a for v in alone.values() for _, a in v)})
 
@@ -319,8 +323,8 @@ class Choices:
     people: PeopleRule
 
 
-def choose_all(photos: list[Photo], labels: LabelledPhotos) -> Choices:
-    fusion = choose_fusion(photos, labels)
+def choose_all(photos: list[Photo], labels: LabelledPhotos, *, keep_fusion: bool = False) -> Choices:
+    fusion = choose_fusion(photos, labels, grid=[FUSION] if keep_fusion else None)
     worn = choose_worn(labels, fusion.fused, fusion.confidence.threshold)
     face = choose_faces(photos, labels)
     return Choices(fusion=fusion, worn=worn, face=face, people=choose_people_rule(photos, labels, fusion.fused, face.threshold,
@@ -400,6 +404,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the choices as JSON")
     parser.add_argument("--candidates", type=Path, help="store the models' raw outputs here, or reuse them")
     parser.add_argument("--no-coco", action="store_true", help="the person detector alone (no COCO models)")
+    parser.add_argument("--keep-fusion", action="store_true",
+                        help="keep lavr.tools.coco_fusion.FUSION (skip the grid, minutes) and choose the thresholds")
     args = parser.parse_args(argv)
     labels = load_photo_labels()
     if args.candidates and args.candidates.is_file():
@@ -408,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
         photos = measure(Settings(), labels, coco=not args.no_coco)  # no expert cache: RunContext has none
         if args.candidates:
             save(photos, args.candidates)
-    choices = choose_all(photos, labels)
+    choices = choose_all(photos, labels, keep_fusion=args.keep_fusion)
     if args.json:
         f = choices.fusion
         print(json.dumps({"fusion": f.params.model_dump(), "detector_confidence": f.confidence.threshold,

@@ -16,7 +16,10 @@ person's box around it); a person box without a face counts only when its confid
 least ``alone_confidence`` and it is elongated like a standing body (height >= ``alone_min_aspect`` x width in
 pixels; width/height for a person lying). A large, wide box with no face in it is where a face should have
 been visible, so the missing face is evidence against it; a tall, narrow box is a whole body whose face may be
-small, turned away or hidden.
+small, turned away or hidden. Two geometric exclusions come first (not fitted): a box without a face that lies
+``PART_INSIDE`` inside the box of a person a face confirmed is a part of that person (a second box on one body),
+and a box of a person lying on the ground that overlaps an animal's box by ``ANIMAL_IOU`` is the animal (the
+person detector calls a running cheetah a fallen person; the COCO models see the animal).
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from pydantic import BaseModel, Field
 from ..schema import Box, Detection
 
 MIN_CONTAINMENT = 0.5
+PART_INSIDE = 0.9  # a faceless person box this much inside a confirmed person's box is part of that person
+ANIMAL_IOU = 0.5  # a faceless lying person's box overlapping an animal's box this much is the animal
 # Labels whose faces a face detector may take for a person's (COCO's animals, and the toy bear).
 ANIMALS = frozenset({"bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe",
                      "teddy bear"})
@@ -114,17 +119,35 @@ def counts_alone(person: Detection, image_size: tuple[int, int], *, alone_confid
     return person.confidence >= alone_confidence and elongation(person, image_size) >= alone_min_aspect
 
 
+def faceless_exclusions(persons: list[Detection], linking: Linking,
+                        animals: list[Detection] = ()) -> dict[str, str]:
+    """Person boxes without a face that cannot count alone, whatever their score and shape: id -> why."""
+    by_id = {p.id: p for p in persons}
+    confirmed = [by_id[link.person] for link in linking.links]
+    out = {}
+    for pid in linking.persons_without_face:
+        box = by_id[pid]
+        whole = next((c for c in confirmed if containment(box.box, c.box) >= PART_INSIDE), None)
+        if whole is not None:
+            out[pid] = f"part of {whole.id}"
+        elif box.attributes.get("posture") == LYING and any(box.box.iou(a.box) >= ANIMAL_IOU for a in animals):
+            out[pid] = "an animal lying"
+    return out
+
+
 def count_people(persons: list[Detection], faces: list[Detection], image_size: tuple[int, int], *,
                  alone_confidence: float, alone_min_aspect: float,
                  animals: list[Detection] = ()) -> PeopleCount:
-    """Link faces to person boxes and count people: faces, plus person boxes without a face that count alone;
-    a face without a person box inside an animal's box (``animals``) does not count."""
+    """Link faces to person boxes and count people: faces, plus person boxes without a face that count alone
+    (not a part of a confirmed person, not an animal lying); a face without a person box inside an animal's box
+    (``animals``) does not count."""
     linking = link_faces(persons, faces)
     by_id = {p.id: p for p in persons}
+    excluded = faceless_exclusions(persons, linking, animals)
     alone, not_counted = [], []
     for pid in linking.persons_without_face:
-        ok = counts_alone(by_id[pid], image_size, alone_confidence=alone_confidence,
-                          alone_min_aspect=alone_min_aspect)
+        ok = pid not in excluded and counts_alone(by_id[pid], image_size, alone_confidence=alone_confidence,
+                                                  alone_min_aspect=alone_min_aspect)
         (alone if ok else not_counted).append(pid)
     face_by_id = {f.id: f for f in faces}
     on_animals = [fid for fid in linking.faces_without_person
