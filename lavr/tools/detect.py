@@ -49,6 +49,8 @@ class Detector(Protocol):
 def choose_detector(settings: Settings) -> tuple[Detector | None, str, str | None]:
     """The detector ``detect`` runs (module docstring): ``(detector or None, description, reason when none)``."""
     path, describe, reason = resolve_weights(settings)
+    if settings.detector_weights and path is None:
+        return None, describe, reason  # the weights the user named are missing: say so, use no other detector
     if path is not None and (settings.detector_weights or path.name == COCO_DEFAULT):
         return YoloDetector(settings, path, describe), describe, None  # YOLO weights the user gave take precedence
     if settings.coco_detectors:
