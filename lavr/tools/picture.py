@@ -132,7 +132,9 @@ def things_by_kind(labels: list[str]) -> list[Things]:
     for label in labels:
         canon = canonical_label(label)
         groups.setdefault(KIND_OF.get(canon, "other objects"), Counter())[canon] += 1
-    ordered = sorted(groups.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
+    # most objects first; between equals, the order of KINDS (people before the ties they wear)
+    rank = {kind: i for i, kind in enumerate(KINDS)}
+    ordered = sorted(groups.items(), key=lambda kv: (-sum(kv[1].values()), rank.get(kv[0], len(rank))))
     return [Things(kind=kind, counts=dict(counts)) for kind, counts in ordered]
 
 

@@ -27,7 +27,10 @@ class SceneGraphInput(ImageArg):
     attribute: str | None = Field(
         None, description="Query: only objects with this attribute, 'key=value' (e.g. 'color=red', "
         "'size=large' (small|medium|large), 'position=left' (top|middle|bottom, left|center|right, or both: "
-        "'position=top-left'), 'posture=fallen' (person detector only))."
+        "'position=top-left'); people where their body or face shows it: 'posture=sitting' "
+        "(standing|sitting|lying), 'arms=raised' (raised|down), 'facing=camera' (camera|away|side), "
+        "'expression=happy' (happy|neutral|sad|angry|surprised|fearful|disgusted), 'age=child' "
+        "(child|teen|adult|elderly))."
     )
     relation: Relation | None = Field(None, description="Query: only objects in this relation to `target`.")
     target: str | None = Field(None, description="Object id for `relation`, e.g. obj_2.", pattern=r"^obj_\d+$")
