@@ -7,17 +7,13 @@ what was said: it never changes its meaning (a count stays a count even when the
 
 from __future__ import annotations
 
+import functools
 import re
+
+from .lexicon import lexicon
 
 __all__ = ["expects_yes_no", "short_answer", "strip_prefixes"]
 
-_NUMBER_WORDS: dict[str, str] = {
-    "none": "0", "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
-    "seven": "7", "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "thirteen": "13",
-    "fourteen": "14", "fifteen": "15", "sixteen": "16", "seventeen": "17", "eighteen": "18", "nineteen": "19",
-    "twenty": "20",
-}
-_NUMBER_RE = re.compile(r"\b(\d+(?:,\d{3})*(?:\.\d+)?|" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
 _PREFIX_RE = re.compile(
     r"^(?:(?:final\s+)?answer\s*[:\-]\s*|the\s+(?:correct\s+|final\s+)?answer\s+is\s*:?\s*|"
     r"there\s+(?:are|is)\s+|it\s+is\s+|it's\s+)",
@@ -25,16 +21,24 @@ _PREFIX_RE = re.compile(
 )
 _YES_NO_RE = re.compile(r"^(yes|no)(?:[,.!;:]|$)|^(yes)\s", re.IGNORECASE)
 _MAX_WORDS = 5
-_YES_NO_STARTS = {"is", "are", "am", "was", "were", "do", "does", "did", "can", "could", "has", "have", "had",
-                  "will", "would", "should", "shall", "may", "might", "must"}
-_CHOICE_RE = re.compile(r"\bor\b", re.IGNORECASE)
+
+
+@functools.cache
+def _number_words() -> dict[str, str]:
+    """The lexicon's number words as digits ("three" -> "3"); "no" is read only alone (see ``short_answer``)."""
+    return {w: str(n) for w, n in lexicon().number_words().items() if w.isalpha() and w != "no"}
+
+
+@functools.cache
+def _number_re() -> re.Pattern[str]:
+    return re.compile(r"\b(\d+(?:,\d{3})*(?:\.\d+)?|" + "|".join(sorted(_number_words(), key=len, reverse=True))
+                      + r")\b", re.IGNORECASE)
 
 
 def expects_yes_no(question: str) -> bool:
-    """Whether a question is answered with yes or no: it starts with an auxiliary verb ("Is there...", "Can you
-    see...", "Does anyone...") and offers no choice ("Is it metal or rubber?" is answered with a value)."""
-    first = re.findall(r"[a-z']+", question.lower())[:1]
-    return bool(first) and first[0] in _YES_NO_STARTS and not _CHOICE_RE.search(question)
+    """Whether a question is answered with yes or no (the lexicon's rule: it starts with an auxiliary verb, "Is
+    there...", "Can you see...", and offers no choice between values, "Is it metal or rubber?")."""
+    return lexicon().is_yes_no_question(question)
 
 
 def strip_prefixes(text: str) -> str:
@@ -65,11 +69,11 @@ def short_answer(text: str, *, question: str | None = None) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     answer = strip_prefixes(lines[0]) if lines else ""
     answer = answer.rstrip(" .").strip()
-    if question is not None and question.strip().lower().startswith("how many"):
-        match = _NUMBER_RE.search(answer)
+    if question is not None and lexicon().asks_count(question):
+        match = _number_re().search(answer)
         if match:
             token = match.group(1).lower()
-            return _NUMBER_WORDS.get(token, token.replace(",", ""))
+            return _number_words().get(token, token.replace(",", ""))
         if re.search(r"\bno\b", answer, re.IGNORECASE):
             return "0"
     yes_no = _YES_NO_RE.match(answer)

@@ -6,8 +6,9 @@ connection per thread) and between processes (WAL journal, 30 s busy timeout, sh
 bounded: once the stored JSON exceeds ``max_bytes`` the least recently used entries are evicted, and once enough
 pages are free they are given back to the file system (incremental auto-vacuum), so the file shrinks. An entry larger than the whole bound is not stored (it would evict everything
 else and then itself). A damaged database file (an unreadable header, or pages that ``PRAGMA quick_check``
-finds malformed on open, or a "malformed" error later) is moved aside (``<name>.corrupt-<timestamp>``) and a
-fresh one is started: the cache only holds recomputable outputs.
+finds malformed on open, or a "malformed" error later) is moved aside (``<name>.corrupt-<timestamp>``, never
+written again) and a fresh one is started with every entry that can still be read from it, row by row (seeded
+entries cannot be recomputed); a warning says how many were kept (``ExpertCache.recovered``).
 
 Seeding from precomputed outputs (JSONL)
 ----------------------------------------
@@ -81,7 +82,20 @@ class EntryTooLarge(ValueError):
     """An entry is larger than the cache's whole size bound, so it is not stored."""
 
 
-def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
+def _whole(row: tuple[Any, ...]) -> bool:
+    """Whether a row read from a damaged file is intact: typed fields, a JSON object of the recorded size."""
+    key, tool, sha, identity, value, size, created, last_used = row
+    if not (isinstance(key, str) and key and isinstance(tool, str) and isinstance(sha, str)
+            and isinstance(identity, (str, type(None))) and isinstance(value, str) and isinstance(size, int)
+            and isinstance(created, (int, float)) and isinstance(last_used, (int, float))):
+        return False
+    try:
+        return len(value.encode("utf-8")) == size and isinstance(json.loads(value), dict)
+    except (ValueError, RecursionError):
+        return False
+
+
+def is_corruption(exc: sqlite3.DatabaseError) -> bool:
     """True for errors that mean the file itself is damaged (not locked, busy or read-only)."""
     text = str(exc).lower()
     return "malformed" in text or "not a database" in text or "file is encrypted" in text
@@ -114,10 +128,11 @@ class ExpertCache:
         self._conns: list[sqlite3.Connection] = []
         self._generation = 0
         self._hits = self._misses = 0
+        self.recovered: int | None = None  # entries kept from a damaged file, once one was set aside
         try:
             self._check_on_open(self._conn())
         except sqlite3.DatabaseError as exc:
-            if not _is_corruption(exc):
+            if not is_corruption(exc):
                 # locked, unreachable or read-only: not a corrupt file, and nothing to move aside
                 raise InputError(f"cannot open the expert cache {self.path}: {exc} "
                                  "(set LAVR_DATA_DIR to a writable folder, or use --no-cache)") from None
@@ -182,29 +197,80 @@ class ExpertCache:
                     probe.close()
             except sqlite3.DatabaseError:
                 ok = False
-            if not ok and self.path.exists():
-                self._move_aside(exc)
-            self._conn()
+            moved = self._move_aside() if not ok and self.path.exists() else None
+            conn = self._conn()
+            if moved is not None:
+                kept = self._salvage(moved, conn)
+                self.recovered = kept
+                log.warning("expert cache %s is unreadable (%s): moved it to %s and started a new one with the %d "
+                            "entries that could still be read", self.path, exc, moved, kept)
 
     def _guarded(self, op: Callable[[], Any]) -> Any:
         """Run ``op``; on a "malformed" error, recover the file and run it once more on the fresh database."""
         try:
             return op()
         except sqlite3.DatabaseError as exc:
-            if not _is_corruption(exc):
+            if not is_corruption(exc):
                 raise
             self._recover(exc)
             return op()
 
-    def _move_aside(self, exc: Exception) -> None:
-        """Rename an unreadable database (and its WAL/SHM files) to ``*.corrupt-<timestamp>``."""
+    def _move_aside(self) -> Path:
+        """Rename an unreadable database (and its WAL/SHM files) to ``*.corrupt-<timestamp>``; returns the name."""
         target = self.path.with_name(f"{self.path.name}.corrupt-{datetime.now():%Y%m%d-%H%M%S-%f}")
-        log.warning("expert cache %s is unreadable (%s); moved it to %s and starting a new one", self.path, exc, target)
         self.path.replace(target)
         for suffix in ("-wal", "-shm"):
             side = self.path.with_name(self.path.name + suffix)
             if side.exists():
                 side.replace(target.with_name(target.name + suffix))
+        return target
+
+    def _salvage(self, damaged: Path, conn: sqlite3.Connection) -> int:
+        """Copy every entry of a damaged file that can still be read into the fresh one (``conn``); returns how
+        many. Seeded entries cannot be recomputed, so one bad page must not cost the rest.
+
+        Row ids come from a forward and a backward scan of the table (each stops at the damage, from its own
+        side) and from both indexes; each row is then read on its own, and kept only when it is whole."""
+        try:
+            source = sqlite3.connect(damaged.resolve().as_uri() + "?mode=ro", uri=True, timeout=30.0)
+        except sqlite3.Error:
+            return 0
+        rows: list[tuple[Any, ...]] = []
+        try:
+            rowids: set[int] = set()
+            for query in ("SELECT rowid FROM entries NOT INDEXED ORDER BY rowid",
+                          "SELECT rowid FROM entries NOT INDEXED ORDER BY rowid DESC",
+                          "SELECT rowid FROM entries INDEXED BY entries_last_used",
+                          "SELECT rowid FROM entries INDEXED BY sqlite_autoindex_entries_1"):
+                try:
+                    for (rowid,) in source.execute(query):
+                        rowids.add(rowid)
+                except sqlite3.DatabaseError:
+                    continue  # read up to the damage; the other scans come from elsewhere
+            for rowid in sorted(rowids):
+                try:
+                    row = source.execute("SELECT key, tool, image_sha256, identity, value, bytes, created, last_used "
+                                         "FROM entries WHERE rowid = ?", (rowid,)).fetchone()
+                except sqlite3.DatabaseError:
+                    continue
+                if row is not None and _whole(row):
+                    rows.append(row)
+        finally:
+            source.close()
+        if not rows:
+            return 0
+        rows.sort(key=lambda r: r[7])
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany("INSERT OR IGNORE INTO entries (key, tool, image_sha256, identity, value, bytes, created,"
+                             " last_used) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            self._evict(conn, keep="")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return conn.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
 
     def close(self) -> None:
         """Close every connection this instance opened; a later call opens new ones."""
@@ -338,21 +404,23 @@ class ExpertCache:
         Returns:
             How many entries were loaded and the errors of the lines that were skipped.
         """
+        from .jsonl import json_lines
+
         report = SeedReport()
         keys: list[str] = []
-        with Path(path).open(encoding="utf-8") as fh:
-            for number, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = self.parse_seed_line(line, identity_for)
-                    if normalise is not None:
-                        record["value"] = normalise(record["tool"], record["value"])
-                    keys.append(self.put_record(record))
-                except (ValueError, LavrError) as exc:  # EntryTooLarge is a ValueError
-                    report.errors.append(f"line {number}: {exc}")
-                    continue
-                report.loaded += 1
+        for entry in json_lines(path, what="JSONL file of precomputed outputs"):
+            if entry.problem is not None:
+                report.errors.append(f"line {entry.number}: {entry.problem}")
+                continue
+            try:
+                record = self.parse_seed_line(entry.text, identity_for)
+                if normalise is not None:
+                    record["value"] = normalise(record["tool"], record["value"])
+                keys.append(self.put_record(record))
+            except (ValueError, LavrError) as exc:  # EntryTooLarge is a ValueError
+                report.errors.append(f"line {entry.number}: {exc}")
+                continue
+            report.loaded += 1
         report.evicted = self.count_missing(keys)
         return report
 

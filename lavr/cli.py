@@ -1,5 +1,5 @@
-"""Command line: ``lavr ask IMAGE QUESTION``, ``lavr tools``, ``lavr models install``, ``lavr chat``, ``lavr serve`` (also
-``python run.py ...``)."""
+"""Command line: ``lavr ask IMAGE QUESTION``, ``lavr tools``, ``lavr models install``, ``lavr chat``, ``lavr serve``
+(also ``python run.py ...``)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Any, Callable
 from pydantic import ValidationError
 
 from .errors import LavrError
+from .terminal import for_terminal
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 # Commands after which the console entry skips the interpreter's teardown (see ``entry``).
@@ -56,17 +57,22 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from .samples import resolve_image_arg
 
     settings = settings_from_args(args)
-    if args.trace_html:
-        _check_output_file(args.trace_html, "--trace-html")  # before the LLM work, not after it
     image = resolve_image_arg(args.image)
+    if args.trace_html:  # before the LLM work, not after it; never onto the image, nor any file but a trace
+        from .outputs import refuse_overwrite
+        from .trace_html import is_trace_page
+
+        _check_output_file(args.trace_html, "--trace-html")
+        refuse_overwrite(args.trace_html, option="--trace-html", inputs=[("the image", image)],
+                         written_by_lavr=is_trace_page, kind="a lavr trace page")
     agent = make_agent(args.mode, settings.llm, settings=settings, cache=not args.no_cache)
     answer = agent.ask(image, args.question)
     if args.json:
-        print(answer.model_dump_json(indent=2 if args.pretty else None))
+        print(for_terminal(answer.model_dump_json(indent=2 if args.pretty else None), json=True))
     else:
-        print(answer.answer)
+        print(for_terminal(answer.answer))
         if args.verbose:
-            print(f"rationale: {answer.rationale}", file=sys.stderr)
+            print(for_terminal(f"rationale: {answer.rationale}"), file=sys.stderr)
     if args.trace_html:
         from .errors import InputError
         from .trace_html import write_trace_html
@@ -164,7 +170,7 @@ def cmd_cache(args: argparse.Namespace) -> int:
 
         report = seed_file(args.file, cache, ToolRegistry(default_tools(settings)), settings)
         for err in report.errors:
-            print(f"{args.file}: {err}", file=sys.stderr)
+            print(for_terminal(f"{args.file}: {err}"), file=sys.stderr)
         kept = f"; {report.evicted} of them evicted again by the size bound (LAVR_CACHE_MAX_BYTES=" \
             f"{settings.cache_max_bytes})" if report.evicted else ""
         print(f"loaded {report.loaded} entries{kept}, {len(report.errors)} lines skipped")
@@ -238,25 +244,33 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _last_command = args.command
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(TerminalFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, handlers=[handler])
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("YOLO_OFFLINE", "1")
     os.environ.setdefault("YOLO_AUTOINSTALL", "False")
     try:
         return args.func(args)
     except LavrError as exc:
-        print(f"lavr: error: {_one_line(str(exc))}", file=sys.stderr)
+        print(for_terminal(f"lavr: error: {_one_line(str(exc))}"), file=sys.stderr)
         return 2
     except ValidationError as exc:  # a pydantic model refused a value that no typed check caught first
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ())) or exc.title
-        print(f"lavr: error: invalid {where}: {first.get('msg', exc)}", file=sys.stderr)
+        print(for_terminal(f"lavr: error: invalid {where}: {first.get('msg', exc)}"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("lavr: interrupted (an eval results file stays valid: run the same command again to resume)",
               file=sys.stderr)
         return 130
+
+
+class TerminalFormatter(logging.Formatter):
+    """Log lines with control characters shown visibly (a logged error may quote an LLM reply or a file)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return for_terminal(super().format(record))
 
 
 def _one_line(text: str) -> str:

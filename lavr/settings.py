@@ -14,6 +14,7 @@ from pydantic_settings import SettingsError as _SourceError
 from .errors import SettingsError
 
 ENV_PREFIX = "LAVR_"
+SECRET_FIELDS = frozenset({"server_token", "openai_api_key"})  # never echoed in an error message
 
 
 def default_data_dir() -> Path:
@@ -141,14 +142,35 @@ class Settings(BaseSettings):
         False, description="Let the server fetch http(s) image URLs given by clients (off: only data URLs and "
         "file URLs inside allowed_roots).")
     chat_history_tokens: int | None = Field(
-        None, description="Token budget for earlier turns in a chat prompt; default: a quarter of llm_context.")
-    server_token: str | None = Field(None, description="Bearer token the server requires (none: no auth).")
+        None, ge=1, description="Token budget for earlier turns in a chat prompt; default: a quarter of llm_context.")
+    server_token: str | None = Field(None, description="Bearer token the server requires (unset: no auth; an empty "
+                                     "one is refused rather than taken to mean no auth).")
     server_model_name: str = Field("lavr", description="Model id the server lists and answers as.")
+
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _data_dir_named(cls, value: Any) -> Any:
+        # Path("") is ".": an empty LAVR_DATA_DIR would scatter caches and threads in whatever folder lavr runs in.
+        if isinstance(value, (str, Path)) and not str(value).strip():
+            raise ValueError("an empty value would mean the working folder")
+        return value
 
     @field_validator("data_dir", mode="after")
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @field_validator("server_token", mode="after")
+    @classmethod
+    def _token_usable(cls, value: str | None) -> str | None:
+        # An empty token silently meant "no auth", and one with spaces around it could never match a header.
+        if value is None:
+            return None
+        if not value.strip():
+            raise ValueError("an empty token would turn auth off")
+        if value != value.strip():
+            raise ValueError("spaces around the token cannot be sent in an Authorization header")
+        return value
 
     @field_validator("allowed_roots", mode="before")
     @classmethod
@@ -211,7 +233,8 @@ def _validation_error(exc: ValidationError, model: type[BaseSettings], *, given:
     where = name if name in given else f"{ENV_PREFIX}{name.upper()}"
     more = f" (and {len(errors) - 1} more invalid setting(s))" if len(errors) > 1 else ""
     reason = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
-    return SettingsError(f"{where}={value!r} is not allowed ({reason}); allowed: {describe_allowed(model, name)}{more}",
+    shown = "(the value is not shown)" if name in SECRET_FIELDS else repr(value)
+    return SettingsError(f"{where}={shown} is not allowed ({reason}); allowed: {describe_allowed(model, name)}{more}",
                          field=name, value=value)
 
 
@@ -258,6 +281,10 @@ def describe_allowed(model: type[BaseSettings], name: str) -> str:
         return "see the Settings documentation"
     if name == "allowed_roots":
         return 'a JSON list of absolute folders, e.g. ["/data/images"]'
+    if name == "data_dir":
+        return "a folder (unset it for the default, $XDG_DATA_HOME/lavr or ~/.local/share/lavr)"
+    if name == "server_token":
+        return "a token without spaces around it (unset it to run without auth)"
     annotation = field.annotation
     base = annotation
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):  # X | None: describe X

@@ -67,7 +67,8 @@ class PlanStep(StepBase):
     tool_calls: list[ToolCall] = Field(default_factory=list)
     examples: list[str] = Field(default_factory=list, description="Ids of the in-context examples shown.")
     raw_reply: RawReply = None
-    program: list[dict[str, Any]] | None = Field(None, description="The program as written (program/query mode).")
+    program: str | list[dict[str, Any]] | None = Field(
+        None, description="The program as written: a query program's text, or program mode's step list.")
 
 
     def prompt_text(self) -> str:
@@ -77,7 +78,8 @@ class PlanStep(StepBase):
     def html_body(self) -> str:
         parts = [f'<p class="thought">{_esc(self.thought)}</p>'] if self.thought else []
         if self.program:
-            parts.append(f"<pre class=program>{_esc(json.dumps(self.program, indent=1))}</pre>")
+            text = self.program if isinstance(self.program, str) else json.dumps(self.program, indent=1)
+            parts.append(f"<pre class=program>{_esc(text)}</pre>")
         parts += [f"<pre class=args>{_esc(c.tool)} {_esc(json.dumps(c.args))}</pre>" for c in self.tool_calls]
         return "".join(parts)
 

@@ -44,18 +44,27 @@ def step_boxes(step: Step) -> list[tuple[str, list[float]]]:
     return unique
 
 
-def _svg(width: int, height: int, boxes: list[tuple[str, list[float]]]) -> str:
+def box_shapes(width: int, height: int, boxes: list[tuple[str, list[float]]], *, font_size: int = 16,
+               stroke: float = 3, dashed: bool = False) -> str:
+    """SVG rectangles and labels for normalised boxes on a ``width`` x ``height`` picture (no ``<svg>`` around:
+    the caller places them over its image)."""
     shapes = []
+    dash = f' stroke-dasharray="{stroke * 2:g} {stroke * 1.5:g}"' if dashed else ""
     for i, (label, (x1, y1, x2, y2)) in enumerate(boxes):
         colour = PALETTE[i % len(PALETTE)]
         shapes.append(
             f'<rect x="{x1 * width:.1f}" y="{y1 * height:.1f}" width="{(x2 - x1) * width:.1f}" '
-            f'height="{(y2 - y1) * height:.1f}" fill="none" stroke="{colour}" stroke-width="3"/>'
-            f'<text x="{x1 * width + 3:.1f}" y="{y1 * height + 16:.1f}" fill="{colour}" font-size="16" '
-            f'font-family="sans-serif" paint-order="stroke" stroke="white" stroke-width="3">{html.escape(label)}</text>'
+            f'height="{(y2 - y1) * height:.1f}" fill="none" stroke="{colour}" stroke-width="{stroke:g}"{dash}/>'
+            f'<text x="{x1 * width + stroke:.1f}" y="{y1 * height + font_size:.1f}" fill="{colour}" '
+            f'font-size="{font_size}" font-family="sans-serif" paint-order="stroke" stroke="white" '
+            f'stroke-width="{stroke:g}">{html.escape(label)}</text>'
         )
+    return "".join(shapes)
+
+
+def _svg(width: int, height: int, boxes: list[tuple[str, list[float]]]) -> str:
     return (f'<svg class="overlay" viewBox="0 0 {width} {height}" preserveAspectRatio="none">'
-            + "".join(shapes) + "</svg>")
+            + box_shapes(width, height, boxes) + "</svg>")
 
 
 def _data_url(pil: Any) -> tuple[str, int, int]:
@@ -112,7 +121,7 @@ def render_trace_body(answer: Answer, image: ImageInput, *, images: dict[str, An
 def render_trace_html(answer: Answer, image: ImageInput, *, images: dict[str, Any] | None = None) -> str:
     """One self-contained page: ``render_trace_body`` with a style sheet and a strict content security policy."""
     return f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>lavr trace: {html.escape(answer.question)}</title>
+<html><head><meta charset="utf-8">{PAGE_MARK}{html.escape(answer.question)}</title>
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
 <style>
 body {{ font-family: sans-serif; max-width: 960px; margin: 2em auto; color: #222; }}
@@ -120,6 +129,16 @@ body {{ font-family: sans-serif; max-width: 960px; margin: 2em auto; color: #222
 {render_trace_body(answer, image, images=images)}
 </body></html>
 """
+
+
+PAGE_MARK = "<title>lavr trace: "
+
+
+def is_trace_page(path: str | Path) -> bool:
+    """Whether ``path`` holds a page ``write_trace_html`` wrote (replacing it loses nothing)."""
+    with open(path, "rb") as fh:
+        head = fh.read(4096).decode("utf-8", errors="replace")
+    return head.startswith("<!doctype html>") and PAGE_MARK in head
 
 
 def write_trace_html(answer: Answer, path: str | Path, *, image: ImageInput) -> Path:

@@ -11,11 +11,11 @@ from typing import Any
 
 from lavr.backends.base import Message
 from lavr.planners.base import ImageInfo, PlanRequest
-from lavr.planners.query.prompt import QueryPrompt
+from lavr.planners.query.grammar import build_grammar
+from lavr.planners.query.prompt import PREFILL, QueryPrompt
 from lavr.planners.react import ReactPlanner, decision_schema
 from lavr.settings import Settings
 from lavr.tools import default_tools
-from lavr.tools.query import SceneVocabulary, compact_schema
 from query_scenes import scene, shapes
 
 
@@ -23,9 +23,15 @@ from query_scenes import scene, shapes
 class Case:
     name: str
     messages: list[Message]
-    schema: dict[str, Any]
+    schema: dict[str, Any] | None = None  # a JSON-schema grammar, or
+    grammar: str | None = None  # a GBNF grammar with the reply prefilled (query programs)
+    prefill: str | None = None
     max_tokens: int = 200
     repeat_penalty: float | None = None  # None: the backend's default (1.1)
+
+    def kwargs(self) -> dict[str, Any]:
+        return {"json_schema": self.schema, "grammar": self.grammar, "prefill": self.prefill,
+                "max_tokens": self.max_tokens, "repeat_penalty": self.repeat_penalty}
 
 
 QUERY_QUESTIONS = ["How many red objects are there?", "Is there a green triangle?",
@@ -40,24 +46,20 @@ WORDS = {"type": "object", "properties": {"japanese": {"type": "string"}, "greek
          "required": ["japanese", "greek", "russian", "note"]}
 
 
+def _query_case(name: str, question: str, sc: Any, **kw: Any) -> Case:
+    grammar = build_grammar(sc.vocabulary, sc.images).gbnf
+    return Case(name, QueryPrompt().messages(question, sc), grammar=grammar, prefill=PREFILL, repeat_penalty=1.0,
+                **kw)
+
+
 def query_cases() -> list[Case]:
-    prompt = QueryPrompt()
-    cases = []
-    for question in QUERY_QUESTIONS:
-        vocabulary = SceneVocabulary.from_graph(shapes())
-        cases.append(Case(f"query: {question}", prompt.messages(question, vocabulary),
-                          compact_schema(vocabulary, question), repeat_penalty=1.0))
+    cases = [_query_case(f"query: {q}", q, shapes()) for q in QUERY_QUESTIONS]
     people = scene(("person", [0.05, 0.6, 0.4, 0.9], {"posture": "fallen"}),
                    ("person", [0.6, 0.2, 0.7, 0.9], {"posture": "upright"}), known_labels=["person"])
     question = "How many people have fallen?"
-    vocabulary = SceneVocabulary.from_graph(people)
-    cases.append(Case(f"query: {question}", prompt.messages(question, vocabulary),
-                      compact_schema(vocabulary, question), repeat_penalty=1.0))
-    # cut short: the "length" finish (a compact program is 5-25 tokens)
-    question = QUERY_QUESTIONS[3]
-    vocabulary = SceneVocabulary.from_graph(shapes())
-    cases.append(Case(f"query (4 tokens): {question}", prompt.messages(question, vocabulary),
-                      compact_schema(vocabulary, question), max_tokens=4, repeat_penalty=1.0))
+    cases.append(_query_case(f"query: {question}", question, people))
+    # cut short: the "length" finish (a program is 5-60 tokens)
+    cases.append(_query_case(f"query (4 tokens): {QUERY_QUESTIONS[3]}", QUERY_QUESTIONS[3], shapes(), max_tokens=4))
     return cases
 
 

@@ -18,8 +18,8 @@ LAYERS: list[set[str]] = [
     {"lavr.planners"},
     {"lavr.tools", "lavr.backends", "lavr.prompts", "lavr.trace_html"},
     {"lavr.trace", "lavr.cache", "lavr.images", "lavr.samples", "lavr.refs", "lavr.answers", "lavr.perception"},
-    {"lavr.schema", "lavr.settings", "lavr.tfjs"},
-    {"lavr.errors"},  # below settings: a bad setting raises lavr.errors.SettingsError
+    {"lavr.schema", "lavr.settings", "lavr.lexicon", "lavr.jsonl", "lavr.outputs", "lavr.tfjs"},
+    {"lavr.errors", "lavr.terminal"},  # below settings: a bad setting raises lavr.errors.SettingsError
 ]
 
 

@@ -171,13 +171,15 @@ def test_a_failing_turn_leaves_the_thread_as_it_was(settings):
     assert [t.text for t in session.history] == ["How many?"]
 
 
-def test_corrupt_store_file_is_a_clear_error(settings):
+def test_corrupt_store_file_is_set_aside_untouched(settings, caplog):
     path = settings.subdir("chat") / "threads.sqlite"
     path.write_bytes(b"this is not a database" * 100)
     agent, _ = make_agent(settings, [])
-    with pytest.raises(ThreadStateError, match="threads.sqlite: the chat thread database is unreadable"):
-        ChatThreads(agent, settings=settings)
-    assert path.read_bytes().startswith(b"this is not")  # nothing was overwritten
+    with caplog.at_level("WARNING", logger="lavr.chat.service"):
+        chat = ChatThreads(agent, settings=settings)
+    aside = list(path.parent.glob("threads.sqlite.damaged-*"))
+    assert len(aside) == 1 and aside[0].read_bytes() == b"this is not a database" * 100  # nothing overwritten
+    assert "is damaged" in caplog.text and str(aside[0]) in caplog.text and chat.threads() == []
 
 
 def test_corrupt_checkpoint_row_affects_only_its_thread(settings):

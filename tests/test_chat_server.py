@@ -212,8 +212,14 @@ def test_page_needs_the_token_as_password_when_one_is_set(settings):
     chat, _ = make_chat(settings, [answer("2")])
     with LiveServer(create_app(chat, settings, web=True)) as live:
         assert httpx.get(live.url + "/config").status_code == 401
+        assert httpx.get(live.url + "/").headers["location"] == "/login"  # a browser is sent to the login form
+        form = httpx.get(live.url + "/login").text
+        assert 'type="password"' in form and "username" not in form.lower()  # the token, nothing else
         with httpx.Client(base_url=live.url) as http:
-            assert http.post("/login", data={"username": "x", "password": "wrong"}).status_code == 400
-            assert http.post("/login", data={"username": "x", "password": "tok-123"}).status_code == 200
-            assert http.get("/config").status_code == 200
+            assert http.post("/login", data={"password": "wrong"}).status_code == 401
+            assert http.post("/login", data={"username": "x", "password": "tok-123"}).status_code == 303
+            assert http.get("/config").status_code == 200 and http.get("/").status_code == 200
+            assert http.get("/logout").status_code == 303 and http.get("/config").status_code == 401
+        bearer = {"Authorization": "Bearer tok-123"}
+        assert httpx.get(live.url + "/config", headers=bearer).status_code == 200  # the API's header works too
         assert httpx.get(live.url + "/v1/models").status_code == 401

@@ -102,3 +102,31 @@ def test_page_attach_ask_follow_up_and_trace(settings, tmp_path, browser, bus_jp
         browser.find_element(By.XPATH, "//*[@id='lavr-threads']//label[contains(., '2 turns')]").click()
         wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "#lavr-trace"), "obj_1 is on the right"))
 
+
+
+def test_with_a_token_the_page_asks_for_it_alone_then_works(settings, browser, bus_jpg):
+    """The login asks for the token only (no user name to ignore); the page then uploads and answers as usual."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from lavr.chat.server import create_app
+
+    settings = settings.model_copy(update={"server_token": "tok-123"})
+    chat, _ = make_chat(settings, [scripted_reply], repeat_last=True)
+    wait = WebDriverWait(browser, 60)
+    with LiveServer(create_app(chat, settings, web=True)) as live:
+        browser.get(live.url + "/")
+        field = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "input[type=password]")))
+        assert browser.current_url.endswith("/login")
+        assert len(browser.find_elements(By.CSS_SELECTOR, "input")) == 1  # the token, nothing else
+        field.send_keys("wrong", Keys.ENTER)
+        wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "body"), "Wrong token."))
+        browser.find_element(By.CSS_SELECTOR, "input[type=password]").send_keys("tok-123", Keys.ENTER)
+        box = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#lavr-input textarea")))
+        browser.find_element(By.CSS_SELECTOR, "#lavr-input input[type=file]").send_keys(str(bus_jpg))
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#lavr-input img"))
+        box.send_keys("How many people are in this photo?", Keys.ENTER)
+        wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "#lavr-trace"), "find reported obj_0"))
+        assert [t.turns for t in chat.threads()] == [1]

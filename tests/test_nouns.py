@@ -1,9 +1,9 @@
-"""English noun number (``lavr.tools.nouns``) and label matching through ``canonical_label``."""
+"""English noun number (``lavr.lexicon.nouns``) and label matching through ``canonical_label``."""
 
 import pytest
 
 from lavr.tools.detect import canonical_label
-from lavr.tools.nouns import plural_candidates, singular, singular_candidates
+from lavr.lexicon.nouns import plural_candidates, singular, singular_candidates
 
 
 @pytest.mark.parametrize("plural,one", [

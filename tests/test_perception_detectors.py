@@ -9,7 +9,7 @@ from PIL import Image
 from lavr.errors import WeightsMissing
 from lavr.perception.detectors import COCO_LABELS, SCORE_FLOOR, CenterNet, NanoDet, human_defaults
 from lavr.settings import Settings
-from tests.test_tfjs_reference import needs_models
+from perception_helpers import needs_models
 
 pytestmark = pytest.mark.models
 

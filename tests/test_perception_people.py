@@ -17,7 +17,7 @@ from lavr.perception.pose import KEYPOINTS, MoveNet
 from lavr.samples import sample_path
 from lavr.schema import Box
 from lavr.settings import Settings
-from tests.test_tfjs_reference import needs_models
+from perception_helpers import needs_models
 
 pytestmark = pytest.mark.models
 OFFLINE = Settings(human_models_auto_install=False)

@@ -1,129 +1,165 @@
-"""Parsing and checking query programs: tolerated spellings, and typed errors for everything else."""
+"""The query language: its written form, every op's meaning on hand-built scenes, typing errors for the LLM."""
 
 from __future__ import annotations
 
 import pytest
 
-from lavr.errors import ToolError
-from lavr.tools.query import (ProgramSyntaxError, QueryError, ReferenceProblem, SceneVocabulary, TypeMismatch,
-                        UnknownAttribute, UnknownLabel, UnknownOperation, UnknownRelation, UnknownValue,
-                        check_vocabulary, execute, parse_program)
-from lavr.tools.query.language import Filter, Relate, Select
-from query_scenes import shapes
+from lavr.tools.query import (REGISTRY, ProgramSyntaxError, QueryError, TypeMismatch, UnknownOperation, UnknownValue,
+                              check_program, execute, parse, text)
+from lavr.tools.query.program import Call, Number, Word
+from query_scenes import blocks, scene, shapes, two_photos
 
 
-def test_parse_the_canonical_form_and_round_trip():
-    text = ('{"steps":[{"op":"select","label":"circle"},{"op":"filter","input":0,"attribute":"color","value":"red"},'
-            '{"op":"count","input":1}]}')
-    program = parse_program(text)
-    assert [type(s) for s in program.steps][:2] == [Select, Filter]
-    assert program.to_json() == text
-    assert program.result_types() == ["objects", "objects", "number"]
+def answer(program: str, sc=None) -> str:
+    return execute(program, sc or blocks()).answer
 
 
-@pytest.mark.parametrize("source", [
-    # a bare list, a "program" key with a thought, code fences around it, other key names and spellings
-    [{"op": "select", "label": "Circles"}, {"op": "filter", "input": "$0", "color": "red"},
-     {"op": "Count", "input": [1]}],
-    {"thought": "red circles", "program": [{"operation": "select", "name": "circle"},
-                                           {"op": "filter", "inputs": ["0"], "attr": "colour", "value": "Red"},
-                                           {"op": "count", "input": "1"}]},
-    'Here is the program:\n```json\n{"steps": [{"op": "select", "object": "circle"}, {"op": "filter", "input": 0, '
-    '"value": "red"}, {"op": "count", "input": 1}]}\n```',
+# The written form ------------------------------------------------------------------------------------------
+
+def test_a_program_is_read_tolerantly_and_written_in_one_form():
+    node = parse('P:  count( all("tiny" , matte,thing) )')
+    assert node == Call("count", (Call("all", (Word("tiny"), Word("matte"), Word("thing"))),))
+    assert text(node) == "count(all(tiny, matte, thing))"
+    assert parse("more(count(all(cube)), 2)").args[1] == Number(2)
+    assert parse("count(all(traffic light))").args[0].args[0] == Word("traffic light")  # a label of two words
+
+
+@pytest.mark.parametrize("bad", ["", "count(all(cube)", "count(all(cube)))", "count(all(cube),,)", "count(#)",
+                                 "all(cube) all(sphere)"])
+def test_what_is_not_a_program_is_a_syntax_error(bad):
+    with pytest.raises(ProgramSyntaxError):
+        parse(bad)
+
+
+# Typing ----------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("program, error, words", [
+    ("count(the(cube))", TypeMismatch, "set of objects"),  # one object where a set is needed
+    ("color(all(cube))", TypeMismatch, "one object"),
+    ("exists(all(star))", UnknownValue, "labels: cube, cylinder, sphere"),  # no expert here finds stars
+    ("colour(the(cube))", UnknownOperation, "colour"),
+    ("count(all(cube), 2)", TypeMismatch, "takes 1 argument"),
+    ("equal(color(the(red, cube)), count(all(cube)))", TypeMismatch, "two values or two numbers"),
+    ("color(from_left(all(cube), first))", TypeMismatch, "word"),
+    ("cube", TypeMismatch, "word"),
 ])
-def test_small_deviations_of_shape_are_forgiven(source):
-    ex = execute(source, shapes())
-    assert ex.answer == "1"
-    assert ex.program.steps[1].attribute == "color" and ex.program.steps[1].value == "red"
+def test_a_program_that_cannot_run_says_what_is_allowed(program, error, words):
+    with pytest.raises(error) as exc:
+        check_program(program, blocks())
+    assert words in str(exc.value)
+    assert isinstance(exc.value, QueryError)
 
 
-def test_op_and_relation_spellings():
-    program = parse_program([{"op": "select", "label": "square"},
-                             {"op": "relate", "input": 0, "relation": "to the left of"},
-                             {"op": "exists", "input": 1}])
-    assert isinstance(program.steps[1], Relate) and program.steps[1].relation == "left_of"
-    assert program.steps[1].label == "object" and program.steps[2].op == "exist"
-    assert parse_program([{"op": "select", "label": "x"}, {"op": "difference", "input": 0, "other": 0}]) \
-        .steps[1].op == "except"
-    assert parse_program([{"op": "select", "label": "x"}, {"op": "exactly", "input": 0, "number": "two"}]) \
-        .steps[1].number == 2
-    # "Are all squares the same color?" written with other = itself or a later step: all of input
-    for other in (0, 1, 5):
-        same = parse_program([{"op": "select", "label": "x"},
-                              {"op": "same", "input": 0, "attribute": "color", "other": other}]).steps[1]
-        assert same.other is None
+def test_one_name_is_two_ops_told_apart_by_what_they_take():
+    ops = REGISTRY.named("not")
+    assert {op.result for op in ops} == {"cond", "bool"}
+    assert check_program("count(all(not(cube)))", blocks()).args[0].args[0].op.result == "cond"
+    assert check_program("not(exists(all(cube)))", blocks()).op.result == "bool"
 
 
-@pytest.mark.parametrize("source,error,fragment", [
-    ("not json at all", ProgramSyntaxError, "not JSON"),
-    ({"steps": []}, ProgramSyntaxError, "at least one step"),
-    ({"steps": ["select circle"]}, ProgramSyntaxError, "step 0: a step must be a JSON object"),
-    ([{"label": "circle"}], ProgramSyntaxError, "needs an `op`"),
-    ([{"op": "paint", "input": 0}], UnknownOperation, "unknown op 'paint'"),
-    ([{"op": "select"}], ProgramSyntaxError, "select needs `label`"),
-    ([{"op": "select", "label": "circle", "colour": "red"}], ProgramSyntaxError, "select has no field `colour`"),
-    ([{"op": "select", "label": "circle"}, {"op": "relate", "input": 0, "relation": "beyond", "label": "x"}],
-     UnknownRelation, "unknown relation 'beyond'"),
-    ([{"op": "select", "label": "circle"}, {"op": "relate", "input": 0, "relation": "near", "other": 0}],
-     ProgramSyntaxError, "relate has no field `other` (fields: op, input, relation, label)"),
-    ([{"op": "count", "input": 0}], ReferenceProblem, "step 0: `input` is 0, but no step come before"),
-    ([{"op": "select", "label": "circle"}, {"op": "count", "input": 2}], ReferenceProblem,
-     "step 1: `input` is 2, but steps 0..0 come before step 1"),
-    ([{"op": "select", "label": "circle"}, {"op": "count", "input": 0}, {"op": "count", "input": 1}], TypeMismatch,
-     "count needs objects as `input`, but step 1 (count) gives number"),
-    ([{"op": "select", "label": "circle"}, {"op": "exist", "input": 0}, {"op": "and", "input": 0, "other": 1}],
-     TypeMismatch, "two results of one type"),
-    ([{"op": "select", "label": "circle"}, {"op": "not", "input": 0}], TypeMismatch, "not needs boolean"),
-    ([{"op": "select", "label": "circle"}, {"op": "count", "input": -1}], ProgramSyntaxError, "count `input`"),
-    ([{"op": "select", "label": "circle"}, {"op": "count", "input": "the circles"}], ProgramSyntaxError,
-     "must be the number of an earlier step"),
-    ([{"op": "select", "label": "circle"}] * 13, ProgramSyntaxError, "at most 12 steps"),
+# Meaning -----------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("program, expected", [
+    ("count(all(things))", "6"),
+    ("count(all(tiny, matte, thing))", "2"),          # synonyms: tiny = small, matte = rubber
+    ("color(the(big, shiny, ball))", "yellow"),      # big = large, shiny = metal, ball = sphere
+    ("exists(all(red, cube))", "yes"),
+    ("exists(all(green, cube))", "no"),
+    ("count(all(cylinders, left_of(the(red, block))))", "0"),
+    ("count(all(things, right_of(the(red, block))))", "5"),
+    # depth: things on one ground, the lower bottom edge is nearer; no overlap needed
+    ("count(all(things, behind(the(small, cyan, cube))))", "4"),
+    ("is(the(purple, sphere), in_front_of(the(large, cylinder)))", "yes"),
+    ("color(the(thing, left_of(the(object, above(the(large, cylinder, behind(the(small, cyan, cube))))))))", "red"),
+    ("count(all(objects, same_material(the(red, cube))))", "2"),  # the red cube itself is not counted
+    ("exists(all(thing, same_shape(the(yellow, sphere))))", "yes"),
+    ("equal(material(the(yellow, ball)), material(the(red, cube)))", "yes"),
+    ("count(all(metal, objects, or(cubes, and(large, spheres))))", "3"),
+    ("count(all(things, or(cylinders, purple)))", "3"),
+    ("count(all(objects, not(cubes)))", "4"),
+    ("color(rightmost(all(object)))", "gray"),
+    ("material(frontmost(all(cylinder)))", "rubber"),
+    ("label(largest(all(metal, thing)))", "cube"),
+    ("color(from_left(all(thing), 2))", "yellow"),
+    ("color(from_right(all(thing), 1))", "gray"),
+    ("more(count(all(spheres)), count(all(cylinders)))", "no"),
+    ("equal(count(all(spheres)), count(all(cylinders)))", "yes"),
+    ("at_least(count(all(metal, thing)), 3)", "yes"),
+    ("fewer(count(all(rubber, thing)), 3)", "no"),
+    ("count(all(thing, left_half))", "3"),
+    ("count(all(thing, right))", "2"),                 # the right third, by box centre
+    ("and(exists(all(cube)), not(exists(all(cone, cube))))", "cannot tell"),
 ])
-def test_malformed_programs_raise_typed_errors(source, error, fragment):
-    with pytest.raises(error) as info:
-        parse_program(source)
-    assert fragment in str(info.value)
-    assert isinstance(info.value, QueryError) and isinstance(info.value, ToolError)  # fed back to the LLM
+def test_every_op_computes_exactly(program, expected):
+    if expected == "cannot tell":
+        with pytest.raises(UnknownValue):
+            answer(program)
+        return
+    assert answer(program) == expected
 
 
-def test_names_are_checked_against_the_scene():
-    vocab = SceneVocabulary.from_graph(shapes())
-    with pytest.raises(UnknownLabel, match="no expert can find 'giraffe'; labels: circle, frame, square, star"):
-        check_vocabulary(parse_program([{"op": "select", "label": "giraffes"}]), vocab)
-    with pytest.raises(UnknownAttribute, match="unknown attribute 'material'"):
-        execute([{"op": "select", "label": "circle"}, {"op": "query", "input": 0, "attribute": "material"}],
-                shapes())
-    with pytest.raises(UnknownAttribute, match="unknown attribute 'material'"):
-        execute([{"op": "select", "label": "circle"},
-                 {"op": "filter", "input": 0, "attribute": "material", "value": "metal"}], shapes())
-    with pytest.raises(UnknownValue, match="color is never 'plaid' here; color values: black, blue"):
-        execute([{"op": "select", "label": "circle"},
-                 {"op": "filter", "input": 0, "attribute": "color", "value": "plaid"}], shapes())
-    with pytest.raises(UnknownValue, match="no expert gives 'plaid'; attributes: color: black"):
-        execute([{"op": "select", "label": "circle"}, {"op": "filter", "input": 0, "value": "plaid"}], shapes())
-    assert execute([{"op": "select", "label": "circle"}, {"op": "filter", "input": 0, "attribute": "label",
-                                                         "value": "object"}, {"op": "count", "input": 1}],
-                   shapes()).answer == "2"
-    with pytest.raises(UnknownLabel, match="no expert can find 'giraffe'"):
-        execute([{"op": "select", "label": "object"},
-                 {"op": "filter", "input": 0, "attribute": "label", "value": "giraffe"}], shapes())
+def test_one_object_where_none_or_several_match_is_cannot_tell_naming_them():
+    e = execute("color(the(cube))", blocks())
+    assert e.answer == "cannot tell: 2 objects match the cube (obj_0, obj_3)" and e.answer_type == "cannot_tell"
+    assert e.evidence == ["obj_0", "obj_3"]
+    e = execute("size(the(green, sphere))", blocks())
+    assert e.answer.startswith("cannot tell: nothing matches the green sphere")
+    # several objects that agree on what is asked: the answer is theirs
+    assert execute("material(the(purple, thing))", blocks()).answer == "rubber"
 
 
-def test_a_value_written_under_the_wrong_key_is_resolved_by_the_scene():
-    ex = execute([{"op": "select", "label": "object"}, {"op": "filter", "input": 0, "attribute": "shape",
-                                                       "value": "red"}, {"op": "count", "input": 1}], shapes())
-    assert ex.answer == "2" and ex.program.steps[1].attribute == "color"
-    # shape when shapes are labels
-    ex = execute([{"op": "select", "label": "object"}, {"op": "filter", "input": 0, "attribute": "shape",
-                                                       "value": "squares"}, {"op": "count", "input": 1}], shapes())
-    assert ex.answer == "3" and ex.program.steps[1].attribute == "label"
+def test_the_answer_names_its_evidence_and_reads_the_program_in_words():
+    e = execute("count(all(tiny, matte, things))", blocks())
+    assert e.answer == "2" and e.evidence == ["obj_1", "obj_5"]
+    assert e.words == "the number of tiny matte things"
+    assert e.rationale == "the number of tiny matte things: 2 (obj_1, obj_5)"
+    e = execute("color(the(thing, right_of(the(small, purple, rubber, thing)), in_front_of(the(purple, cylinder))))",
+                blocks())
+    assert e.answer == "cyan"
+    assert e.words == ("the color of the thing right of the small purple rubber thing in front of the purple "
+                       "cylinder")
 
 
-def test_vocabulary_from_graph():
-    vocab = SceneVocabulary.from_graph(shapes())
-    assert vocab.labels == ["circle", "frame", "square", "star", "triangle"]
-    assert vocab.scene_labels == ["circle", "frame", "square", "triangle"]
-    assert {"red", "purple", "gray"} <= set(vocab.attributes["color"])  # found, and known to the colour namer
-    assert {"top-left", "left", "top"} <= set(vocab.attributes["position"])
-    assert vocab.scene_attributes["color"] == ["blue", "gray", "green", "red", "yellow"]
-    assert vocab.summary() == "objects: circle, frame, square, triangle; color: blue, gray, green, red, yellow"
+def test_labels_given_as_shapes_and_drawn_shapes_answer_shape_questions():
+    sc = shapes()
+    assert execute("shape(the(triangle))", sc).answer == "triangle"
+    assert execute("count(all(squares, same_color(the(red, circle))))", sc).answer == "1"
+    assert execute("label(the(thing, inside(the(frame))))", sc).answer == "circle"
+    assert execute("exists(all(star))", sc).answer == "no"  # a label the detector knows but did not find
+
+
+def test_several_images_a_set_comes_from_the_question_image_unless_it_names_others():
+    sc = two_photos()
+    assert execute("count(all(people))", sc).answer == "3"  # the latest image
+    assert execute("count(all(people, img_0))", sc).answer == "2"
+    assert execute("count(all(people, all_images))", sc).answer == "5"
+    assert execute("count(all(people, or(img_0, img_1)))", sc).answer == "5"
+    assert execute("most(all(people))", sc).answer == "second"
+    assert execute("fewest(all(people))", sc).answer == "first"
+    assert execute("which(all(car))", sc).answer == "first"
+    assert execute("which(all(standing, person))", sc).answer == "all"
+    assert execute("exists(all(dog, img_0))", sc).answer == "no"
+    # a relation's objects come from the same image as the set it qualifies
+    assert execute("count(all(person, left_of(the(car)), img_0))", sc).answer == "1"
+    e = execute("most(all(car, dog))", sc)
+    assert e.answer.startswith("cannot tell: the images tie")
+
+
+def test_unsupported_is_an_answer_type_the_planner_hands_over():
+    e = execute("unsupported()", blocks())
+    assert e.answer_type == "unsupported" and e.answer.startswith("cannot tell")
+
+
+def test_every_op_has_its_description_and_reads_in_words():
+    for op in REGISTRY.all():
+        assert op.doc.startswith(op.name + "("), op.name
+        assert op.words(["X", "Y", "Z"][:max(1, len(op.params))])
+    names = {op.name for op in REGISTRY.all()}
+    assert {"all", "the", "count", "exists", "is", "equal", "more", "which", "most", "left_of", "from_left",
+            "unsupported"} <= names
+
+
+def test_a_scene_without_sizes_gets_them_from_boxes_as_the_scene_graph_does():
+    sc = scene(("dot", [0.0, 0.0, 0.05, 0.05], {}), ("blob", [0.1, 0.1, 0.9, 0.9], {}))
+    assert execute("label(the(small, thing))", sc).answer == "dot"
+    assert execute("label(the(large, thing))", sc).answer == "blob"

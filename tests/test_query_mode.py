@@ -1,7 +1,5 @@
-"""Query mode with a scripted LLM: scene -> one constrained program -> exact answer; errors fed back once, then
-ReAct; the static prefix and the per-question message."""
-
-import json
+"""Query mode with a scripted LLM: scene -> one program under the scene's grammar -> exact answer; a program
+that does not answer the whole question is fed back once, then "cannot tell"; picture questions go to ReAct."""
 
 import pytest
 from PIL import Image
@@ -20,7 +18,7 @@ SHAPES = [
     RawDetection(label="square", confidence=1.0, box=Box(x1=0.4, y1=0.4, x2=0.55, y2=0.6), attributes={"color": "blue"}),
     RawDetection(label="circle", confidence=1.0, box=Box(x1=0.7, y1=0.4, x2=0.85, y2=0.6), attributes={"color": "red"}),
 ]
-COUNT_RED = ["count", ["filter", "object", "red"]]
+COUNT_RED = "count(all(red, objects))"
 REACT_ANSWER = {"thought": "from the scene", "answer": "a drawing", "rationale": "the caption says so"}
 
 
@@ -29,8 +27,8 @@ def image():
     return Image.new("RGB", (160, 120), (255, 255, 255))
 
 
-def tools(settings):
-    detector = FixedDetector(settings, SHAPES, labels=["circle", "square", "triangle"])
+def tools(settings, detections=SHAPES):
+    detector = FixedDetector(settings, detections, labels=["circle", "square", "triangle"])
     scene = SceneGraphTool(settings, detector=detector)
     return [detector, scene, QueryTool(settings, scene_graph=scene)]
 
@@ -47,67 +45,90 @@ def test_one_llm_call_writes_the_program_and_the_tools_compute_the_answer(settin
     assert ans.answer == "2" and ans.finished == "answered" and ans.mode == "query"
     assert [type(s) for s in ans.steps] == [ToolStep, PlanStep, ToolStep, AnswerStep]
     scene, plan, query, final = ans.steps
-    assert scene.tool == "scene_graph" and query.tool == "query" and query.args["steps"] == plan.program
-    assert final.evidence == ["obj_0", "obj_2"] and "obj_0" in ans.rationale
+    assert scene.tool == "scene_graph" and query.tool == "query" and query.args["program"] == COUNT_RED
+    assert final.evidence == ["obj_0", "obj_2"] and ans.rationale == "the number of red objects: 2 (obj_0, obj_2)"
     assert ans.usage.llm_calls == 1 and len(backend.requests) == 1  # no second call to compose the answer
     request = backend.requests[0]
-    assert "$defs" in request["json_schema"] and "anyOf" in request["json_schema"]  # the compact form's grammar
-    assert plan.program == [{"op": "select", "label": "object"},
-                            {"op": "filter", "input": 0, "attribute": "color", "value": "red"},
-                            {"op": "count", "input": 1}]
+    assert request["prefill"] == "P:" and request["grammar"].startswith('root ::= " " answer')
+    assert '"circle"' in request["grammar"] and '"red"' in request["grammar"]  # the scene's words
     assert request["messages"][0].content == QueryPrompt().prefix_text  # the static prefix, byte for byte
-    question = request["messages"][1].content
-    assert question.endswith("Question: How many red objects are there?") and "circle" in question
-    assert len(question) < 400  # per question the model newly reads only this short message
+    assert request["messages"][1].content == "Q: How many red objects are there?"
 
 
 def test_the_prefix_is_identical_across_questions_and_images(settings, image):
-    agent, backend = agent_for(settings, [COUNT_RED, COUNT_RED])
+    agent, backend = agent_for(settings, [COUNT_RED, "count(all(red, things))"])
     agent.ask(image, "How many red objects are there?")
     agent.ask(Image.new("RGB", (50, 50)), "Count the red things.")
     first, second = (r["messages"][0].content for r in backend.requests)
     assert first == second
 
 
-def test_a_program_naming_what_the_scene_lacks_is_fed_back_once(settings, image):
-    wrong = ["count", "hexagon"]
-    agent, backend = agent_for(settings, [wrong, COUNT_RED])
+def test_a_program_for_another_question_is_fed_back_once_then_cannot_tell_never_a_wrong_answer(settings, image):
+    dropped = "count(all(objects))"  # "red" left out: the answer would be 3, to another question
+    agent, backend = agent_for(settings, [dropped, COUNT_RED])
     ans = agent.ask(image, "How many red objects are there?")
     assert ans.answer == "2" and [type(s) for s in ans.steps][:3] == [ToolStep, RetryStep, PlanStep]
-    assert "hexagon" in ans.steps[1].error
+    assert 'leaves out "red"' in ans.steps[1].error
     feedback = backend.requests[1]["messages"]
-    assert json.loads(feedback[-2].content) == wrong and "invalid_program" in feedback[-1].content
-
-
-def test_two_failures_hand_the_question_to_react(settings, image):
-    wrong = ["count", "hexagon"]
-    agent, backend = agent_for(settings, [wrong, wrong, REACT_ANSWER])
-    ans = agent.ask(image, "How many hexagons are there?")  # a label no expert knows
-    assert ans.answer == "a drawing" and ans.finished == "answered"
-    assert sum(isinstance(s, RetryStep) for s in ans.steps) == 2
-    react_prompt = backend.requests[2]["messages"]
-    # ReAct sees its own turns, not the rejected programs
-    assert not any('"hexagon"' in m.content or "invalid_program" in m.content for m in react_prompt)
-    assert backend.requests[2]["json_schema"] != backend.requests[0]["json_schema"]
-
-
-def test_an_unsupported_question_falls_back_to_react(settings, image):
-    agent, backend = agent_for(settings, [["unsupported"], REACT_ANSWER])
-    ans = agent.ask(image, "Why is the circle there?")
-    assert ans.answer == "a drawing"
-    query = next(s for s in ans.steps if isinstance(s, ToolStep) and s.tool == "query")
-    assert query.data["answer_type"] == "unsupported"
+    assert feedback[-2].content == f"P: {dropped}" and 'leaves out "red"' in feedback[-1].content
+    assert feedback[-1].content.endswith("Q: How many red objects are there?")
+    # twice the same mistake: "cannot tell", saying what was not understood; the tools never ran the program
+    agent, backend = agent_for(settings, [dropped, dropped])
+    ans = agent.ask(image, "How many red objects are there?")
+    assert ans.answer == 'cannot tell: I could not write a program for the whole question (could not use "red")'
+    assert not any(isinstance(s, ToolStep) and s.tool == "query" for s in ans.steps)
     assert len(backend.requests) == 2
 
 
-def test_a_question_naming_no_object_goes_to_react_without_writing_a_program(settings, image):
+def test_a_program_that_cannot_run_is_fed_back_with_what_is_allowed(settings, image):
+    agent, backend = agent_for(settings, ["count(the(circle))", COUNT_RED])
+    ans = agent.ask(image, "How many red objects are there?")
+    assert ans.answer == "2" and "a set of objects" in ans.steps[1].error
+
+
+def test_a_word_no_expert_knows_is_cannot_tell_without_calling_the_llm(settings, image):
+    agent, backend = agent_for(settings, [])
+    ans = agent.ask(image, "Is there a red hexagon?")
+    assert ans.answer == 'cannot tell: I do not know the word "hexagon"' and backend.requests == []
+    ans = agent.ask(image, "How many dogs are there?")
+    assert ans.answer == "cannot tell: the experts here cannot find dogs" and backend.requests == []
+
+
+def test_an_unsupported_question_falls_back_to_react(settings, image):
+    agent, backend = agent_for(settings, ["unsupported()", REACT_ANSWER])
+    ans = agent.ask(image, "How many more circles than squares are there?")
+    assert ans.answer == "a drawing"
+    query = next(s for s in ans.steps if isinstance(s, ToolStep) and s.tool == "query")
+    assert query.data["answer_type"] == "unsupported"
+    assert len(backend.requests) == 2 and backend.requests[1]["grammar"] is None
+    # ReAct sees its own turns, not the program attempt
+    assert not any("unsupported()" in m.content for m in backend.requests[1]["messages"])
+
+
+def test_a_question_about_the_picture_goes_to_react_without_writing_a_program(settings, image):
     agent, backend = agent_for(settings, [REACT_ANSWER])
     ans = agent.ask(image, "Is this a photograph or a drawing?")
     assert ans.answer == "a drawing" and ans.finished == "answered"
     query = next(s for s in ans.steps if isinstance(s, ToolStep) and s.tool == "query")
     assert query.data["answer_type"] == "unsupported"
-    assert len(backend.requests) == 1  # ReAct's answer: the grammar left the program nothing to choose
-    assert "$defs" not in backend.requests[0]["json_schema"]  # ReAct's decision, not a program's grammar
+    assert len(backend.requests) == 1 and backend.requests[0]["grammar"] is None  # ReAct's decision
+
+
+def test_an_exact_answer_is_shown_whole(settings, image):
+    agent, _ = agent_for(settings, ["color(the(object))"])
+    ans = agent.ask(image, "What color is the object?")
+    assert ans.answer == "cannot tell: 3 objects match the object (obj_0, obj_1, obj_2)"  # never shortened
+
+
+def test_several_images_the_planner_builds_every_scene_and_names_the_images(settings, image):
+    s = settings.model_copy(update={"num_examples": 0})
+    backend = ScriptedBackend(["most(all(circles))"])
+    agent = Agent(backend, planner="query", settings=s, tools=tools(s), cache=False)
+    ans = agent.ask([image, Image.new("RGB", (160, 120), (0, 0, 0))], "Which image has more circles?")
+    scenes = [st for st in ans.steps if isinstance(st, ToolStep) and st.tool == "scene_graph"]
+    assert sorted(st.args["image"] for st in scenes) == ["img_0", "img_1"]
+    assert backend.requests[0]["messages"][-1].content.startswith("Images: img_0 (first, this one), img_1 (second)")
+    assert ans.answer.startswith("cannot tell: the images tie")  # the fixed detector sees the same in both
 
 
 class PrimingBackend(ScriptedBackend):
@@ -133,7 +154,6 @@ def test_the_prefix_is_primed_and_auto_picks_query_for_the_embedded_kind(setting
     # and by the program call itself (which then finds it ready, or waits for it)
     assert [p for _, p in backend.primed] == [[QueryPrompt().prefix_text]] * 2
     assert sorted(name == "lavr-llm-warm-up" for name, _ in backend.primed) == [False, True]
-    assert make_agent("auto", ScriptedBackend([]), settings=s, tools=tools(s), cache=False).mode == "react"
 
 
 def test_query_mode_without_the_query_tool_is_react(settings, image):
@@ -143,13 +163,30 @@ def test_query_mode_without_the_query_tool_is_react(settings, image):
     assert agent.ask(image, "What is this?").answer == "a drawing"
 
 
-def test_a_program_leaving_out_what_the_question_names_is_fed_back_once_then_run(settings, image):
-    dropped = ["count", "object"]  # "red" left out
-    agent, backend = agent_for(settings, [dropped, COUNT_RED])
-    ans = agent.ask(image, "How many red objects are there?")
-    assert ans.answer == "2" and isinstance(ans.steps[1], RetryStep) and "'red'" in ans.steps[1].error
-    assert "use every label and value" in backend.requests[1]["messages"][-1].content
-    # a rewrite that still leaves it out is run as written: a soft check, never a dead end
-    agent, backend = agent_for(settings, [dropped, dropped])
-    assert agent.ask(image, "How many red objects are there?").answer == "3"
-    assert len(backend.requests) == 2
+# Three squares of three colours; only the circle's material is known (as a CLEVR-like expert might give it).
+MIXED = [
+    RawDetection(label="circle", confidence=1.0, box=Box(x1=0.05, y1=0.1, x2=0.2, y2=0.25),
+                 attributes={"color": "red", "material": "metal"}),
+    RawDetection(label="square", confidence=1.0, box=Box(x1=0.3, y1=0.4, x2=0.45, y2=0.6), attributes={"color": "red"}),
+    RawDetection(label="square", confidence=1.0, box=Box(x1=0.5, y1=0.4, x2=0.65, y2=0.6),
+                 attributes={"color": "green"}),
+    RawDetection(label="square", confidence=1.0, box=Box(x1=0.7, y1=0.4, x2=0.85, y2=0.6),
+                 attributes={"color": "yellow"}),
+]
+
+
+@pytest.mark.parametrize("question,program,expected", [
+    ("What color is the square?", "color(the(square))", "cannot tell: 3 objects match the square (obj_1, obj_2, obj_3)"),
+    ("What material is the green square?", "material(the(green, square))",
+     "cannot tell: the experts give no material for obj_2"),
+])
+def test_an_answer_computed_by_the_query_tool_is_never_reworded(settings, image, question, program, expected):
+    s = settings.model_copy(update={"num_examples": 0})
+    detector = FixedDetector(s, MIXED, labels=["circle", "square"])
+    scene = SceneGraphTool(s, detector=detector)
+    agent = Agent(ScriptedBackend([program]), planner="query", settings=s, cache=False,
+                  tools=[detector, scene, QueryTool(s, scene_graph=scene)])
+    ans = agent.ask(image, question)
+    query = next(s for s in ans.steps if isinstance(s, ToolStep) and s.tool == "query")
+    assert query.data["answer"] == expected  # what the tool computed ...
+    assert ans.answer == expected  # ... is the answer, whole (short_answer is for free LLM text only)

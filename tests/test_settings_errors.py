@@ -37,6 +37,11 @@ def data_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     ("LAVR_ALLOWED_ROOTS", '["."]', ["LAVR_ALLOWED_ROOTS", "'.' is not an absolute path"]),
     ("LAVR_ALLOWED_ROOTS", '["images"]', ["'images' is not an absolute path"]),
     ("LAVR_MAX_IMAGE_PIXELS", "0", ["LAVR_MAX_IMAGE_PIXELS", "at least 16"]),
+    # issue 18: values that were silently taken to mean something else
+    ("LAVR_DATA_DIR", "", ["LAVR_DATA_DIR=''", "an empty value would mean the working folder"]),
+    ("LAVR_CHAT_HISTORY_TOKENS", "-5", ["LAVR_CHAT_HISTORY_TOKENS='-5'", "at least 1"]),
+    ("LAVR_SERVER_TOKEN", "", ["LAVR_SERVER_TOKEN", "an empty token would turn auth off", "unset it"]),
+    ("LAVR_SERVER_TOKEN", " s3cret ", ["LAVR_SERVER_TOKEN=(the value is not shown)", "spaces around the token"]),
 ])
 def test_bad_environment_settings_are_one_line(data_env, monkeypatch, capsys, name, value, needles):
     monkeypatch.setenv(name, value)

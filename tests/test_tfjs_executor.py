@@ -8,7 +8,7 @@ import pytest
 
 from lavr.errors import TfjsModelError, UnsupportedOp
 from lavr.tfjs import load_graph_model, supported_ops
-from tests.tfjs_graphs import DType, GraphBuilder
+from tfjs_graphs import DType, GraphBuilder
 
 RNG = np.random.default_rng(7)
 

@@ -15,22 +15,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from perception_helpers import needs_models
 
 FIXTURES = sorted((Path(__file__).parent / "data" / "tfjs_reference").glob("*.json"))
 TOLERANCE = 1e-3
 
 
-def _installed() -> str | None:
-    from lavr.perception.install import MODELS, model_problem
-    from lavr.settings import Settings
-
-    problems = [p for name in MODELS if (p := model_problem(Settings(), name))]
-    return problems[0] if problems else None
-
-
-_PROBLEM = _installed()
-needs_models = pytest.mark.skipif(_PROBLEM is not None, reason=f"human-models not installed ({_PROBLEM}); run "
-                                  "`lavr models install`")
 pytestmark = pytest.mark.models
 
 

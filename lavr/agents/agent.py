@@ -114,9 +114,11 @@ class Agent:
     def new_context(self) -> RunContext:
         return RunContext(self.settings, cache=self.cache)
 
-    def ask(self, image: ImageInput, question: str, *, context: RunContext | None = None,
+    def ask(self, image: ImageInput | list[ImageInput], question: str, *, context: RunContext | None = None,
             history: list[tuple[str, str]] | None = None, thread_id: str | None = None) -> Answer:
-        """Answer ``question`` about ``image`` (a path, bytes, a PIL image, or the id of an image in ``context``).
+        """Answer ``question`` about ``image`` (a path, bytes, a PIL image, or the id of an image in ``context``),
+        or about several images (a list: the question is about the first unless it names another; they are
+        numbered img_0, img_1, ... in the order given).
 
         Raises:
             ImageError: the image is missing, unreadable, not an image or outside the allowed folders.
@@ -124,11 +126,16 @@ class Agent:
             BackendError: the LLM could not be reached or answered with something that is not a reply.
         """
         question = check_question(question)
-        check_image(image)
+        images = list(image) if isinstance(image, list) else [image]
+        if not images:
+            raise InputError("no image given")
+        for one in images:
+            check_image(one)
         start = time.perf_counter()
         ctx = context or self.new_context()
-        stored = ctx.images.get(image) if isinstance(image, str) and image in ctx.images else ctx.images.add(image)
-        return self.run(ctx, [stored.id], question, history=history, thread_id=thread_id, start=start)
+        ids = [(ctx.images.get(one) if isinstance(one, str) and one in ctx.images else ctx.images.add(one)).id
+               for one in images]
+        return self.run(ctx, list(dict.fromkeys(ids)), question, history=history, thread_id=thread_id, start=start)
 
     def image_infos(self, ctx: RunContext, ids: list[str]) -> list[dict[str, Any]]:
         infos = []

@@ -40,19 +40,25 @@ class LLMBackend(Protocol):
     """Generate one reply. ``json_schema`` asks for JSON matching it; ``tools`` offers native function calling.
 
     A backend that has no native tool calling ignores ``tools`` and must honour ``json_schema`` as well as it can.
-    ``repeat_penalty`` (None: the backend's default) is honoured where the backend has one (llama.cpp); others
-    ignore it.
+    ``grammar`` (a llama.cpp GBNF grammar) constrains a text reply where ``supports_grammar``; ``prefill`` starts
+    the reply with that text (the reply returned is what follows it) where ``supports_prefill``; other backends
+    ignore both and the caller reads the text tolerantly. ``repeat_penalty`` (None: the backend's default) is
+    honoured where the backend has one (llama.cpp); others ignore it.
     """
 
     name: str
     supports_native_tools: bool
     supports_images: bool
+    supports_grammar: bool
+    supports_prefill: bool
 
     def generate(
         self,
         messages: list[Message],
         *,
         json_schema: dict[str, Any] | None = None,
+        grammar: str | None = None,
+        prefill: str | None = None,
         tools: list[dict[str, Any]] | None = None,
         max_tokens: int | None = None,
         repeat_penalty: float | None = None,

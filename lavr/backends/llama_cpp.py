@@ -106,6 +106,8 @@ class LlamaCppBackend:
 
     supports_native_tools = False
     supports_images = False
+    supports_grammar = True
+    supports_prefill = True
 
     def __init__(self, settings: Settings | None = None, *, model_path: Path | None = None,
                  fast_grammar: bool = True):
@@ -169,13 +171,17 @@ class LlamaCppBackend:
         return report
 
     def generate(self, messages: list[Message], *, json_schema: dict[str, Any] | None = None,
+                 grammar: str | None = None, prefill: str | None = None,
                  tools: list[dict[str, Any]] | None = None, max_tokens: int | None = None,
                  repeat_penalty: float | None = None) -> LLMReply:
         """One chat completion. ``repeat_penalty`` defaults to llama-cpp-python's 1.1; JSON programs want 1.0
-        (the penalty pushes the model away from the keys and brackets JSON repeats)."""
+        (the penalty pushes the model away from the keys and brackets JSON repeats). With ``grammar`` (GBNF) or
+        ``prefill`` the reply is a text completion of the chat prompt followed by ``prefill``."""
         llm = self._llama()
         max_tokens = max_tokens or self.settings.llm_max_tokens
         penalty = DEFAULT_REPEAT_PENALTY if repeat_penalty is None else repeat_penalty
+        if grammar is not None or prefill is not None:
+            return self._complete(llm, messages, grammar, prefill or "", max_tokens, penalty)
         schema = grammar_safe_schema(json_schema) if json_schema is not None else None
         if schema is not None and self.fast_grammar and self.settings.llm_temperature == 0:
             reply = self._generate_greedy(llm, messages, schema, max_tokens, penalty)
@@ -208,6 +214,48 @@ class LlamaCppBackend:
             usage=Usage(prompt_tokens=prompt, completion_tokens=usage.get("completion_tokens", 0), llm_calls=1,
                         cached_prompt_tokens=max(0, prompt - evaluated)),
         )
+
+    def _complete(self, llm: Any, messages: list[Message], grammar: str | None, prefill: str, max_tokens: int,
+                  penalty: float) -> LLMReply:
+        """The chat prompt, then ``prefill`` as the start of the reply, completed under a GBNF ``grammar``:
+        greedily on the fast path, else with llama-cpp-python's own sampler."""
+        from llama_cpp import LlamaGrammar
+
+        with self._lock:
+            prompt, stop = chat_prompt(llm, _chat(messages))  # BackendError: not the GGUF's own chat template
+            prompt = prompt + (llm.tokenize(prefill.encode("utf-8"), add_bos=False, special=False) if prefill else [])
+            if grammar is not None and self.fast_grammar and self.settings.llm_temperature == 0:
+                try:
+                    parsed = LlamaGrammar.from_string(grammar, verbose=False)
+                    constraint = GrammarConstraint(llm._model.vocab, parsed._grammar, parsed._root, llm.n_vocab())
+                except ValueError as exc:
+                    raise BackendError(f"the grammar is not valid GBNF: {exc}") from None
+                try:
+                    result = greedy_constrained(llm, prompt, constraint, max_tokens=max_tokens,
+                                                repeat_penalty=penalty, stop=stop)
+                except ValueError as exc:
+                    raise BackendError(f"local LLM failed: {exc}") from None
+                finally:
+                    constraint.close()
+                return LLMReply(text=result.text, finish_reason=result.finish_reason,
+                                usage=Usage(prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
+                                            llm_calls=1, cached_prompt_tokens=result.prompt_tokens - result.evaluated))
+            evals = _eval_sizes(llm)
+            evals.clear()
+            try:
+                result = llm.create_completion(prompt, max_tokens=max_tokens, temperature=self.settings.llm_temperature,
+                                               seed=self.settings.llm_seed, repeat_penalty=penalty, stop=stop,
+                                               grammar=LlamaGrammar.from_string(grammar, verbose=False)
+                                               if grammar is not None else None)
+            except ValueError as exc:
+                raise BackendError(f"local LLM failed: {exc}") from None
+            evaluated = evals[0] if evals else 0
+        choice = result["choices"][0]
+        usage = result.get("usage") or {}
+        prompt_tokens = usage.get("prompt_tokens", len(prompt))
+        return LLMReply(text=choice.get("text") or "", finish_reason=choice.get("finish_reason"),
+                        usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=usage.get("completion_tokens", 0),
+                                    llm_calls=1, cached_prompt_tokens=max(0, prompt_tokens - evaluated)))
 
     def _generate_greedy(self, llm: Any, messages: list[Message], schema: dict[str, Any], max_tokens: int,
                          penalty: float) -> LLMReply | None:

@@ -59,6 +59,8 @@ class OpenAIBackend:
         self.name = f"openai:{model}"
         self.supports_native_tools = self.settings.openai_tool_mode == "tools"
         self.supports_images = self.settings.openai_vision
+        self.supports_grammar = False
+        self.supports_prefill = False
         # 3: json_schema, 2: json_object with a schema, 1: json_object, 0: none
         self._response_format_level = 3
         try:
@@ -85,9 +87,12 @@ class OpenAIBackend:
         return {"type": "json_object"}
 
     def generate(self, messages: list[Message], *, json_schema: dict[str, Any] | None = None,
+                 grammar: str | None = None, prefill: str | None = None,
                  tools: list[dict[str, Any]] | None = None, max_tokens: int | None = None,
                  repeat_penalty: float | None = None) -> LLMReply:
-        del repeat_penalty  # no OpenAI equivalent (frequency_penalty scales differently): the server's default
+        # No GBNF, no assistant prefill and no repeat penalty in the OpenAI API: the caller reads the reply
+        # tolerantly (supports_grammar and supports_prefill are False).
+        del repeat_penalty, grammar, prefill
         kwargs: dict[str, Any] = {
             "model": self.model,
             "messages": to_openai_messages(messages, images=self.supports_images),

@@ -29,16 +29,20 @@ class ScriptedBackend:
         self.tool_profile = tool_profile
         self.supports_native_tools = native_tools
         self.supports_images = images
+        self.supports_grammar = True  # the script is the model: whatever a grammar would allow it is given
+        self.supports_prefill = True
         self.repeat_last = repeat_last
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
 
     def generate(self, messages: list[Message], *, json_schema: dict[str, Any] | None = None,
+                 grammar: str | None = None, prefill: str | None = None,
                  tools: list[dict[str, Any]] | None = None, max_tokens: int | None = None,
                  repeat_penalty: float | None = None) -> LLMReply:
         with self._lock:
-            self.requests.append({"messages": messages, "json_schema": json_schema, "tools": tools,
-                                  "max_tokens": max_tokens, "repeat_penalty": repeat_penalty})
+            self.requests.append({"messages": messages, "json_schema": json_schema, "grammar": grammar,
+                                  "prefill": prefill, "tools": tools, "max_tokens": max_tokens,
+                                  "repeat_penalty": repeat_penalty})
             n = len(self.requests) - 1
             if n >= len(self._replies):
                 if not (self.repeat_last and self._replies):

@@ -7,6 +7,7 @@ import sys
 from typing import IO, Any
 
 from ..errors import LavrError
+from ..terminal import for_terminal
 
 REPL_HELP = ("commands: /image PATH (attach an image to the next message), /trace (the last turn's steps), "
              "/new (start a new thread), /threads (list threads), /thread ID (switch), /help, /quit")
@@ -42,7 +43,7 @@ class Repl:
             service.history(thread_id)  # ThreadNotFound before the first line
 
     def say(self, text: str) -> None:
-        print(text, file=self.out, flush=True)
+        print(for_terminal(text), file=self.out, flush=True)
 
     def attach(self, path: str) -> None:
         from ..images import load_image
@@ -102,7 +103,7 @@ class Repl:
                 if not self.handle(line):
                     break
             except LavrError as exc:
-                print(f"lavr: error: {exc}", file=self.err, flush=True)
+                print(for_terminal(f"lavr: error: {exc}"), file=self.err, flush=True)
         if self.thread_id:
             self.say(f"thread: {self.thread_id}")
         return 0

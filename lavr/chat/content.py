@@ -158,15 +158,53 @@ def _data_url(url: str, limit: int) -> bytes:
 def _file_url(host: str, raw_path: str, settings: Settings, limit: int) -> bytes:
     if host not in ("", "localhost"):
         raise ImageError(f"file URL on another host ({host}) refused")
-    if not settings.allowed_roots:
-        raise ImageError("file URLs are refused unless LAVR_ALLOWED_ROOTS names the folders they may come from")
-    path = Path(unquote(raw_path))
-    check_allowed(path, settings.allowed_roots)
-    if not path.is_file():
-        raise ImageError(f"{path}: no such file")
-    if path.stat().st_size > limit:
+    return read_image_path(Path(unquote(raw_path)), settings)
+
+
+def check_image_path(path: str | Path, settings: Settings, *, uploads: Path | None = None) -> Path:
+    """The one rule for an image a client names by a path on the server (a ``file://`` URL, a file of the web
+    page): a file uploaded through the page (inside ``uploads``), or a file inside ``Settings.allowed_roots``
+    (none set: refused), and no larger than ``chat_max_image_bytes``. Links are resolved before the check.
+
+    Returns:
+        The resolved path.
+
+    Raises:
+        ImageTooLarge: over ``chat_max_image_bytes``.
+        ImageError: outside the uploads and the allowed folders, or not a file.
+    """
+    given = Path(path)
+    resolved = given.resolve()
+    uploaded = uploads is not None and resolved.is_relative_to(Path(uploads).resolve())
+    if not uploaded:
+        if not settings.allowed_roots:
+            raise ImageError(f"{given}: not an uploaded image, and file paths are refused unless "
+                             "LAVR_ALLOWED_ROOTS names the folders they may come from" if uploads is not None else
+                             "file URLs are refused unless LAVR_ALLOWED_ROOTS names the folders they may come from")
+        check_allowed(given, settings.allowed_roots)
+    if not resolved.exists():
+        raise ImageError(f"{given}: no such file")
+    if not resolved.is_file():
+        raise ImageError(f"{given}: not a file")
+    limit = settings.chat_max_image_bytes
+    if resolved.stat().st_size > limit:
+        raise ImageTooLarge(f"{given}: larger than {limit:,} bytes")
+    return resolved
+
+
+def read_image_path(path: str | Path, settings: Settings, *, uploads: Path | None = None) -> bytes:
+    """The bytes of an image named by a path, once ``check_image_path`` allows it (read within the size limit,
+    even if the file grows meanwhile)."""
+    resolved = check_image_path(path, settings, uploads=uploads)
+    limit = settings.chat_max_image_bytes
+    try:
+        with resolved.open("rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise ImageError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if len(data) > limit:
         raise ImageTooLarge(f"{path}: larger than {limit:,} bytes")
-    return path.read_bytes()
+    return data
 
 
 def _remote(url: str, settings: Settings, limit: int) -> bytes:

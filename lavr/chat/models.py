@@ -21,7 +21,7 @@ StepCallback = Callable[[Step], None]
 
 def check_thread_id(thread_id: str) -> str:
     """A thread id is 1-64 characters of letters, digits, ``_ . -`` (it ends up in file names and SQL keys)."""
-    if not isinstance(thread_id, str) or not THREAD_ID.match(thread_id):
+    if not isinstance(thread_id, str) or not THREAD_ID.fullmatch(thread_id):  # match() lets a final newline in
         raise InputError(f"invalid thread id {str(thread_id)[:80]!r}: use 1-64 letters, digits, '_', '.' or '-'")
     return thread_id
 

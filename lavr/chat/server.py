@@ -17,7 +17,10 @@ The response is a normal ``chat.completion`` whose message content is the short 
 per trace step (empty delta, the step in ``lavr.step``), then the answer, then ``[DONE]``.
 
 Auth: with ``LAVR_SERVER_TOKEN`` set, every ``/v1`` call needs ``Authorization: Bearer TOKEN`` (401 otherwise),
-and the web page asks for it as the password.
+and the web page asks for it at ``/login`` (or takes the same header).
+
+Every request passes ``lavr.chat.guard.RequestGuard`` first: the body bound (also for chunked bodies), quiet
+hang-ups, and the files the web page's API may name (uploads, or inside ``LAVR_ALLOWED_ROOTS``).
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from ..errors import BackendError, ImageError, InputError, LavrError, ThreadNotFound, ThreadStateError
 from ..trace import Step
 from ..settings import Settings
-from .content import ChatCompletionRequest, ImageTooLarge, read_image_url, split_conversation
+from .content import ChatCompletionRequest, ImageTooLarge, check_image_path, read_image_url, split_conversation
+from .guard import RequestGuard, error_body
 from .models import ChatReply, ChatService, check_thread_id, new_thread_id
 
 logger = logging.getLogger(__name__)
@@ -54,8 +58,7 @@ class ApiError(Exception):
         self.status, self.message, self.code, self.kind = status, message, code, kind
 
 
-def _error_body(message: str, code: str, kind: str = "invalid_request_error") -> dict[str, Any]:
-    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+_error_body = error_body
 
 
 def error_for(exc: Exception) -> ApiError:
@@ -101,14 +104,6 @@ def create_app(service: ChatService, settings: Settings, *, web: bool = True, wo
     async def _lavr_error(request: Request, exc: LavrError) -> JSONResponse:
         err = error_for(exc)
         return JSONResponse(_error_body(err.message, err.code, err.kind), status_code=err.status)
-
-    @app.middleware("http")
-    async def _body_limit(request: Request, call_next: Any) -> Any:
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > max_body:
-            return JSONResponse(_error_body(f"request body is larger than {max_body:,} bytes", "body_too_large"),
-                                status_code=413)
-        return await call_next(request)
 
     def auth(request: Request) -> None:
         token = settings.server_token
@@ -183,10 +178,16 @@ def create_app(service: ChatService, settings: Settings, *, web: bool = True, wo
         reply = await in_pool(send)
         return JSONResponse(completion_body(reply, model), headers=headers)
 
+    check_path, uploads = None, None
     if web:
-        from .web import mount_web
+        from .web import mount_web, upload_folder
 
         mount_web(app, service, settings)
+        uploads = upload_folder(settings)
+        check_path = functools.partial(check_image_path, settings=settings, uploads=uploads)
+    # Outermost: the body bound (counted as it streams), hang-ups, and the files the page's API may name.
+    app.add_middleware(RequestGuard, max_body=max_body, check_path=check_path, uploads=uploads,
+                       token=settings.server_token)
     app.router.on_shutdown.append(lambda: pool.shutdown(wait=False))
     return app
 
@@ -201,6 +202,8 @@ async def _json_body(request: Request, *, allow_empty: bool = False) -> Any:
         return json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"request body is not valid JSON ({exc})", "invalid_body") from None
+    except RecursionError:
+        raise ApiError(400, "request body is nested too deeply", "invalid_body") from None
 
 
 def _usage(reply: ChatReply) -> dict[str, int]:

@@ -20,6 +20,7 @@ import hashlib
 import logging
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -34,7 +35,8 @@ from .thread import ThreadState, prompt_history
 
 logger = logging.getLogger(__name__)
 
-MAX_TEXT_CHARS = 2000
+MAX_TEXT_CHARS = 2000  # every message of a turn, the earlier ones a client sends along included
+MAX_HISTORY_TURNS = 100  # earlier (question, answer) pairs a client may seed a new thread with
 
 
 class ChatThreads:
@@ -165,6 +167,7 @@ class ChatThreads:
     # Writing ------------------------------------------------------------------------------------
     def new_thread(self, thread_id: str | None = None, *, history: Sequence[tuple[str, str]] = ()) -> str:
         thread_id = check_thread_id(thread_id) if thread_id else new_thread_id()
+        check_history(history)
         with self._locked(thread_id):
             if self._values(thread_id) is not None:
                 raise InputError(f"chat thread {thread_id!r} already exists")
@@ -183,28 +186,49 @@ class ChatThreads:
             raise InputError("the message is empty")
         if len(text) > MAX_TEXT_CHARS:
             raise InputError(f"the message is longer than {MAX_TEXT_CHARS} characters")
-        # Decode and store the images before anything is committed: a bad image changes nothing.
-        stored = [self._store_image(img) for img in images]
+        check_history(history)
         if thread_id is None:
             thread_id, create = new_thread_id(), True
         check_thread_id(thread_id)
-        with self._locked(thread_id):
-            state = self._load(thread_id, traces=False)
-            if state is None:
-                if not create:
-                    raise ThreadNotFound(f"no chat thread {thread_id!r}")
-                self._create(thread_id, history)
+        if create and not images and not self.exists(thread_id):  # refused before a thread or lock file exists
+            raise InputError("attach an image first: this thread has none")
+        # Decode and store the images before anything is committed: a bad image changes nothing.
+        stored = [self._store_image(img) for img in images]
+        made = done = False
+        try:
+            with self._locked(thread_id):
                 state = self._load(thread_id, traces=False)
-                assert state is not None
-            if not state.images and not stored:
-                raise InputError("attach an image first: this thread has none")
-            answer = self._run_turn(state, text, stored)
+                if state is None:
+                    if not create:
+                        raise ThreadNotFound(f"no chat thread {thread_id!r}")
+                    self._create(thread_id, history)
+                    made = True
+                    state = self._load(thread_id, traces=False)
+                    assert state is not None
+                if not state.images and not stored:
+                    raise InputError("attach an image first: this thread has none")
+                answer = self._run_turn(state, text, stored)
+                done = True
+        finally:
+            if made and not done:  # the thread was made for this turn, which failed: it never existed
+                self._forget(thread_id)
         turn = ChatTurn(index=len(state.turns), text=text, images=[i.id for i in state.images if i.turn ==
                                                                    len(state.turns)], answer=answer)
         if on_step is not None:
             for step in answer.steps:
                 _safe_call(on_step, step)
         return ChatReply(thread_id=thread_id, turn=turn)
+
+    def _forget(self, thread_id: str) -> None:
+        """Remove a thread made for a turn that failed: its seeded checkpoint and its locks (nobody else can be
+        waiting on them: the thread never existed for anyone else)."""
+        try:
+            self.store.delete_thread(thread_id)
+        except Exception:  # noqa: BLE001 - the turn's own error is the one to report
+            logger.warning("could not remove the empty thread %s", thread_id, exc_info=True)
+        with self._locks_guard:
+            self._locks.pop(thread_id, None)
+        forget_lock(self.store, self.settings, thread_id)
 
     def _store_image(self, image: ImageInput) -> tuple[str, Any]:
         s = self.settings
@@ -249,6 +273,18 @@ class ChatThreads:
             close_checkpointer(self.store)
 
 
+def check_history(history: Sequence[tuple[str, str]]) -> None:
+    """Earlier (question, answer) pairs a client brings obey the message bound too (they are stored with the
+    thread, and checkpointed again with each of its turns)."""
+    if len(history) > MAX_HISTORY_TURNS:
+        raise InputError(f"the conversation has {len(history)} earlier turns; at most {MAX_HISTORY_TURNS} are "
+                         "accepted (start a lavr thread and send only the new message)")
+    for number, (question, answer) in enumerate(history, start=1):
+        for role, text in (("question", question), ("answer", answer)):
+            if len(str(text)) > MAX_TEXT_CHARS:
+                raise InputError(f"earlier turn {number}: the {role} is longer than {MAX_TEXT_CHARS} characters")
+
+
 def _safe_call(callback: StepCallback, step: Step) -> None:
     try:
         callback(step)
@@ -280,6 +316,7 @@ def open_sqlite(path: Path) -> Any:
 
     from langgraph.checkpoint.sqlite import SqliteSaver
 
+    set_aside_if_damaged(path)
     conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30.0)
     try:
         conn.execute("PRAGMA busy_timeout=30000")
@@ -291,6 +328,42 @@ def open_sqlite(path: Path) -> Any:
         raise ThreadStateError(f"{path}: the chat thread database is unreadable ({exc}); move it aside to start "
                                "with no threads, or restore it from a backup") from None
     return saver
+
+
+def set_aside_if_damaged(path: Path) -> Path | None:
+    """Check a thread database before anything writes to it (``PRAGMA quick_check`` on a read-only connection,
+    as the expert cache does on open). A damaged one is renamed, with its WAL, to ``<name>.damaged-<timestamp>``
+    and never written again; a new database starts, and a warning says where the old one went and how to read
+    back what is left of it. Returns the new name, or None when the file is sound (or absent)."""
+    import sqlite3
+
+    from ..cache import is_corruption
+
+    if not path.exists():
+        return None
+    try:
+        probe = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, timeout=30.0)
+        try:
+            result = probe.execute("PRAGMA quick_check(1)").fetchone()
+        finally:
+            probe.close()
+        problem = None if result is not None and result[0] == "ok" else " ".join(str(result and result[0]).split())
+    except sqlite3.DatabaseError as exc:
+        if not is_corruption(exc):
+            return None  # locked or unreachable, not damaged: opening it says so
+        problem = str(exc)
+    if problem is None:
+        return None
+    target = path.with_name(f"{path.name}.damaged-{datetime.now():%Y%m%d-%H%M%S-%f}")
+    path.replace(target)
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            side.replace(target.with_name(target.name + suffix))
+    logger.warning("the chat thread database %s is damaged (%s): it was moved, untouched, to %s and a new, empty "
+                   "one was started; read back what is left with: sqlite3 %s .recover", path, problem[:200],
+                   target, target)
+    return target
 
 
 def open_postgres(url: str) -> Any:
@@ -356,6 +429,12 @@ def process_lock(saver: Any, settings: Settings, thread_id: str) -> Iterator[Non
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def forget_lock(saver: Any, settings: Settings, thread_id: str) -> None:
+    """Remove a thread's lock file (SQLite store; a PostgreSQL advisory lock leaves nothing behind)."""
+    if getattr(getattr(saver, "conn", None), "__class__", type(None)).__name__ != "ConnectionPool":
+        (settings.subdir("chat") / "locks" / f"{thread_id}.lock").unlink(missing_ok=True)
 
 
 def answer_of(reply: ChatReply) -> Answer:

@@ -1,19 +1,32 @@
 """The web page at ``/``: Gradio's chatbot and multimodal textbox (upload or paste an image, ask, follow up), the
 visual trace of the last answer (the image with each step's boxes, drawn by ``lavr.trace_html``) and the thread
 list. Gradio is mounted on the server's FastAPI app; analytics and remote fonts are off so it works offline.
+
+Files: the page reads only images uploaded through it (Gradio keeps them in ``DATA_DIR/chat/gradio``, its
+temporary folder, private to the server's user) or, like ``file://`` URLs, files inside ``LAVR_ALLOWED_ROOTS``;
+``lavr.chat.guard`` applies the same rule before Gradio sees a request.
+
+Login: with ``LAVR_SERVER_TOKEN`` set, ``/login`` asks for the token (a password field, nothing else) and sets an
+HTTP-only session cookie derived from it; the page and its API also accept ``Authorization: Bearer TOKEN``.
 """
 
 from __future__ import annotations
 
 import hmac
+import html
 import logging
 import os
 from pathlib import Path
 from typing import Any
 
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
 from ..errors import LavrError
 from ..settings import Settings
 from ..trace_html import STYLE, render_trace_body
+from .content import read_image_path
+from .guard import SESSION_COOKIE, has_credentials, session_value
 from .models import ChatService, ChatTurn
 
 logger = logging.getLogger(__name__)
@@ -23,11 +36,27 @@ TRACE_CSS = ".lavr-trace { max-height: 80vh; overflow-y: auto; } .lavr-trace h1 
 SYSTEM_FONTS = ["system-ui", "Segoe UI", "Helvetica", "Arial", "sans-serif"]
 
 
-def _offline_env() -> None:
-    # Set before gradio is imported: no usage analytics, no version check, no hub calls.
+WEB_USER = "lavr"
+
+
+def upload_folder(settings: Settings) -> Path:
+    """Gradio's temporary folder (uploads and the copies it serves): inside the data folder, private to the
+    server's user, never a folder shared with other users such as ``/tmp/gradio``."""
+    folder = settings.subdir("chat") / "gradio"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    folder.chmod(0o700)
+    return folder
+
+
+def _gradio_env(settings: Settings) -> None:
+    # Set before gradio is imported (some of its modules read these once): no usage analytics, no version check,
+    # no hub calls; its temporary files and example cache inside lavr's data folder.
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    folder = upload_folder(settings)
+    os.environ["GRADIO_TEMP_DIR"] = str(folder)
+    os.environ["GRADIO_EXAMPLES_CACHE"] = str(folder / "examples")
 
 
 def trace_html(service: ChatService, thread_id: str, turn: ChatTurn) -> str:
@@ -56,15 +85,17 @@ def _thread_choices(service: ChatService) -> list[tuple[str, str]]:
 
 
 def build_blocks(service: ChatService, settings: Settings) -> Any:
-    _offline_env()
+    _gradio_env(settings)
     import gradio as gr
+
+    uploads = upload_folder(settings)
 
     def read_files(files: list[Any]) -> list[bytes]:
         data = []
         for f in files or []:
             path = f if isinstance(f, str) else (f.get("path") if isinstance(f, dict) else getattr(f, "path", None))
-            if path:
-                data.append(Path(path).read_bytes())  # Gradio's own upload folder: the bytes are the user's data
+            if path:  # an upload, or a file inside the allowed roots: the rule file:// URLs follow
+                data.append(read_image_path(path, settings, uploads=uploads))
         return data
 
     def view(thread_id: str | None) -> tuple[Any, ...]:
@@ -78,6 +109,7 @@ def build_blocks(service: ChatService, settings: Settings) -> Any:
         try:
             reply = service.send(thread_id or None, text, read_files(message.get("files", [])))
         except LavrError as exc:
+            logger.info("web page turn refused: %s", exc)
             raise gr.Error(str(exc)) from None
         tid = reply.thread_id
         msgs, trace = view(tid)
@@ -121,14 +153,63 @@ def build_blocks(service: ChatService, settings: Settings) -> Any:
     return blocks
 
 
+def web_user(request: Any, token: str) -> str | None:
+    """``WEB_USER`` when the request carries the session cookie or ``Authorization: Bearer TOKEN``, else None."""
+    return WEB_USER if has_credentials(request, token) else None
+
+
+LOGIN_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>lavr: log in</title>
+<style>body {{ font-family: system-ui, sans-serif; max-width: 24em; margin: 5em auto; }} input {{ width: 100%; }}
+.error {{ color: #b00; }}</style></head><body><h1>lavr chat</h1>{error}
+<form method="post" action="/login"><label>Token (the server's LAVR_SERVER_TOKEN)<br>
+<input type="password" name="password" autocomplete="current-password" autofocus required></label>
+<p><button type="submit">Log in</button></p></form></body></html>"""
+
+
+def add_login(app: Any, token: str) -> None:
+    """``/login`` (a password form: the token), ``/logout``, and ``/`` sending a browser without a session there."""
+
+    def page(error: str = "", status: int = 200) -> HTMLResponse:
+        note = f'<p class="error">{html.escape(error)}</p>' if error else ""
+        return HTMLResponse(LOGIN_PAGE.format(error=note), status_code=status)
+
+    @app.get("/login", include_in_schema=False)
+    async def login_form() -> HTMLResponse:
+        return page()
+
+    @app.post("/login", include_in_schema=False)
+    async def login(request: Request) -> Any:
+        form = await request.form()
+        given = str(form.get("password") or "")
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            return page("Wrong token.", 401)
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(SESSION_COOKIE, session_value(token), httponly=True, samesite="strict", path="/")
+        return response
+
+    @app.get("/logout", include_in_schema=False)
+    async def logout() -> Any:
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    @app.middleware("http")
+    async def _login_first(request: Request, call_next: Any) -> Any:
+        if request.url.path == "/" and request.method in ("GET", "HEAD") and web_user(request, token) is None:
+            return RedirectResponse("/login", status_code=303)
+        return await call_next(request)
+
+
 def mount_web(app: Any, service: ChatService, settings: Settings) -> None:
     """Mount the page at ``/`` (last, so the API routes keep precedence). A server token is the page's password."""
-    _offline_env()
+    _gradio_env(settings)
     import gradio as gr
 
     token = settings.server_token
-    auth = (lambda _user, password: hmac.compare_digest(str(password).encode(), token.encode())) if token else None
+    if token:
+        add_login(app, token)
     theme = gr.themes.Default(font=SYSTEM_FONTS, font_mono=["ui-monospace", "monospace"])
-    gr.mount_gradio_app(app, build_blocks(service, settings), path="/", auth=auth,
-                        auth_message="Password: the server's token (LAVR_SERVER_TOKEN)." if token else None,
-                        ssr_mode=False, theme=theme, footer_links=[], max_file_size=settings.chat_max_image_bytes)
+    gr.mount_gradio_app(app, build_blocks(service, settings), path="/",
+                        auth_dependency=(lambda request: web_user(request, token)) if token else None,
+                        ssr_mode=False, theme=theme, footer_links=[], max_file_size=settings.chat_max_image_bytes,
+                        mcp_server=False, allowed_paths=[])

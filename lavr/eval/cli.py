@@ -8,12 +8,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..terminal import for_terminal
 
-__all__ = ["add_eval_commands", "cmd_compare", "cmd_eval"]
+__all__ = ["add_eval_commands", "cmd_compare", "cmd_eval", "cmd_report"]
 
 
 def add_eval_commands(subparsers: Any) -> None:
-    """Add the ``eval`` and ``compare`` sub-commands; each sets ``func`` to a handler returning an exit code.
+    """Add the ``eval``, ``report`` and ``compare`` sub-commands; each sets ``func`` to a handler returning an exit code.
 
     Args:
         subparsers: The object ``ArgumentParser.add_subparsers()`` returned.
@@ -37,6 +38,8 @@ def add_eval_commands(subparsers: Any) -> None:
     ev.add_argument("--seed", type=int, default=0, help="random/numpy/torch and LLM seed (default 0)")
     ev.add_argument("--max-steps", type=int, help="planning turns before a forced answer")
     ev.add_argument("--report", type=Path, metavar="FILE", help="also write the report as JSON")
+    ev.add_argument("--html", type=Path, metavar="FILE",
+                    help="also write the report as one self-contained HTML page (plots, failure gallery)")
     ev.add_argument("--no-cache", action="store_true", help="do not read or write the expert cache")
     ev.add_argument("--no-progress", action="store_true", help="no progress bar")
     ev.set_defaults(func=cmd_eval)
@@ -45,7 +48,22 @@ def add_eval_commands(subparsers: Any) -> None:
     cmp.add_argument("a", type=Path, metavar="A", help="results file A (the baseline)")
     cmp.add_argument("b", type=Path, metavar="B", help="results file B")
     cmp.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    cmp.add_argument("--html", type=Path, metavar="FILE",
+                     help="also write the comparison as one self-contained HTML page (flipped rows with traces)")
+    cmp.add_argument("--images", type=Path, action="append", default=[], metavar="DIR",
+                     help="a folder relative image paths start from (repeatable)")
     cmp.set_defaults(func=cmd_compare)
+
+    rep = subparsers.add_parser("report", help="the report of an existing results file (text, JSON or HTML)",
+                                description="Print the report of RESULTS (what lavr eval prints); --html also "
+                                "writes it as one self-contained HTML page.")
+    rep.add_argument("results", type=Path, metavar="RESULTS", help="results file (JSONL, from lavr eval)")
+    rep.add_argument("--html", type=Path, metavar="FILE", help="write the HTML page (plots, failure gallery)")
+    rep.add_argument("--json", action="store_true", help="print the report as JSON")
+    rep.add_argument("--images", type=Path, action="append", default=[], metavar="DIR",
+                     help="a folder relative image paths start from (repeatable; default: the recorded path, "
+                     "the results file's folder, the working folder)")
+    rep.set_defaults(func=cmd_report)
 
 
 def _absolute(spec: str, prefix: str) -> str:
@@ -77,28 +95,44 @@ def cmd_eval(args: argparse.Namespace) -> int:
         0, or 1 when no row could be scored but some failed.
     """
     from ..errors import InputError
+    from ..outputs import refuse_overwrite
     from ..settings import settings_with_options
     from .dataset import load_dataset
-    from .report import format_report, write_report_json
+    from .report import format_report, is_report_file, write_report_json
     from .runner import run_eval
 
     if args.concurrency < 1:
         raise InputError("--concurrency must be at least 1")
     if args.limit is not None and args.limit < 0:
         raise InputError("--limit must not be negative")
+    if args.report:  # before the run, not after it: the report must not replace the dataset or the results
+        refuse_overwrite(args.report, option="--report", inputs=[("the dataset file", args.data),
+                                                                 ("the results file (--out)", args.out)],
+                         written_by_lavr=is_report_file, kind="a lavr report")
     # Bad LAVR_* variables or --max-steps: one line now, before the dataset is read or any agent is built.
     settings = settings_with_options({"max_steps": ("--max-steps", args.max_steps), "llm": ("--llm", args.llm)},
                                      llm_seed=args.seed)
+    if args.html:  # before the run: a long run must not end in a refusal
+        from .html_report import check_html_path
+
+        check_html_path(args.html, [("the dataset", args.data), ("the results file (--out)", args.out),
+                                    ("the --report file", args.report)])
     dataset = load_dataset(args.data, allowed_roots=settings.allowed_roots, limit=args.limit)
     summary = run_eval(dataset, agent_factory=_spec(args), out=args.out, metric=args.metric,
                        concurrency=args.concurrency, resume=not args.no_resume, retry_errors=args.retry_errors,
                        seed=args.seed, executor=args.executor, progress=not args.no_progress)
     if args.report:
         write_report_json(summary.report, args.report)
-    print(f"{summary.ran} row(s) run, {summary.skipped} already in {summary.out}, {summary.seconds:.1f} s")
-    print(format_report(summary.report))
+    if args.html:
+        from .html_report import write_report_page
+
+        write_report_page(summary.out, args.html, ids=[r.id for r in dataset.rows], image_folders=[dataset.root],
+                          allowed_roots=settings.allowed_roots)
+    print(for_terminal(f"{summary.ran} row(s) run, {summary.skipped} already in {summary.out}, "
+                       f"{summary.seconds:.1f} s"))
+    print(for_terminal(format_report(summary.report)))
     if summary.report.scored == 0 and summary.report.errors:
-        print(f"lavr: every row failed; {why_all_failed(summary.report)}", file=sys.stderr)
+        print(for_terminal(f"lavr: every row failed; {why_all_failed(summary.report)}"), file=sys.stderr)
         return 1
     return 0
 
@@ -124,6 +158,40 @@ def cmd_compare(args: argparse.Namespace) -> int:
     for path in (args.a, args.b):
         if not Path(path).is_file():
             raise InputError(f"{path}: no such results file")
-    result = compare_files(args.a, args.b)
-    print(json.dumps(result.model_dump(mode="json"), indent=2) if args.json else format_comparison(result))
+    if args.html:
+        from ..settings import Settings
+        from .html_report import check_html_path, write_compare_page
+
+        check_html_path(args.html, [("results file A", args.a), ("results file B", args.b)])
+        result = write_compare_page(args.a, args.b, args.html, image_folders=args.images,
+                                    allowed_roots=Settings().allowed_roots)
+    else:
+        result = compare_files(args.a, args.b)
+    print(for_terminal(json.dumps(result.model_dump(mode="json"), indent=2), json=True) if args.json else
+          for_terminal(format_comparison(result)))
+    if args.html:
+        print(for_terminal(f"wrote {args.html}"), file=sys.stderr)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Run ``report``: the text report of a results file (or JSON with ``--json``), and the page with ``--html``."""
+    from ..errors import InputError
+    from ..settings import Settings
+    from .report import format_report, report_from_file
+
+    if not Path(args.results).is_file():
+        raise InputError(f"{args.results}: no such results file")
+    if args.html:
+        from .html_report import check_html_path, write_report_page
+
+        check_html_path(args.html, [("the results file", args.results)])
+        report = write_report_page(args.results, args.html, image_folders=args.images,
+                                   allowed_roots=Settings().allowed_roots)
+    else:
+        report = report_from_file(args.results)
+    print(for_terminal(json.dumps(report.model_dump(mode="json"), indent=2), json=True) if args.json else
+          for_terminal(format_report(report)))
+    if args.html:
+        print(for_terminal(f"wrote {args.html}"), file=sys.stderr)
     return 0

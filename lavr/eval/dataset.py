@@ -14,7 +14,10 @@ Fields:
 
 - ``id`` (required): a string (numbers are turned into strings); unique within the file; must not start with
   ``@`` (reserved for error rows).
-- ``image`` (required): a path relative to the dataset file's folder, or an absolute path. Without
+- ``images`` (optional): several images for one question, in order (the first image first), each a path or
+  ``{"image": path, "precomputed": {...}}``; the question is about the last one unless it names another
+  ("the first image"). ``image`` may then be left out.
+- ``image`` (required unless ``images``): a path relative to the dataset file's folder, or an absolute path. Without
   ``allowed_roots`` any readable file may be named (the dataset is the user's own input); with them, the
   resolved file must lie inside one of them (the dataset's folder is not allowed unless it is inside a root);
   symbolic links are resolved first, so a link pointing outside is refused.
@@ -42,6 +45,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -50,11 +54,13 @@ from pydantic import BaseModel, Field
 
 from ..errors import ImageError, InputError
 from ..images import check_allowed
+from ..jsonl import json_lines
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["EvalDataset", "EvalRow", "load_dataset"]
 
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")  # what surrogateescape makes of a byte that is not UTF-8
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 CSV_SUFFIXES = (".csv",)
 
@@ -65,6 +71,9 @@ class EvalRow(BaseModel):
     id: str
     line: int = Field(description="1-based line (JSONL) or record line (CSV) in the dataset file.")
     image: Path | None = None
+    images: list[Path] = Field(default_factory=list, description="All images of a several-image question, in order.")
+    image_precomputed: list[dict[str, dict[str, Any]]] = Field(
+        default_factory=list, description="Each of ``images``' precomputed outputs (aligned with ``images``).")
     question: str = ""
     answers: list[str | int] = Field(default_factory=list)
     choices: list[str] | None = None
@@ -118,6 +127,8 @@ def _as_list(value: Any, *, name: str, csv_mode: bool) -> list[Any] | None:
                 value = json.loads(text)
             except json.JSONDecodeError as exc:
                 raise _RowError("dataset:bad_field", f"{name}: invalid JSON list ({exc.msg})") from None
+            except RecursionError:
+                raise _RowError("dataset:bad_field", f"{name}: invalid JSON list (nested too deeply)") from None
         else:
             return [part.strip() for part in text.split("|")]
     if isinstance(value, list):
@@ -149,6 +160,8 @@ def _precomputed(value: Any, *, csv_mode: bool) -> dict[str, dict[str, Any]]:
             value = json.loads(value)
         except json.JSONDecodeError as exc:
             raise _RowError("dataset:bad_field", f"precomputed: invalid JSON ({exc.msg})") from None
+        except RecursionError:
+            raise _RowError("dataset:bad_field", "precomputed: invalid JSON (nested too deeply)") from None
     if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, dict) for k, v in value.items()):
         raise _RowError("dataset:bad_field", "precomputed must be an object of tool name -> output object")
     return value
@@ -173,6 +186,26 @@ def _image_path(value: Any, root: Path, allowed_roots: list[Path]) -> Path:
     return path
 
 
+def _images(value: Any, root: Path, allowed_roots: list[Path], *,
+            csv_mode: bool) -> tuple[list[Path], list[dict[str, dict[str, Any]]]]:
+    """A several-image row's images and their precomputed outputs; none for a one-image row."""
+    if value in (None, ""):
+        return [], []
+    if isinstance(value, str) and csv_mode:
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise _RowError("dataset:bad_field", f"images: invalid JSON list ({exc.msg})") from None
+    if not isinstance(value, list) or not value or len(value) > 8:
+        raise _RowError("dataset:bad_field", "images: expected a list of 1 to 8 images")
+    paths, outputs = [], []
+    for item in value:
+        entry = item if isinstance(item, dict) else {"image": item}
+        paths.append(_image_path(entry.get("image"), root, allowed_roots))
+        outputs.append(_precomputed(entry.get("precomputed"), csv_mode=False))
+    return paths, outputs
+
+
 def _parse_row(raw: dict[str, Any], *, line: int, root: Path, allowed_roots: list[Path], csv_mode: bool) -> EvalRow:
     """Validate one record; raises ``_RowError`` on the first problem."""
     rid = raw.get("id")
@@ -184,12 +217,19 @@ def _parse_row(raw: dict[str, Any], *, line: int, root: Path, allowed_roots: lis
     question = raw.get("question")
     if not isinstance(question, str) or not question.strip():
         raise _RowError("dataset:missing_question", "missing question")
-    image = _image_path(raw.get("image"), root, allowed_roots)
+    images, image_precomputed = _images(raw.get("images"), root, allowed_roots, csv_mode=csv_mode)
+    if images and raw.get("image") in (None, ""):
+        image = images[-1]
+    else:
+        image = _image_path(raw.get("image"), root, allowed_roots)
+    if images and image not in images:
+        raise _RowError("dataset:bad_field", "images: the row's image must be one of its images")
     answers = _answers(raw.get("answers"), csv_mode=csv_mode)
     choices = _as_list(raw.get("choices"), name="choices", csv_mode=csv_mode)
     qtype = raw.get("question_type") or raw.get("answer_type")
     return EvalRow(
-        id=str(rid).strip(), line=line, image=image, question=question.strip(), answers=answers,
+        id=str(rid).strip(), line=line, image=image, images=images, image_precomputed=image_precomputed,
+        question=question.strip(), answers=answers,
         choices=[str(c) for c in choices] if choices else None,
         question_type=str(qtype).strip() if qtype not in (None, "") else None,
         precomputed=_precomputed(raw.get("precomputed"), csv_mode=csv_mode),
@@ -207,25 +247,23 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | Non
     """Yield ``(line, record or None, parse error or None, csv_mode)`` for every non-blank record."""
     suffix = path.suffix.lower()
     if suffix in JSONL_SUFFIXES:
-        with path.open(encoding="utf-8") as fh:
-            for number, text in enumerate(fh, start=1):
-                if not text.strip():
-                    continue
-                try:
-                    obj = json.loads(text)
-                except json.JSONDecodeError as exc:
-                    yield number, None, f"malformed line: invalid JSON ({exc.msg})", False
-                    continue
-                if not isinstance(obj, dict):
-                    yield number, None, "malformed line: not a JSON object", False
-                    continue
-                yield number, obj, None, False
+        for line in json_lines(path, what="dataset file"):  # a line not UTF-8, not JSON or too deep: an error row
+            if line.problem is not None:
+                yield line.number, None, f"malformed line: {line.problem}", False
+            elif not isinstance(line.value, dict):
+                yield line.number, None, "malformed line: not a JSON object", False
+            else:
+                yield line.number, line.value, None, False
     elif suffix in CSV_SUFFIXES:
-        with path.open(encoding="utf-8", newline="") as fh:
+        # Bytes that are not UTF-8 are kept as surrogates, so the record they are in becomes an error row.
+        with path.open(encoding="utf-8", errors="surrogateescape", newline="") as fh:
             reader = csv.DictReader(fh)
             for record in reader:
                 if None in record:  # more cells than header columns
                     yield reader.line_num, None, "malformed line: more cells than columns", True
+                    continue
+                if any(_NOT_UTF8.search(v or "") for v in list(record.values()) + list(record)):
+                    yield reader.line_num, None, "malformed line: not UTF-8 text", True
                     continue
                 if not any((v or "").strip() for v in record.values()):
                     continue

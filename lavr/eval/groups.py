@@ -64,10 +64,14 @@ def base_record(row: EvalRow, opts: GroupOptions) -> dict[str, Any]:
     """The record of a row before it runs: what the dataset says, with empty outcome fields."""
     return {
         "id": row.id, "image": _display_path(row.image, opts.root), "question": row.question,
+        **({"images": [_display_path(p, opts.root) for p in row.images]} if row.images else {}),
         "question_type": row.question_type, "prediction": None, "raw_answer": None, "answers": row.answers,
         "choices": row.choices, "score": None, "metric": opts.metric, "error": row.error,
         "error_kind": row.error_kind, "seconds": 0.0, "usage": None, "tools": [], "steps": 0, "retries": 0,
         "finished": None, "mode": None, "llm": None, "seed": opts.seed,
+        # Where the image was read from, so that a report of this file finds it from any working folder.
+        "image_path": str(row.image.resolve()) if row.image is not None else None,
+        "trace": [],
     }
 
 
@@ -84,9 +88,10 @@ def _fail(record: dict[str, Any], kind: str, message: str) -> dict[str, Any]:
     return record
 
 
-def evaluate_row(agent: Any, store: ImageStore, image_id: str, row: EvalRow, opts: GroupOptions,
+def evaluate_row(agent: Any, store: ImageStore, image_id: str | list[str], row: EvalRow, opts: GroupOptions,
                  scratch: ScratchCache | None = None) -> dict[str, Any]:
-    """Ask one question about an already stored image and score the answer; failures become error records."""
+    """Ask one question about already stored images (the question's image, or all of a several-image row's in
+    order) and score the answer; failures become error records."""
     record = base_record(row, opts)
     record.update(mode=agent_mode(agent), llm=getattr(getattr(agent, "backend", None), "name", None))
     if opts.metric == "multiple_choice" and not row.choices:
@@ -94,14 +99,19 @@ def evaluate_row(agent: Any, store: ImageStore, image_id: str, row: EvalRow, opt
     start = time.perf_counter()
     try:
         cache = agent.cache
-        if row.precomputed and cache is None:
+        if (row.precomputed or any(row.image_precomputed)) and cache is None:
             if scratch is None:
                 raise InputError("precomputed outputs need the expert cache or a scratch cache")
             cache = scratch.get()
         ctx = RunContext(agent.settings, images=store, cache=cache)
-        if row.precomputed:
-            seed_row(cache, agent.registry, store.get(image_id), row.precomputed, agent.settings)
-        answer = agent.ask(image_id, row.question, context=ctx)
+        ids = image_id if isinstance(image_id, list) else [image_id]
+        outputs = row.image_precomputed if row.images else [row.precomputed]
+        for one, precomputed in zip(ids, outputs):
+            if precomputed:
+                seed_row(cache, agent.registry, store.get(one), precomputed, agent.settings)
+        focus = ids[row.images.index(row.image)] if row.images and row.image in row.images else ids[-1]
+        answer = agent.ask([focus, *[i for i in ids if i != focus]] if len(ids) > 1 else focus, row.question,
+                           context=ctx)
     except Exception as exc:  # noqa: BLE001 - one row's failure must not end the run
         logger.warning("row %s failed: %s: %s", row.id, type(exc).__name__, exc)
         record["seconds"] = round(time.perf_counter() - start, 4)
@@ -111,6 +121,7 @@ def evaluate_row(agent: Any, store: ImageStore, image_id: str, row: EvalRow, opt
         prediction=answer.answer, usage=answer.usage.model_dump(),
         tools=[s.tool for s in answer.steps if isinstance(s, ToolStep)], steps=len(answer.steps),
         retries=answer.retries, finished=answer.finished, llm=answer.llm,
+        trace=[step.model_dump(mode="json", exclude_none=True) for step in answer.steps],
     )
     try:
         record["score"] = score(opts.metric, record["prediction"], row)
@@ -142,7 +153,7 @@ def evaluate_group(agent: Any, rows: list[EvalRow], opts: GroupOptions, on_recor
     store = ImageStore(max_pixels=settings.max_image_pixels, work_side=settings.work_image_side,
                        allowed_roots=list(opts.allowed_roots or settings.allowed_roots))
     try:
-        stored = store.add(rows[0].image)
+        stored = [store.add(path).id for path in (rows[0].images or [rows[0].image])]
     except Exception as exc:  # noqa: BLE001 - an unreadable image fails its rows, not the run
         for row in rows:
             record = base_record(row, opts)
@@ -150,6 +161,6 @@ def evaluate_group(agent: Any, rows: list[EvalRow], opts: GroupOptions, on_recor
             on_record(_fail(record, f"run:{type(exc).__name__}", str(exc)))
         return
     for row in rows:
-        on_record(evaluate_row(agent, store, stored.id, row, opts, scratch))
+        on_record(evaluate_row(agent, store, stored if rows[0].images else stored[0], row, opts, scratch))
 
 

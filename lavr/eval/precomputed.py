@@ -34,6 +34,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import InputError
 from ..images import StoredImage
+from ..jsonl import json_lines
 from ..settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -175,8 +176,6 @@ def seed_file(path: Path, cache: Any, registry: Any, settings: Settings) -> Any:
     read (without saying whether the file exists). ``SeedReport.evicted`` counts the stored entries that the
     cache's size bound evicted again before seeding ended, so a report never claims entries the cache lost.
     """
-    import json
-
     from ..cache import SeedReport
     from ..errors import LavrError
     from ..images import content_hash, load_image
@@ -185,28 +184,28 @@ def seed_file(path: Path, cache: Any, registry: Any, settings: Settings) -> Any:
     keys: list[str] = []
     folder = Path(path).parent
     identity_for = (lambda tool: registry.get(tool).identity()) if registry is not None else None
-    with Path(path).open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
+    for entry in json_lines(path, what="JSONL file of precomputed outputs"):
+        number, line, obj = entry.number, entry.text, entry.value
+        if entry.problem is not None:  # not UTF-8, not JSON, too deep or too long: reported, and seeding goes on
+            report.errors.append(f"line {number}: {entry.problem}")
+            continue
+        try:
+            if isinstance(obj, dict) and "image" in obj:
+                if not isinstance(obj.get("precomputed"), dict):
+                    raise ValueError("'precomputed' must be an object of tool name -> output")
+                pil, name = load_image(folder / str(obj["image"]), max_pixels=settings.max_image_pixels,
+                                       work_side=settings.work_image_side, allowed_roots=settings.allowed_roots)
+                image = StoredImage(id="img_0", pil=pil, sha256=content_hash(pil), source=name)
+                row_keys = seed_row(cache, registry, image, obj["precomputed"], settings)
+                keys += row_keys
+                report.loaded += len(row_keys)
                 continue
-            try:
-                obj = json.loads(line)
-                if isinstance(obj, dict) and "image" in obj:
-                    if not isinstance(obj.get("precomputed"), dict):
-                        raise ValueError("'precomputed' must be an object of tool name -> output")
-                    pil, name = load_image(folder / str(obj["image"]), max_pixels=settings.max_image_pixels,
-                                           work_side=settings.work_image_side, allowed_roots=settings.allowed_roots)
-                    image = StoredImage(id="img_0", pil=pil, sha256=content_hash(pil), source=name)
-                    row_keys = seed_row(cache, registry, image, obj["precomputed"], settings)
-                    keys += row_keys
-                    report.loaded += len(row_keys)
-                    continue
-                record = cache.parse_seed_line(line, identity_for)
-                record["value"] = normalise_value(record["tool"], record["value"])
-                keys.append(cache.put_record(record))
-            except (ValueError, LavrError) as exc:  # EntryTooLarge is a ValueError
-                report.errors.append(f"line {number}: {exc}")
-                continue
-            report.loaded += 1
+            record = cache.parse_seed_line(line, identity_for)
+            record["value"] = normalise_value(record["tool"], record["value"])
+            keys.append(cache.put_record(record))
+        except (ValueError, LavrError) as exc:  # EntryTooLarge is a ValueError
+            report.errors.append(f"line {number}: {exc}")
+            continue
+        report.loaded += 1
     report.evicted = cache.count_missing(keys)
     return report

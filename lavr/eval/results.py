@@ -4,12 +4,15 @@ Each record has these keys (``None`` where not applicable)::
 
     id, image, question, question_type, prediction, raw_answer, answers, choices, score, metric,
     error, error_kind, seconds, usage {prompt_tokens, completion_tokens, llm_calls}, tools, steps,
-    retries, finished, mode, llm, seed
+    retries, finished, mode, llm, seed, image_path, trace
 
 - ``prediction`` is the agent's answer exactly as it returned it (``raw_answer``, kept for older files), the
   string that was scored: the scorer never reformats an answer; ``score`` is in [0, 1], or
   ``None`` when the row failed (then ``error``/``error_kind`` say why).
 - ``tools`` lists the tool calls in order (names, repeated when a tool ran twice); ``steps`` counts trace steps; ``retries`` counts malformed LLM replies that were fed back.
+- ``trace`` is the run's typed trace (``lavr.trace`` steps as JSON, ``None`` fields left out): the program a
+  planner wrote, the tools' structured outputs (boxes) and the evidence the answer names, for the HTML report.
+  ``image_path`` is the image's resolved path (``image`` is relative to the dataset's folder).
 
 Reading is tolerant: a line that is not a JSON object with an ``id`` (a torn last line after a kill) is skipped,
 and when an id appears more than once the last record wins.
@@ -34,7 +37,32 @@ from ..errors import InputError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ResultsLock", "ResultsWriter", "read_results", "rewrite_results"]
+__all__ = ["ResultsLock", "ResultsWriter", "is_results_file", "read_results", "rewrite_results"]
+
+# Keys every record lavr writes has (``base_record``): a line without them is not a result, whatever its id.
+RECORD_KEYS = frozenset({"id", "prediction", "score", "error", "metric"})
+
+
+def is_record(obj: Any) -> bool:
+    """Whether a parsed line is a result record lavr wrote."""
+    return isinstance(obj, dict) and RECORD_KEYS <= obj.keys() and isinstance(obj.get("id"), str)
+
+
+def is_results_file(path: Path | str) -> bool:
+    """Whether ``path`` holds only result records (blank lines aside); an unfinished last line, as a kill in the
+    middle of a write leaves it, is allowed. Anything else (notes, a dataset, a report) is not a results file."""
+    data = Path(path).read_bytes()
+    lines = data.split(b"\n")
+    complete = lines[:-1]  # the part after the last newline is unfinished (empty when the file ends with one)
+    for line in complete:
+        if not line.strip():
+            continue
+        try:
+            if not is_record(json.loads(line)):
+                return False
+        except (ValueError, RecursionError):
+            return False
+    return any(line.strip() for line in complete) or not lines[-1].strip()
 
 
 def read_results(path: Path | str) -> list[dict[str, Any]]:
@@ -57,7 +85,7 @@ def read_results(path: Path | str) -> list[dict[str, Any]]:
                 continue
             try:
                 obj = json.loads(text)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):
                 skipped += 1
                 continue
             if not isinstance(obj, dict) or not isinstance(obj.get("id"), str):

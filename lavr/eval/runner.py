@@ -34,12 +34,13 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from ..errors import InputError
+from ..outputs import refuse_overwrite
 from .dataset import EvalDataset, EvalRow, load_dataset
 from .metrics import METRICS
 from .groups import GroupOptions, OnRecord, base_record, evaluate_group, seed_everything
 from .precomputed import ScratchCache
 from .report import EvalReport, build_report, summary_line
-from .results import ResultsLock, ResultsWriter, read_results, rewrite_results
+from .results import ResultsLock, ResultsWriter, is_results_file, read_results, rewrite_results
 from .spec import AgentSpec
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["EvalSummary", "group_by_image", "run_eval"]
 
 Executor = Literal["local", "ray"]
+MAX_SEED = 2**32 - 1
 
 
 class EvalSummary(BaseModel):
@@ -80,10 +82,10 @@ class EvalSummary(BaseModel):
 
 
 def group_by_image(rows: list[EvalRow]) -> list[list[EvalRow]]:
-    """Rows grouped by image path, groups in order of first appearance, rows in dataset order."""
-    groups: dict[Path | None, list[EvalRow]] = {}
+    """Rows grouped by their images, groups in order of first appearance, rows in dataset order."""
+    groups: dict[tuple[Path | None, ...], list[EvalRow]] = {}
     for row in rows:
-        groups.setdefault(row.image, []).append(row)
+        groups.setdefault(tuple(row.images) or (row.image,), []).append(row)
     return list(groups.values())
 
 
@@ -153,6 +155,8 @@ def run_eval(dataset: EvalDataset | Path | str, *, agent_factory: Callable[[], A
         raise InputError(f"unknown metric {metric!r}; choose from {', '.join(METRICS)}")
     if executor not in ("local", "ray"):
         raise InputError(f"unknown executor {executor!r}; use 'local' or 'ray'")
+    if not 0 <= seed <= MAX_SEED:  # numpy's and torch's seeds are unsigned 32-bit integers
+        raise InputError(f"--seed {seed} is not allowed; allowed: an integer from 0 to {MAX_SEED:,}")
     started = time.perf_counter()
     data = dataset if isinstance(dataset, EvalDataset) else load_dataset(dataset)
     out = Path(out).expanduser()
@@ -163,13 +167,12 @@ def run_eval(dataset: EvalDataset | Path | str, *, agent_factory: Callable[[], A
 
 
 def _check_out(out: Path, dataset_path: Path) -> None:
-    """Refuse a results path that is a folder, or the dataset file itself (it would be overwritten)."""
-    if out.is_dir():
-        raise InputError(f"--out {out}: is a folder; give a results file name, e.g. {out / 'results.jsonl'}")
-    if out.resolve() == Path(dataset_path).expanduser().resolve():
-        raise InputError(f"--out {out}: is the dataset file itself; give another results file")
+    """Refuse a results path that would lose data: a folder, the dataset itself (also through a link), or an
+    existing file that is not a results file (notes, a report: resuming would drop their lines)."""
     if not out.parent.is_dir() and out.parent.exists():
         raise InputError(f"--out {out}: {out.parent} is not a folder")
+    refuse_overwrite(out, option="--out", inputs=[("the dataset file", dataset_path)], written_by_lavr=is_results_file,
+                     kind="a lavr results file")
 
 
 def _run_locked(data: EvalDataset, agent_factory: Callable[[], Any], out: Path, metric: str, concurrency: int,

@@ -32,7 +32,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .synthetic_questions import pick_questions
+from .synthetic_questions import pick_questions, template_half
 from .synthetic_scenes import Scene, make_scene, render
 
 __all__ = ["SyntheticRow", "generate", "main", "write_dataset"]
@@ -49,8 +49,8 @@ class SyntheticRow(BaseModel):
     precomputed: dict[str, dict[str, Any]]
 
 
-def generate(seed: int = 0, *, scenes: int = 80, per_scene: int = 5,
-             image_dir: str = "shapes") -> tuple[list[Scene], list[SyntheticRow]]:
+def generate(seed: int = 0, *, scenes: int = 80, per_scene: int = 5, image_dir: str = "shapes",
+             half: str | None = None) -> tuple[list[Scene], list[SyntheticRow]]:
     """Scenes and questions, the same for the same arguments.
 
     Args:
@@ -58,10 +58,17 @@ def generate(seed: int = 0, *, scenes: int = 80, per_scene: int = 5,
         scenes: How many scenes.
         per_scene: Questions per scene (each of a different family).
         image_dir: Folder of the images relative to the JSONL file, as rows name them.
+        half: Write questions with the ``"tune"`` or the ``"heldout"`` half of each family's templates (None:
+            all of them; see ``synthetic_questions.template_half``).
 
     Returns:
         The scenes and the rows, scene by scene.
     """
+    with template_half(half):
+        return _generate(seed, scenes, per_scene, image_dir)
+
+
+def _generate(seed: int, scenes: int, per_scene: int, image_dir: str) -> tuple[list[Scene], list[SyntheticRow]]:
     rng = random.Random(seed)
     made: list[Scene] = []
     rows: list[SyntheticRow] = []
@@ -77,11 +84,12 @@ def generate(seed: int = 0, *, scenes: int = 80, per_scene: int = 5,
     return made, rows
 
 
-def write_dataset(out: Path, *, seed: int = 0, scenes: int = 80, per_scene: int = 5) -> list[SyntheticRow]:
+def write_dataset(out: Path, *, seed: int = 0, scenes: int = 80, per_scene: int = 5,
+                  half: str | None = None) -> list[SyntheticRow]:
     """Write the JSONL file ``out`` and its images (``<out stem>/scene_NNN.png`` next to it)."""
     out = Path(out)
     image_dir = out.stem
-    made, rows = generate(seed, scenes=scenes, per_scene=per_scene, image_dir=image_dir)
+    made, rows = generate(seed, scenes=scenes, per_scene=per_scene, image_dir=image_dir, half=half)
     (out.parent / image_dir).mkdir(parents=True, exist_ok=True)
     for scene in made:
         render(scene).save(out.parent / image_dir / f"{scene.name}.png", optimize=True)
@@ -97,11 +105,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenes", type=int, default=80)
     parser.add_argument("--per-scene", type=int, default=5)
     parser.add_argument("--out", type=Path, default=Path("examples/eval/shapes.jsonl"))
+    parser.add_argument("--half", choices=["tune", "heldout"], default=None,
+                        help="write with one half of each family's templates (tuning or held-out)")
     args = parser.parse_args(argv)
     if args.scenes < 1 or args.per_scene < 1:
         print("lavr: error: --scenes and --per-scene must be at least 1", file=sys.stderr)
         return 2
-    rows = write_dataset(args.out, seed=args.seed, scenes=args.scenes, per_scene=args.per_scene)
+    rows = write_dataset(args.out, seed=args.seed, scenes=args.scenes, per_scene=args.per_scene, half=args.half)
     families = Counter(r.question_type for r in rows)
     print(f"wrote {len(rows)} questions about {args.scenes} scenes to {args.out}")
     for family, count in sorted(families.items()):

@@ -12,14 +12,41 @@ them, a caption-like fallback can.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import random
 from collections import Counter
-from typing import Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from .synthetic_scenes import COLORS, MATERIALS, MIN_DY, SHAPES, SIZES, Obj, Scene
 
 Made = Optional[tuple[str, list[str]]]
+
+# Which half of every family's templates questions are written with: "tune" (even positions), "heldout" (odd
+# positions) or None (all). Accuracy is reported on the held-out half only: prompts, examples and the lexicon
+# were tuned on the other (see ``template_half``).
+_HALF: list[str | None] = [None]
+
+
+@contextlib.contextmanager
+def template_half(half: str | None) -> Iterator[None]:
+    """Write questions with the tuning half or the held-out half of each template list (None: all)."""
+    if half not in (None, "tune", "heldout"):
+        raise ValueError(f"template half must be tune, heldout or None, not {half!r}")
+    _HALF.append(half)
+    try:
+        yield
+    finally:
+        _HALF.pop()
+
+
+def template(rng: random.Random, options: Any) -> Any:
+    """One of a family's templates (or phrasings), from the active half; a list of one serves both halves."""
+    options = list(options)
+    half = _HALF[-1]
+    if half is not None and len(options) > 1:
+        options = options[0::2] if half == "tune" else options[1::2]
+    return rng.choice(options)
 
 ATTRS = ("size", "color", "material", "shape")  # the order adjectives take in a description
 VALUES: dict[str, tuple[str, ...]] = {"shape": SHAPES, "color": tuple(COLORS), "size": tuple(SIZES),
@@ -135,13 +162,13 @@ def yn(value: bool) -> list[str]:
 
 def count_attr(scene: Scene, rng: random.Random) -> Made:
     filt = random_filter(scene, rng, present=rng.random() < 0.75)
-    t = rng.choice(["How many {p} are there?", "How many {p} are in the image?", "Count the {p}.",
+    t = template(rng, ["How many {p} are there?", "How many {p} are in the image?", "Count the {p}.",
                     "What is the number of {p}?", "How many {p} can you see?"])
     return t.format(p=phrase(filt, rng, plural=True)), [str(len(select(scene, filt)))]
 
 
 def count_all(scene: Scene, rng: random.Random) -> Made:
-    t = rng.choice(["How many objects are there?", "How many shapes are in the picture?", "Count all the objects.",
+    t = template(rng, ["How many objects are there?", "How many shapes are in the picture?", "Count all the objects.",
                     "What is the total number of shapes?", "How many objects are in the image in total?"])
     return t, [str(len(scene.objects))]
 
@@ -152,7 +179,7 @@ def exist(scene: Scene, rng: random.Random) -> Made:
     if filt is None:
         return None
     one, many = phrase(filt, rng), phrase(filt, rng, plural=True)
-    t = rng.choice(["Is there {a}?", "Are there any {p}?", "Does the image contain {a}?", "Can you see {a}?"])
+    t = template(rng, ["Is there {a}?", "Are there any {p}?", "Does the image contain {a}?", "Can you see {a}?"])
     return t.format(a=with_article(one), p=many), yn(want)
 
 
@@ -163,7 +190,7 @@ def query_attr(scene: Scene, rng: random.Random) -> Made:
         return None
     obj, filt = found[0]
     d = phrase(filt, rng, nouns=("object",) if attr == "shape" else ("object", "shape"))
-    return rng.choice(QUERY[attr]).format(d=d), [obj.attr(attr)]
+    return template(rng, QUERY[attr]).format(d=d), [obj.attr(attr)]
 
 
 def _extreme_winner(kind: str, pool: list[Obj]) -> Obj | None:
@@ -193,8 +220,8 @@ def extreme(scene: Scene, rng: random.Random) -> Made:
         excluded.add("size")
     attr = rng.choice([a for a in ATTRS if a not in excluded])
     noun = shape or ("object" if attr == "shape" else rng.choice(["object", "shape"]))
-    d = rng.choice(EXTREMES[kind]).format(n=noun)
-    return rng.choice(QUERY[attr]).format(d=d), [winner.attr(attr)]
+    d = template(rng, EXTREMES[kind]).format(n=noun)
+    return template(rng, QUERY[attr]).format(d=d), [winner.attr(attr)]
 
 
 def _group(key: str, value: str, rng: random.Random) -> str:
@@ -212,7 +239,7 @@ def compare_count(scene: Scene, rng: random.Random) -> Made:
         if truth == want:
             break
     ga, gb = _group(key, a, rng), _group(key, b, rng)
-    t = rng.choice({
+    t = template(rng, {
         "more": ["Are there more {a} than {b}?", "Is the number of {a} greater than the number of {b}?",
                  "Do the {a} outnumber the {b}?"],
         "fewer": ["Are there fewer {a} than {b}?", "Is the number of {a} smaller than the number of {b}?",
@@ -234,7 +261,7 @@ def same_attr(scene: Scene, rng: random.Random) -> Made:
     same = oa.attr(attr) == ob.attr(attr)
     nouns = ("object",) if attr == "shape" else ("object", "shape")
     a, b = phrase(fa, rng, nouns=nouns), phrase(fb, rng, nouns=nouns)
-    t, inverted = rng.choice([("Do the {a} and the {b} have the same {x}?", False),
+    t, inverted = template(rng, [("Do the {a} and the {b} have the same {x}?", False),
                               ("Is the {a} the same {x} as the {b}?", False),
                               ("Are the {a} and the {b} the same {x}?", False),
                               ("Does the {a} have a different {x} than the {b}?", True)])
@@ -250,8 +277,8 @@ def verify_relation(scene: Scene, rng: random.Random) -> Made:
     rel = rng.choice(rels)
     if holds(rel, oa, ob) != (rng.random() < 0.5):
         rel = OPPOSITE[rel]  # aim at the other answer
-    words = rng.choice(RELATIONS[rel])
-    t = rng.choice(["Is the {a} {r} the {b}?", "Is it true that the {a} is {r} the {b}?",
+    words = template(rng, RELATIONS[rel])
+    t = template(rng, ["Is the {a} {r} the {b}?", "Is it true that the {a} is {r} the {b}?",
                     "Would you say the {a} is {r} the {b}?"])
     return t.format(a=phrase(fa, rng), r=words, b=phrase(fb, rng)), yn(holds(rel, oa, ob))
 
@@ -278,8 +305,8 @@ def relate_query(scene: Scene, rng: random.Random) -> Made:
         if len(hits) == 1:
             attr = rng.choice([a for a in ATTRS if not (shape and a == "shape")])
             noun = shape or ("object" if attr == "shape" else rng.choice(["object", "shape"]))
-            d = f"{noun} {rng.choice(RELATIONS[rel])} the {phrase(filt, rng)}"
-            return rng.choice(QUERY[attr]).format(d=d), [hits[0].attr(attr)]
+            d = f"{noun} {template(rng, RELATIONS[rel])} the {phrase(filt, rng)}"
+            return template(rng, QUERY[attr]).format(d=d), [hits[0].attr(attr)]
     return None
 
 
@@ -290,7 +317,7 @@ def count_relate(scene: Scene, rng: random.Random) -> Made:
     _anchor, filt, rel, shape, hits = got
     p = PLURAL[shape] if shape else rng.choice(["objects", "shapes"])
     r = rng.choice(RELATIONS[rel])
-    t = rng.choice(["How many {p} are {r} the {x}?", "What is the number of {p} {r} the {x}?",
+    t = template(rng, ["How many {p} are {r} the {x}?", "What is the number of {p} {r} the {x}?",
                     "Count the {p} {r} the {x}."])
     return t.format(p=p, r=r, x=phrase(filt, rng)), [str(len(hits))]
 
@@ -309,10 +336,10 @@ def logic(scene: Scene, rng: random.Random) -> Made:
     a, b = with_article(phrase(f1, rng)), with_article(phrase(f2, rng))
     e1, e2 = bool(select(scene, f1)), bool(select(scene, f2))
     if op == "and":
-        t = rng.choice(["Is there {a} and {b}?", "Are there both {a} and {b}?",
+        t = template(rng, ["Is there {a} and {b}?", "Are there both {a} and {b}?",
                         "Does the image contain {a} and also {b}?"])
         return t.format(a=a, b=b), yn(e1 and e2)
-    t = rng.choice(["Is there {a} or {b}?", "Is there either {a} or {b}?", "Does the image contain {a} or {b}?"])
+    t = template(rng, ["Is there {a} or {b}?", "Is there either {a} or {b}?", "Does the image contain {a} or {b}?"])
     return t.format(a=a, b=b), yn(e1 or e2)
 
 
@@ -320,7 +347,7 @@ def count_not(scene: Scene, rng: random.Random) -> Made:
     key = rng.choice(ATTRS)
     value = rng.choice(scene.objects).attr(key)
     what = PLURAL[value] if key == "shape" else value
-    t = rng.choice(["How many objects are not {w}?", "How many shapes are not {w}?",
+    t = template(rng, ["How many objects are not {w}?", "How many shapes are not {w}?",
                     "Count the objects that are not {w}.", "What is the number of objects that are not {w}?"])
     return t.format(w=what), [str(len(scene.objects) - len(select(scene, {key: value})))]
 
@@ -328,19 +355,19 @@ def count_not(scene: Scene, rng: random.Random) -> Made:
 # Families it cannot express (the picture itself) -------------------------------------------------------------
 
 def image_style(scene: Scene, rng: random.Random) -> Made:
-    t = rng.choice(["Is this image a photograph or a drawing?", "Is this a photo or a drawing?",
+    t = template(rng, ["Is this image a photograph or a drawing?", "Is this a photo or a drawing?",
                     "Was this picture drawn or photographed?"])
     return t, ["drawing", "a drawing", "drawn", "illustration", "diagram", "graphic"]
 
 
 def background_color(scene: Scene, rng: random.Random) -> Made:
-    t = rng.choice(["What color is the background?", "What is the background color of this image?",
+    t = template(rng, ["What color is the background?", "What is the background color of this image?",
                     "On what color of background are the shapes drawn?"])
     return t, [scene.background] + (["grey"] if scene.background == "gray" else [])
 
 
 def image_content(scene: Scene, rng: random.Random) -> Made:
-    t = rng.choice(["What kind of things does this image show?", "What is drawn in this picture?",
+    t = template(rng, ["What kind of things does this image show?", "What is drawn in this picture?",
                     "What does this picture show?"])
     return t, ["shapes", "geometric shapes", "colored shapes", "coloured shapes", "simple shapes", "basic shapes"]
 

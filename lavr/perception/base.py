@@ -41,11 +41,6 @@ class LazyGraph:
         return self.get().run(feeds, outputs)
 
 
-def rgb_array(image: Image.Image) -> np.ndarray:
-    """An image's RGB pixels, uint8 (H, W, 3)."""
-    return np.asarray(image.convert("RGB"), dtype=np.uint8)
-
-
 def image_pixels(image: Image.Image) -> torch.Tensor:
     """An image's RGB pixels as a uint8 [1, H, W, 3] tensor: the values TF.js decodes (0..255), in a quarter of
     the bytes; ``lavr.tfjs.ops.nn.resize_bilinear`` takes it as it is."""

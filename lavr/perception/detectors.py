@@ -66,7 +66,7 @@ class CenterNet:
     def preprocess(self, image: Image.Image) -> torch.Tensor:
         from ..tfjs.ops.nn import resize_bilinear
 
-        return resize_bilinear(image_pixels(image), (self.size, self.size))
+        return resize_bilinear(image_pixels(image), (self.size, self.size), double=False)
 
     def detect(self, image: Image.Image, *, min_score: float = SCORE_FLOOR) -> list[RawDetection]:
         """Candidates with score >= ``min_score``, best first."""
@@ -108,7 +108,8 @@ class NanoDet:
     def preprocess(self, image: Image.Image) -> torch.Tensor:
         from ..tfjs.ops.nn import resize_bilinear
 
-        return (resize_bilinear(image_pixels(image), (self.size, self.size)) / 255.0).permute(0, 3, 1, 2).contiguous()
+        resized = resize_bilinear(image_pixels(image), (self.size, self.size), double=False)
+        return (resized / 255.0).permute(0, 3, 1, 2).contiguous()
 
     def raw_outputs(self, image: Image.Image) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
         """Grid size -> (scores [N, 80], box logits [N, 44]), found by shape as human does."""

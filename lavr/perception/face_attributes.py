@@ -63,7 +63,8 @@ class FaceAttributes:
 
         from ..tfjs.ops.nn import resize_bilinear
 
-        resized = torch.cat([resize_bilinear(image_pixels(f), (self.emotion_size,) * 2) for f in faces]) / 255.0
+        size = (self.emotion_size, self.emotion_size)
+        resized = torch.cat([resize_bilinear(image_pixels(f), size, double=False) for f in faces]) / 255.0
         grey = (resized * torch.tensor(GREY_WEIGHTS)).sum(-1, keepdim=True)
         return (grey - 0.5) * 2
 
@@ -73,7 +74,8 @@ class FaceAttributes:
         from ..tfjs.ops.nn import resize_bilinear
 
         # human resizes the 0..1 crop and multiplies by 255: the 0..255 pixels resized, up to float rounding
-        return torch.cat([resize_bilinear(image_pixels(f), (self.faceres_size,) * 2) for f in faces])
+        size = (self.faceres_size, self.faceres_size)
+        return torch.cat([resize_bilinear(image_pixels(f), size, double=False) for f in faces])
 
     def predict(self, faces: Sequence[Image.Image]) -> list[FaceAttributeResult]:
         if not faces:

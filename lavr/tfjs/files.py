@@ -84,7 +84,8 @@ def _read_shard(path: Path, *, model: str) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise TfjsModelError(f"TF.js model {model}: weight shard {path} cannot be read ({exc.strerror or exc})") from None
+        raise TfjsModelError(f"TF.js model {model}: weight shard {path} cannot be read "
+                             f"({exc.strerror or exc})") from None
 
 
 def decode_weight(spec: dict[str, Any], data: bytes, offset: int, *, model: str) -> tuple[np.ndarray, int]:

@@ -6,6 +6,7 @@ import copy
 import functools
 import inspect
 import json
+import logging
 import threading
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Generic, TypeVar
@@ -18,6 +19,8 @@ from ..settings import Settings
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..cache import ExpertCache
+
+logger = logging.getLogger(__name__)
 
 
 class ToolInput(BaseModel):
@@ -68,14 +71,23 @@ class RunContext:
         self._states: dict[type, Any] = {}
         self._memo: dict[str, Any] = {}  # this run's results, also when the on-disk cache is off
         self._lock = threading.RLock()
-        self._local = threading.local()  # per-thread: did the current tool call hit the cache?
+        self._local = threading.local()  # per-thread: what the current tool call's memo lookups found
 
     def begin_call(self, *, prefetch: bool = False) -> None:
-        self._local.cached = False
+        self._local.hit = self._local.computed = False
         self._local.prefetching = prefetch
 
     def call_was_cached(self) -> bool:
-        return bool(getattr(self._local, "cached", False))
+        """Whether the current call's results all came from a cache: at least one lookup was answered and none
+        had to compute (a tool that builds on two experts computed now is not cached because the second one
+        reuses the first's output)."""
+        return bool(getattr(self._local, "hit", False)) and not getattr(self._local, "computed", False)
+
+    def _note(self, cached: bool) -> None:
+        if cached:
+            self._local.hit = True
+        else:
+            self._local.computed = True
 
     def state(self, kind: type[S]) -> S:
         """This run's instance of a tool's state class (created on first use)."""
@@ -129,11 +141,12 @@ class RunContext:
                     self._memo[key] = (value, True, False)
                 else:
                     cached = True
-                self._local.cached = cached
+                self._note(cached)
                 return value, cached
             value, cached = self._memo_disk(tool=tool, image=image, params=params, model=model, compute=compute,
                                             identity=identity)
             self._memo[key] = (value, cached, prefetching)
+            self._note(cached)
             return value, cached
 
     def _memo_disk(self, *, tool: str, image: StoredImage, params: dict[str, Any], model: type[M],
@@ -144,13 +157,17 @@ class RunContext:
         hit = self.cache.get(key)
         if hit is not None:
             try:
-                value = model.model_validate(hit)
-                self._local.cached = True
-                return value, True
+                return model.model_validate(hit), True
             except ValueError:
                 pass  # an entry from an older format: recompute and overwrite
         value = compute()
-        self.cache.put(key, value.model_dump(mode="json"), tool=tool, image_sha256=image.sha256, identity=identity)
+        from ..cache import EntryTooLarge
+
+        try:
+            self.cache.put(key, value.model_dump(mode="json"), tool=tool, image_sha256=image.sha256,
+                           identity=identity)
+        except EntryTooLarge as exc:  # the result is good, only too large to keep: use it, do not cache it
+            logger.info("not cached: %s", exc)
         return value, False
 
 

@@ -190,9 +190,14 @@ class DetectTool(Tool[DetectInput, DetectOutput]):
                 todo.append((stored, key))
             seen.add(key)
         if todo:
+            from ..cache import EntryTooLarge
+
             for (stored, key), raw in zip(todo, self.predict([s.pil for s, _ in todo], conf=conf)):
-                ctx.cache.put(key, raw.model_dump(mode="json"), tool=self.name, image_sha256=stored.sha256,
-                              identity=identity)
+                try:
+                    ctx.cache.put(key, raw.model_dump(mode="json"), tool=self.name, image_sha256=stored.sha256,
+                                  identity=identity)
+                except EntryTooLarge:  # the call computes it again and uses it uncached
+                    pass
         return len(todo)
 
     def detect_raw(self, image_id: str, ctx: RunContext, *, conf: float) -> RawDetections:

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from ..schema import Box
-from .nouns import plural_candidates, singular
+from ..lexicon.nouns import plural_candidates, singular
 
 # IoU above which two boxes with the same output label are one object. 0.7 is the IoU of ultralytics' own
 # per-class NMS, so merging raw classes that map to one label (Normal and Fall are both `person`) behaves as if
@@ -44,7 +44,7 @@ def canonical_label(word: str, vocabulary: Iterable[str] = ()) -> str:
     """Lower-case, singular, synonyms folded: ``People`` -> ``person``, ``buses`` -> ``bus``, ``bus`` -> ``bus``.
 
     A word that is a known label (COCO's, or one in ``vocabulary``, e.g. the detector's own labels) is kept as is;
-    otherwise its singular (``lavr.tools.nouns``: the reading that is a known label when there is one), and when
+    otherwise its singular (``lavr.lexicon.nouns``: the reading that is a known label when there is one), and when
     a plural of that singular is a known label (``ski`` -> ``skis``) the label, so both numbers of every label
     meet at one form.
     """

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from ..errors import ToolError
 from .base import ImageArg, RunContext, Tool, ToolOutput
 from .detect import DetectInput, DetectTool, canonical_label
-from .nouns import plural_candidates
+from ..lexicon.nouns import plural_candidates
 from .scene_graph import colour_names
 
 SIDE = 256  # colours are measured on a copy this size at most: enough for shares, fast

@@ -165,10 +165,11 @@ def pair_relations(a: Box, b: Box) -> list[tuple[str, float]]:
     elif inter > 0:
         iou = a.iou(b)
         rels.append(("overlaps", round(min(1.0, 0.5 + iou), 2)))
-        # Ground-plane heuristic: the box whose bottom edge is lower is closer to the camera.
-        gap = a.y2 - b.y2
-        if abs(gap) > 0.02:
-            rels.append(("in_front_of" if gap > 0 else "behind", round(min(1.0, abs(gap) / mean_h + 0.3), 2)))
+    # Ground plane: of two things standing on one ground, the one whose bottom edge is lower is closer to the
+    # camera (for every pair, not only overlapping boxes).
+    gap = a.y2 - b.y2
+    if abs(gap) > 0.02 and not (inter / max(min(a.area, b.area), 1e-9) > 0.9):
+        rels.append(("in_front_of" if gap > 0 else "behind", round(min(1.0, abs(gap) / mean_h + 0.3), 2)))
     gap_x = max(0.0, max(a.x1, b.x1) - min(a.x2, b.x2))
     gap_y = max(0.0, max(a.y1, b.y1) - min(a.y2, b.y2))
     dist = (gap_x**2 + gap_y**2) ** 0.5

@@ -1,39 +1,44 @@
-"""Query mode: the LLM translates the question into one short program of the query language (its compact form,
-one nested JSON expression: ``lavr.tools.query.compact``), in one constrained call; the ``query`` tool executes it exactly on the scene graph and its result is the answer (no second call).
+"""Query mode: the LLM translates the question into one program of the query language, in one constrained call;
+the ``query`` tool runs it exactly over the images' scene graphs and its result is the answer (no second call).
 
 The moves, read from the trace:
-1. No scene yet: ``scene_graph`` on the image (no LLM): what the experts can name here.
-2. Write the program: the static prefix (system text, the language, fixed worked examples: byte-identical, so
-   llama.cpp reuses or loads its KV state) plus one short message (what the experts found, the question),
-   under a JSON-schema grammar narrowed to the question's words. Then ``query`` runs it.
-3. The query's result is the answer, with a rationale rendered from the executed steps naming the evidence.
-
-A program that does not parse or names what the scene does not have is fed back once as a typed error; after a
-second failure, or when the LLM says the question is ``unsupported`` (it needs more than the objects: a caption,
-text), the ReAct planner takes over with every tool.
+1. No scene yet: ``scene_graph`` on every image of the question (no LLM): what the experts can name there.
+2. Read the question with the lexicon. A question about the picture as a whole ("background", "drawing") or
+   one that names nothing goes to the fallback planner (ReAct, with the picture tool); one with a word the lexicon
+   does not know, or a thing no expert here can find, is answered "cannot tell", saying which word.
+3. Write the program: the static prefix (the language, fixed worked examples: byte-identical, so llama.cpp
+   reuses or loads its KV state) plus one short message (the question; the images; the previous question of a
+   chat), the reply prefilled with ``P:`` under a grammar bounded by the scene's vocabulary and its words.
+4. Check it against the whole question (``checks.py``): every content phrase accounted for, nothing added, the
+   question's form. A program that does not type, or does not answer the whole question, is fed back once with
+   what is wrong; a second failure is answered "cannot tell", naming what was not understood. Never an answer to
+   another question.
+5. ``query`` runs it; its result is the answer, shown whole, with the program in words as the rationale.
+``unsupported()`` (the question needs more than objects) hands over to the fallback.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from typing import Any
 
-from ...backends.base import LLMBackend, Message
+from ...backends.base import LLMBackend
 from ...schema import ToolCall
-from ...tools.query import QueryError, SceneVocabulary, allowed_names
-from ...tools.query.compact import UNSUPPORTED, compact_schema, parse_compact, unused_names
+from ...tools.query import QueryError, Scene, check_program
 from ...trace import PlanStep, RetryStep, Step, ToolStep
-from ..base import CallTools, Final, PlanOutcome, PlanRequest
+from ..base import CANNOT_TELL, CallTools, Final, PlanOutcome, PlanRequest
 from ..react import ReactPlanner
-from .prompt import QueryPrompt
+from .checks import check, read_question
+from .grammar import build_grammar
+from .prompt import PREFILL, QueryPrompt
 
 logger = logging.getLogger(__name__)
 
 SCENE_TOOL, QUERY_TOOL = "scene_graph", "query"
-MAX_WRITES = 2  # the first program and one rewrite after its error was fed back
-PROGRAM_MAX_TOKENS = 80  # the compact form: 5-30 tokens; a longer reply is a model gone astray
+MAX_WRITES = 2  # the first program and one rewrite after what was wrong was fed back
+PROGRAM_MAX_TOKENS = 96  # programs are 5-60 tokens; a longer reply is a model gone astray
+UNSUPPORTED = "unsupported()"
 
 
 class QueryPlanner:
@@ -46,27 +51,33 @@ class QueryPlanner:
         self.fallback = fallback or ReactPlanner()
         self.max_tokens = max_tokens
         self.prompt = prompt or QueryPrompt()
-        self.calls_per_turn = self.fallback.calls_per_turn
+        self.calls_per_turn = max(self.fallback.calls_per_turn, 8)
         self._warmed = False
 
     def decide(self, request: PlanRequest, llm: LLMBackend) -> PlanOutcome:
         tools = {t.name for t in request.tools}
         if not {SCENE_TOOL, QUERY_TOOL} <= tools or self._handed_over(request.steps):
             return self.fallback.decide(self._fallback_request(request), llm)
-        image = request.images[0].id
-        scenes = [s for s in request.steps if isinstance(s, ToolStep) and s.tool == SCENE_TOOL]
-        if not scenes:
+        focus = request.images[0].id
+        images = sorted((i.id for i in request.images), key=_image_order)
+        scenes = {s.args.get("image"): s for s in request.steps if isinstance(s, ToolStep) and s.tool == SCENE_TOOL}
+        missing = [i for i in images if i not in scenes]
+        if missing:
             self._warm_up(llm)
-            return PlanOutcome(move=CallTools(calls=[ToolCall(tool=SCENE_TOOL, args={"image": image}, id="scene")],
-                                              thought="what the experts can name in the image"))
+            return PlanOutcome(move=CallTools(
+                calls=[ToolCall(tool=SCENE_TOOL, args={"image": i}, id=f"scene_{i}") for i in missing],
+                thought="what the experts can name in the image" + "s" * (len(images) > 1)))
         queries = [s for s in request.steps if isinstance(s, ToolStep) and s.tool == QUERY_TOOL]
         if queries and queries[-1].ok:
             data = queries[-1].data or {}
+            # computed by the tool, not said by the LLM: passed through whole (verbatim), never shortened
             return PlanOutcome(move=Final(answer=str(data.get("answer", "")), rationale=str(data.get("rationale", "")),
-                                          evidence=list(data.get("evidence", [])), thought="the program's result"))
-        if scenes[-1].error is not None or request.force_answer:
+                                          evidence=list(data.get("evidence", [])), thought="the program's result",
+                                          verbatim=True))
+        if any(s.error is not None for s in scenes.values()) or request.force_answer:
             return self.fallback.decide(self._fallback_request(request), llm)
-        return self._write(request, llm, SceneVocabulary.from_scene(scenes[-1].data or {}), image)
+        scene = Scene.from_data({i: scenes[i].data or {} for i in images}, focus=focus)
+        return self._write(request, llm, scene)
 
     def _warm_up(self, llm: LLMBackend) -> None:
         """Load the model and its prefix state in the background while the experts build the scene graph (a new
@@ -86,49 +97,72 @@ class QueryPlanner:
 
         threading.Thread(target=run, name="lavr-llm-warm-up", daemon=True).start()
 
-    # Writing the program ---------------------------------------------------------------------------------
-    def _write(self, request: PlanRequest, llm: LLMBackend, vocabulary: SceneVocabulary, image: str) -> PlanOutcome:
-        messages = self.prompt.messages(request.question, vocabulary)
-        failure = self._last_failure(request.steps)
-        if failure is not None:  # fed back once: the rejected program and what was wrong with it
-            raw, error = failure
-            messages += [Message(role="assistant", content=raw[:1000]),
-                         Message(role="user", content=json.dumps({"error": "invalid_program", "detail": error})
-                                 + "\nWrite the corrected program.")]
-        allowed = allowed_names(vocabulary, request.question)  # once: the grammar and the omission check share it
-        schema = compact_schema(vocabulary, request.question, allowed=allowed)
-        if schema["anyOf"] == [UNSUPPORTED]:  # "What color is the background?": nothing for the LLM to choose
-            return PlanOutcome(move=CallTools(
-                calls=[ToolCall(tool=QUERY_TOOL, args={"image": image, "steps": [{"op": "unsupported"}]},
-                                id=f"query_{len(request.steps)}")],
-                thought="the question names no object the experts found: the query language cannot answer it",
-                program=[{"op": "unsupported"}]))
-        prime = getattr(llm, "prime", None)
-        if prime is not None and failure is None:
-            prime(self.prompt.prefix_messages())  # the prefix's KV state: kept, loaded from disk, or computed once
-        reply = llm.generate(messages, json_schema=schema, max_tokens=self.max_tokens, repeat_penalty=1.0)
+    # Writing the program -----------------------------------------------------------------------------------
+    def _write(self, request: PlanRequest, llm: LLMBackend, scene: Scene) -> PlanOutcome:
+        question = request.question
+        context = [q for q, _ in request.history[-1:]]
+        reading = read_question(question, scene, context)
+        if reading.asks_about_the_picture():
+            return self._run(request, scene, UNSUPPORTED, "the question is about the picture as a whole, not its objects")
+        if reading.unknown_words() or reading.undetectable():
+            verdict = check(question, check_program(UNSUPPORTED, scene), scene, context=context)
+            return PlanOutcome(move=Final(answer=f"{CANNOT_TELL}: {verdict.reason()}", verbatim=True,
+                                          thought="the question has words no program over these objects can use"))
+        if reading.names_nothing():
+            return self._run(request, scene, UNSUPPORTED, "the question names none of the objects")
+        earlier = f"{request.history[-1][0]} (answer: {request.history[-1][1]})" if request.history else ""
+        failures = self._failures(request.steps)
+        if failures:
+            raw, problems = failures[-1]
+            messages = self.prompt.feedback_messages(question, scene, earlier, _program_text(raw), problems)
+        else:
+            messages = self.prompt.messages(question, scene, earlier)
+            prime = getattr(llm, "prime", None)
+            if prime is not None:
+                prime(self.prompt.prefix_messages())  # the prefix's KV state: kept, loaded from disk, or computed
+        grammar = build_grammar(scene.vocabulary, scene.images)
+        reply = llm.generate(messages, grammar=grammar.gbnf, prefill=PREFILL, max_tokens=self.max_tokens,
+                             repeat_penalty=1.0)
         outcome = PlanOutcome(move=None, raw_reply=reply.text, usage=reply.usage)
+        program = _program_text(reply.text)
         try:
-            program = parse_compact(reply.text, vocabulary)
+            typed = check_program(program, scene)
         except QueryError as exc:
-            outcome.error, outcome.problems = str(exc), [str(exc)]
+            return self._reject(outcome, f"The program cannot run: {exc}.", failures, str(exc))
+        if typed.type == "unsupported":
+            return self._run(request, scene, UNSUPPORTED, "the objects cannot answer this", outcome)
+        verdict = check(question, typed, scene, context=context)
+        if not verdict.ok:
+            if not verdict.fixable:
+                outcome.move = Final(answer=f"{CANNOT_TELL}: {verdict.reason()}", verbatim=True)
+                return outcome
+            return self._reject(outcome, verdict.feedback(), failures, verdict.reason())
+        return self._run(request, scene, program, question, outcome)
+
+    def _reject(self, outcome: PlanOutcome, feedback: str, failures: list[tuple[str, str]], reason: str) -> PlanOutcome:
+        """Fed back once; after a second failure the answer is "cannot tell", saying why."""
+        if len(failures) + 1 >= MAX_WRITES:
+            outcome.move = Final(answer=f"{CANNOT_TELL}: {_lower_first(reason)}", verbatim=True,
+                                 thought="no program for the whole question")
             return outcome
-        missing = unused_names(program, allowed)
-        if missing and failure is None:  # fed back once; a rewrite that still leaves them out is run as written
-            outcome.error = (f"the question names {', '.join(repr(m) for m in missing)} but the program does not "
-                             "use them; use every label and value the question names")
-            outcome.problems = [outcome.error]
-            return outcome
-        steps = [s.model_dump(mode="json", exclude_none=True) for s in program.steps]
-        outcome.move = CallTools(calls=[ToolCall(tool=QUERY_TOOL, args={"image": image, "steps": steps},
-                                                 id=f"query_{len(request.steps)}")],
-                                 thought=request.question, program=steps)
+        outcome.error, outcome.problems = feedback, [feedback]
+        return outcome
+
+    @staticmethod
+    def _run(request: PlanRequest, scene: Scene, program: str, thought: str,
+             outcome: PlanOutcome | None = None) -> PlanOutcome:
+        outcome = outcome or PlanOutcome(move=None)
+        args: dict[str, Any] = {"image": scene.focus, "program": program}
+        if len(scene.images) > 1:
+            args["images"] = list(scene.images)
+        outcome.move = CallTools(calls=[ToolCall(tool=QUERY_TOOL, args=args, id=f"query_{len(request.steps)}")],
+                                 thought=thought, program=program)
         return outcome
 
     # Where the run stands ----------------------------------------------------------------------------------
     @staticmethod
     def _failures(steps: list[Step]) -> list[tuple[str, str]]:
-        """(reply, error) of every rejected or failed program so far."""
+        """(reply, what was wrong) of every rejected or failed program so far."""
         failures: list[tuple[str, str]] = []
         last_reply = ""
         for s in steps:
@@ -137,17 +171,12 @@ class QueryPlanner:
             elif isinstance(s, PlanStep):
                 last_reply = s.raw_reply or ""
             elif isinstance(s, ToolStep) and s.tool == QUERY_TOOL and s.error is not None:
-                failures.append((last_reply, s.error))
+                failures.append((last_reply, f"The program cannot run: {s.error}."))
         return failures
 
-    def _last_failure(self, steps: list[Step]) -> tuple[str, str] | None:
-        failures = self._failures(steps)
-        return failures[-1] if failures else None
-
     def _handed_over(self, steps: list[Step]) -> bool:
-        unsupported = any(isinstance(s, ToolStep) and s.tool == QUERY_TOOL and s.ok
-                          and (s.data or {}).get("answer_type") == "unsupported" for s in steps)
-        return unsupported or len(self._failures(steps)) >= MAX_WRITES
+        return any(isinstance(s, ToolStep) and s.tool == QUERY_TOOL and s.ok
+                   and (s.data or {}).get("answer_type") == "unsupported" for s in steps)
 
     @staticmethod
     def _fallback_request(request: PlanRequest) -> PlanRequest:
@@ -160,8 +189,28 @@ class QueryPlanner:
                            force_answer=request.force_answer, history=request.history)
 
 
+def _program_text(reply: str) -> str:
+    """The program of a reply: the first line, without the ``P:`` a model without prefill may write."""
+    lines = [line.strip() for line in reply.strip().splitlines() if line.strip()]
+    text = lines[0] if lines else ""
+    return text[len(PREFILL):].strip() if text.startswith(PREFILL) else text
+
+
+def _lower_first(text: str) -> str:
+    return text if text.startswith("I ") else text[:1].lower() + text[1:]
+
+
+def _image_order(image: str) -> tuple[str, int]:
+    kind, _, number = image.partition("_")
+    return kind, int(number) if number.isdigit() else 0
+
+
 def _is_query_step(step: Any) -> bool:
     if isinstance(step, ToolStep):
         return step.tool in (QUERY_TOOL, SCENE_TOOL) and (step.call_id or "").startswith(("query_", "scene"))
     return isinstance(step, PlanStep) and step.planner == QueryPlanner.name and \
         any(c.tool == QUERY_TOOL for c in step.tool_calls) and step.program is not None
+
+
+__all__ = ["QueryPlanner"]
+

@@ -1,65 +1,68 @@
-"""The query planner's prompt: a static prefix (system text, the language, fixed worked examples) that is
-byte-identical for every question, and a short per-question message (what the experts found, the question).
+"""The query planner's prompt: a static prefix (the language and fixed worked examples) that is byte-identical for
+every question, and a short per-question message (the question; which images there are when there are several;
+the previous question of a chat). The reply is prefilled with ``P:`` and the grammar writes the program.
 
 Keeping the prefix identical lets llama.cpp evaluate it once and reuse (or load) its KV state; per question the
-model newly reads only ``question_message``. The worked examples live in ``lavr/planners/query/prompts.yaml``; each holds
-its scene (the experts' translation of an image), so a test can execute its program to its stated answer.
+model newly reads only the question's message. The worked examples live in ``prompts.yaml`` with their scenes,
+so a test can type, check and execute every one of them to its stated answer.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 from typing import Any
 
-import networkx as nx
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from ...backends.base import Message
+from ...lexicon import lexicon
 from ...prompts import TemplateFile, templates
-from ...schema import Box, Detection
-from ...tools.scene_graph import build_graph
-from ...tools.query.language import QueryProgram
-from ...tools.query.compact import parse_compact, to_text
-from ...tools.query.grammar import allowed_names
-from ...tools.query.vocabulary import GENERIC, SceneVocabulary
+from ...schema import Box
+from ...tools.query.executor import image_name
+from ...tools.query.scene import Scene, SceneObject
 
 TEMPLATES = TemplateFile(__package__, "prompts.yaml")
+PREFILL = "P:"
 
 
-class SceneObject(BaseModel):
-    label: str
-    box: list[float] = Field(min_length=4, max_length=4, description="[x1, y1, x2, y2] in 0..1")
-    attributes: dict[str, str] = Field(default_factory=dict)
+def parse_object(spec: str, image: str, index: int) -> SceneObject:
+    """``"cube red large metal 0.1 0.4 0.3 0.7"``: a label, values (bare words the lexicon knows, or
+    ``key=value``) and a box."""
+    words = spec.split()
+    if len(words) < 5:
+        raise ValueError(f"an object needs a label and a box: {spec!r}")
+    *names, x1, y1, x2, y2 = words
+    label, values = names[0].replace("_", " "), names[1:]
+    attributes: dict[str, str] = {}
+    for value in values:
+        if "=" in value:
+            key, _, val = value.partition("=")
+            attributes[key] = val
+            continue
+        meanings = lexicon().values_of(value)
+        if len(meanings) != 1:
+            raise ValueError(f"{value!r} in {spec!r} is not one value the lexicon knows")
+        attributes[meanings[0][0]] = meanings[0][1]
+    return SceneObject(id=f"obj_{index}", image=image, label=label, box=Box.from_list([float(v) for v in (x1, y1, x2, y2)]),
+                       attributes=attributes)
 
 
-class ExampleScene(BaseModel):
-    """An image as the experts translate it: objects with labels, boxes and attributes."""
-
-    objects: list[SceneObject]
-    known_labels: list[str] = Field(default_factory=list, description="Labels the detector knows besides these.")
-
-    def detections(self) -> list[Detection]:
-        return [Detection(id=f"obj_{i}", image="img_0", label=o.label, confidence=1.0, box=Box.from_list(o.box),
-                          attributes=o.attributes) for i, o in enumerate(self.objects)]
-
-    def graph(self) -> nx.MultiDiGraph:
-        graph = build_graph(self.detections())
-        graph.graph["known_labels"] = list(self.known_labels)
-        return graph
+def example_scene(images: dict[str, list[str]]) -> Scene:
+    """A worked example's scene: its images' objects (object ids numbered across images, as in a chat)."""
+    objects, index = [], 0
+    for image, specs in images.items():
+        for spec in specs:
+            objects.append(parse_object(spec, image, index))
+            index += 1
+    labels = {o.label for o in objects}
+    return Scene(objects, list(images), known_labels=labels)
 
 
 class WorkedExample(BaseModel):
-    id: str
-    scene: ExampleScene
+    scene: str
     question: str
-    thought: str
-    program: Any = Field(description="The compact expression (``lavr.tools.query.compact``), as the model writes it.")
+    program: str
     answer: str
-
-    def parsed(self) -> QueryProgram:
-        return parse_compact(self.program)
 
 
 @functools.cache
@@ -67,10 +70,21 @@ def load_worked_examples() -> tuple[WorkedExample, ...]:
     return tuple(WorkedExample.model_validate(e) for e in templates(TEMPLATES.package, TEMPLATES.file)["examples"])
 
 
-def summary(vocabulary: SceneVocabulary, question: str) -> str:
-    """What the experts found, plus the labels the question names that they know but did not find."""
-    named = allowed_names(vocabulary, question).labels or []
-    return vocabulary.summary(not_found=[lbl for lbl in named if lbl != GENERIC and lbl not in vocabulary.scene_labels])
+@functools.cache
+def example_scenes() -> dict[str, Scene]:
+    scenes: dict[str, Any] = templates(TEMPLATES.package, TEMPLATES.file)["scenes"]
+    return {name: example_scene(images) for name, images in scenes.items()}
+
+
+def images_line(scene: Scene) -> str:
+    """"img_0 (first), img_1 (second, this one)": which image is which, when there are several."""
+    if len(scene.images) < 2:
+        return ""
+    parts = []
+    for image in scene.images:
+        extra = ", this one" if image == scene.focus else ""
+        parts.append(f"{image} ({image_name(scene, image)}{extra})")
+    return ", ".join(parts)
 
 
 class QueryPrompt:
@@ -87,24 +101,23 @@ class QueryPrompt:
     def prefix_text(self) -> str:
         """The system text and the worked examples: the same bytes for every question."""
         parts = [TEMPLATES.render("system")]
-        for ex in self.examples:
-            vocabulary = SceneVocabulary.from_graph(ex.scene.graph())
-            parts.append(TEMPLATES.render("example", summary=summary(vocabulary, ex.question), question=ex.question,
-                                          thought=ex.thought, program=to_text(ex.program)))
+        parts += [TEMPLATES.render("example", question=ex.question, program=ex.program) for ex in self.examples]
         return "\n\n".join(parts)
 
     def prefix_messages(self) -> list[Message]:
         return [Message(role="system", content=self.prefix_text)]
 
-    def question_message(self, question: str, vocabulary: SceneVocabulary) -> Message:
-        """The only part that changes per question: what the experts found here, and the question."""
-        text = TEMPLATES.render("question", summary=summary(vocabulary, question), question=" ".join(question.split()))
+    def question_message(self, question: str, scene: Scene, earlier: str = "") -> Message:
+        """The only part that changes per question: which images there are, the previous question, the question."""
+        text = TEMPLATES.render("question", question=" ".join(question.split()), images=images_line(scene),
+                                earlier=" ".join(earlier.split()))
         return Message(role="user", content=text)
 
-    def messages(self, question: str, vocabulary: SceneVocabulary) -> list[Message]:
-        return [*self.prefix_messages(), self.question_message(question, vocabulary)]
+    def messages(self, question: str, scene: Scene, earlier: str = "") -> list[Message]:
+        return [*self.prefix_messages(), self.question_message(question, scene, earlier)]
 
-    def prefix_hash(self) -> str:
-        """sha256 of the prefix messages: part of the key of a saved prefix KV state."""
-        data = json.dumps([m.model_dump(mode="json") for m in self.prefix_messages()], sort_keys=True)
-        return hashlib.sha256(data.encode()).hexdigest()
+    def feedback_messages(self, question: str, scene: Scene, earlier: str, program: str, problems: str) -> list[Message]:
+        """The first attempt, what was wrong with it, and the question again."""
+        return [*self.messages(question, scene, earlier), Message(role="assistant", content=f"{PREFILL} {program}"),
+                Message(role="user", content=TEMPLATES.render("feedback", problems=problems,
+                                                              question=" ".join(question.split())))]

@@ -51,6 +51,3 @@ def const_input(node: Node, consts: Constants, position: int, what: str) -> torc
         raise node.unsupported(what, f"a {what} computed at run time", f"a constant {what}")
     return value
 
-
-def const_ints(node: Node, consts: Constants, position: int, what: str) -> list[int]:
-    return [int(v) for v in const_input(node, consts, position, what).reshape(-1).tolist()]

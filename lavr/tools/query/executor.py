@@ -1,247 +1,200 @@
-"""Exact execution of a query program over a scene graph (``scene_graph.build_graph``'s networkx MultiDiGraph).
+"""Typing and exact execution of a query program over a ``Scene``.
 
-Semantics worth knowing:
-- Positions are box centres (as the graph's ``left_of``/``above`` edges are); sizes are box areas.
-- ``relate`` gives the objects with ``label`` (any for ``object``) that have the relation edge to at least one
-  object of ``input``: "the circles left of the square" is ``select square; relate left_of circle``.
-- A step that needs one object (``query``, ``verify``, ``same``/``different`` with ``other``) and gets none
-  or several does not fail: its result is a ``Problem`` (``not_found``, ``ambiguous``) that later steps pass
-  on and the answer reports. ``query`` over several objects that share the value answers that value.
-- ``count`` and ``exist`` of an empty selection are 0 and no: exact answers, not problems.
+``typecheck`` resolves every call to its op (``ops.REGISTRY``) by the types its arguments take, and every word to
+what it means in the scene (``lexicon``); problems are typed ``QueryError``s written for the LLM. ``execute`` runs
+the typed program. A selection that should be one object and is none or several is not an error but a
+``Problem`` the answer reports ("cannot tell: 2 objects match the red cube"); counts of nothing are 0 and
+existence of nothing is no.
+
+Images: a set is taken from the question's image (``Scene.focus``) unless its conditions name images (``img_1``,
+``all_images``); the sets inside its conditions ("left of the cube") are taken from the same images.
+``which``/``most``/``fewest`` evaluate their set in each image in turn.
 """
 
 from __future__ import annotations
 
-import re
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal
 
-import networkx as nx
+from pydantic import BaseModel, Field
 
-from .language import (Combine, Compare, CompareNumber, Count, Except, Exist, Extreme, Filter, Not, Query,
-                       QueryProgram, Relate, Same, Select, Unsupported, Verify, check_references, check_vocabulary)
-from .parsing import parse_program
-from .render import render_execution
-from .results import Execution, Problem, StepResult
-from .vocabulary import GENERIC, LABEL_KEY, SceneVocabulary, normalise_label, normalise_value, value_parts
+from ...lexicon import Reading, lexicon
+from .errors import QueryError, TypeMismatch, UnknownOperation, UnknownValue
+from .evaluation import Evaluation, Problem, Result
+from .ops import REGISTRY, Op
+from .program import Call, Node, Number, Word, parse, text
+from .scene import REGIONS, Scene, SceneObject
 
-def _node_key(node: str) -> tuple[int, str]:
-    m = re.search(r"(\d+)$", node)
-    return (int(m.group(1)) if m else 1 << 30, node)
-
-
-def _attr(graph: nx.MultiDiGraph, node: str, key: str) -> str | None:
-    data = graph.nodes[node]
-    if key == LABEL_KEY:
-        return normalise_label(data["label"])
-    value = data.get("attributes", {}).get(key)
-    return None if value is None else normalise_value(str(value))
+ALL_IMAGES = "all_images"
+ORDINAL_WORDS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
+CANNOT_TELL = "cannot tell"
 
 
-def _has_value(graph: nx.MultiDiGraph, node: str, key: str, value: str) -> bool:
-    have = _attr(graph, node, key)
-    if have is None:
-        return False
-    # "left" matches "top-left": a compound value holds each of its parts
-    return have == value or ("-" not in value and value in value_parts(have))
+@dataclass
+class Typed:
+    """A node with its op (None for a word or a number), its type and its typed arguments."""
+
+    node: Node
+    type: str
+    op: Op | None = None
+    args: list[Typed] = field(default_factory=list)
+    readings: list[Reading] = field(default_factory=list)  # a word's meanings in the scene
+
+    def words(self) -> str:
+        """The program in plain words (for the rationale and for checking it against the question)."""
+        if isinstance(self.node, Word):
+            if any(r.kind == "image_id" for r in self.readings):
+                return f"image {self.node.text}"
+            return self.node.text.replace("_", " ")
+        if isinstance(self.node, Number):
+            return str(self.node.value)
+        assert self.op is not None
+        if self.op.family == "set":
+            from .ops import noun_phrase
+
+            return ("the " if self.op.name == "the" else "") + noun_phrase(self.args, plural=self.op.name == "all")
+        return self.op.words([a.words() for a in self.args])
+
+    def walk(self) -> list[Typed]:
+        out = [self]
+        for a in self.args:
+            out += a.walk()
+        return out
 
 
-class _Run:
-    """The state of one execution: the graph, the vocabulary and every step's result so far."""
+# Typing -----------------------------------------------------------------------------------------------------
 
-    def __init__(self, graph: nx.MultiDiGraph, vocabulary: SceneVocabulary):
-        self.graph = graph
-        self.vocabulary = vocabulary
-        self.results: list[StepResult] = []
-        self.all = sorted(graph.nodes, key=_node_key)
-
-    def objects(self, ref: int) -> list[str]:
-        return list(self.results[ref].objects or [])
-
-    def single(self, ref: int, index: int) -> tuple[str | None, Problem | None]:
-        """The one object of step ``ref``, or the problem (none, several) reported at ``index``."""
-        objs = self.objects(ref)
-        if len(objs) == 1:
-            return objs[0], None
-        kind = "not_found" if not objs else "ambiguous"
-        return None, Problem(kind=kind, step=ref, objects=objs)
-
-    # One function per op ------------------------------------------------------------------------------------
-    def labelled(self, label: str) -> list[str]:
-        if label == GENERIC:
-            return list(self.all)
-        by_label = [n for n in self.all if normalise_label(self.graph.nodes[n]["label"]) == label]
-        if by_label or self.vocabulary.is_label(label):
-            return by_label
-        # a noun the experts give as an attribute value (shape=circle) selects by that attribute
-        keys = self.vocabulary.keys_of(label)
-        return [n for n in self.all if any(_has_value(self.graph, n, k, label) for k in keys)]
-
-    def select(self, step: Select) -> list[str]:
-        return self.labelled(step.label)
-
-    def filter(self, step: Filter) -> list[str]:
-        if step.attribute == LABEL_KEY and step.value == GENERIC:
-            return self.objects(step.input)
-        return [n for n in self.objects(step.input) if _has_value(self.graph, n, step.attribute, step.value)]
-
-    def relate(self, step: Relate) -> list[str]:
-        targets = self.objects(step.input)
-        return [n for n in self.labelled(step.label)
-                if any(t != n and self.graph.has_edge(n, t, key=step.relation) for t in targets)]
-
-    def extreme(self, step: Extreme) -> list[str]:
-        objs = self.objects(step.input)
-        if not objs:
-            return []
-
-        def measure(node: str) -> float:
-            box = self.graph.nodes[node]["box"]
-            cx, cy = box.center
-            return {"leftmost": cx, "rightmost": -cx, "topmost": cy, "bottommost": -cy, "smallest": box.area,
-                    "largest": -box.area}[step.op]
-
-        best = min(measure(n) for n in objs)
-        return [n for n in objs if measure(n) - best <= 1e-9]
-
-    def run_step(self, index: int, step: Any, rtype: str) -> StepResult:
-        res = StepResult(index=index, op=step.op, type=rtype)
-        inherited = next((self.results[r].problem for r in step.refs().values() if self.results[r].problem), None)
-        if inherited is not None:
-            res.problem = inherited
-            return res
-        if rtype == "objects" and not isinstance(step, Combine):
-            fn = {Select: self.select, Filter: self.filter, Relate: self.relate, Extreme: self.extreme,
-                  Except: lambda s: [n for n in self.objects(s.input) if n not in set(self.objects(s.other))]}
-            res.objects = fn[type(step)](step)
-            res.evidence = list(res.objects)
-            return res
-        self._value_step(step, res)
-        return res
-
-    def _value_step(self, step: Any, res: StepResult) -> None:
-        if isinstance(step, Combine):
-            self._combine(step, res)
-        elif isinstance(step, Count):
-            res.value, res.evidence = len(self.objects(step.input)), self.objects(step.input)
-        elif isinstance(step, Exist):
-            res.value, res.evidence = bool(self.objects(step.input)), self.objects(step.input)
-        elif isinstance(step, Not):
-            res.value, res.evidence = not self.results[step.input].value, self.results[step.input].evidence
-        elif isinstance(step, Query):
-            self._query(step, res)
-        elif isinstance(step, Verify):
-            self._verify(step, res)
-        elif isinstance(step, (Compare, CompareNumber)):
-            self._compare(step, res)
-        elif isinstance(step, Same):
-            self._same(step, res)
-        elif isinstance(step, Unsupported):
-            res.problem = Problem(kind="unsupported", step=res.index,
-                                  message="the question needs more than the objects, attributes and relations found")
-        else:  # pragma: no cover - every op is handled above
-            raise TypeError(f"no executor for {step.op}")
-
-    def _combine(self, step: Combine, res: StepResult) -> None:
-        a, b = self.results[step.input], self.results[step.other]
-        if res.type == "objects":
-            left, right = a.objects or [], b.objects or []
-            if step.op == "and":
-                res.objects = [n for n in left if n in set(right)]
-            else:
-                res.objects = sorted(set(left) | set(right), key=_node_key)
-            res.evidence = list(res.objects)
-            return
-        res.value = (bool(a.value) and bool(b.value)) if step.op == "and" else (bool(a.value) or bool(b.value))
-        res.evidence = sorted(set(a.evidence) | set(b.evidence), key=_node_key)
-
-    def _query(self, step: Query, res: StepResult) -> None:
-        objs = self.objects(step.input)
-        if not objs:
-            res.problem = Problem(kind="not_found", step=step.input)
-            return
-        values = {n: _attr(self.graph, n, step.attribute) for n in objs}
-        res.detail = ", ".join(f"{n} {step.attribute}={v or '?'}" for n, v in values.items())
-        res.evidence = objs
-        distinct = set(values.values())
-        if None in distinct:
-            missing = [n for n, v in values.items() if v is None]
-            res.problem = Problem(kind="no_attribute", step=res.index, objects=missing,
-                                  message=f"the experts give no {step.attribute} for {', '.join(missing)}")
-        elif len(distinct) > 1:  # several objects with different values: the question meant one of them
-            res.problem = Problem(kind="ambiguous", step=step.input, objects=objs)
-        else:
-            res.value = distinct.pop()
-
-    def _verify(self, step: Verify, res: StepResult) -> None:
-        a, problem = self.single(step.input, res.index)
-        b, problem_b = self.single(step.other, res.index)
-        res.problem = problem or problem_b
-        if a is None or b is None:
-            return
-        res.value = a != b and self.graph.has_edge(a, b, key=step.relation)
-        res.evidence = [a, b]
-        res.detail = f"{a} {step.relation} {b}"
-
-    def _amount(self, ref: int) -> tuple[int, list[str]]:
-        r = self.results[ref]
-        if r.type == "objects":
-            return len(r.objects or []), list(r.objects or [])
-        return int(r.value or 0), list(r.evidence)
-
-    def _compare(self, step: Compare | CompareNumber, res: StepResult) -> None:
-        a, ev_a = self._amount(step.input)
-        if isinstance(step, CompareNumber):
-            b, ev_b = step.number, []
-        else:
-            b, ev_b = self._amount(step.other)
-        op = step.op.removesuffix("_than")
-        res.value = {"more": a > b, "fewer": a < b, "equal": a == b, "exactly": a == b}[op]
-        res.evidence = sorted(set(ev_a) | set(ev_b), key=_node_key)
-        res.detail = f"{a} vs {b}"
-
-    def _same(self, step: Same, res: StepResult) -> None:
-        if step.other is None:
-            objs = self.objects(step.input)
-            if not objs:
-                res.problem = Problem(kind="not_found", step=step.input)
-                return
-        else:
-            a, problem = self.single(step.input, res.index)
-            b, problem_b = self.single(step.other, res.index)
-            if problem or problem_b:
-                res.problem = problem or problem_b
-                return
-            objs = [a, b]  # type: ignore[list-item]
-        values = {n: _attr(self.graph, n, step.attribute) for n in objs}
-        res.detail = ", ".join(f"{n} {step.attribute}={v or '?'}" for n, v in values.items())
-        res.evidence = list(objs)
-        if None in values.values():
-            missing = [n for n, v in values.items() if v is None]
-            res.problem = Problem(kind="no_attribute", step=res.index, objects=missing,
-                                  message=f"the experts give no {step.attribute} for {', '.join(missing)}")
-            return
-        same = len(set(values.values())) == 1
-        res.value = same if step.op == "same" else not same
+def word_readings(word: str, scene: Scene) -> list[Reading]:
+    """What a condition word means in the scene: a label, a value, a part of the picture or an image."""
+    if word in REGIONS:
+        return [Reading("region", word)]
+    if word == ALL_IMAGES:
+        return [Reading("image_picker", "every")]
+    if word in scene.images:
+        return [Reading("image_id", word)]
+    lex = lexicon()
+    words = tuple(word.replace("_", " ").split())
+    readings = lex.in_scene(lex.lookup(words) + lex.scene_labels(words, scene.vocabulary), scene.vocabulary)
+    return [r for r in readings if r.kind in ("label", "generic", "value", "region")]
 
 
-def execute(program: QueryProgram | str | dict[str, Any] | list[Any], graph: nx.MultiDiGraph, *,
-            vocabulary: SceneVocabulary | None = None) -> Execution:
-    """Run a program exactly on a scene graph.
-
-    Args:
-        program: A ``QueryProgram`` or anything ``parse_program`` reads.
-        graph: The scene graph (nodes with ``label``, ``box``, ``attributes``; edges keyed by relation).
-        vocabulary: The names the program may use; by default ``SceneVocabulary.from_graph(graph)``.
+def typecheck(node: Node, scene: Scene, expected: str = "answer") -> Typed:
+    """Resolve ``node`` as a value of ``expected`` type (``answer``: any answer type).
 
     Raises:
-        QueryError: The program is malformed or names something the experts cannot give (checked before any
-            step runs). Empty and ambiguous selections are results, not errors.
+        UnknownOperation, TypeMismatch, UnknownValue: with what is allowed instead.
     """
-    program = parse_program(program)
-    vocabulary = vocabulary or SceneVocabulary.from_graph(graph)
-    program = check_vocabulary(program, vocabulary)
-    types = check_references(program)
-    run = _Run(graph, vocabulary)
-    for i, (step, rtype) in enumerate(zip(program.steps, types)):
-        run.results.append(run.run_step(i, step, rtype))
-    return render_execution(program, run.results, graph)
+    if isinstance(node, Number):
+        if expected in ("int", "number", "comparable"):
+            return Typed(node, "number")
+        raise TypeMismatch(f"{node.value} is a number where {_kind(expected)} is needed")
+    if isinstance(node, Word):
+        if expected not in ("cond", "conds"):
+            raise TypeMismatch(f"{node.text!r} is a word where {_kind(expected)} is needed")
+        readings = word_readings(node.text, scene)
+        if not readings:
+            raise UnknownValue(f"no expert gives {node.text!r} here; labels: {', '.join(scene.vocabulary.labels)}")
+        return Typed(node, "cond", readings=readings)
+    candidates = REGISTRY.named(node.op)
+    if not candidates:
+        raise UnknownOperation(f"unknown op {node.op!r}")
+    wanted = {"answer": ("number", "bool", "value", "image", "unsupported"), "conds": ("cond",),
+              "target": ("object", "set"), "comparable": ("value", "number"), "int": ()}.get(expected, (expected,))
+    fitting = [op for op in candidates if op.result in wanted]
+    if not fitting:
+        raise TypeMismatch(f"{node.op}(...) gives {_kind(candidates[0].result)} where {_kind(expected)} is needed")
+    problem: QueryError | None = None
+    for op in fitting:
+        try:
+            return Typed(node, op.result, op, _args(node, op, scene))
+        except QueryError as exc:
+            problem = problem or exc
+    assert problem is not None
+    raise problem
+
+
+def _args(node: Call, op: Op, scene: Scene) -> list[Typed]:
+    params = op.params
+    if params == ("conds",):
+        if not node.args:
+            raise TypeMismatch(f"{op.name}() needs at least one condition")
+        return [typecheck(a, scene, "cond") for a in node.args]
+    if len(node.args) != len(params):
+        raise TypeMismatch(f"{op.name} takes {len(params)} argument{'s' * (len(params) != 1)}, got {len(node.args)}")
+    args = [typecheck(a, scene, p) for a, p in zip(node.args, params)]
+    if "comparable" in params and args[0].type != args[1].type:
+        raise TypeMismatch(f"{op.name} compares two values or two numbers, not {_kind(args[0].type)} and "
+                           f"{_kind(args[1].type)}")
+    if "int" in params and not isinstance(node.args[params.index("int")], Number):
+        raise TypeMismatch(f"{op.name} needs a number written as digits")
+    return args
+
+
+def _kind(t: str) -> str:
+    return {"set": "a set of objects (all(...))", "object": "one object (the(...))", "cond": "a condition",
+            "conds": "conditions", "number": "a number", "bool": "a yes/no answer", "value": "a value",
+            "image": "an image", "answer": "an answer", "target": "an object or a set", "int": "a number",
+            "comparable": "a value or a number", "unsupported": "unsupported()"}.get(t, t)
+
+
+# The whole program --------------------------------------------------------------------------------------------
+
+class Execution(BaseModel):
+    """An executed program: its one written form, the program in words, the short answer and what it rests on."""
+
+    program: str
+    words: str
+    answer: str
+    answer_type: Literal["number", "yes_no", "value", "image", "cannot_tell", "unsupported"]
+    rationale: str
+    evidence: list[str] = Field(default_factory=list, description="Object ids the answer rests on.")
+    problem: Problem | None = None
+
+    def to_text(self) -> str:
+        return f"answer: {self.answer}\nprogram: {self.program}\nin words: {self.words}"
+
+
+def image_name(scene: Scene, image: str) -> str:
+    """"first", "second", ... for an image of the scene (by its place in the conversation)."""
+    i = scene.ordinal(image)
+    return ORDINAL_WORDS[i] if i < len(ORDINAL_WORDS) else image
+
+
+def execute(program: str | Node | Typed, scene: Scene) -> Execution:
+    """Run a program exactly on a scene.
+
+    Raises:
+        QueryError: the program is malformed or names what the experts cannot give (before anything runs).
+    """
+    typed = program if isinstance(program, Typed) else typecheck(parse(program) if isinstance(program, str)
+                                                                else program, scene)
+    result = Evaluation(scene, (scene.focus,)).eval(typed)
+    written, words = text(typed.node), typed.words()
+    evidence = list(dict.fromkeys(result.evidence))
+    if result.problem is not None:
+        kind = "unsupported" if result.problem.kind == "unsupported" else "cannot_tell"
+        answer = f"{CANNOT_TELL}: {result.problem.message()}"
+        return Execution(program=written, words=words, answer=answer, answer_type=kind,
+                         rationale=f"{words}: {result.problem.message()}", evidence=evidence, problem=result.problem)
+    if result.type == "number":
+        answer, kind = str(result.value), "number"
+    elif result.type == "bool":
+        answer, kind = ("yes" if result.value else "no"), "yes_no"
+    elif result.type == "image":
+        value = str(result.value)
+        answer = image_name(scene, value) if value in scene.images else value
+        kind = "image"
+    else:
+        answer, kind = str(result.value), "value"
+    ids = f" ({', '.join(evidence)})" if evidence else ""
+    return Execution(program=written, words=words, answer=answer, answer_type=kind,
+                     rationale=f"{words}: {answer}{ids}", evidence=evidence)
+
+
+def check_program(source: str, scene: Scene) -> Typed:
+    """Parse and type a program against a scene (``QueryError`` when it cannot run)."""
+    return typecheck(parse(source), scene)
+
+
+__all__ = ["ALL_IMAGES", "CANNOT_TELL", "Execution", "Problem", "Typed", "check_program", "execute", "image_name",
+           "typecheck", "word_readings"]

@@ -1,63 +1,61 @@
-"""``query``: run a query-language program exactly over an image's scene graph (for ReAct and program mode)."""
+"""``query``: run a query-language program exactly over the scene graphs of one or more images."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import Field, WithJsonSchema
+from pydantic import Field
 
 from ...settings import Settings
-from ..base import Availability, ImageArg, RunContext, Tool, ToolOutput, inline_schema
+from ..base import Availability, ImageArg, RunContext, Tool, ToolOutput
 from ..scene_graph import SceneGraphTool
-from .executor import execute
-from .results import StepResult
-from .language import STEP_LIST_ADAPTER
+from .evaluation import Problem
+from .executor import check_program, execute
+from .ops import REGISTRY
+from .scene import Scene
+
+ImageId = Annotated[str, Field(pattern=r"^(img|crop)_\d+$")]
 
 
-def _steps_schema() -> dict[str, Any]:
-    """The step list's JSON schema from the step models, without pydantic's discriminator bookkeeping."""
-
-    def strip(node: Any) -> Any:
-        if isinstance(node, dict):
-            return {k: strip(v) for k, v in node.items() if k not in ("discriminator", "title")}
-        if isinstance(node, list):
-            return [strip(v) for v in node]
-        return node
-
-    return strip(inline_schema(STEP_LIST_ADAPTER.json_schema()))
+def language_summary() -> str:
+    """One line per op of the registry (its own doc), for the tool's description."""
+    seen, lines = set(), []
+    for op in REGISTRY.all():
+        if op.doc not in seen:
+            seen.add(op.doc)
+            lines.append(op.doc)
+    return "; ".join(lines)
 
 
 class QueryInput(ImageArg):
-    # Raw dicts, read by the tolerant ``parse_program`` in ``run`` so that errors are typed and fed back; the
-    # schema the LLM sees is still the language's.
-    steps: Annotated[list[dict[str, Any]], WithJsonSchema(_steps_schema())] = Field(
-        description='Program steps, e.g. [{"op": "select", "label": "circle"}, {"op": "filter", "input": 0, '
-        '"attribute": "color", "value": "red"}, {"op": "count", "input": 1}].'
-    )
+    program: str = Field(max_length=2000, description='A program, e.g. "count(all(red, cube))" or '
+                         '"color(the(small, thing, left_of(the(big, sphere))))".')
+    images: list[ImageId] = Field(default_factory=list, max_length=8,
+                                  description="Every image the question is about, in order (first image first); "
+                                  "default: only `image`, which is the one a set is taken from when it names none.")
 
 
 class QueryOutput(ToolOutput):
     image: str
+    images: list[str]
+    program: str
+    words: str
     answer: str
     answer_type: str
     rationale: str
     evidence: list[str]
-    steps: list[StepResult]
+    problem: Problem | None = None
 
     def to_text(self) -> str:
-        return f"query on {self.image}: answer: {self.answer}\nsteps: {self.rationale}"
+        return f"query on {', '.join(self.images)}: answer: {self.answer}\nprogram: {self.program}\nin words: {self.words}"
 
 
 class QueryTool(Tool[QueryInput, QueryOutput]):
-    """Answer exactly with a program over the image's scene graph. Steps are numbered from 0; a step uses earlier
-    results by number ("input", "other"). Ops: select label ("object" = all); filter input attribute value;
-    relate input relation label (objects with label, "object" = any, in that relation to an object of input);
-    leftmost, rightmost,
-    topmost, bottommost, largest, smallest input; and/or/except input other; count input; exist input; not
-    input; query input attribute ("label" = its name); verify input relation other; more/fewer/equal input
-    other; more_than/fewer_than/exactly input number; same/different input attribute [other]; unsupported (the
-    question needs what no expert gives). The last step is the answer; empty or ambiguous selections are
-    reported, not guessed.
+    """Answer exactly with a program over the images' scene graphs. Programs nest calls: sets all(c, ...) of
+    conditions (a word such as cube, red, big, left; left_of(X) and other relations; same_color(X); not, or, and),
+    one object the(c, ...) or leftmost(S) ..., answers count(S), exists(S), color(X) and other keys, is(X, c),
+    equal(a, b), more(a, b), which(S) / most(S) across images. Empty or ambiguous selections are reported, not
+    guessed.
     """
 
     name = "query"
@@ -71,8 +69,20 @@ class QueryTool(Tool[QueryInput, QueryOutput]):
     def availability(self) -> Availability:
         return self.scene_graph.availability()
 
+    def scene(self, images: list[str], focus: str, ctx: RunContext) -> Scene:
+        """The scene of ``images`` (their scene graphs, built or taken from the cache)."""
+        ordered = sorted(dict.fromkeys([*images, focus]), key=_image_order)
+        return Scene.from_graphs({image: self.scene_graph.graph(image, ctx) for image in ordered}, focus=focus)
+
     def run(self, args: QueryInput, ctx: RunContext) -> QueryOutput:
-        graph = self.scene_graph.graph(args.image, ctx)
-        execution = execute(args.steps, graph)  # QueryError is a ToolError: its message goes back to the LLM
-        return QueryOutput(image=args.image, answer=execution.answer, answer_type=execution.answer_type,
-                           rationale=execution.rationale, evidence=execution.evidence, steps=execution.steps)
+        scene = self.scene(args.images or [args.image], args.image, ctx)
+        typed = check_program(args.program, scene)  # QueryError is a ToolError: its message goes back to the LLM
+        execution = execute(typed, scene)
+        return QueryOutput(image=args.image, images=scene.images, program=execution.program, words=execution.words,
+                           answer=execution.answer, answer_type=execution.answer_type, rationale=execution.rationale,
+                           evidence=execution.evidence, problem=execution.problem)
+
+
+def _image_order(image: str) -> tuple[str, int]:
+    kind, _, number = image.partition("_")
+    return kind, int(number) if number.isdigit() else 0

@@ -1,0 +1,323 @@
+"""Does a program answer the whole question, and only the question? A check of a typed program against the
+question's words, read by the one lexicon.
+
+Each phrase of the question either carries no content (articles, "is there", "thing", a picture noun) or must
+be accounted for by the program: a label, a value, a relation, a part of the picture, an extreme or ordinal, a
+number, an image, a negation, an "or", a comparison, a "same". Conversely every label, value, relation, number and
+image the program names must come from the question (or from the earlier questions of a chat, for "them").
+And the program must answer in the question's form: a count for "how many", yes or no for "is there",
+an image for "which image", a value for "what color".
+
+``Reading`` equality is the lexicon's: "ball" and "sphere" are one label where spheres are known, "shiny" and
+"metal" one value. A question with a word the lexicon does not know at all is not understood: no program can
+account for it. Where a check fails the planner feeds the problems back once, then answers "cannot tell".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ...lexicon import Phrase, Reading, lexicon
+from ...tools.query.executor import Typed
+from ...tools.query.program import Number
+from ...tools.query.scene import Scene
+
+# Reading kinds a question's phrase must see in its program (when it has no optional reading that serves).
+CONTENT = ("label", "value", "relation", "region", "extreme", "ordinal", "number", "image_picker", "image_id",
+           "logic", "compare", "same", "key")
+
+
+@dataclass
+class Verdict:
+    """What a check found: phrases left out, names the question does not say, a wrong form, unknown words."""
+
+    missing: list[str] = field(default_factory=list)
+    invented: list[str] = field(default_factory=list)
+    form: str | None = None
+    unknown: list[str] = field(default_factory=list)
+    not_detectable: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.invented or self.form or self.unknown or self.not_detectable)
+
+    @property
+    def fixable(self) -> bool:
+        """Whether writing the program again can help (unknown words and undetectable things cannot)."""
+        return not (self.unknown or self.not_detectable)
+
+    def feedback(self) -> str:
+        """The problems, as the model reads them before writing the program again."""
+        parts = []
+        if self.missing:
+            parts.append("it leaves out " + ", ".join(f'"{m}"' for m in self.missing))
+        if self.invented:
+            parts.append("it uses " + ", ".join(f'"{m}"' for m in self.invented) + ", which the question does not say")
+        if self.form:
+            parts.append(self.form)
+        return "The program does not match the question: " + "; ".join(parts) + "."
+
+    def reason(self) -> str:
+        """Why the question is not answered, for the user."""
+        if self.unknown:
+            return "I do not know the word" + "s" * (len(self.unknown) > 1) + " " + ", ".join(
+                f'"{w}"' for w in self.unknown)
+        if self.not_detectable:
+            return "the experts here cannot find " + ", ".join(self.not_detectable)
+        parts = []
+        if self.missing:
+            parts.append("could not use " + ", ".join(f'"{m}"' for m in self.missing))
+        if self.invented:
+            parts.append("added " + ", ".join(f'"{m}"' for m in self.invented))
+        if self.form:
+            parts.append(self.form)
+        return "I could not write a program for the whole question (" + "; ".join(parts) + ")"
+
+
+@dataclass
+class QuestionReading:
+    """A question read against a scene: its phrases, what it needs from a program, and how it asks."""
+
+    phrases: list[Phrase]
+    context: list[Phrase]
+    scene: Scene
+
+    @property
+    def content(self) -> list[Phrase]:
+        return [p for p in self.phrases if _required(p, self)]
+
+    def unknown_words(self) -> list[str]:
+        return [p.text for p in self.phrases if not lexicon().lookup(tuple(p.text.split()))]
+
+    def undetectable(self) -> list[str]:
+        """Labels the question names that the experts of this scene cannot find ("dog" among drawn shapes)."""
+        out = []
+        for p in self.phrases:
+            if p.readings:
+                continue
+            labels = [r.value for r in lexicon().lookup(tuple(p.text.split())) if r.kind == "label"]
+            if labels:
+                out.append(p.text)
+        return out
+
+    def asks_about_the_picture(self) -> bool:
+        """A word about the picture as a whole ("background", "drawing"): no program over objects answers it."""
+        return any(r.kind == "picture" for p in self.phrases for r in lexicon().lookup(tuple(p.text.split())))
+
+    def names_nothing(self) -> bool:
+        """Only words of no content: "What is in this picture?" (the picture tool's question, not a program's)."""
+        return not self.content and not any(p.of("label") for p in self.phrases)
+
+    def form(self) -> str:
+        """``count``, ``image``, ``bool`` or ``value``: the kind of answer the question asks for."""
+        first = self.phrases[0].text.split()[0] if self.phrases else ""
+        if Reading("form", "yes_no") in lexicon().lookup((first,)) and not self.offers_choice():
+            return "bool"  # "Is the number of cubes ...?" asks yes or no
+        if any(r == Reading("form", "which_image") for p in self.phrases for r in p.readings):
+            return "image"
+        if any(r == Reading("form", "count") for p in self.phrases for r in p.readings):
+            return "count"
+        return "value"
+
+    def offers_choice(self) -> bool:
+        """"Is it metal or rubber?": an "or" between two values of one key (answered with the value)."""
+        for i, p in enumerate(self.phrases):
+            if Reading("logic", "or") in p.readings and 0 < i < len(self.phrases) - 1:
+                before, after = self.phrases[i - 1].of("value", "label"), self.phrases[i + 1].of("value", "label")
+                keys_before = {r.value[0] if r.kind == "value" else "label" for r in before}
+                keys_after = {r.value[0] if r.kind == "value" else "label" for r in after}
+                if keys_before & keys_after:
+                    return True
+        return False
+
+
+def read_question(question: str, scene: Scene, context: list[str] = ()) -> QuestionReading:  # type: ignore[assignment]
+    lex = lexicon()
+    phrases = lex.read(question, scene=scene.vocabulary)
+    context_phrases = [p for q in context for p in lex.read(q, scene=scene.vocabulary)]
+    return QuestionReading(phrases, context_phrases, scene)
+
+
+def _required(p: Phrase, q: QuestionReading) -> bool:
+    """Whether a question's phrase must be accounted for by the program."""
+    strong = [r for r in p.readings if r.kind in ("label", "value", "relation", "region", "extreme", "compare",
+                                                  "same", "key")]
+    if strong and {r.kind for r in strong} == {"key"} and "generic" in p.kinds() and not _names_a_key(p, q):
+        return False  # "a large metal shape": the noun, not the shape asked about
+    if strong:
+        return True  # a value the scene has ("sitting" among people) counts even where it could be a filler
+    if p.optional:
+        return False
+    kinds = p.kinds()
+    if "number" in kinds:
+        before = q.phrases[q.phrases.index(p) - 1].text if q.phrases.index(p) else ""
+        return before not in ("the", "these", "those", "both")  # "the two cubes": a determiner, not a count
+    if kinds & {"ordinal", "image_picker"}:
+        return len(q.scene.images) > 1 or "ordinal" in kinds and not _before_image_noun(p, q)
+    if "logic" in kinds:
+        if Reading("logic", "and") in p.readings and len(kinds) == 1:
+            return False
+        return not (p.start == 0 and p.text.endswith("n't"))  # "Isn't the ball yellow?" asks yes or no
+    return bool(kinds & set(CONTENT))
+
+
+KEY_BEFORE = {"what", "which", "same", "the same", "its", "their", "his", "her", "what's"}
+KEY_AFTER = {"is", "are", "of", "as", "does", "do", "did", "was", "were", "has", "have"}
+
+
+def _names_a_key(p: Phrase, q: QuestionReading) -> bool:
+    """"What shape is ...", "the same shape as", "the shape of": a word such as "shape" names the attribute."""
+    i = q.phrases.index(p)
+    before = q.phrases[i - 1].text if i else ""
+    after = q.phrases[i + 1].text if i + 1 < len(q.phrases) else ""
+    return before in KEY_BEFORE or after in KEY_AFTER
+
+
+def _before_image_noun(p: Phrase, q: QuestionReading) -> bool:
+    i = q.phrases.index(p)
+    return any(x.of("image_noun") for x in q.phrases[i + 1:i + 3])
+
+
+# The program's side --------------------------------------------------------------------------------------------
+
+def program_readings(typed: Typed) -> list[Reading]:
+    """Everything a program names, as lexicon readings (words, ops, numbers, images)."""
+    out: list[Reading] = []
+    nodes = typed.walk()
+    places = {id(t.args[-1]) for t in nodes if t.op is not None and t.op.family == "ordinal" and t.args}
+    for t in nodes:
+        out += t.readings
+        if t.op is None:
+            if isinstance(t.node, Number):
+                out.append(Reading("ordinal" if id(t) in places else "number", t.node.value))
+            continue
+        out += list(t.op.reads)
+        if t.op.name == "equal":
+            out.append(Reading("compare", "equal") if t.args[0].type == "number" else Reading("same", "same"))
+            out += [Reading("key", k) for a in t.args if a.op is not None for k in a.op.keys]
+        if t.op.family == "query":
+            out.append(Reading("key", t.op.keys[0]))
+    return out
+
+
+def _root_form(typed: Typed) -> str:
+    if typed.op is not None and typed.op.name == "count":
+        return "count"
+    return {"number": "count", "bool": "bool", "value": "value", "image": "image"}.get(typed.type, typed.type)
+
+
+def _covers(q: Phrase, have: list[Reading], scene: Scene, typed: Typed, choice: bool) -> bool:
+    """Whether the program's readings account for one required phrase of the question."""
+    for r in q.readings:
+        if r in have:
+            return True
+        if r.kind == "value" and choice and Reading("key", r.value[0]) in have:
+            return True  # "Is it metal or rubber?": the material asked for
+        if r.kind == "label" and choice and any(h in have for h in (Reading("key", "shape"), Reading("key", "label"))):
+            return True  # "Is it a cube or a sphere?"
+        if r.kind == "key":
+            key = r.value
+            if any(h.kind == "value" and h.value[0] == key for h in have):
+                return True  # "a cube made of metal": the material key, by a material value
+            if key in ("shape", "label") and any(h in have for h in (Reading("key", "shape"), Reading("key", "label"))):
+                return True
+            if key == "shape" and any(h.kind == "label" for h in have):
+                return True  # "the shape of": a label where no expert gives shape
+        if r.kind == "logic" and r.value == "not" and Reading("number", 0) in have:
+            return True  # "no cubes": count ... 0
+        if r.kind == "ordinal" and len(scene.images) > 1:
+            index = r.value - 1 if r.value > 0 else len(scene.images) - 1
+            if 0 <= index < len(scene.images) and Reading("image_id", scene.images[index]) in have:
+                return True  # "the first image"
+        if r.kind == "image_picker":
+            images = {h.value for h in have if h.kind == "image_id"}
+            if r.value == "this" and (not images or images == {scene.focus}):
+                return True
+            if r.value == "other" and images - {scene.focus}:
+                return True
+            if r.value == "every" and (len(images) > 1 or Reading("image_picker", "every") in have
+                                       or typed.type == "image" or any(h == Reading("form", "which_image")
+                                                                       for h in have)):
+                return True
+        if r.kind == "same" and r.value == "different" and Reading("same", "same") in have:
+            return True  # "different": not(equal(...)) or not(same_...)
+        if r.kind == "compare" and r.value in ("at_least", "at_most") and any(
+                h.kind == "compare" for h in have):
+            return True
+    return False
+
+
+def _justified(r: Reading, said: list[Reading], scene: Scene) -> bool:
+    if r in said:
+        return True
+    if r.kind == "number" and r.value in (0, 1):  # "no cubes", "more than one"; also "a cube" compared with 1
+        return True
+    if r.kind == "image_id":
+        if r.value == scene.focus and not any(s.kind in ("image_picker", "ordinal") for s in said):
+            return True
+        index = scene.images.index(r.value) if r.value in scene.images else -1
+        return any(s.kind == "ordinal" and (s.value - 1 == index or s.value == -1 and index == len(scene.images) - 1)
+                   for s in said) or any(s.kind == "image_picker" and s.value in ("other", "every") for s in said)
+    if r.kind == "image_picker":
+        return any(s.kind in ("image_picker", "ordinal", "image_noun") for s in said) or len(scene.images) > 1
+    if r.kind == "ordinal" and r.value == 1:
+        return any(s.kind == "extreme" for s in said)  # "the leftmost" written as from_left(S, 1)
+    return False
+
+
+def check(question: str, typed: Typed, scene: Scene, *, context: list[str] = ()) -> Verdict:  # type: ignore[assignment]
+    """Check a typed program against its question (and the chat's earlier questions, ``context``)."""
+    q = read_question(question, scene, context)
+    verdict = Verdict(unknown=q.unknown_words(), not_detectable=q.undetectable())
+    if typed.type == "unsupported":  # the fallback answers it: nothing to account for here
+        return verdict
+    have = program_readings(typed)
+    choice = q.offers_choice()
+    for p in q.content:
+        if not _covers(p, have, scene, typed, choice):
+            verdict.missing.append(p.text)
+    said = [r for p in [*q.phrases, *q.context] for r in p.readings]
+    said += [r for p in [*q.phrases, *q.context] for r in lexicon().lookup(tuple(p.text.split()))]
+    for t in typed.walk():
+        if t.op is None and not isinstance(t.node, Number):
+            named = [r for r in t.readings if r.kind in ("label", "value", "region", "image_id")]
+            if named and not any(_justified(r, said, scene) for r in named):
+                verdict.invented.append(t.words())
+    for r in program_readings(typed):
+        if r.kind in ("relation", "extreme", "compare", "same") and not _justified(r, said, scene) \
+                and not _equivalent_said(r, said):
+            verdict.invented.append(str(r.value).replace("_", " "))
+        if r.kind == "logic" and r.value in ("or", "not") and not _justified(r, said, scene) \
+                and not (r.value == "not" and Reading("same", "different") in said):
+            verdict.invented.append(r.value)
+        if r.kind == "number" and not _justified(r, said, scene):
+            verdict.invented.append(str(r.value))
+    verdict.invented = list(dict.fromkeys(verdict.invented))
+    wanted, got = q.form(), _root_form(typed)
+    if got != "unsupported" and wanted != got and not (wanted == "value" and got in ("count", "bool")
+                                                       and not _asks_value(q)):
+        verdict.form = {"count": "the question asks how many: the answer must be count(...)",
+                        "bool": "the question asks yes or no: the answer must be yes/no (exists, equal, more, ...)",
+                        "image": "the question asks which image: the answer must be which, most or fewest",
+                        "value": "the question asks what something is: the answer must be a value, e.g. "
+                                 "color(the(...))"}[wanted]
+    return verdict
+
+
+def _asks_value(q: QuestionReading) -> bool:
+    """A wh-question about an attribute ("what color", "which shape", "what is ... made of")."""
+    return any(p.of("key") for p in q.phrases) or any(p.text in ("what", "which") for p in q.phrases[:1])
+
+
+def _equivalent_said(r: Reading, said: list[Reading]) -> bool:
+    """Readings the question says in other words: "more" as "most", "same" as a "same number" comparison."""
+    if r.kind == "compare" and r.value in ("at_least", "at_most"):
+        return any(s.kind == "compare" for s in said)
+    if r.kind == "compare" and r.value == "equal":
+        return Reading("same", "same") in said
+    if r.kind == "same":
+        return any(s.kind == "same" for s in said) or Reading("compare", "equal") in said
+    return False
+
+
+__all__ = ["QuestionReading", "Verdict", "check", "program_readings", "read_question"]

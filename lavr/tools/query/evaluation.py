@@ -1,0 +1,136 @@
+"""The state of one execution: results, problems, and how conditions test objects within the images in scope.
+
+A set is taken from the question's image (``Scene.focus``) unless its conditions name images (``img_1``,
+``all_images``); the sets inside its conditions ("left of the cube") are taken from the same images.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Literal
+
+from pydantic import BaseModel, Field
+
+from ...lexicon import Reading
+from .scene import REGIONS, Scene, SceneObject
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .executor import Typed
+
+
+# Results ----------------------------------------------------------------------------------------------------
+
+class Problem(BaseModel):
+    """Why there is no answer: nothing or several objects where the question means one, a missing attribute."""
+
+    kind: Literal["not_found", "ambiguous", "no_attribute", "tie", "unsupported"]
+    what: str = Field("", description="The phrase of the program it concerns, in words.")
+    objects: list[str] = Field(default_factory=list)
+
+    def message(self) -> str:
+        ids = f" ({', '.join(self.objects)})" if self.objects else ""
+        return {"not_found": f"nothing matches {self.what}",
+                "ambiguous": f"{len(self.objects)} objects match {self.what}{ids}",
+                "no_attribute": f"the experts give no {self.what} for {', '.join(self.objects)}",
+                "tie": f"the images tie on {self.what}",
+                "unsupported": "the question needs more than the objects the experts found"}[self.kind]
+
+
+@dataclass
+class Result:
+    type: str
+    objects: list[str] = field(default_factory=list)
+    value: Any = None
+    evidence: list[str] = field(default_factory=list)
+    problem: Problem | None = None
+
+
+@dataclass
+class Evaluation:
+    """One run of a typed program over a scene, within the images of ``scope``."""
+
+    scene: Scene
+    scope: tuple[str, ...]
+
+    def objects(self) -> list[SceneObject]:
+        return self.scene.in_images(self.scope)
+
+    def within(self, images: tuple[str, ...]) -> Evaluation:
+        return Evaluation(self.scene, images)
+
+    def eval(self, typed: Typed) -> Result:
+        """Run a typed call (a condition's result holds its test of one object as ``value``)."""
+        if typed.op is None:
+            return cond_result(self.word_test(typed.readings))
+        return typed.op.run(self, typed.op, typed.args)
+
+    def word_test(self, readings: list[Reading]) -> Callable[[SceneObject], bool]:
+        tests = []
+        for r in readings:
+            if r.kind == "generic":
+                tests.append(lambda o: True)
+            elif r.kind == "label":
+                tests.append(lambda o, lbl=r.value: o.label == lbl or o.attributes.get("shape") == lbl)
+            elif r.kind == "value":
+                tests.append(lambda o, kv=r.value: o.has(*kv))
+            elif r.kind == "region":
+                tests.append(lambda o, test=REGIONS[r.value]: test(o.box))
+            elif r.kind == "image_id":
+                tests.append(lambda o, img=r.value: o.image == img)
+            elif r.kind == "image_picker":
+                tests.append(lambda o: True)
+        return lambda o: any(t(o) for t in tests)
+
+
+def cond_result(test: Callable[[SceneObject], bool], evidence: list[str] | None = None,
+                 problem: Problem | None = None) -> Result:
+    return Result("cond", value=test, evidence=evidence or [], problem=problem)
+
+
+def _images_named(conds: list[Typed], scene: Scene) -> tuple[str, ...] | None:
+    """The images a set's own conditions name (not those inside its relations' arguments), or None."""
+    named: list[str] = []
+    every = False
+
+    def visit(t: Typed) -> None:
+        nonlocal every
+        for r in t.readings:
+            if r.kind == "image_id":
+                named.append(r.value)
+            elif r.kind == "image_picker":
+                every = True
+        if t.op is not None and t.op.family == "logic":
+            for a in t.args:
+                visit(a)
+
+    for c in conds:
+        visit(c)
+    if every:
+        return tuple(scene.images)
+    return tuple(dict.fromkeys(named)) or None
+
+
+def select(ev: Evaluation, conds: list[Typed]) -> tuple[list[SceneObject], list[str], Problem | None, Evaluation]:
+    images = _images_named(conds, ev.scene)
+    inner = ev.within(images) if images else ev
+    chosen = inner.objects()
+    evidence: list[str] = []
+    for c in conds:
+        r = inner.eval(c)
+        test, problem = r.value, r.problem
+        evidence += r.evidence
+        if problem is not None:
+            return [], evidence, problem, inner
+        chosen = [o for o in chosen if test(o)]
+    return chosen, evidence, None, inner
+
+
+def phrase(conds: list[Typed]) -> str:
+    return " ".join(c.words() for c in conds)
+
+
+
+
+def join(a: list[str], b: list[str]) -> list[str]:
+    """Two evidence lists as one, in order, without repeats."""
+    return list(dict.fromkeys([*a, *b]))

@@ -1,0 +1,411 @@
+"""Every op of the query language, each defined once: its name, argument and result types, what it does, how it
+reads in words, the one line the prompt and the tool description show, and which words of a question it accounts
+for. Adding an op is adding an ``Op`` here (and its tests); the typing (``typing.py``), the executor, the
+grammar, the rendering and the checks all read this registry.
+
+Types: ``set`` (objects), ``object`` (exactly one object), ``cond`` (a condition on one object), ``number``,
+``bool``, ``value`` (an attribute value or label), ``image`` (one of several images), ``unsupported``.
+Parameter kinds add ``conds`` (one or more conditions), ``target`` (an object or a set), ``int`` (a literal) and
+``comparable`` (two values, or two numbers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from ...lexicon import Reading
+from ...lexicon.nouns import plural_candidates, singular_candidates
+from .evaluation import Evaluation, Problem, Result, cond_result, join, phrase, select
+from .program import Number
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .executor import Typed
+
+RELATIONS: dict[str, str] = {  # relation op -> words
+    "left_of": "left of", "right_of": "right of", "above": "above", "below": "below",
+    "in_front_of": "in front of", "behind": "behind", "near": "near", "inside": "inside",
+    "contains": "containing", "overlaps": "overlapping",
+}
+EXTREMES: dict[str, tuple[str, Callable[[Any], float]]] = {  # extreme op -> (words, measure to minimise)
+    "leftmost": ("leftmost", lambda o: o.box.center[0]),
+    "rightmost": ("rightmost", lambda o: -o.box.center[0]),
+    "topmost": ("topmost", lambda o: o.box.center[1]),
+    "bottommost": ("bottommost", lambda o: -o.box.center[1]),
+    "frontmost": ("frontmost", lambda o: -o.box.y2),
+    "backmost": ("backmost", lambda o: o.box.y2),
+    "largest": ("largest", lambda o: -o.box.area),
+    "smallest": ("smallest", lambda o: o.box.area),
+}
+ORDINALS: dict[str, tuple[str, Callable[[Any], float]]] = {  # ordinal op -> (direction word, sort key)
+    "from_left": ("left", lambda o: o.box.center[0]),
+    "from_right": ("right", lambda o: -o.box.center[0]),
+    "from_top": ("top", lambda o: o.box.center[1]),
+    "from_bottom": ("bottom", lambda o: -o.box.center[1]),
+    "from_front": ("front", lambda o: -o.box.y2),
+    "from_back": ("back", lambda o: o.box.y2),
+}
+COMPARISONS: dict[str, tuple[str, Callable[[int, int], bool]]] = {
+    "more": ("more than", lambda a, b: a > b), "fewer": ("fewer than", lambda a, b: a < b),
+    "at_least": ("at least", lambda a, b: a >= b), "at_most": ("at most", lambda a, b: a <= b),
+}
+# Attribute keys an answer can ask for or a "same" condition can compare, beyond those of a scene.
+QUERY_KEYS = ("color", "shape", "size", "material")
+
+
+@dataclass(frozen=True)
+class Op:
+    """One op. ``run(evaluation, args)`` gets the typed argument nodes unevaluated (a set is evaluated within the
+    images its conditions name); ``words(args)`` renders it from its arguments' words."""
+
+    name: str
+    params: tuple[str, ...]
+    result: str
+    doc: str
+    run: Callable[[Evaluation, "Op", list[Any]], Result]
+    words: Callable[[list[str]], str]
+    reads: tuple[Reading, ...] = ()
+    family: str = ""  # ops written alike in the prompt (relations, extremes, ...)
+    keys: tuple[str, ...] = field(default=())  # the attribute key an op asks about or compares
+
+
+class Registry:
+    """The ops by name; one name may have several ops of different result types (``not`` of a condition and
+    ``not`` of a yes/no answer)."""
+
+    def __init__(self) -> None:
+        self.ops: dict[str, list[Op]] = {}
+
+    def add(self, op: Op) -> Op:
+        self.ops.setdefault(op.name, []).append(op)
+        return op
+
+    def named(self, name: str) -> list[Op]:
+        """The ops called ``name``; ``color``, ``posture``, ... (an attribute key, or ``label``) ask for that
+        key, ``same_color``, ... compare it: one op per key, made when first named."""
+        if name not in self.ops:
+            if name.startswith("same_") and is_key(name.removeprefix("same_")):
+                self.add(_same_op(name.removeprefix("same_")))
+            elif is_key(name):
+                self.add(_query_op(name))
+        return list(self.ops.get(name, []))
+
+    def all(self) -> list[Op]:
+        return [op for ops in self.ops.values() for op in ops]
+
+    def of_result(self, result: str) -> list[Op]:
+        return [op for op in self.all() if op.result == result]
+
+
+REGISTRY = Registry()
+
+
+def noun_phrase(conds: list[Typed], *, plural: bool) -> str:
+    """A set's conditions as an English noun phrase: values first, then the noun, then the rest ("small red
+    cubes left of the sphere in the second image")."""
+    adjectives, nouns, after = [], [], []
+    for c in conds:
+        kinds = {r.kind for r in c.readings}
+        if c.op is None and kinds & {"label", "generic"} and not kinds & {"value"}:
+            nouns.append(c.words())
+        elif c.op is None and kinds <= {"value", "label", "generic"}:
+            adjectives.append(c.words())
+        elif c.op is None and "image_id" in kinds:
+            after.append(f"in {c.words()}")
+        elif c.op is None:
+            after.append(f"in the {c.words()}")
+        elif c.op.family == "logic":
+            after.append(f"that are {c.words()}")
+        else:
+            after.append(c.words())
+    head = nouns[0] if nouns else "thing"
+    adjectives += nouns[1:]
+    one = singular_candidates(head)[0] if " " not in head else head
+    head = (head if one != head else plural_candidates(head)[0]) if plural else one
+    return " ".join([*adjectives, head, *after])
+
+
+def is_key(name: str) -> bool:
+    """Whether ``name`` is an attribute key lavr knows (color, size, posture, ...) or ``label``."""
+    from ...lexicon import LABEL_KEY, lexicon
+
+    return name == LABEL_KEY or name in lexicon().keys
+
+
+def _query_op(key: str) -> Op:
+    what = "what it is" if key == "label" else f"its {key}"
+    return Op(key, ("object",), "value", f"{key}(X): {what}", run_query, lambda a, k=key: f"the {k} of {a[0]}",
+              (Reading("key", key),), family="query", keys=(key,))
+
+
+def _same_op(key: str) -> Op:
+    return Op(f"same_{key}", ("object",), "cond", f"same_{key}(X): another object with the same {key} as X",
+              run_same, lambda a, k=key: f"with the same {k} as {a[0]}", (Reading("same", "same"),
+                                                                              Reading("key", key)),
+              family="same", keys=(key,))
+
+
+def _define() -> None:
+    add = REGISTRY.add
+    # Sets and single objects
+    add(Op("all", ("conds",), "set", "all(c, ...): the objects meeting every condition c", run_all,
+           lambda a: "all " + " ".join(a), family="set"))
+    add(Op("the", ("conds",), "object", "the(c, ...): the one object meeting every condition (not exactly one: "
+           "cannot tell)", run_the, lambda a: "the " + " ".join(a), family="set"))
+    for name, (word, _) in EXTREMES.items():
+        add(Op(name, ("set",), "object", f"{name}(S): the {word} object of S", run_extreme,
+               lambda a, w=word: f"the {w} of {a[0]}", (Reading("extreme", name),), family="extreme"))
+    for name, (direction, _) in ORDINALS.items():
+        add(Op(name, ("set", "int"), "object", f"{name}(S, n): the n-th object of S from the {direction}",
+               run_ordinal, lambda a, d=direction: f"number {a[1]} from the {d} of {a[0]}",
+               (Reading("direction", direction),), family="ordinal"))
+    # Conditions
+    for name, word in RELATIONS.items():
+        add(Op(name, ("target",), "cond", f"{name}(X): {word} X (X one object, or a set: any of them)",
+               run_relation, lambda a, w=word: f"{w} {a[0]}", (Reading("relation", name),), family="relation"))
+    add(Op("not", ("cond",), "cond", "not(c): objects not meeting c", run_not_cond, lambda a: f"not {a[0]}",
+           (Reading("logic", "not"),), family="logic"))
+    add(Op("or", ("cond", "cond"), "cond", "or(c1, c2): objects meeting either", run_or_cond,
+           lambda a: f"({a[0]} or {a[1]})", (Reading("logic", "or"),), family="logic"))
+    add(Op("and", ("cond", "cond"), "cond", "and(c1, c2): objects meeting both", run_and_cond,
+           lambda a: f"({a[0]} and {a[1]})", family="logic"))
+    # Answers
+    add(Op("count", ("set",), "number", "count(S): how many", run_count, lambda a: f"the number of {a[0]}",
+           (Reading("form", "count"),)))
+    add(Op("exists", ("set",), "bool", "exists(S): yes if there is any", run_exists,
+           lambda a: f"whether there are {a[0]}"))
+    add(Op("is", ("object", "cond"), "bool", "is(X, c): yes if object X meets condition c", run_is,
+           lambda a: f"whether {a[0]} is {a[1]}"))
+    add(Op("equal", ("comparable", "comparable"), "bool", "equal(a, b): yes if two values (or numbers) are the "
+           "same", run_equal, lambda a: f"whether {a[0]} equals {a[1]}"))
+    for name, (word, _) in COMPARISONS.items():
+        add(Op(name, ("number", "number"), "bool", f"{name}(a, b): yes if number a is {word} b", run_compare,
+               lambda a, w=word: f"whether {a[0]} is {w} {a[1]}", (Reading("compare", name),), family="compare"))
+    add(Op("and", ("bool", "bool"), "bool", "and(p, q): yes if both", run_and_bool,
+           lambda a: f"({a[0]} and {a[1]})", family="logic"))
+    add(Op("or", ("bool", "bool"), "bool", "or(p, q): yes if either", run_or_bool,
+           lambda a: f"({a[0]} or {a[1]})", (Reading("logic", "or"),), family="logic"))
+    add(Op("not", ("bool",), "bool", "not(p): the opposite answer", run_not_bool, lambda a: f"not {a[0]}",
+           (Reading("logic", "not"),), family="logic"))
+    # Several images
+    add(Op("which", ("set",), "image", "which(S): the image where S is", run_which,
+           lambda a: f"the image with {a[0]}", (Reading("form", "which_image"),), family="image"))
+    add(Op("most", ("set",), "image", "most(S): the image with the most S", run_most,
+           lambda a: f"the image with the most {a[0]}", (Reading("form", "which_image"),
+                                                           Reading("compare", "more")), family="image"))
+    add(Op("fewest", ("set",), "image", "fewest(S): the image with the fewest S", run_fewest,
+           lambda a: f"the image with the fewest {a[0]}", (Reading("form", "which_image"),
+                                                             Reading("compare", "fewer")), family="image"))
+    add(Op("unsupported", (), "unsupported", "unsupported(): the question needs more than objects and their "
+           "properties (text, actions, the picture as a whole)", run_unsupported, lambda a: "unsupported"))
+
+
+# Sets and objects ---------------------------------------------------------------------------------------------
+
+def run_all(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
+    chosen, evidence, problem, _ = select(ev, args)
+    ids = [o.id for o in chosen]
+    return Result("set", objects=ids, evidence=ids + evidence, problem=problem)
+
+
+def run_the(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
+    chosen, evidence, problem, _ = select(ev, args)
+    ids = [o.id for o in chosen]
+    if problem is None and len(ids) != 1:
+        problem = Problem(kind="not_found" if not ids else "ambiguous", what="the " + phrase(args), objects=ids)
+    return Result("object", objects=ids if len(ids) == 1 else [], evidence=ids + evidence, problem=problem)
+
+
+def run_extreme(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
+    base = ev.eval(args[0])
+    if base.problem:
+        return Result("object", evidence=base.evidence, problem=base.problem)
+    name = op.name
+    objs = [ev.scene.by_id[i] for i in base.objects]
+    if not objs:
+        return Result("object", problem=Problem(kind="not_found", what=args[0].words()))
+    measure = EXTREMES[name][1]
+    best = min(measure(o) for o in objs)
+    top = [o.id for o in objs if measure(o) - best <= 1e-9]
+    if len(top) > 1:
+        return Result("object", evidence=top, problem=Problem(kind="ambiguous", what=f"the {name} of "
+                                                               + args[0].words(), objects=top))
+    return Result("object", objects=top, evidence=top)
+
+
+def run_ordinal(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
+    base = ev.eval(args[0])
+    if base.problem:
+        return Result("object", evidence=base.evidence, problem=base.problem)
+    name = op.name
+    n = args[1].node.value if isinstance(args[1].node, Number) else 1
+    objs = sorted((ev.scene.by_id[i] for i in base.objects), key=ORDINALS[name][1])
+    if n < 1 or n > len(objs):
+        return Result("object", problem=Problem(kind="not_found", what=f"number {n} of {args[0].words()}"))
+    return Result("object", objects=[objs[n - 1].id], evidence=[o.id for o in objs])
+
+
+# Conditions ---------------------------------------------------------------------------------------------------
+
+def run_relation(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
+    relation = op.name
+    target = ev.eval(args[0])
+    if target.problem:
+        return cond_result(lambda o: False, target.evidence, target.problem)
+    others = [ev.scene.by_id[i] for i in target.objects]
+    scene = ev.scene
+    return cond_result(lambda o: any(relation in scene.relations(o, t) for t in others), target.objects)
+
+
+def run_same(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
+    key = op.keys[0]
+    target = ev.eval(args[0])
+    if target.problem:
+        return cond_result(lambda o: False, target.evidence, target.problem)
+    ref = ev.scene.by_id[target.objects[0]]
+    value = ref.value(key)
+    if value is None:
+        return cond_result(lambda o: False, [ref.id], Problem(kind="no_attribute", what=key, objects=[ref.id]))
+    return cond_result(lambda o: o.id != ref.id and o.value(key) == value, [ref.id])
+
+
+def run_not_cond(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
+    inner = ev.eval(args[0])
+    test = inner.value
+    return cond_result(lambda o: not test(o), inner.evidence, inner.problem)
+
+
+def run_or_cond(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
+    a, b = ev.eval(args[0]), ev.eval(args[1])
+    ta, tb = a.value, b.value
+    return cond_result(lambda o: ta(o) or tb(o), a.evidence + b.evidence, a.problem or b.problem)
+
+
+def run_and_cond(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
+    a, b = ev.eval(args[0]), ev.eval(args[1])
+    ta, tb = a.value, b.value
+    return cond_result(lambda o: ta(o) and tb(o), a.evidence + b.evidence, a.problem or b.problem)
+
+
+# Answers ------------------------------------------------------------------------------------------------------
+
+def run_count(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
+    s = ev.eval(args[0])
+    return Result("number", value=len(s.objects), evidence=s.evidence, problem=s.problem)
+
+
+def run_exists(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
+    s = ev.eval(args[0])
+    return Result("bool", value=bool(s.objects), evidence=s.evidence, problem=s.problem)
+
+
+def run_query(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
+    key = op.keys[0]
+    obj = ev.eval(args[0])
+    candidates = obj.objects or (obj.problem.objects if obj.problem and obj.problem.kind == "ambiguous" else [])
+    if obj.problem and obj.problem.kind == "ambiguous" and candidates:
+        values = {ev.scene.by_id[i].value(key) for i in candidates}
+        if len(values) == 1 and None not in values:  # several objects, one answer: "what color are the cubes?"
+            return Result("value", value=values.pop(), evidence=candidates)
+    if obj.problem:
+        return Result("value", evidence=obj.evidence, problem=obj.problem)
+    o = ev.scene.by_id[obj.objects[0]]
+    value = o.value(key)
+    if value is None:
+        return Result("value", evidence=[o.id], problem=Problem(kind="no_attribute", what=key, objects=[o.id]))
+    return Result("value", value=value, evidence=[o.id])
+
+
+def run_is(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
+    obj = ev.eval(args[0])
+    if obj.problem:
+        return Result("bool", evidence=obj.evidence, problem=obj.problem)
+    cond = ev.eval(args[1])
+    if cond.problem:
+        return Result("bool", evidence=join(obj.evidence, cond.evidence), problem=cond.problem)
+    subject = ev.scene.by_id[obj.objects[0]]
+    return Result("bool", value=bool(cond.value(subject)), evidence=join(obj.objects, cond.evidence))
+
+
+def run_equal(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
+    a, b = ev.eval(args[0]), ev.eval(args[1])
+    return Result("bool", value=a.value == b.value, evidence=join(a.evidence, b.evidence),
+                  problem=a.problem or b.problem)
+
+
+def run_compare(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
+    name = op.name
+    a, b = _number(ev, args[0]), _number(ev, args[1])
+    return Result("bool", value=COMPARISONS[name][1](int(a.value or 0), int(b.value or 0)),
+                  evidence=join(a.evidence, b.evidence), problem=a.problem or b.problem)
+
+
+def _number(ev: Evaluation, typed: Typed) -> Result:
+    if isinstance(typed.node, Number):
+        return Result("number", value=typed.node.value)
+    return ev.eval(typed)
+
+
+def run_and_bool(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
+    a, b = ev.eval(args[0]), ev.eval(args[1])
+    return Result("bool", value=bool(a.value) and bool(b.value), evidence=join(a.evidence, b.evidence),
+                  problem=a.problem or b.problem)
+
+
+def run_or_bool(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
+    a, b = ev.eval(args[0]), ev.eval(args[1])
+    return Result("bool", value=bool(a.value) or bool(b.value), evidence=join(a.evidence, b.evidence),
+                  problem=a.problem or b.problem)
+
+
+def run_not_bool(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
+    a = ev.eval(args[0])
+    return Result("bool", value=not a.value, evidence=a.evidence, problem=a.problem)
+
+
+def _per_image(ev: Evaluation, typed: Typed) -> tuple[dict[str, int], list[str], Problem | None]:
+    counts: dict[str, int] = {}
+    evidence: list[str] = []
+    for image in ev.scene.images:
+        r = ev.within((image,)).eval(typed)
+        if r.problem:
+            return counts, evidence, r.problem
+        counts[image] = len(r.objects)
+        evidence += r.objects
+    return counts, evidence, None
+
+
+def run_which(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
+    counts, evidence, problem = _per_image(ev, args[0])
+    having = [img for img, n in counts.items() if n]
+    if problem is None and len(having) == 1:
+        return Result("image", value=having[0], evidence=evidence)
+    value = "none" if not having else "all" if len(having) == len(counts) else ", ".join(having)
+    return Result("image", value=value, evidence=evidence, problem=problem)
+
+
+def _extreme_image(ev: Evaluation, args: list[Typed], pick: Callable[[Any], int]) -> Result:
+    counts, evidence, problem = _per_image(ev, args[0])
+    if problem is not None or not counts:
+        return Result("image", evidence=evidence, problem=problem)
+    best = pick(counts.values())
+    top = [img for img, n in counts.items() if n == best]
+    if len(top) > 1:
+        return Result("image", evidence=evidence, problem=Problem(kind="tie", what=args[0].words()))
+    return Result("image", value=top[0], evidence=evidence)
+
+
+def run_most(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
+    return _extreme_image(ev, args, max)
+
+
+def run_fewest(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
+    return _extreme_image(ev, args, min)
+
+
+def run_unsupported(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
+    return Result("unsupported", problem=Problem(kind="unsupported"))
+
+
+ANSWER_TYPES = ("number", "bool", "value", "image", "unsupported")
+_define()

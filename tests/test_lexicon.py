@@ -1,0 +1,86 @@
+"""The one lexicon: phrases and their readings, plurals, what a word means in a scene, number words, forms."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from lavr.lexicon import COCO_LABELS, GENERIC, Lexicon, Reading, lexicon, load_data, tokens
+from lavr.tools.query import SceneVocabulary
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def readings(text: str, scene=None) -> list[tuple[str, list[str]]]:
+    return [(p.text, [str(r) for r in p.readings]) for p in lexicon().read(text, scene=scene)]
+
+
+def test_tokens_split_contractions_and_hyphens():
+    assert tokens("Isn't the left-most ball grey?") == ["is", "n't", "the", "left", "most", "ball", "grey"]
+    assert tokens("in img_1") == ["in", "img_1"]
+
+
+def test_phrases_are_read_longest_first_with_every_meaning():
+    read = dict(readings("Is the thing to the left of the tiny matte block on the far right?"))
+    assert read["to the left of"] == ["relation:left_of"]
+    assert read["tiny"] == ["size=small"] and read["matte"] == ["material=rubber"]
+    assert read["block"] == ["label:cube"] and read["far right"] == ["extreme:rightmost"]
+    assert "generic:object" in read["thing"]
+
+
+def test_plurals_and_synonyms_meet_at_one_label():
+    lex = lexicon()
+    assert lex.label_of("buses") == "bus" and lex.label_of("people") == "person"
+    assert lex.label_of("traffic lights") == "traffic light" and lex.label_of("skis") == "skis"
+    assert lex.label_of("motorbikes") == "motorcycle" and lex.label_of("things") == GENERIC
+    assert lex.label_of("balls", known=["sphere"]) == "sphere"
+    assert lex.label_of("ball", known=["sports ball"]) == "sports ball"
+    assert set(lex.words_for_label("cube")) >= {"cube", "cubes", "block", "blocks"}
+    assert lex.label_of("star") is None
+
+
+def test_a_scene_keeps_only_what_its_experts_can_name():
+    shapes = SceneVocabulary(labels=["cube", "sphere"], attributes={"color": ["red"], "size": ["small", "large"]})
+    people = SceneVocabulary(labels=["person"], attributes={"posture": ["upright", "fallen"]})
+    assert dict(readings("the ball", shapes))["ball"] == ["label:sphere"]
+    # "standing" is a posture among people, a filler among drawn solids ("the cube standing left of ...")
+    assert dict(readings("standing", people))["standing"] == ["posture=upright", "function"]
+    assert dict(readings("standing", shapes))["standing"] == ["function"]
+    assert dict(readings("a dog", shapes))["dog"] == []  # a label no expert of this scene finds
+    # a label only this scene's expert has (no lexicon entry) is read as that label, in both numbers
+    lamps = SceneVocabulary(labels=["lamp"], attributes={})
+    assert dict(readings("two lamps", lamps))["lamps"] == ["label:lamp"]
+
+
+def test_values_keys_numbers_and_question_forms():
+    lex = lexicon()
+    assert lex.values_of("shiny") == [("material", "metal")] and lex.values_of("grey") == [("color", "gray")]
+    assert lex.key_of("colour") == "color" and lex.key_of("made of") == "material"
+    assert lex.number_of("seven") == 7 and lex.number_of("12") == 12
+    assert lex.number_words()["three"] == 3
+    assert lex.is_yes_no_question("Are there any cubes?") and not lex.is_yes_no_question("Is it metal or rubber?")
+    assert lex.asks_count("What number of spheres are there?") and not lex.asks_count("What color is it?")
+
+
+def test_a_word_is_one_value_of_a_key_and_the_coco_labels_are_ultralytics():
+    # (a word may name two labels: "ball" is a sphere among solids, a sports ball in a photo; the scene decides)
+    data = load_data()
+    seen: dict[tuple[str, str], str] = {}
+    for key, values in data["values"].items():
+        for value, words in values.items():
+            for w in words:
+                k = (f"value:{key}", " ".join(tokens(w)))
+                assert k not in seen, f"{w!r} is two {key} values"
+                seen[k] = value
+    coco = yaml.safe_load((REPO / ".venv/lib/python3.11/site-packages/ultralytics/cfg/datasets/coco.yaml")
+                          .read_text()) if (REPO / ".venv/lib/python3.11/site-packages/ultralytics").exists() else None
+    if coco is not None:
+        assert tuple(coco["names"].values()) == COCO_LABELS
+
+
+def test_a_lexicon_is_data_a_new_word_needs_no_code():
+    lex = Lexicon({"labels": {"teapot": ["kettle"]}, "values": {"color": {"teal": ["bluegreen"]}}})
+    assert lex.label_of("kettles") == "teapot"
+    assert lex.values_of("bluegreen") == [("color", "teal")]
+    assert lex.lookup(("kettle",)) == [Reading("label", "teapot")]

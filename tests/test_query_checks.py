@@ -1,0 +1,98 @@
+"""A program must answer the whole question and only the question, in its form (planners/query/checks.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from lavr.planners.query.checks import check, read_question
+from lavr.tools.query import check_program
+from query_scenes import blocks, two_photos
+
+WHOLE = [  # question, a program that answers it
+    ("What color is the tiny matte thing?", "color(the(tiny, matte, thing))"),
+    ("There is a thing that is both to the right of the small purple rubber thing and in front of the purple "
+     "cylinder; what is its material?",
+     "material(the(thing, right_of(the(small, purple, rubber, thing)), in_front_of(the(purple, cylinder))))"),
+    ("Are there any other things that are the same size as the cyan rubber cylinder?",
+     "exists(all(thing, same_size(the(cyan, rubber, cylinder))))"),
+    ("What number of other things have the same shape as the tiny red thing?",
+     "count(all(same_shape(the(tiny, red, thing))))"),
+    ("Do the small gray object and the large gray shiny thing have the same shape?",
+     "equal(shape(the(small, gray, object)), shape(the(large, gray, shiny, thing)))"),
+    ("What number of metal things are yellow things or large cyan things?",
+     "count(all(metal, or(yellow, and(large, cyan))))"),
+    ("How many cubes are in the left half?", "count(all(cube, left_half))"),
+    ("Does the image contain a large metal shape?", "exists(all(large, metal, shape))"),
+    ("What color is the second thing from the left?", "color(from_left(all(thing), 2))"),
+    ("Is the second ball from the left red?", "is(from_left(all(ball), 2), red)"),
+    ("Are there more than 2 cubes?", "more(count(all(cube)), 2)"),
+    ("Is the cube red or blue?", "color(the(cube))"),
+    ("Is the large sphere rubber or metal?", "material(the(large, sphere))"),
+    ("How many things are not cubes?", "count(all(not(cube)))"),
+    ("Isn't the big ball yellow?", "is(the(big, ball), yellow)"),
+    ("What is the thing on the far right made of?", "material(rightmost(all(thing)))"),
+]
+
+NOT_WHOLE = [  # question, a program that answers another question, what the check says
+    ("What color is the tiny matte thing?", "count(all(small, thing))", ["color", "matte", "value"]),
+    ("What number of metal things are yellow things or large cyan things?", "count(all(metal, yellow))",
+     ["large", "cyan"]),
+    ("Are there any other things that are the same size as the cyan rubber cylinder?", "count(all(large, thing))",
+     ["the same", "cyan", "large", "yes or no"]),
+    ("Is the second ball from the left red?", "exists(all(red, ball))", ["second", "left"]),
+    ("Are there 2 cubes?", "exists(all(cube))", ["2"]),
+    ("How many cubes are there?", "count(all(red, cube))", ['"red"']),  # a value the question never says
+    ("How many cubes are left of the sphere?", "count(all(cube, right_of(the(sphere))))", ["right of"]),
+    ("How many spheres are there?", "exists(all(sphere))", ["how many"]),
+]
+
+
+@pytest.mark.parametrize("question, program", WHOLE, ids=[q for q, _ in WHOLE])
+def test_a_program_for_the_whole_question_passes(question, program):
+    verdict = check(question, check_program(program, blocks()), blocks())
+    assert verdict.ok, verdict.feedback()
+
+
+@pytest.mark.parametrize("question, program, said", NOT_WHOLE, ids=[f"{q} {p}" for q, p, _ in NOT_WHOLE])
+def test_a_program_for_another_question_is_caught_and_the_feedback_names_the_words(question, program, said):
+    verdict = check(question, check_program(program, blocks()), blocks())
+    assert not verdict.ok and verdict.fixable
+    for words in said:
+        assert words in verdict.feedback(), verdict.feedback()
+    assert verdict.reason().startswith("I could not write a program for the whole question")
+
+
+def test_unknown_words_and_things_no_expert_finds_cannot_be_fixed_by_writing_again():
+    v = check("Is there a red star?", check_program("exists(all(red, thing))", blocks()), blocks())
+    assert v.unknown == ["star"] and not v.fixable and v.reason() == 'I do not know the word "star"'
+    v = check("How many dogs are there?", check_program("count(all(thing))", blocks()), blocks())
+    assert v.not_detectable == ["dogs"] and v.reason() == "the experts here cannot find dogs"
+
+
+def test_picture_questions_and_questions_naming_nothing_are_told_apart():
+    assert read_question("What color is the background?", blocks()).asks_about_the_picture()
+    assert read_question("What is in this picture?", blocks()).names_nothing()
+    assert not read_question("What is left of the cube?", blocks()).names_nothing()
+
+
+def test_several_images_the_question_must_name_the_image_the_program_uses():
+    sc = two_photos()
+    ok = check("How many people are in the first picture?", check_program("count(all(people, img_0))", sc), sc)
+    assert ok.ok, ok.feedback()
+    wrong = check("How many people are in the first picture?", check_program("count(all(people))", sc), sc)
+    assert "first" in wrong.feedback()
+    invented = check("How many people are there?", check_program("count(all(people, img_0))", sc), sc)
+    assert "image img_0" in invented.feedback()  # the latest image is meant, not another one
+    assert check("Which image has more people?", check_program("most(all(people))", sc), sc).ok
+    form = check("Which image has more people?", check_program("count(all(people))", sc), sc)
+    assert "which image" in form.feedback()
+    other = check("Is there a dog in the other photo?", check_program("exists(all(dog, img_0))", sc), sc)
+    assert other.ok, other.feedback()
+
+
+def test_a_follow_up_may_use_what_the_earlier_question_named():
+    sc = two_photos()
+    program = check_program("count(all(person, left_half))", sc)
+    assert not check("And how many of them are on the left half?", program, sc).ok  # "person" from nowhere
+    assert check("And how many of them are on the left half?", program, sc,
+                 context=["How many people are in this photo?"]).ok
