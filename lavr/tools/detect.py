@@ -93,6 +93,9 @@ class DetectOutput(ToolOutput):
         lines += [d.render() for d in self.detections]
         if len(self.known_labels) <= MAX_LABELS_LISTED:
             lines.append(f"this detector only knows: {', '.join(self.known_labels)}")
+        elif not self.classes:  # say what the silence about the other labels means: none found
+            lines.append(f"this detector knows {len(self.known_labels)} labels; those not counted above were not "
+                         "found")
         return "\n".join(lines)
 
 
