@@ -95,3 +95,18 @@ def test_real_models_see_the_people_in_front_of_the_bus_standing(tools):
     assert postures.count("standing") >= 3 and "sitting" not in postures and "lying" not in postures
     # the two men facing the camera (their faces found) are not said to face away
     assert all(e.person.attributes.get("facing") != "away" for e in bus.confirmed)
+
+
+@needs_models
+@pytest.mark.skipif(fall_detector_weights() is None, reason="needs the offline person detector")
+def test_the_scene_graph_names_every_value_the_people_experts_can_give(tools):
+    from lavr.samples import sample_path
+
+    settings, by_name = tools
+    ctx = RunContext(settings)
+    image = ctx.images.add(sample_path("bus")).id
+    graph = by_name["scene_graph"].graph(image, ctx)
+    known = graph.graph["known_values"]
+    assert known["posture"] == ["standing", "sitting", "lying"] and "happy" in known["expression"]
+    assert set(known) == {"posture", "arms", "facing", "expression", "age"}
+    assert sum(d["label"] == "bus" for _, d in graph.nodes(data=True)) == 1  # `How many buses?`: exactly one

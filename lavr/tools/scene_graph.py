@@ -323,7 +323,8 @@ class SceneGraphTool(Tool[SceneGraphInput, SceneGraphOutput]):
         """The scene graph of an image, as ``run`` builds it (the query language executes on it).
 
         ``graph.graph["known_labels"]`` lists every label the detector could have found, so that a question
-        about a label it knows but did not find has an exact answer (0, no)."""
+        about a label it knows but did not find has an exact answer (0, no); ``graph.graph["known_values"]`` the
+        same for the people's attribute values (``known_values``)."""
         try:
             stored = ctx.images.get(image_id)
         except Exception as exc:
@@ -331,7 +332,24 @@ class SceneGraphTool(Tool[SceneGraphInput, SceneGraphOutput]):
         objects, known = self._scene(image_id, ctx)
         graph = build_graph(objects, stored.pil)
         graph.graph["known_labels"] = known
+        graph.graph["known_values"] = self.known_values()
         return graph
+
+    def known_values(self) -> dict[str, list[str]]:
+        """Attribute key -> every value the experts wired here can give, found in this image or not, so that a
+        question about one nobody has ("Is anyone sitting?") has an exact answer (no, 0)."""
+        if self.people is None or not self.people.availability().available:
+            return {}
+        from .body_attributes import ARMS, FACINGS, POSTURES
+        from .face_attributes import AGES, EXPRESSIONS
+
+        values: dict[str, list[str]] = {"posture": ["lying"]}  # the person detector's falls
+        attributes = self.people.attributes
+        if attributes.pose_available():
+            values.update(posture=list(POSTURES), arms=list(ARMS), facing=list(FACINGS))
+        if attributes.faces_available():
+            values.update(expression=list(EXPRESSIONS), age=list(AGES))
+        return values
 
     def prefetch(self, args: SceneGraphInput, ctx: RunContext) -> None:
         if self.detector is not None:
