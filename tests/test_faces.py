@@ -94,8 +94,8 @@ def test_face_counts_on_the_packaged_photos(measured):
         found = sum(f.confidence >= threshold for f in p.faces)
         truth = labels.photos[p.name]
         assert truth.faces <= found <= truth.faces + truth.faces_difficult, p.name
-        for f in p.faces:  # face-sized boxes, not whole-image ones
-            assert 0.005 < f.box.width < 0.5 and 0.005 < f.box.height < 0.6
+        for f in p.faces:  # face-sized boxes, not whole-image ones (a close-up cheetah cub's face: 0.47 x 0.61)
+            assert 0.005 < f.box.width < 0.5 and 0.005 < f.box.height < 0.65
     # the cascade's own last stage (0.7) also fires on the motorcycle: the threshold chosen on data rejects it
     assert [p.faces for p in photos if p.name == "motorcycle"][0]
 
@@ -174,7 +174,7 @@ def test_faces_tool_registers_faces_caches_and_filters(tmp_path):
     assert all(left.box.x1 <= x <= left.box.x2 and left.box.y1 <= y <= left.box.y2 for x, y in eyes)
     assert max(y for _, y in eyes) < mouth[1]
     text = out.to_text()
-    assert text.startswith("img_0 1280x720: 2 faces with confidence >= 0.91") and "obj_1 face [" in text
+    assert text.startswith("img_0 1280x720: 2 faces with confidence >= 0.98") and "obj_1 face [" in text
     ctx.begin_call()
     low = tool.run(FacesInput(min_confidence=0.7), ctx)
     assert ctx.call_was_cached() and low.count == 3  # the blurred crowd's 0.82 false face
@@ -192,13 +192,15 @@ def test_people_tool_on_bus_and_chelsea(tmp_path):
     assert len(step.data["confirmed"]) == 2 and len(step.data["boxes_alone"]) == 2 and step.data["faces_alone"] == []
     assert step.result.startswith("img_0 810x1080: 4 people (2 person boxes confirmed by a face, 2 person boxes "
                                   "without a face, 0 faces without a person box). counts: people=4")
-    assert "not counted: 1 weak person box without a face (conf 0.17)" in step.result
+    assert "not counted: 2 weak person boxes without a face (conf 0.11, 0.10)" in step.result
+    # the half-seen person at the left edge (the COCO models call it a dog) counts by its narrow, tall box
+    assert "obj_4 person [0.003, 0.518, 0.090, 0.805] conf=0.17: no face in it" in step.result
     # only what counts became an object: 4 person boxes and 2 faces; scene_graph sees the same
     labels = sorted(o.label for o in ctx.objects_in("img_0"))
     assert labels == ["face"] * 2 + ["person"] * 4
     cat = ctx.images.add(sample_path("chelsea"))
     step = executor.run_one(ToolCall(tool="people", args={"image": cat.id}), ctx)
-    assert step.data["count"] == 0 and "not counted: 1 weak person box without a face (conf 0.67)" in step.result
+    assert step.data["count"] == 0 and "not counted: 1 weak person box without a face (conf 0.35)" in step.result
     assert ctx.objects_in(cat.id) == []
 
 
