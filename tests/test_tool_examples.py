@@ -38,9 +38,7 @@ EXAMPLES: dict[tuple[str, str], list[Any]] = {
     ("people", "image"): ["img_0", "crop_1"],
     ("picture", "image"): ["img_0", "crop_1"],
     ("query", "image"): ["img_0", "crop_1"],
-    ("query", "steps"): [[{"op": "select", "label": "circle"},
-                          {"op": "filter", "input": 0, "attribute": "color", "value": "red"},
-                          {"op": "count", "input": 1}]],
+    ("query", "program"): ["count(all(red, cube))", "color(the(small, thing, left_of(the(big, sphere))))"],
 }
 
 
@@ -70,7 +68,7 @@ def test_every_example_is_accepted_and_appears_in_the_description(tool_field):
         shown = value[0] if isinstance(value, list) else value
         text = json.dumps(shown) if isinstance(shown, dict) else str(shown).split("=")[-1]
         assert re.search(re.escape(text), description), (value, description)
-        required = {"steps": [{"op": "select", "label": "object"}]} if tool_name == "query" else {}
+        required = {"program": "count(all(things))"} if tool_name == "query" else {}
         tool.input_model.model_validate({**required, field: value})  # the schema the LLM sees accepts it
 
 
@@ -155,7 +153,5 @@ def test_the_query_description_example_runs(settings):
     from lavr.tools import QueryTool
     from lavr.tools.query.tool import QueryInput
 
-    steps = [{"op": "select", "label": "person"}, {"op": "filter", "input": 0, "attribute": "color", "value": "red"},
-             {"op": "count", "input": 1}]
-    out = QueryTool(settings, scene_graph=scene).run(QueryInput(steps=steps), ctx)
-    assert out.answer == "1" and out.evidence == ["obj_0"]
+    out = QueryTool(settings, scene_graph=scene).run(QueryInput(program="count(all(red, person))"), ctx)
+    assert out.answer == "1" and out.evidence == ["obj_0"] and out.words == "the number of red people"
