@@ -107,11 +107,13 @@ def make_agent(settings, replies, **kw) -> tuple[Agent, ScriptedBackend]:
     return agent, backend
 
 
-def make_chat(settings, replies, **kw):
+def make_chat(settings, replies, *, router=None, **kw):
+    """A chat service on a scripted agent; ``router=False`` sends every message to the agent (tests of the graph's
+    own mechanics with made-up messages), default: the package's router."""
     from lavr.chat.service import ChatThreads
 
     agent, backend = make_agent(settings, replies, **kw)
-    return ChatThreads(agent, settings=settings), backend
+    return ChatThreads(agent, settings=settings, router=router), backend
 
 
 def free_port() -> int:

@@ -35,7 +35,7 @@ def main() -> None:
     import uvicorn
 
     settings = Settings(data_dir=data, llm="scripted")
-    chat, _ = make_chat(settings, [reply], repeat_last=True)
+    chat, _ = make_chat(settings, [reply], repeat_last=True, router=False)  # "hang on" is a made-up question
     uvicorn.run(create_app(chat, settings, web=False), host="127.0.0.1", port=port, log_level="warning")
 
 

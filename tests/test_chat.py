@@ -70,7 +70,7 @@ def test_history_is_trimmed_by_whole_turns_to_the_budget(settings):
     replies = []
     for n in range(6):
         replies += [answer(f"answer number {n}", "x" * 40)]
-    chat, backend = make_chat(settings, replies)
+    chat, backend = make_chat(settings, replies, router=False)  # made-up messages: no routing
     session = ChatSession(chat)
     for n in range(6):
         session.send(f"question number {n} " + "y" * 60, images=[photo()] if n == 0 else [])
@@ -210,7 +210,7 @@ def test_two_writers_on_one_thread_are_serialised(settings):
         inside.clear()
         return answer("ok")
 
-    chat, backend = make_chat(settings, [slow_answer], repeat_last=True)
+    chat, backend = make_chat(settings, [slow_answer], repeat_last=True, router=False)  # made-up messages
     session = ChatSession(chat)
     session.send("first", images=[photo()])
     errors = []

@@ -17,7 +17,7 @@ def test_repl_session(settings, tmp_path):
     out, err = io.StringIO(), io.StringIO()
     repl = Repl(chat, out=out, err=err)
     lines = [f"/image {img}", "How many people?", "/trace", "Where is obj_1?", "/threads", "/bogus",
-             f"/image {tmp_path / 'missing.png'}", "/new", "/image " + str(img), "hello again", "/quit", "never read"]
+             f"/image {tmp_path / 'missing.png'}", "/new", "/image " + str(img), "Who is in this one?", "/quit", "never read"]
     assert repl.run(iter(lines)) == 0
     text = out.getvalue()
     assert "attached" in text and "\n2\n" in text and "\nright\n" in text and "\nfresh\n" in text

@@ -130,3 +130,40 @@ def test_with_a_token_the_page_asks_for_it_alone_then_works(settings, browser, b
         box.send_keys("How many people are in this photo?", Keys.ENTER)
         wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "#lavr-trace"), "find reported obj_0"))
         assert [t.turns for t in chat.threads()] == [1]
+
+
+def test_page_answers_help_and_questions_about_the_thread(settings, browser, bus_jpg):
+    """Issue 25 on the page: help with no image yet, then a question, then "why?" about its answer, whose trace
+    stays in view."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from lavr.chat.server import create_app
+
+    chat, backend = make_chat(settings, [scripted_reply], repeat_last=True)
+    wait = WebDriverWait(browser, 60)
+    with LiveServer(create_app(chat, settings, web=True)) as live:
+        browser.get(live.url + "/")
+        box = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#lavr-input textarea")))
+
+        def ask(text: str) -> None:
+            box.send_keys(text)
+            box.send_keys(Keys.ENTER)
+
+        ask("What can you do?")
+        wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "#lavr-chat"), "Experts available here"))
+        assert "find" in browser.find_element(By.CSS_SELECTOR, "#lavr-chat").text and backend.requests == []
+        browser.find_element(By.CSS_SELECTOR, "#lavr-input input[type=file]").send_keys(str(bus_jpg))
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#lavr-input img"))
+        ask("How many people are in this photo?")
+        wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "#lavr-trace"), "find reported obj_0"))
+        ask("Why did you say 2?")
+        wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "#lavr-chat"), "I said 2 to"))
+        assert "obj_0" in browser.find_element(By.CSS_SELECTOR, "#lavr-chat").text
+        trace = browser.find_element(By.CSS_SELECTOR, "#lavr-trace div.lavr-trace")
+        assert trace.get_attribute("data-turn") == "1"  # the answer asked about, with its boxes
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#lavr-trace svg rect")) == 2
+        (info,) = chat.threads()
+        assert [t.kind for t in chat.history(info.id)] == ["help", "scene", "conversation"]

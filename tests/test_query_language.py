@@ -134,14 +134,14 @@ def test_several_images_a_set_comes_from_the_question_image_unless_it_names_othe
     assert execute("count(all(people, img_0))", sc).answer == "2"
     assert execute("count(all(people, all_images))", sc).answer == "5"
     assert execute("count(all(people, or(img_0, img_1)))", sc).answer == "5"
-    assert execute("most(all(people))", sc).answer == "second"
-    assert execute("fewest(all(people))", sc).answer == "first"
+    assert execute("which_more(all(people))", sc).answer == "second"
+    assert execute("which_fewer(all(people))", sc).answer == "first"
     assert execute("which(all(car))", sc).answer == "first"
     assert execute("which(all(standing, person))", sc).answer == "all"
     assert execute("exists(all(dog, img_0))", sc).answer == "no"
     # a relation's objects come from the same image as the set it qualifies
     assert execute("count(all(person, left_of(the(car)), img_0))", sc).answer == "1"
-    e = execute("most(all(car, dog))", sc)
+    e = execute("which_more(all(car, dog))", sc)
     assert e.answer.startswith("cannot tell: the images tie")
 
 
@@ -155,7 +155,7 @@ def test_every_op_has_its_description_and_reads_in_words():
         assert op.doc.startswith(op.name + "("), op.name
         assert op.words(["X", "Y", "Z"][:max(1, len(op.params))])
     names = {op.name for op in REGISTRY.all()}
-    assert {"all", "the", "count", "exists", "is", "equal", "more", "which", "most", "left_of", "from_left",
+    assert {"all", "the", "count", "exists", "is", "equal", "more", "which", "which_more", "left_of", "from_left",
             "unsupported"} <= names
 
 

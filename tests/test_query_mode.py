@@ -122,7 +122,7 @@ def test_an_exact_answer_is_shown_whole(settings, image):
 
 def test_several_images_the_planner_builds_every_scene_and_names_the_images(settings, image):
     s = settings.model_copy(update={"num_examples": 0})
-    backend = ScriptedBackend(["most(all(circles))"])
+    backend = ScriptedBackend(["which_more(all(circles))"])
     agent = Agent(backend, planner="query", settings=s, tools=tools(s), cache=False)
     ans = agent.ask([image, Image.new("RGB", (160, 120), (0, 0, 0))], "Which image has more circles?")
     scenes = [st for st in ans.steps if isinstance(st, ToolStep) and st.tool == "scene_graph"]

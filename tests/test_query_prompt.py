@@ -62,8 +62,8 @@ def test_the_grammar_is_bounded_by_the_scene_and_the_words_that_name_it():
     assert not {"person", "dog", "circle", "img_0", "all_images"} & set(words)  # not this scene's
     grammar = build_grammar(blocks().vocabulary, blocks().images)
     assert grammar.gbnf.startswith('root ::= " " answer')  # the prompt ends at "P:", the grammar writes the space
-    assert '"most("' not in grammar.gbnf  # image ops only with several images
-    assert '"most("' in build_grammar(two_photos().vocabulary, two_photos().images).gbnf
+    assert '"which_more("' not in grammar.gbnf  # image ops only with several images
+    assert '"which_more("' in build_grammar(two_photos().vocabulary, two_photos().images).gbnf
     assert '"posture("' in build_grammar(two_photos().vocabulary, two_photos().images).gbnf
 
 

@@ -73,7 +73,7 @@ def test_the_forced_answer_records_a_refusal(settings, image):
 
 @pytest.mark.parametrize("image_arg,question,needle", [
     (None, "q?", "the image must be a path, bytes or a PIL image, not NoneType"),
-    (3, "q?", "not int"), ([1, 2], "q?", "not list"),
+    (3, "q?", "not int"), ([1, 2], "q?", "not int"), ([], "q?", "no image given"),
     ("IMG", None, "the question must be a string, not NoneType"), ("IMG", 7, "not int"), ("IMG", ["a"], "not list"),
 ])
 def test_the_python_api_refuses_wrong_types(settings, image, image_arg, question, needle):

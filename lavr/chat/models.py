@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Literal, Protocol, Sequence
 
 from pydantic import BaseModel, Field
 
@@ -52,6 +52,9 @@ class ChatTurn(BaseModel):
     images: list[str] = Field(default_factory=list, description="Ids of the images attached in this turn.")
     answer: Answer
     at: str = Field(default_factory=utcnow)
+    kind: Literal["scene", "conversation", "help", "smalltalk"] = Field(
+        "scene", description="What the message was (lavr.chat.routing): only scene questions go to the agent.")
+    refers_to: int | None = Field(None, description="For a conversation turn: the index of the turn it is about.")
 
 
 class ThreadInfo(BaseModel):

@@ -8,6 +8,10 @@ final answer, trace). The record is written by the graph's ``finish`` node, in t
 the turn, so a turn is committed whole or not at all: a process killed during a turn leaves every earlier turn.
 Every planning mode runs through the same graph, so every mode chats alike.
 
+Each message is routed first (``lavr.chat.routing``): only questions about the images run the graph; questions
+about the conversation, help and small talk are answered from the thread's history and stored traces
+(``lavr.chat.conversation``) and committed as turns of their own (one ``update_state`` checkpoint).
+
 Turns of one thread are serialised: a lock per thread in the process, plus a lock other processes see (``flock``
 on a lock file next to the SQLite database, or a PostgreSQL advisory lock).
 """
@@ -29,8 +33,10 @@ from ..images import ImageInput, load_image
 from ..settings import Settings
 from ..trace import STEPS, Answer, Step, total_usage
 from .blobs import ImageBlobs
+from .conversation import ConversationAnswerer
 from .models import (ChatReply, ChatTurn, StepCallback, ThreadImage, ThreadInfo, check_thread_id, new_thread_id,
                      utcnow)
+from .routing import Kind, RouteDecision, Router, default_router
 from .thread import ThreadState, prompt_history
 
 logger = logging.getLogger(__name__)
@@ -47,9 +53,12 @@ class ChatThreads:
         agent: answers the turns; its expert cache is shared by every thread (keyed by image content).
         settings: data folder, history budget, image limits.
         checkpointer: a LangGraph checkpointer; default: ``open_checkpointer(settings)``.
+        router: decides which messages go to the agent (default: the package's router, loaded in the background
+            now; ``False``: every message goes to the agent).
     """
 
-    def __init__(self, agent: Any, *, settings: Settings | None = None, checkpointer: Any = None):
+    def __init__(self, agent: Any, *, settings: Settings | None = None, checkpointer: Any = None,
+                 router: Router | bool | None = None):
         from ..agents import Agent
 
         self.settings = settings or agent.settings
@@ -61,6 +70,11 @@ class ChatThreads:
         self.blobs = ImageBlobs(self.settings.subdir("chat") / "images")
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+        self.router: Router | None = None if router is False else (router if isinstance(router, Router)
+                                                                   else default_router())
+        if self.router is not None:
+            self.router.warm_up()
+        self.answerer = ConversationAnswerer(self.agent.registry, self.agent.backend)
 
     @staticmethod
     def _config(thread_id: str) -> dict[str, Any]:
@@ -103,7 +117,8 @@ class ChatThreads:
                 images[i["id"]] = ThreadImage(id=i["id"], sha256=i["sha256"], width=i["width"], height=i["height"],
                                               turn=index)
             turns.append(ChatTurn(index=index, text=rec["question"], images=sorted(i["id"] for i in new),
-                                  answer=self._answer(rec, thread_id, traces=traces), at=rec.get("at") or ""))
+                                  answer=self._answer(rec, thread_id, traces=traces), at=rec.get("at") or "",
+                                  kind=rec.get("kind") or "scene", refers_to=rec.get("refers_to")))
         ordered = sorted(images.values(), key=lambda i: int(i.id.split("_")[1]))
         committed = {i.id for i in ordered}
         objects = [Detection.model_validate(o) for o in values.get("objects") or [] if o.get("image") in committed]
@@ -123,7 +138,8 @@ class ChatThreads:
                       rationale=final.get("rationale") or "", evidence=evidence_for(final["answer"], steps),
                       steps=steps, usage=total_usage(steps), seconds=round(sum(s.seconds for s in steps), 3),
                       retries=sum(1 for s in steps if s.kind == "retry"), finished=rec.get("finished") or "answered",
-                      mode=self.agent.mode, llm=getattr(self.agent.backend, "name", ""), thread_id=thread_id)
+                      mode=rec.get("kind") if rec.get("kind", "scene") != "scene" else self.agent.mode,
+                      llm=rec.get("llm", getattr(self.agent.backend, "name", "")), thread_id=thread_id)
 
     def _require(self, thread_id: str) -> ThreadState:
         check_thread_id(thread_id)
@@ -190,8 +206,9 @@ class ChatThreads:
         if thread_id is None:
             thread_id, create = new_thread_id(), True
         check_thread_id(thread_id)
-        if create and not images and not self.exists(thread_id):  # refused before a thread or lock file exists
-            raise InputError("attach an image first: this thread has none")
+        if create and not images and not self.exists(thread_id) and \
+                self.route(text, ThreadState(id=thread_id, prior=list(history))).kind == "scene":
+            raise InputError("attach an image first: this thread has none")  # before a thread or lock file exists
         # Decode and store the images before anything is committed: a bad image changes nothing.
         stored = [self._store_image(img) for img in images]
         made = done = False
@@ -205,15 +222,20 @@ class ChatThreads:
                     made = True
                     state = self._load(thread_id, traces=False)
                     assert state is not None
-                if not state.images and not stored:
-                    raise InputError("attach an image first: this thread has none")
-                answer = self._run_turn(state, text, stored)
+                decision = self.route(text, state)
+                if decision.kind != "scene":
+                    turn = self._answer_from_memory(state, text, stored, decision)
+                else:
+                    if not state.images and not stored:
+                        raise InputError("attach an image first: this thread has none")
+                    answer = self._run_turn(state, text, stored)
+                    turn = ChatTurn(index=len(state.turns), text=text,
+                                    images=[i.id for i in state.images if i.turn == len(state.turns)], answer=answer)
                 done = True
         finally:
             if made and not done:  # the thread was made for this turn, which failed: it never existed
                 self._forget(thread_id)
-        turn = ChatTurn(index=len(state.turns), text=text, images=[i.id for i in state.images if i.turn ==
-                                                                   len(state.turns)], answer=answer)
+        answer = turn.answer
         if on_step is not None:
             for step in answer.steps:
                 _safe_call(on_step, step)
@@ -235,6 +257,53 @@ class ChatThreads:
         pil, _ = load_image(image, max_pixels=s.max_image_pixels, work_side=s.work_image_side,
                             allowed_roots=s.allowed_roots)
         return self.blobs.put(pil), pil
+
+    def route(self, text: str, state: ThreadState) -> RouteDecision:
+        """Which kind of message ``text`` is in this thread (``scene`` when routing is off)."""
+        if self.router is None:
+            return RouteDecision(kind="scene", reason="routing off")
+        answers = [a for _, a in state.prior] + [t.answer.answer for t in state.turns if t.kind == "scene"]
+        decision = self.router.route(text, earlier_answers=answers, has_history=bool(state.prior or state.turns))
+        logger.debug("routed %r: %s (%s, %.1f ms)", text[:80], decision.kind, decision.reason,
+                     decision.seconds * 1000)
+        return decision
+
+    def _is_scene(self, state: ThreadState) -> Any:
+        """Whether a seeded earlier message was a question about the images (for counting the user's questions)."""
+        answers = [a for _, a in state.prior]
+
+        def check(text: str) -> bool:
+            if self.router is None:
+                return True
+            return self.router.route(text, earlier_answers=answers, has_history=True).kind == "scene"
+        return check
+
+    def _answer_from_memory(self, state: ThreadState, text: str, stored: list[tuple[str, Any]],
+                            decision: RouteDecision) -> ChatTurn:
+        """Answer a conversation, help or small-talk message from the thread's history and traces, and commit it
+        as a turn (with any images that came with it, so later questions can use them)."""
+        start = time.perf_counter()
+        kind: Kind = decision.kind
+        full = self._load(state.id) if kind == "conversation" and state.turns else state  # with the traces
+        assert full is not None
+        index = len(state.turns)
+        for sha, pil in stored:
+            full.images.append(ThreadImage(id=full.next_image_id(), sha256=sha, width=pil.width, height=pil.height,
+                                           turn=index))
+        reply = self.answerer.answer(kind, text, full, is_scene=self._is_scene(full))
+        step = reply.step(time.perf_counter() - start, route=f"{kind} (routed in {decision.seconds * 1000:.0f} ms)")
+        record = {"question": text, "final": {"answer": reply.answer, "rationale": reply.rationale},
+                  "finished": "answered", "kind": kind, "refers_to": reply.refers_to,
+                  "llm": getattr(self.agent.backend, "name", "") if reply.usage is not None else "",
+                  "images": [{"id": i.id, "width": i.width, "height": i.height, "sha256": i.sha256}
+                             for i in full.images],
+                  "steps": [step.model_dump(mode="json")], "at": utcnow(),
+                  "route": decision.model_dump(mode="json")}
+        self.graph.update_state(self._config(state.id), {"answers": [record]}, as_node="finish")
+        answer = self._answer(record, state.id)
+        answer.seconds = round(time.perf_counter() - start, 3)
+        return ChatTurn(index=index, text=text, images=[i.id for i in full.images if i.turn == index],
+                        answer=answer, kind=kind, refers_to=reply.refers_to, at=record["at"])
 
     def history_budget(self) -> int:
         return self.settings.chat_history_tokens or max(256, self.settings.llm_context // 4)

@@ -33,9 +33,15 @@ class ThreadState(BaseModel):
 
 
 def turn_pairs(state: ThreadState) -> list[tuple[str, str]]:
-    """Earlier turns as (question, answer) pairs that name the images attached and the objects found."""
+    """Earlier questions about the images as (question, answer) pairs that name the images attached and the
+    objects found. Conversation, help and small-talk turns are left out: "why did you say 2?" between two
+    questions must not become the context a follow-up's "them" is read against."""
     pairs = list(state.prior)
     for turn in state.turns:
+        if turn.kind != "scene":
+            if turn.images:  # the images still arrived with it
+                pairs.append((f"[attached {', '.join(turn.images)}]", "-"))
+            continue
         q = turn.text + (f" [attached {', '.join(turn.images)}]" if turn.images else "")
         a = turn.answer.answer
         if turn.answer.rationale:

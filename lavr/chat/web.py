@@ -26,6 +26,7 @@ from ..errors import LavrError
 from ..settings import Settings
 from ..trace_html import STYLE, render_trace_body
 from .content import read_image_path
+from .conversation import trace_turn
 from .guard import SESSION_COOKIE, has_credentials, session_value
 from .models import ChatService, ChatTurn
 
@@ -99,8 +100,8 @@ def build_blocks(service: ChatService, settings: Settings) -> Any:
         return data
 
     def view(thread_id: str | None) -> tuple[Any, ...]:
-        turns = service.history(thread_id) if thread_id else []
-        trace = trace_html(service, thread_id, turns[-1]) if turns else EMPTY_TRACE
+        shown = trace_turn(service.history(thread_id)) if thread_id else None  # "why?" shows the answer it asks about
+        trace = trace_html(service, thread_id, shown) if shown else EMPTY_TRACE
         return chat_messages(service, thread_id), trace
 
     def submit(message: dict[str, Any] | None, thread_id: str | None) -> tuple[Any, ...]:

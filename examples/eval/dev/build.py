@@ -24,13 +24,18 @@ from lavr.tools.scene_graph import build_graph  # noqa: E402
 from lavr.schema import Box, Detection  # noqa: E402
 
 
-def scene_of(objects: list[dict]) -> Scene:
-    dets = [Detection(id=f"obj_{i}", image="img_0", label=o["shape"], confidence=1.0, box=Box.from_list(o["box"]),
-                      attributes={k: o[k] for k in ("shape", "color", "size", "material")})
-            for i, o in enumerate(objects)]
-    graph = build_graph(dets)
-    graph.graph["known_labels"] = ["cube", "sphere", "cylinder"]
-    return Scene.from_graphs({"img_0": graph})
+def scene_of(*images: list[dict]) -> Scene:
+    """The scene of one or more images (object ids numbered across them, as in a chat); the last is the focus."""
+    graphs, start = {}, 0
+    for k, objects in enumerate(images):
+        dets = [Detection(id=f"obj_{start + i}", image=f"img_{k}", label=o["shape"], confidence=1.0,
+                          box=Box.from_list(o["box"]), attributes={a: o[a] for a in ("shape", "color", "size", "material")})
+                for i, o in enumerate(objects)]
+        start += len(objects)
+        graph = build_graph(dets)
+        graph.graph["known_labels"] = ["cube", "sphere", "cylinder"]
+        graphs[f"img_{k}"] = graph
+    return Scene.from_graphs(graphs, focus=f"img_{len(images) - 1}")
 
 
 def main() -> None:
@@ -40,15 +45,21 @@ def main() -> None:
         draw({"objects": objects}, HERE / "images" / f"{sid}.png")
     rows, problems = [], []
     for i, q in enumerate(yaml.safe_load((HERE / "questions.yaml").read_text())):
-        scene = scene_of(scenes[q["scene"]])
+        names = q.get("scenes") or [q["scene"]]
+        scene = scene_of(*[scenes[n] for n in names])
         typed = check_program(q["p"], scene)
         execution = execute(typed, scene)
         verdict = check(q["q"], typed, scene)
         if execution.answer_type == "cannot_tell" or not verdict.ok:
             problems.append(f"{q['q']} | {q['p']} -> {execution.answer} {'' if verdict.ok else verdict.feedback()}")
-        rows.append({"id": f"dev-{i:03d}", "image": f"images/{q['scene']}.png", "question": q["q"],
-                     "answers": [execution.answer], "question_type": typed.op.name if typed.op else "?",
-                     "precomputed": {"detect": detections({"objects": scenes[q["scene"]]})}})
+        row = {"id": f"dev-{i:03d}", "question": q["q"], "answers": [execution.answer],
+               "question_type": ("multi-" if len(names) > 1 else "") + (typed.op.name if typed.op else "?")}
+        if len(names) > 1:
+            row["images"] = [{"image": f"images/{n}.png", "precomputed": {"detect": detections({"objects": scenes[n]})}}
+                             for n in names]
+        else:
+            row.update(image=f"images/{names[0]}.png", precomputed={"detect": detections({"objects": scenes[names[0]]})})
+        rows.append(row)
     with (HERE / "dev.jsonl").open("w") as fh:
         for row in rows:
             fh.write(json.dumps(row) + "\n")

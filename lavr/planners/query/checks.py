@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ...lexicon import Phrase, Reading, lexicon
+from ...lexicon import GENERIC, Phrase, Reading, lexicon, tokens
 from ...tools.query.executor import Typed
 from ...tools.query.program import Number
 from ...tools.query.scene import Scene
@@ -33,13 +33,15 @@ class Verdict:
 
     missing: list[str] = field(default_factory=list)
     invented: list[str] = field(default_factory=list)
+    misplaced: list[str] = field(default_factory=list)
     form: str | None = None
     unknown: list[str] = field(default_factory=list)
     not_detectable: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not (self.missing or self.invented or self.form or self.unknown or self.not_detectable)
+        return not (self.missing or self.invented or self.misplaced or self.form or self.unknown
+                    or self.not_detectable)
 
     @property
     def fixable(self) -> bool:
@@ -53,6 +55,7 @@ class Verdict:
             parts.append("it leaves out " + ", ".join(f'"{m}"' for m in self.missing))
         if self.invented:
             parts.append("it uses " + ", ".join(f'"{m}"' for m in self.invented) + ", which the question does not say")
+        parts += self.misplaced
         if self.form:
             parts.append(self.form)
         return "The program does not match the question: " + "; ".join(parts) + "."
@@ -69,6 +72,7 @@ class Verdict:
             parts.append("could not use " + ", ".join(f'"{m}"' for m in self.missing))
         if self.invented:
             parts.append("added " + ", ".join(f'"{m}"' for m in self.invented))
+        parts += self.misplaced
         if self.form:
             parts.append(self.form)
         return "I could not write a program for the whole question (" + "; ".join(parts) + ")"
@@ -81,6 +85,7 @@ class QuestionReading:
     phrases: list[Phrase]
     context: list[Phrase]
     scene: Scene
+    clause_start: int = 0  # the token where the last clause begins (after the last ";")
 
     @property
     def content(self) -> list[Phrase]:
@@ -105,12 +110,18 @@ class QuestionReading:
         return any(r.kind == "picture" for p in self.phrases for r in lexicon().lookup(tuple(p.text.split())))
 
     def names_nothing(self) -> bool:
-        """Only words of no content: "What is in this picture?" (the picture tool's question, not a program's)."""
-        return not self.content and not any(p.of("label") for p in self.phrases)
+        """Only words of no content, not even a generic noun: "What is in this picture?" (the picture tool's
+        question, not a program's); "How many objects are there?" names objects."""
+        return not self.content and not any(p.of("label", "generic") for p in self.phrases)
+
+    def asking_clause(self) -> list[Phrase]:
+        """The clause that asks: "There is a small ball; what is it made of?" asks in its last clause."""
+        return [p for p in self.phrases if p.start >= self.clause_start] or self.phrases
 
     def form(self) -> str:
         """``count``, ``image``, ``bool`` or ``value``: the kind of answer the question asks for."""
-        first = self.phrases[0].text.split()[0] if self.phrases else ""
+        clause = self.asking_clause()
+        first = clause[0].text.split()[0] if clause else ""
         if Reading("form", "yes_no") in lexicon().lookup((first,)) and not self.offers_choice():
             return "bool"  # "Is the number of cubes ...?" asks yes or no
         if any(r == Reading("form", "which_image") for p in self.phrases for r in p.readings):
@@ -121,21 +132,31 @@ class QuestionReading:
 
     def offers_choice(self) -> bool:
         """"Is it metal or rubber?": an "or" between two values of one key (answered with the value)."""
+        return bool(self.choices())
+
+    def choices(self) -> list[Phrase]:
+        """The phrases offered as answers in a choice question: "metal", "rubber" of "Is it metal or rubber?" (a
+        question that starts as a yes/no one; "How many things are green or purple?" is a union)."""
+        clause = self.asking_clause()
+        first = clause[0].text.split()[0] if clause else ""
+        if Reading("form", "yes_no") not in lexicon().lookup((first,)):
+            return []
         for i, p in enumerate(self.phrases):
             if Reading("logic", "or") in p.readings and 0 < i < len(self.phrases) - 1:
                 before, after = self.phrases[i - 1].of("value", "label"), self.phrases[i + 1].of("value", "label")
                 keys_before = {r.value[0] if r.kind == "value" else "label" for r in before}
                 keys_after = {r.value[0] if r.kind == "value" else "label" for r in after}
                 if keys_before & keys_after:
-                    return True
-        return False
+                    return [self.phrases[i - 1], self.phrases[i + 1]]
+        return []
 
 
 def read_question(question: str, scene: Scene, context: list[str] = ()) -> QuestionReading:  # type: ignore[assignment]
     lex = lexicon()
     phrases = lex.read(question, scene=scene.vocabulary)
     context_phrases = [p for q in context for p in lex.read(q, scene=scene.vocabulary)]
-    return QuestionReading(phrases, context_phrases, scene)
+    clause_start = len(tokens(question[:question.rindex(";")])) if ";" in question else 0
+    return QuestionReading(phrases, context_phrases, scene, clause_start)
 
 
 def _required(p: Phrase, q: QuestionReading) -> bool:
@@ -146,6 +167,9 @@ def _required(p: Phrase, q: QuestionReading) -> bool:
         return False  # "a large metal shape": the noun, not the shape asked about
     if strong:
         return True  # a value the scene has ("sitting" among people) counts even where it could be a filler
+    if len(q.scene.images) > 1 and p.of("image_picker", "ordinal") and _before_image_noun(p, q) \
+            and p.of("image_picker") != [Reading("image_picker", "this")]:
+        return True  # "the other picture", "the first image": which image, among several
     if p.optional:
         return False
     kinds = p.kinds()
@@ -239,8 +263,8 @@ def _covers(q: Phrase, have: list[Reading], scene: Scene, typed: Typed, choice: 
                                        or typed.type == "image" or any(h == Reading("form", "which_image")
                                                                        for h in have)):
                 return True
-        if r.kind == "same" and r.value == "different" and Reading("same", "same") in have:
-            return True  # "different": not(equal(...)) or not(same_...)
+        if r.kind == "same" and (Reading("same", "same") in have or Reading("compare", "equal") in have):
+            return True  # "different": not(equal(...)); "the same in both images": equal(count, count)
         if r.kind == "compare" and r.value in ("at_least", "at_most") and any(
                 h.kind == "compare" for h in have):
             return True
@@ -253,7 +277,8 @@ def _justified(r: Reading, said: list[Reading], scene: Scene) -> bool:
     if r.kind == "number" and r.value in (0, 1):  # "no cubes", "more than one"; also "a cube" compared with 1
         return True
     if r.kind == "image_id":
-        if r.value == scene.focus and not any(s.kind in ("image_picker", "ordinal") for s in said):
+        if r.value == scene.focus and (Reading("image_picker", "this") in said
+                                       or not any(s.kind in ("image_picker", "ordinal") for s in said)):
             return True
         index = scene.images.index(r.value) if r.value in scene.images else -1
         return any(s.kind == "ordinal" and (s.value - 1 == index or s.value == -1 and index == len(scene.images) - 1)
@@ -292,7 +317,12 @@ def check(question: str, typed: Typed, scene: Scene, *, context: list[str] = ())
             verdict.invented.append(r.value)
         if r.kind == "number" and not _justified(r, said, scene):
             verdict.invented.append(str(r.value))
+    offered = [r for p in q.choices() for r in p.readings]
+    for t in typed.walk():  # "Is the square small or large?": the choices are answers, never conditions
+        if t.op is None and not isinstance(t.node, Number) and any(r in offered for r in t.readings):
+            verdict.invented.append(f"{t.words()} (one of the answers to choose from, not a condition)")
     verdict.invented = list(dict.fromkeys(verdict.invented))
+    verdict.misplaced = misplaced_relations(q, typed)
     wanted, got = q.form(), _root_form(typed)
     if got != "unsupported" and wanted != got and not (wanted == "value" and got in ("count", "bool")
                                                        and not _asks_value(q)):
@@ -302,6 +332,56 @@ def check(question: str, typed: Typed, scene: Scene, *, context: list[str] = ())
                         "value": "the question asks what something is: the answer must be a value, e.g. "
                                  "color(the(...))"}[wanted]
     return verdict
+
+
+def _head(t: Typed) -> str | None:
+    """The label a set or object is of ("the red cube" -> cube, "all(things)" -> object); None: unknown."""
+    if t.op is None:
+        return None
+    if t.op.family == "set":
+        labels = [r.value for c in t.args if c.op is None for r in c.readings if r.kind == "label"]
+        if labels:
+            return str(labels[0])
+        return GENERIC if any(r.kind == "generic" for c in t.args if c.op is None for r in c.readings) else None
+    if t.op.family in ("extreme", "ordinal") and t.args:
+        return _head(t.args[0])
+    return None
+
+
+def _noun_after(q: QuestionReading, i: int) -> str | None:
+    """The label of the noun a relation phrase at ``i`` points to ("left of the big cube" -> cube), or None
+    ("left of it", or another relation comes first)."""
+    for p in q.phrases[i + 1:]:
+        if p.of("relation"):
+            return None
+        labels = [r.value for r in p.of("label")]
+        if labels:
+            return str(labels[0])
+        if p.of("generic") and not p.of("key"):
+            return GENERIC
+    return None
+
+
+def misplaced_relations(q: QuestionReading, typed: Typed) -> list[str]:
+    """Relations whose object is not the one the question gives them: "the cubes behind the sphere that is left
+    of the cylinder" written with left_of(the sphere) and behind(the cylinder) (seen)."""
+    said: dict[str, set[str]] = {}
+    for i, p in enumerate(q.phrases):
+        for r in p.of("relation"):
+            noun = _noun_after(q, i)
+            if noun is not None:
+                said.setdefault(str(r.value), set()).add(noun)
+    out = []
+    for t in typed.walk():
+        if t.op is None or t.op.family != "relation" or t.op.name not in said:
+            continue
+        head = _head(t.args[0])
+        nouns = said[t.op.name]
+        if head is not None and head not in nouns and nouns != {GENERIC}:
+            wanted = " or ".join(sorted(n for n in nouns if n != GENERIC))
+            out.append(f'in the question "{t.op.name.replace("_", " ")}" is said of the {wanted}, '
+                       f'not of the {head if head != GENERIC else "thing"}')
+    return list(dict.fromkeys(out))
 
 
 def _asks_value(q: QuestionReading) -> bool:

@@ -70,18 +70,32 @@ def _alt(strings: list[str]) -> str:
     return " | ".join(json.dumps(s) for s in strings)
 
 
-def _call(name: str, params: tuple[str, ...]) -> str:
+MAX_DEPTH = 4  # sets nested in conditions: three chained relations ("left of the X above the Y behind the Z")
+DEPTH_KINDS = ("set", "object", "cond", "conds", "target")  # the rules written once per nesting depth
+
+
+def _rule(param: str, depth: int) -> str:
+    """The rule a parameter takes at ``depth`` (set, object, conditions... are written once per depth)."""
+    name = _PARAM_RULE[param]
+    return f"{name}{depth}" if name in DEPTH_KINDS else name
+
+
+def _call(name: str, params: tuple[str, ...], depth: int = MAX_DEPTH) -> str:
     if params == ("comparable", "comparable"):
         return (f'{json.dumps(name + "(")} value ", " value ")" | '
                 f'{json.dumps(name + "(")} numarg ", " numarg ")"')
     if not params:
         return json.dumps(name + "()")
-    inner = ' ", " '.join(_PARAM_RULE[p] for p in params)
+    inner = ' ", " '.join(_rule(p, depth) for p in params)
     return f'{json.dumps(name + "(")} {inner} ")"'
 
 
 def build_grammar(vocabulary: SceneVocabulary, images: list[str]) -> Grammar:
-    """The grammar of programs for a scene of ``images`` (ids in order) with ``vocabulary``."""
+    """The grammar of programs for a scene of ``images`` (ids in order) with ``vocabulary``.
+
+    Sets, objects and conditions are written once per nesting depth (``MAX_DEPTH``): a condition's own sets
+    ("left of the X") are one level deeper, so a model cannot loop ``left_of(the(thing, left_of(...)))`` until
+    its tokens run out (seen), and the grammar stays finite."""
     keys = query_keys(vocabulary)
     same_keys = [k for k in keys if k != LABEL_KEY]
     for k in keys:  # make the per-key ops exist in the registry
@@ -89,22 +103,30 @@ def build_grammar(vocabulary: SceneVocabulary, images: list[str]) -> Grammar:
     for k in same_keys:
         REGISTRY.named(f"same_{k}")
     several = len(images) > 1
-    rules: dict[str, list[str]] = {"answer": [], "number": [], "bool": [], "value": [], "image": [],
-                                   "set": [], "object": [], "cond": []}
+    rules: dict[str, list[str]] = {"answer": [], "number": [], "bool": [], "value": [], "image": []}
+    rules.update({f"{kind}{d}": [] for kind in ("set", "object", "cond") for d in range(MAX_DEPTH + 1)})
     for op in REGISTRY.all():
         if not _offered(op, keys, same_keys, several):
             continue
-        target = "answer" if op.result == "unsupported" else op.result
-        rules[target].append(_call(op.name, op.params))
+        if op.result in ("set", "object"):
+            for d in range(MAX_DEPTH + 1):
+                rules[f"{op.result}{d}"].append(_call(op.name, op.params, d))
+        elif op.result == "cond":
+            for d in range(1, MAX_DEPTH + 1):  # a condition's own sets and conditions are one level deeper
+                rules[f"cond{d}"].append(_call(op.name, op.params, d - 1))
+        else:
+            rules["answer" if op.result == "unsupported" else op.result].append(_call(op.name, op.params))
     rules["answer"] = [r for r in ["number", "bool", "value", "image" if several else ""] if r] + rules["answer"]
     words = scene_words(vocabulary, images)
     lines = ['root ::= " " answer']
-    for name in ("answer", "number", "bool", "value", "image", "set", "object", "cond"):
-        if rules[name]:
-            lines.append(f"{name} ::= " + " | ".join(rules[name]))
-    lines[-1] += " | word"  # cond: a word too
-    lines += ['conds ::= cond (", " cond)*', "target ::= object | set", "numarg ::= number | int",
-              'int ::= [0-9] | [1-9] [0-9]', f"word ::= {_alt(words)}"]
+    for name, alternatives in rules.items():
+        if name.startswith("cond"):
+            alternatives = [*alternatives, "word"]
+        if alternatives:
+            lines.append(f"{name} ::= " + " | ".join(alternatives))
+    for d in range(MAX_DEPTH + 1):
+        lines += [f'conds{d} ::= cond{d} (", " cond{d})*', f"target{d} ::= object{d} | set{d}"]
+    lines += ["numarg ::= number | int", 'int ::= [0-9] | [1-9] [0-9]', f"word ::= {_alt(words)}"]
     return Grammar(gbnf="\n".join(lines) + "\n", words=tuple(words), keys=tuple(keys))
 
 

@@ -20,6 +20,7 @@ The moves, read from the trace:
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from typing import Any
 
@@ -39,6 +40,7 @@ SCENE_TOOL, QUERY_TOOL = "scene_graph", "query"
 MAX_WRITES = 2  # the first program and one rewrite after what was wrong was fed back
 PROGRAM_MAX_TOKENS = 96  # programs are 5-60 tokens; a longer reply is a model gone astray
 UNSUPPORTED = "unsupported()"
+EARLIER_TURNS = 2  # a chat's previous questions the prompt shows, for "them", "the one on the left", "that one"
 
 
 class QueryPlanner:
@@ -100,7 +102,8 @@ class QueryPlanner:
     # Writing the program -----------------------------------------------------------------------------------
     def _write(self, request: PlanRequest, llm: LLMBackend, scene: Scene) -> PlanOutcome:
         question = request.question
-        context = [q for q, _ in request.history[-1:]]
+        turns = _turns(request.history)[-EARLIER_TURNS:]
+        context = [q for q, _ in turns]
         reading = read_question(question, scene, context)
         if reading.asks_about_the_picture():
             return self._run(request, scene, UNSUPPORTED, "the question is about the picture as a whole, not its objects")
@@ -110,7 +113,7 @@ class QueryPlanner:
                                           thought="the question has words no program over these objects can use"))
         if reading.names_nothing():
             return self._run(request, scene, UNSUPPORTED, "the question names none of the objects")
-        earlier = f"{request.history[-1][0]} (answer: {request.history[-1][1]})" if request.history else ""
+        earlier = "; ".join(f"{q} (answer: {a})" for q, a in turns)
         failures = self._failures(request.steps)
         if failures:
             raw, problems = failures[-1]
@@ -187,6 +190,18 @@ class QueryPlanner:
         return PlanRequest(question=request.question, images=request.images, tools=request.tools, steps=later,
                            steps_left=request.steps_left, retries_left=request.retries_left,
                            force_answer=request.force_answer, history=request.history)
+
+
+def _turns(history: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The chat's real turns, as the user asked and the short answer: the history also carries notes ("(thread
+    context)", "(N earlier turns omitted)"), the images a turn attached ("[attached img_0]") and each answer's
+    rationale in parentheses (``chat.thread.prompt_history``), which a program needs none of."""
+    turns = []
+    for q, a in history:
+        if q.startswith("(") and q.endswith(")"):
+            continue
+        turns.append((re.sub(r"\s*\[attached [^\]]*\]$", "", q), a.split(" (", 1)[0]))
+    return turns
 
 
 def _program_text(reply: str) -> str:

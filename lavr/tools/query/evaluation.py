@@ -111,11 +111,15 @@ def _images_named(conds: list[Typed], scene: Scene) -> tuple[str, ...] | None:
 
 
 def select(ev: Evaluation, conds: list[Typed]) -> tuple[list[SceneObject], list[str], Problem | None, Evaluation]:
+    """The objects meeting every condition, within the images the conditions name (several image names in one
+    set are a choice of images: no object is in two), else the images in scope."""
     images = _images_named(conds, ev.scene)
     inner = ev.within(images) if images else ev
     chosen = inner.objects()
     evidence: list[str] = []
     for c in conds:
+        if c.op is None and c.readings and all(r.kind in ("image_id", "image_picker") for r in c.readings):
+            continue  # the scope already holds exactly the images named
         r = inner.eval(c)
         test, problem = r.value, r.problem
         evidence += r.evidence

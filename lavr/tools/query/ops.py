@@ -190,10 +190,10 @@ def _define() -> None:
     # Several images
     add(Op("which", ("set",), "image", "which(S): the image where S is", run_which,
            lambda a: f"the image with {a[0]}", (Reading("form", "which_image"),), family="image"))
-    add(Op("most", ("set",), "image", "most(S): the image with the most S", run_most,
+    add(Op("which_more", ("set",), "image", "which_more(S): the image with more S (the most)", run_most,
            lambda a: f"the image with the most {a[0]}", (Reading("form", "which_image"),
                                                            Reading("compare", "more")), family="image"))
-    add(Op("fewest", ("set",), "image", "fewest(S): the image with the fewest S", run_fewest,
+    add(Op("which_fewer", ("set",), "image", "which_fewer(S): the image with fewer S (the fewest)", run_fewest,
            lambda a: f"the image with the fewest {a[0]}", (Reading("form", "which_image"),
                                                              Reading("compare", "fewer")), family="image"))
     add(Op("unsupported", (), "unsupported", "unsupported(): the question needs more than objects and their "

@@ -54,7 +54,7 @@ class QueryTool(Tool[QueryInput, QueryOutput]):
     """Answer exactly with a program over the images' scene graphs. Programs nest calls: sets all(c, ...) of
     conditions (a word such as cube, red, big, left; left_of(X) and other relations; same_color(X); not, or, and),
     one object the(c, ...) or leftmost(S) ..., answers count(S), exists(S), color(X) and other keys, is(X, c),
-    equal(a, b), more(a, b), which(S) / most(S) across images. Empty or ambiguous selections are reported, not
+    equal(a, b), more(a, b), which(S) / which_more(S) across images. Empty or ambiguous selections are reported, not
     guessed.
     """
 
