@@ -19,6 +19,27 @@ SAMPLES: dict[str, tuple[str, str, str]] = {
     "rocket": ("skimage", "data/rocket.jpg", "a rocket on its launch pad"),
     "motorcycle": ("skimage", "data/motorcycle_left.png", "a motorcycle in a room"),
     "grace_hopper": ("matplotlib", "mpl-data/sample_data/grace_hopper.jpg", "Grace Hopper in uniform"),
+    "motorcycle_right": ("skimage", "data/motorcycle_right.png", "the same motorcycle from a little to the right"),
+    "clock": ("skimage", "data/clock_motion.png", "a clock blurred by motion beyond recognition, grayscale"),
+    "coins": ("skimage", "data/coins.png", "ancient coins on a dark cloth, grayscale"),
+    "page": ("skimage", "data/page.png", "a scanned page of text, grayscale"),
+    "text": ("skimage", "data/text.png", "handwritten formulas on paper, grayscale"),
+    "brick": ("skimage", "data/brick.png", "a brick wall, close up, grayscale"),
+    "grass": ("skimage", "data/grass.png", "grass, close up, grayscale"),
+    "gravel": ("skimage", "data/gravel.png", "gravel, close up, grayscale"),
+    "moon": ("skimage", "data/moon.png", "the surface of the moon, grayscale"),
+    "hubble": ("skimage", "data/hubble_deep_field.jpg", "the Hubble deep field: galaxies"),
+    "cell": ("skimage", "data/cell.png", "a cell under a microscope, grayscale"),
+    "ihc": ("skimage", "data/ihc.png", "stained tissue under a microscope"),
+    "retina": ("skimage", "data/retina.jpg", "a photograph of a human retina"),
+    "microaneurysms": ("skimage", "data/microaneurysms.png", "a small crop of a retina photograph, grayscale"),
+    # gradio's own examples (installed with the chat and dev extras)
+    "cheetah": ("gradio", "media_assets/images/cheetah.jpg", "a cheetah running"),
+    "cheetah_face": ("gradio", "media_assets/images/cheetah1.jpg", "a cheetah's head"),
+    "cheetah_cub": ("gradio", "test_data/cheetah2.jpg", "a cheetah cub's head, cut out"),
+    "lion": ("gradio", "media_assets/images/lion.jpg", "a lion and a lioness lying on rocks"),
+    "groot": ("gradio", "media_assets/images/groot.jpeg", "Groot, a film's tree creature"),
+    "eiffel_tower": ("gradio", "media_assets/images/tower.jpg", "the Eiffel Tower lit at dusk"),
 }
 
 

@@ -64,7 +64,11 @@ def main() -> int:
     args = parser.parse_args()
     source = Path(str(resources.files("lavr.prompts").joinpath("examples.yaml")))
     raw = yaml.safe_load(source.read_text())
-    settings = Settings(data_dir=Path(tempfile.mkdtemp()))
+    # A fresh data folder (a yolo11n.pt in the user's must not change the examples), reading the human-models
+    # weights from wherever they are installed (the COCO detectors, pose and face models).
+    from lavr.perception.install import models_dir
+
+    settings = Settings(data_dir=Path(tempfile.mkdtemp()), human_models_dir=models_dir(Settings()))
     executor = ToolExecutor(ToolRegistry(default_tools(settings)))
     stale = 0
     for item in raw:

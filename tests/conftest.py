@@ -17,6 +17,13 @@ os.environ.setdefault("YOLO_AUTOINSTALL", "False")
 REPO = Path(__file__).resolve().parents[1]
 # Assembled models persist between test runs here (gitignored); every test's cache is its own tmp dir.
 os.environ.setdefault("LAVR_DATA_DIR", str(REPO / ".lavr-data"))
+# The human-models weights (COCO detectors, pose, face attributes): tests never install them (npm would reach the
+# registry). Where they are installed in the data folder, tests that give Settings a tmp data folder of their own
+# read them from there; where they are not, detect falls back to the person detector and model tests skip.
+os.environ.setdefault("LAVR_HUMAN_MODELS_AUTO_INSTALL", "false")
+_HUMAN_MODELS = Path(os.environ["LAVR_DATA_DIR"]) / "models" / "human-models-3.0.4"
+if "LAVR_HUMAN_MODELS_DIR" not in os.environ and (_HUMAN_MODELS / "models").is_dir():
+    os.environ["LAVR_HUMAN_MODELS_DIR"] = str(_HUMAN_MODELS)
 
 _real_connect = socket.socket.connect
 

@@ -60,7 +60,9 @@ def test_ask_json_through_a_server_with_the_real_detector(tmp_path, bus_jpg, dat
     script = [completion('{"thought": "count", "tool_calls": [{"tool": "detect", "args": {"classes": ["person"]}}]}'),
               completion('{"thought": "person=4", "answer": "4", "rationale": "detect: counts person=4"}')]
     with FakeOpenAI(script) as server:
-        env = {**data_env, "LAVR_OPENAI_BASE_URL": server.base_url, "LAVR_OPENAI_TOOL_MODE": "json"}
+        # the person detector alone (the fused COCO detectors leave the bus's half-seen person to the people tool)
+        env = {**data_env, "LAVR_OPENAI_BASE_URL": server.base_url, "LAVR_OPENAI_TOOL_MODE": "json",
+               "LAVR_COCO_DETECTORS": "false"}
         html = tmp_path / "trace.html"
         result = run("ask", str(bus_jpg), "How many people are in this photo?", "--llm", "openai:m", "--json",
                      "--trace-html", str(html), env=env)
@@ -92,7 +94,7 @@ def test_tools_command_lists_availability(data_env):
 
 def test_unknown_sample_is_a_clear_error(data_env):
     result = run("ask", "sample:unicorn", "Q?", env=data_env)
-    assert result.returncode == 2 and "unknown sample 'unicorn'; samples: astronaut, bus" in result.stderr
+    assert result.returncode == 2 and "unknown sample 'unicorn'; samples: astronaut, brick, bus" in result.stderr
 
 
 def test_samples_resolve_to_real_files():

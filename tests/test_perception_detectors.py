@@ -21,7 +21,7 @@ def test_labels_are_lavrs_coco_labels():
 
 
 def test_missing_weights_name_the_install_command(tmp_path):
-    settings = Settings(data_dir=tmp_path, human_models_auto_install=False)
+    settings = Settings(data_dir=tmp_path, human_models_dir=None, human_models_auto_install=False)
     for detector in (CenterNet(settings), NanoDet(settings)):
         with pytest.raises(WeightsMissing, match="lavr models install") as err:
             detector.detect(Image.new("RGB", (64, 64)))

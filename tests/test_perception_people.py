@@ -89,7 +89,7 @@ def test_face_attributes_on_known_faces():
 
 
 def test_face_attributes_without_weights_name_the_install_command(tmp_path):
-    model = FaceAttributes(Settings(data_dir=tmp_path, human_models_auto_install=False))
+    model = FaceAttributes(Settings(data_dir=tmp_path, human_models_dir=None, human_models_auto_install=False))
     with pytest.raises(WeightsMissing, match="lavr models install"):
         model.predict([Image.new("RGB", (32, 32))])
     assert model.predict([]) == []

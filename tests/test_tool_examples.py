@@ -27,7 +27,8 @@ EXAMPLES: dict[tuple[str, str], list[Any]] = {
     ("scene_graph", "image"): ["img_0", "crop_1"],
     ("scene_graph", "label"): ["person"],
     ("scene_graph", "attribute"): ["color=red", "size=large", "position=left", "position=top-left",
-                                  "posture=fallen"],
+                                  "posture=sitting", "arms=raised", "facing=camera", "expression=happy",
+                                  "age=child"],
     ("scene_graph", "target"): ["obj_2"],
     ("crop", "image"): ["img_0", "crop_1"],
     ("crop", "object"): ["obj_2"],
@@ -78,9 +79,10 @@ def _scene(settings: Settings) -> tuple[RunContext, Any, SceneGraphTool]:
     ctx.images.add(Image.fromarray(arr))
     found = [
         RawDetection(label="person", confidence=0.9, box=Box(x1=0.03, y1=0.07, x2=0.37, y2=0.93)),
-        # a small fallen person, top-left
+        # a small person sitting, top-left
         RawDetection(label="person", confidence=0.8, box=Box(x1=0.0, y1=0.0, x2=0.1, y2=0.1),
-                     attributes={"posture": "fallen"}),
+                     attributes={"posture": "sitting", "arms": "raised", "facing": "camera", "expression": "happy",
+                                 "age": "child"}),
         RawDetection(label="dog", confidence=0.7, box=Box(x1=0.8, y1=0.8, x2=0.95, y2=0.95)),
     ]
     tool = SceneGraphTool(settings, detector=FixedDetector(settings, found))
@@ -96,7 +98,11 @@ def _scene(settings: Settings) -> tuple[RunContext, Any, SceneGraphTool]:
     ("position=right", ["obj_2"]),
     ("position=bottom", ["obj_2"]),
     ("position=center", []),
-    ("posture=fallen", ["obj_1"]),
+    ("posture=sitting", ["obj_1"]),
+    ("arms=raised", ["obj_1"]),
+    ("facing=camera", ["obj_1"]),
+    ("expression=happy", ["obj_1"]),
+    ("age=child", ["obj_1"]),
     ("colour=red", ["obj_0"]),
     ("red", ["obj_0"]),
 ])

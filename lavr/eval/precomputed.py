@@ -45,7 +45,9 @@ __all__ = ["CACHE_MODELS", "DEFAULT_PARAMS", "ScratchCache", "normalise_value", 
 def _detect_params(settings: Settings) -> dict[str, Any]:
     from ..tools import detect
 
-    return {"conf": min(getattr(detect, "PREDICT_CONF", 0.1), settings.detector_confidence)}
+    floor = getattr(detect, "PREDICT_CONF", 0.1)
+    threshold = settings.detector_confidence
+    return {"conf": floor if threshold is None else min(floor, threshold)}
 
 
 DEFAULT_PARAMS: dict[str, Callable[[Settings], dict[str, Any]]] = {"detect": _detect_params}

@@ -24,6 +24,6 @@ def default_tools(settings: Settings) -> list[Tool]:
     detector, faces = DetectTool(settings), FacesTool(settings)
     people = PeopleTool(settings, detector=detector, faces=faces)
     scene_graph = SceneGraphTool(settings, detector=detector, people=people)
-    return [detector, faces, people, scene_graph,
-            QueryTool(settings, scene_graph=scene_graph), PictureTool(settings, detector=detector), CropTool(settings),
+    return [detector, faces, people, scene_graph, QueryTool(settings, scene_graph=scene_graph),
+            PictureTool(settings, detector=detector, scene_graph=scene_graph), CropTool(settings),
             CaptionTool(settings), RegionFeaturesTool(settings, detector=detector)]

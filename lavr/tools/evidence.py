@@ -5,16 +5,21 @@ than either alone: the person detector scores cats and flowers as people, and a 
 person from behind.
 
 Linking rule (geometry, not fitted): a face belongs to a person box when at least ``MIN_CONTAINMENT`` of the
-face's area lies inside the box and, for an upright (or unknown) posture, the face's centre lies in the box's
+face's area lies inside the box and, unless the person is lying, the face's centre lies in the box's
 upper ``UPPER_FRACTION``. Each face links to at most one person box and each box to at most one face; among the
 matchings that link the most pairs, the one with the greatest total (containment + person confidence) wins.
 
 Counting rule (its two numbers are chosen on data, see ``scripts/choose_thresholds.py``): every face counts as
-a person (linked to a person box or not); a person box without a face counts only when its confidence is at
+a person (linked to a person box or not), except a face without a person box that lies inside an animal's box
+(the face detector finds lions' and cats' faces too; a person's face in an animal's box would have the
+person's box around it); a person box without a face counts only when its confidence is at
 least ``alone_confidence`` and it is elongated like a standing body (height >= ``alone_min_aspect`` x width in
-pixels; width/height for a fallen posture). A large, wide box with no face in it is where a face should have
+pixels; width/height for a person lying). A large, wide box with no face in it is where a face should have
 been visible, so the missing face is evidence against it; a tall, narrow box is a whole body whose face may be
-small, turned away or hidden.
+small, turned away or hidden. Two geometric exclusions come first (not fitted): a box without a face that lies
+``PART_INSIDE`` inside the box of a person a face confirmed is a part of that person (a second box on one body),
+and a box of a person lying on the ground that overlaps an animal's box by ``ANIMAL_IOU`` is the animal (the
+person detector calls a running cheetah a fallen person; the COCO models see the animal).
 """
 
 from __future__ import annotations
@@ -25,7 +30,13 @@ from pydantic import BaseModel, Field
 from ..schema import Box, Detection
 
 MIN_CONTAINMENT = 0.5
+PART_INSIDE = 0.9  # a faceless person box this much inside a confirmed person's box is part of that person
+ANIMAL_IOU = 0.5  # a faceless lying person's box overlapping an animal's box this much is the animal
+# Labels whose faces a face detector may take for a person's (COCO's animals, and the toy bear).
+ANIMALS = frozenset({"bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe",
+                     "teddy bear"})
 UPPER_FRACTION = 0.5
+LYING = "lying"  # the posture whose face may be anywhere in the box and whose body is wide
 
 
 class Link(BaseModel):
@@ -50,6 +61,8 @@ class PeopleCount(BaseModel):
     boxes_counted_alone: list[str] = Field(description="Person boxes without a face that count (confident, body-shaped).")
     boxes_not_counted: list[str] = Field(description="Person boxes without a face that do not count.")
     faces_alone: list[str] = Field(description="Faces without a person box; each counts as a person.")
+    faces_on_animals: list[str] = Field(default_factory=list,
+                                        description="Faces without a person box inside an animal's box: not counted.")
 
 
 def containment(inner: Box, outer: Box) -> float:
@@ -62,7 +75,7 @@ def face_fits(face: Box, person: Detection) -> float:
     inside = containment(face, person.box)
     if inside < MIN_CONTAINMENT:
         return 0.0
-    if person.attributes.get("posture") != "fallen":
+    if person.attributes.get("posture") != LYING:
         _, cy = face.center
         if cy > person.box.y1 + UPPER_FRACTION * person.box.height:
             return 0.0
@@ -92,12 +105,12 @@ def link_faces(persons: list[Detection], faces: list[Detection]) -> Linking:
 
 
 def elongation(person: Detection, image_size: tuple[int, int]) -> float:
-    """Height over width in pixels (width over height for a fallen posture): how body-shaped the box is."""
+    """Height over width in pixels (width over height for a person lying): how body-shaped the box is."""
     w, h = image_size
     pw, ph = person.box.width * w, person.box.height * h
     if pw <= 0 or ph <= 0:
         return 0.0
-    return pw / ph if person.attributes.get("posture") == "fallen" else ph / pw
+    return pw / ph if person.attributes.get("posture") == LYING else ph / pw
 
 
 def counts_alone(person: Detection, image_size: tuple[int, int], *, alone_confidence: float,
@@ -106,16 +119,40 @@ def counts_alone(person: Detection, image_size: tuple[int, int], *, alone_confid
     return person.confidence >= alone_confidence and elongation(person, image_size) >= alone_min_aspect
 
 
+def faceless_exclusions(persons: list[Detection], linking: Linking,
+                        animals: list[Detection] = ()) -> dict[str, str]:
+    """Person boxes without a face that cannot count alone, whatever their score and shape: id -> why."""
+    by_id = {p.id: p for p in persons}
+    confirmed = [by_id[link.person] for link in linking.links]
+    out = {}
+    for pid in linking.persons_without_face:
+        box = by_id[pid]
+        whole = next((c for c in confirmed if containment(box.box, c.box) >= PART_INSIDE), None)
+        if whole is not None:
+            out[pid] = f"part of {whole.id}"
+        elif box.attributes.get("posture") == LYING and any(box.box.iou(a.box) >= ANIMAL_IOU for a in animals):
+            out[pid] = "an animal lying"
+    return out
+
+
 def count_people(persons: list[Detection], faces: list[Detection], image_size: tuple[int, int], *,
-                 alone_confidence: float, alone_min_aspect: float) -> PeopleCount:
-    """Link faces to person boxes and count people: faces, plus person boxes without a face that count alone."""
+                 alone_confidence: float, alone_min_aspect: float,
+                 animals: list[Detection] = ()) -> PeopleCount:
+    """Link faces to person boxes and count people: faces, plus person boxes without a face that count alone
+    (not a part of a confirmed person, not an animal lying); a face without a person box inside an animal's box
+    (``animals``) does not count."""
     linking = link_faces(persons, faces)
     by_id = {p.id: p for p in persons}
+    excluded = faceless_exclusions(persons, linking, animals)
     alone, not_counted = [], []
     for pid in linking.persons_without_face:
-        ok = counts_alone(by_id[pid], image_size, alone_confidence=alone_confidence,
-                          alone_min_aspect=alone_min_aspect)
+        ok = pid not in excluded and counts_alone(by_id[pid], image_size, alone_confidence=alone_confidence,
+                                                  alone_min_aspect=alone_min_aspect)
         (alone if ok else not_counted).append(pid)
-    return PeopleCount(count=len(linking.links) + len(alone) + len(linking.faces_without_person),
+    face_by_id = {f.id: f for f in faces}
+    on_animals = [fid for fid in linking.faces_without_person
+                  if any(containment(face_by_id[fid].box, a.box) >= MIN_CONTAINMENT for a in animals)]
+    lone = [fid for fid in linking.faces_without_person if fid not in on_animals]
+    return PeopleCount(count=len(linking.links) + len(alone) + len(lone),
                        confirmed=linking.links, boxes_counted_alone=alone, boxes_not_counted=not_counted,
-                       faces_alone=linking.faces_without_person)
+                       faces_alone=lone, faces_on_animals=on_animals)

@@ -132,7 +132,9 @@ def things_by_kind(labels: list[str]) -> list[Things]:
     for label in labels:
         canon = canonical_label(label)
         groups.setdefault(KIND_OF.get(canon, "other objects"), Counter())[canon] += 1
-    ordered = sorted(groups.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
+    # most objects first; between equals, the order of KINDS (people before the ties they wear)
+    rank = {kind: i for i, kind in enumerate(KINDS)}
+    ordered = sorted(groups.items(), key=lambda kv: (-sum(kv[1].values()), rank.get(kv[0], len(rank))))
     return [Things(kind=kind, counts=dict(counts)) for kind, counts in ordered]
 
 
@@ -145,21 +147,33 @@ class PictureTool(Tool[PictureInput, PictureOutput]):
     input_model = PictureInput
     output_model = PictureOutput
 
-    def __init__(self, settings: Any = None, *, detector: DetectTool | None = None):
+    def __init__(self, settings: Any = None, *, detector: DetectTool | None = None, scene_graph: Any = None):
         super().__init__(settings)
         self.detector = detector
+        self.scene_graph = scene_graph  # a SceneGraphTool: its objects (people cross-checked) are what it shows
+
+    def _detector_ready(self) -> bool:
+        return self.detector is not None and self.detector.availability().available
 
     def prefetch(self, args: PictureInput, ctx: RunContext) -> None:
-        if self.detector is not None and self.detector.availability().available:
+        if self.scene_graph is not None and self._detector_ready():
+            self.scene_graph.prefetch(self.scene_graph.input_model(image=args.image), ctx)
+        elif self._detector_ready():
             self.detector.prefetch(DetectInput(image=args.image), ctx)
+
+    def labels_shown(self, image_id: str, ctx: RunContext) -> list[str]:
+        """The labels of the things the picture shows: the scene graph's objects (people counted with faces;
+        faces are parts of people, not things of their own) where it is wired, else the detector's."""
+        if not self._detector_ready():
+            return []
+        if self.scene_graph is not None:
+            return [o.label for o in self.scene_graph.scene_objects(image_id, ctx) if o.label != "face"]
+        return [d.label for d in self.detector.run(DetectInput(image=image_id), ctx).detections]
 
     def run(self, args: PictureInput, ctx: RunContext) -> PictureOutput:
         try:
             stored = ctx.images.get(args.image)
         except Exception as exc:  # an unknown id or an unreadable image: the LLM sees why
             raise ToolError(str(exc)) from None
-        things: list[Things] = []
-        if self.detector is not None and self.detector.availability().available:
-            found = self.detector.run(DetectInput(image=args.image), ctx)
-            things = things_by_kind([d.label for d in found.detections])
+        things = things_by_kind(self.labels_shown(args.image, ctx))
         return PictureOutput(image=args.image, size=stored.size, things=things, **pixel_facts(stored.pil))

@@ -27,7 +27,10 @@ class SceneGraphInput(ImageArg):
     attribute: str | None = Field(
         None, description="Query: only objects with this attribute, 'key=value' (e.g. 'color=red', "
         "'size=large' (small|medium|large), 'position=left' (top|middle|bottom, left|center|right, or both: "
-        "'position=top-left'), 'posture=fallen' (person detector only))."
+        "'position=top-left'); people where their body or face shows it: 'posture=sitting' "
+        "(standing|sitting|lying), 'arms=raised' (raised|down), 'facing=camera' (camera|away|side), "
+        "'expression=happy' (happy|neutral|sad|angry|surprised|fearful|disgusted), 'age=child' "
+        "(child|teen|adult|elderly))."
     )
     relation: Relation | None = Field(None, description="Query: only objects in this relation to `target`.")
     target: str | None = Field(None, description="Object id for `relation`, e.g. obj_2.", pattern=r"^obj_\d+$")
@@ -261,9 +264,9 @@ def people_objects(evidence: Any, image_id: str, ctx: RunContext) -> list[Detect
         if e.person is not None:
             objects.append(e.person.model_copy(update={"attributes": {
                 **e.person.attributes, "face": "visible" if e.face is not None else "hidden"}}))
-        else:
-            objects.append(ctx.register_object(image=image_id, label=PERSON, confidence=e.face.confidence,
-                                               box=e.face.box, attributes={"face": "visible"}))
+        else:  # the person a lone face shows: where the face is, with what the face says
+            person = ctx.register_object(image=image_id, label=PERSON, confidence=e.face.confidence, box=e.face.box)
+            objects.append(person.model_copy(update={"attributes": {**e.face.attributes, "face": "visible"}}))
         if e.face is not None:  # a found face is a visible one: "visible faces" selects faces either way
             objects.append(e.face.model_copy(update={"attributes": {**e.face.attributes, "face": "visible"}}))
     return objects
@@ -306,7 +309,13 @@ class SceneGraphTool(Tool[SceneGraphInput, SceneGraphOutput]):
             from .people import PeopleInput
 
             evidence = self.people.run(PeopleInput(image=image_id), ctx)
-            objects = [o for o in objects if o.label != PERSON] + people_objects(evidence, image_id, ctx)
+            people = people_objects(evidence, image_id, ctx)
+            overlap = self.detector.defaults().person_conflict_iou
+            counted = [o.box for o in people if o.label == PERSON]
+            # A counted person's box is the person's: another label on it is the same body misread (the COCO
+            # models call a half-seen person a dog), given to the person the faces and the person detector saw.
+            objects = [o for o in objects if o.label != PERSON
+                       and not (overlap and any(o.box.iou(b) >= overlap for b in counted))] + people
             known = sorted(set(known) | {FACE})
         return objects, known
 
@@ -314,7 +323,8 @@ class SceneGraphTool(Tool[SceneGraphInput, SceneGraphOutput]):
         """The scene graph of an image, as ``run`` builds it (the query language executes on it).
 
         ``graph.graph["known_labels"]`` lists every label the detector could have found, so that a question
-        about a label it knows but did not find has an exact answer (0, no)."""
+        about a label it knows but did not find has an exact answer (0, no); ``graph.graph["known_values"]`` the
+        same for the people's attribute values (``known_values``)."""
         try:
             stored = ctx.images.get(image_id)
         except Exception as exc:
@@ -322,7 +332,24 @@ class SceneGraphTool(Tool[SceneGraphInput, SceneGraphOutput]):
         objects, known = self._scene(image_id, ctx)
         graph = build_graph(objects, stored.pil)
         graph.graph["known_labels"] = known
+        graph.graph["known_values"] = self.known_values()
         return graph
+
+    def known_values(self) -> dict[str, list[str]]:
+        """Attribute key -> every value the experts wired here can give, found in this image or not, so that a
+        question about one nobody has ("Is anyone sitting?") has an exact answer (no, 0)."""
+        if self.people is None or not self.people.availability().available:
+            return {}
+        from .body_attributes import ARMS, FACINGS, POSTURES
+        from .face_attributes import AGES, EXPRESSIONS
+
+        values: dict[str, list[str]] = {"posture": ["lying"]}  # the person detector's falls
+        attributes = self.people.attributes
+        if attributes.pose_available():
+            values.update(posture=list(POSTURES), arms=list(ARMS), facing=list(FACINGS))
+        if attributes.faces_available():
+            values.update(expression=list(EXPRESSIONS), age=list(AGES))
+        return values
 
     def prefetch(self, args: SceneGraphInput, ctx: RunContext) -> None:
         if self.detector is not None:
