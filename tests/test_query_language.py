@@ -159,6 +159,16 @@ def test_every_op_has_its_description_and_reads_in_words():
             "unsupported"} <= names
 
 
+def test_an_attribute_the_experts_could_not_give_is_cannot_tell_not_no():
+    sc = scene(("person", [0.1, 0.2, 0.3, 0.9], {"posture": "standing"}), ("person", [0.5, 0.2, 0.7, 0.9], {}),
+               ("car", [0.7, 0.5, 0.9, 0.8], {}))
+    e = execute("count(all(people, standing))", sc)
+    assert e.answer == "cannot tell: the experts give no posture for obj_1"  # not 1: obj_1 may be standing
+    assert execute("is(the(car), standing)", sc).answer == "no"  # a car has no posture to give: not standing
+    assert execute("is(leftmost(all(person)), standing)", sc).answer == "yes"
+    assert execute("is(rightmost(all(person)), sitting)", sc).answer.startswith("cannot tell: the experts give no")
+
+
 def test_a_scene_without_sizes_gets_them_from_boxes_as_the_scene_graph_does():
     sc = scene(("dot", [0.0, 0.0, 0.05, 0.05], {}), ("blob", [0.1, 0.1, 0.9, 0.9], {}))
     assert execute("label(the(small, thing))", sc).answer == "dot"

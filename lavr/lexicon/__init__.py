@@ -109,6 +109,9 @@ class Lexicon:
         for label, words in self.label_words.items():
             for word in [label, *words]:
                 self._add(word, Reading("label", label))
+        for category, labels in (data.get("categories") or {}).items():
+            for label in labels:  # "animal": each of its labels (a condition on it is any of them)
+                self._add(str(category), Reading("label", str(label)))
         for word in data.get("generic") or []:
             self._add(word, Reading("generic", GENERIC))
         self.values: dict[str, dict[str, list[str]]] = {}
@@ -226,11 +229,14 @@ class Lexicon:
         """The canonical label a word or phrase names ("buses" -> bus, "ball" -> sphere where sphere is known),
         GENERIC for a generic noun, None for no label."""
         readings = self.lookup(_key(word))
-        labels = [r.value for r in readings if r.kind == "label"]
+        labels = list(dict.fromkeys(r.value for r in readings if r.kind == "label"))
         if known is not None:
             known = set(known)
             inside = [lbl for lbl in labels if lbl in known]
             labels = inside or labels
+        if len(labels) > 1:  # "animal", "ball": a kind or an ambiguous word, not one label
+            own = " ".join(tokens(word))
+            return own if own in labels else None
         if labels:
             return str(labels[0])
         if any(r.kind == "generic" for r in readings):
@@ -263,6 +269,15 @@ class Lexicon:
             for form in [word, *plural_candidates(word)]:
                 if form not in out and label in [r.value for r in self.lookup(_key(form)) if r.kind == "label"]:
                     out.append(form)
+        return out
+
+    def category_words(self, labels: Iterable[str]) -> list[str]:
+        """Words for kinds of things ("animal", "vehicle") with a member among ``labels``, in both numbers."""
+        known = set(labels)
+        out: list[str] = []
+        for category, members in (self.data.get("categories") or {}).items():
+            if known & {str(m) for m in members}:
+                out += [str(category), plural_candidates(str(category))[0]]
         return out
 
     def words_for_value(self, key: str, value: str) -> list[str]:

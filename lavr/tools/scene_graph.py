@@ -60,6 +60,8 @@ class NodeInfo(BaseModel):
 class SceneGraphOutput(ToolOutput):
     image: str
     known_labels: list[str] = Field(default_factory=list, description="Every label the detector could have found.")
+    known_values: dict[str, list[str]] = Field(default_factory=dict,
+                                               description="Attribute key -> every value the experts can give.")
     nodes: list[NodeInfo]
     triples: list[Triple]
     counts: dict[str, int]
@@ -373,7 +375,8 @@ class SceneGraphTool(Tool[SceneGraphInput, SceneGraphOutput]):
                    (d["relation"] not in ("overlaps", "near") or u < v)]
         triples.sort(key=lambda t: -t.confidence)
         out = SceneGraphOutput(image=args.image, nodes=nodes, triples=triples, counts=counts,
-                               known_labels=list(graph.graph.get("known_labels", [])))
+                               known_labels=list(graph.graph.get("known_labels", [])),
+                               known_values=dict(graph.graph.get("known_values", {})))
         query = {k: v for k, v in (("label", args.label), ("attribute", args.attribute),
                                    ("relation", args.relation), ("target", args.target)) if v}
         if query:

@@ -41,6 +41,7 @@ def scene_words(vocabulary: SceneVocabulary, images: list[str]) -> list[str]:
     words: list[str] = []
     for label in vocabulary.labels:
         words += lex.words_for_label(label)
+    words += lex.category_words(vocabulary.labels)
     for w in lex.generic_words():  # "things", "objects"; not "anythings"
         words += [w] if w.endswith(("thing", "stuff")) and w != "thing" else [w, plural_candidates(w)[0]]
     for key, values in vocabulary.attributes.items():

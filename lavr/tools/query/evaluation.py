@@ -120,6 +120,9 @@ def select(ev: Evaluation, conds: list[Typed]) -> tuple[list[SceneObject], list[
     for c in conds:
         if c.op is None and c.readings and all(r.kind in ("image_id", "image_picker") for r in c.readings):
             continue  # the scope already holds exactly the images named
+        unsure = unknown_for(inner.scene, c, chosen)
+        if unsure:
+            return [], evidence, Problem(kind="no_attribute", what=unsure[0], objects=unsure[1]), inner
         r = inner.eval(c)
         test, problem = r.value, r.problem
         evidence += r.evidence
@@ -127,6 +130,21 @@ def select(ev: Evaluation, conds: list[Typed]) -> tuple[list[SceneObject], list[
             return [], evidence, problem, inner
         chosen = [o for o in chosen if test(o)]
     return chosen, evidence, None, inner
+
+
+def unknown_for(scene: Scene, cond: Typed, objects: list[SceneObject]) -> tuple[str, list[str]] | tuple[()]:
+    """``(key, ids)`` of the objects a value condition cannot be decided for: they lack the key although others
+    of their label have it ("standing" for a person whose keypoints were not seen); a car lacking a posture is
+    simply not standing. Empty when every object can be decided."""
+    keys = {r.value[0] for r in cond.readings if r.kind == "value"} if cond.op is None else set()
+    if len(keys) != 1 or any(r.kind != "value" for r in cond.readings):
+        return ()
+    key = keys.pop()
+    if key in ("size", "position"):  # from the box: every object has them
+        return ()
+    having = {o.label for o in scene.objects if o.value(key) is not None}
+    missing = [o.id for o in objects if o.value(key) is None and o.label in having]
+    return (key, missing) if missing else ()
 
 
 def phrase(conds: list[Typed]) -> str:

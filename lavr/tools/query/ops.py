@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ...lexicon import Reading
 from ...lexicon.nouns import plural_candidates, singular_candidates
-from .evaluation import Evaluation, Problem, Result, cond_result, join, phrase, select
+from .evaluation import Evaluation, Problem, Result, cond_result, join, phrase, select, unknown_for
 from .program import Number
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -324,6 +324,10 @@ def run_is(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
     if cond.problem:
         return Result("bool", evidence=join(obj.evidence, cond.evidence), problem=cond.problem)
     subject = ev.scene.by_id[obj.objects[0]]
+    unsure = unknown_for(ev.scene, args[1], [subject])
+    if unsure:
+        return Result("bool", evidence=obj.objects, problem=Problem(kind="no_attribute", what=unsure[0],
+                                                                   objects=unsure[1]))
     return Result("bool", value=bool(cond.value(subject)), evidence=join(obj.objects, cond.evidence))
 
 

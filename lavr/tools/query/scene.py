@@ -29,6 +29,8 @@ KNOWN_VALUES: dict[str, tuple[str, ...]] = {
               "black"),
     "size": ("small", "medium", "large"),
     "position": ("top", "middle", "bottom", "left", "center", "right"),
+    "posture": ("standing", "sitting", "lying"),
+    "facing": ("camera", "away", "side"),
 }
 
 
@@ -90,7 +92,7 @@ class Scene:
     about when it names none (the latest attached in a chat)."""
 
     def __init__(self, objects: list[SceneObject], images: list[str], *, focus: str | None = None,
-                 known_labels: Iterable[str] = ()):
+                 known_labels: Iterable[str] = (), known_values: dict[str, Iterable[str]] | None = None):
         objects = [_with_box_attributes(o) for o in objects]
         self.objects = sorted(objects, key=lambda o: (images.index(o.image) if o.image in images else 99,
                                                       _number(o.id)))
@@ -108,6 +110,8 @@ class Scene:
                     values.update(value.split("-"))
         for key in AUTOMATIC_KEYS:  # every object has them from its box, so the words are meaningful
             attrs.setdefault(key, set(KNOWN_VALUES[key]))
+        for key, values in (known_values or {}).items():  # what the experts can give, found here or not
+            attrs.setdefault(key, set()).update(canonical_value(key, v) for v in values)
         self.vocabulary = SceneVocabulary(labels=sorted(labels), attributes={k: sorted(v) for k, v in sorted(attrs.items())},
                                           scene_labels=sorted({o.label for o in self.objects}))
         self._relations: dict[tuple[str, str], set[str]] = {}
@@ -115,23 +119,25 @@ class Scene:
     @classmethod
     def from_graphs(cls, graphs: dict[str, nx.MultiDiGraph], *, focus: str | None = None) -> Scene:
         """A scene from scene graphs (``scene_graph.build_graph``), one per image id."""
-        objects, known = [], set()
+        objects, known, values = [], set(), {}
         for image, graph in graphs.items():
             known |= {canonical_label(k) for k in graph.graph.get("known_labels", ())}
+            values.update(graph.graph.get("known_values", {}))
             for node, data in graph.nodes(data=True):
                 objects.append(_object(node, image, data["label"], data["box"], data.get("attributes", {}), known))
-        return cls(objects, list(graphs), focus=focus, known_labels=known)
+        return cls(objects, list(graphs), focus=focus, known_labels=known, known_values=values)
 
     @classmethod
     def from_data(cls, scenes: dict[str, dict[str, Any]], *, focus: str | None = None) -> Scene:
         """A scene from ``scene_graph`` outputs (structured data, as a trace keeps them), one per image id."""
-        objects, known = [], set()
+        objects, known, values = [], set(), {}
         for image, scene in scenes.items():
             known |= {canonical_label(k) for k in scene.get("known_labels", ())}
+            values.update(scene.get("known_values", {}))
             for node in scene.get("nodes", []):
                 box = node["box"] if isinstance(node["box"], Box) else Box.model_validate(node["box"])
                 objects.append(_object(node["id"], image, node["label"], box, node.get("attributes", {}), known))
-        return cls(objects, list(scenes), focus=focus, known_labels=known)
+        return cls(objects, list(scenes), focus=focus, known_labels=known, known_values=values)
 
     # Geometry ------------------------------------------------------------------------------------------------
     def relations(self, a: SceneObject, b: SceneObject) -> set[str]:
