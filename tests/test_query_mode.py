@@ -190,3 +190,11 @@ def test_an_answer_computed_by_the_query_tool_is_never_reworded(settings, image,
     query = next(s for s in ans.steps if isinstance(s, ToolStep) and s.tool == "query")
     assert query.data["answer"] == expected  # what the tool computed ...
     assert ans.answer == expected  # ... is the answer, whole (short_answer is for free LLM text only)
+
+
+def test_a_rewrite_cannot_use_again_what_the_question_does_not_say(settings, image):
+    agent, backend = agent_for(settings, ["count(all(blue, objects))", COUNT_RED])
+    assert agent.ask(image, "How many red objects are there?").answer == "2"
+    first, second = backend.requests[0]["grammar"], backend.requests[1]["grammar"]
+    assert '"blue"' in first and '"blue"' not in second  # the question never says blue
+    assert '"red"' in second and '"circle"' in second

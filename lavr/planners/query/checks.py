@@ -35,6 +35,9 @@ class Verdict:
     invented: list[str] = field(default_factory=list)
     misplaced: list[str] = field(default_factory=list)
     form: str | None = None
+    # what a rewrite must not use again (the question says none of it): words by their meaning, ops by name
+    not_said: set[Reading] = field(default_factory=set)
+    not_said_ops: set[str] = field(default_factory=set)
     unknown: list[str] = field(default_factory=list)
     not_detectable: list[str] = field(default_factory=list)
 
@@ -310,13 +313,19 @@ def check(question: str, typed: Typed, scene: Scene, *, context: list[str] = ())
             named = [r for r in t.readings if r.kind in ("label", "value", "region", "image_id")]
             if named and not any(_justified(r, said, scene) for r in named):
                 verdict.invented.append(t.words())
+                verdict.not_said |= set(named)
+    for t in typed.walk():
+        if t.op is None:
+            continue
+        for r in t.op.reads:
+            invented = (r.kind in ("relation", "extreme", "compare", "same") and not _justified(r, said, scene)
+                        and not _equivalent_said(r, said)) or \
+                       (r.kind == "logic" and r.value in ("or", "not") and not _justified(r, said, scene)
+                        and not (r.value == "not" and Reading("same", "different") in said))
+            if invented:
+                verdict.invented.append(str(r.value).replace("_", " "))
+                verdict.not_said_ops.add(t.op.name)
     for r in program_readings(typed):
-        if r.kind in ("relation", "extreme", "compare", "same") and not _justified(r, said, scene) \
-                and not _equivalent_said(r, said):
-            verdict.invented.append(str(r.value).replace("_", " "))
-        if r.kind == "logic" and r.value in ("or", "not") and not _justified(r, said, scene) \
-                and not (r.value == "not" and Reading("same", "different") in said):
-            verdict.invented.append(r.value)
         if r.kind == "number" and not _justified(r, said, scene):
             verdict.invented.append(str(r.value))
     asked = {str(r.value) for r in said if r.kind == "key"} | {"label"}
@@ -325,10 +334,12 @@ def check(question: str, typed: Typed, scene: Scene, *, context: list[str] = ())
     for t in typed.walk():  # "Which shape is ...?" answered with a color: another question
         if t.op is not None and t.op.family == "query" and t.op.keys[0] not in asked:
             verdict.invented.append(t.op.keys[0])
+            verdict.not_said_ops.add(t.op.name)
     offered = [r for p in q.choices() for r in p.readings]
     for t in typed.walk():  # "Is the square small or large?": the choices are answers, never conditions
         if t.op is None and not isinstance(t.node, Number) and any(r in offered for r in t.readings):
             verdict.invented.append(f"{t.words()} (one of the answers to choose from, not a condition)")
+            verdict.not_said |= set(offered)
     verdict.invented = list(dict.fromkeys(verdict.invented))
     verdict.misplaced = misplaced_relations(q, typed)
     wanted, got = q.form(), _root_form(typed)

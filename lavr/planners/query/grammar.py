@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from ...lexicon import LABEL_KEY, lexicon
+from ...lexicon import LABEL_KEY, Reading, lexicon
 from ...lexicon.nouns import plural_candidates
 from ...tools.query.executor import ALL_IMAGES
 from ...tools.query.ops import QUERY_KEYS, REGISTRY, Op
@@ -35,8 +35,10 @@ class Grammar:
     keys: tuple[str, ...]
 
 
-def scene_words(vocabulary: SceneVocabulary, images: list[str]) -> list[str]:
-    """Every condition word a program may write for this scene, as people write them."""
+def scene_words(vocabulary: SceneVocabulary, images: list[str], *,
+                without: frozenset[Reading] = frozenset()) -> list[str]:
+    """Every condition word a program may write for this scene, as people write them; ``without``: words that
+    only mean one of these (what a rewrite must not use again)."""
     lex = lexicon()
     words: list[str] = []
     for label in vocabulary.labels:
@@ -52,12 +54,22 @@ def scene_words(vocabulary: SceneVocabulary, images: list[str]) -> list[str]:
     words += list(REGIONS)
     if len(images) > 1:
         words += [*images, ALL_IMAGES]
+    if without:
+        words = [w for w in words if not _only_means(w, vocabulary, without)]
     seen: dict[str, None] = {}
     for w in words:
         w = " ".join(w.lower().split())
         if w.replace(" ", "").replace("-", "").replace("_", "").isalnum():
             seen.setdefault(w, None)
     return list(seen)
+
+
+def _only_means(word: str, vocabulary: SceneVocabulary, meanings: frozenset[Reading]) -> bool:
+    lex = lexicon()
+    words = tuple(word.split())
+    readings = [r for r in lex.in_scene(lex.lookup(words) + lex.scene_labels(words, vocabulary), vocabulary)
+                if r.kind in ("label", "value")]
+    return bool(readings) and all(r in meanings for r in readings)
 
 
 def query_keys(vocabulary: SceneVocabulary) -> list[str]:
@@ -91,12 +103,18 @@ def _call(name: str, params: tuple[str, ...], depth: int = MAX_DEPTH) -> str:
     return f'{json.dumps(name + "(")} {inner} ")"'
 
 
-def build_grammar(vocabulary: SceneVocabulary, images: list[str]) -> Grammar:
+def build_grammar(vocabulary: SceneVocabulary, images: list[str], *, without: frozenset[Reading] = frozenset(),
+                  without_ops: frozenset[str] = frozenset()) -> Grammar:
     """The grammar of programs for a scene of ``images`` (ids in order) with ``vocabulary``.
 
     Sets, objects and conditions are written once per nesting depth (``MAX_DEPTH``): a condition's own sets
     ("left of the X") are one level deeper, so a model cannot loop ``left_of(the(thing, left_of(...)))`` until
-    its tokens run out (seen), and the grammar stays finite."""
+    its tokens run out (seen), and the grammar stays finite.
+
+    ``without`` and ``without_ops``: for a rewrite, the meanings and ops the first program used although the
+    question says none of them (``checks.Verdict``). The program the question means never uses them, so
+    leaving them out cannot exclude it; the model, which was seen writing "metal" for "not rubber" again after
+    being told, cannot."""
     keys = query_keys(vocabulary)
     same_keys = [k for k in keys if k != LABEL_KEY]
     for k in keys:  # make the per-key ops exist in the registry
@@ -107,7 +125,7 @@ def build_grammar(vocabulary: SceneVocabulary, images: list[str]) -> Grammar:
     rules: dict[str, list[str]] = {"answer": [], "number": [], "bool": [], "value": [], "image": []}
     rules.update({f"{kind}{d}": [] for kind in ("set", "object", "cond") for d in range(MAX_DEPTH + 1)})
     for op in REGISTRY.all():
-        if not _offered(op, keys, same_keys, several):
+        if not _offered(op, keys, same_keys, several) or op.name in without_ops:
             continue
         if op.result in ("set", "object"):
             for d in range(MAX_DEPTH + 1):
@@ -118,7 +136,7 @@ def build_grammar(vocabulary: SceneVocabulary, images: list[str]) -> Grammar:
         else:
             rules["answer" if op.result == "unsupported" else op.result].append(_call(op.name, op.params))
     rules["answer"] = [r for r in ["number", "bool", "value", "image" if several else ""] if r] + rules["answer"]
-    words = scene_words(vocabulary, images)
+    words = scene_words(vocabulary, images, without=without)
     lines = ['root ::= " " answer']
     for name, alternatives in rules.items():
         if name.startswith("cond"):

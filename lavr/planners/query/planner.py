@@ -25,12 +25,13 @@ import threading
 from typing import Any
 
 from ...backends.base import LLMBackend
+from ...lexicon import Reading
 from ...schema import ToolCall
 from ...tools.query import QueryError, Scene, check_program
 from ...trace import PlanStep, RetryStep, Step, ToolStep
 from ..base import CANNOT_TELL, CallTools, Final, PlanOutcome, PlanRequest
 from ..react import ReactPlanner
-from .checks import check, read_question
+from .checks import Verdict, check, read_question
 from .grammar import build_grammar
 from .prompt import PREFILL, QueryPrompt
 
@@ -115,15 +116,20 @@ class QueryPlanner:
             return self._run(request, scene, UNSUPPORTED, "the question names none of the objects")
         earlier = "; ".join(f"{q} (answer: {a})" for q, a in turns)
         failures = self._failures(request.steps)
+        without: frozenset[Reading] = frozenset()
+        without_ops: frozenset[str] = frozenset()
         if failures:
             raw, problems = failures[-1]
             messages = self.prompt.feedback_messages(question, scene, earlier, _program_text(raw), problems)
+            first = _verdict(_program_text(raw), question, scene, context)
+            if first is not None:  # a rewrite may not use again what the question does not say
+                without, without_ops = frozenset(first.not_said), frozenset(first.not_said_ops)
         else:
             messages = self.prompt.messages(question, scene, earlier)
             prime = getattr(llm, "prime", None)
             if prime is not None:
                 prime(self.prompt.prefix_messages())  # the prefix's KV state: kept, loaded from disk, or computed
-        grammar = build_grammar(scene.vocabulary, scene.images)
+        grammar = build_grammar(scene.vocabulary, scene.images, without=without, without_ops=without_ops)
         reply = llm.generate(messages, grammar=grammar.gbnf, prefill=PREFILL, max_tokens=self.max_tokens,
                              repeat_penalty=1.0)
         outcome = PlanOutcome(move=None, raw_reply=reply.text, usage=reply.usage)
@@ -190,6 +196,14 @@ class QueryPlanner:
         return PlanRequest(question=request.question, images=request.images, tools=request.tools, steps=later,
                            steps_left=request.steps_left, retries_left=request.retries_left,
                            force_answer=request.force_answer, history=request.history)
+
+
+def _verdict(program: str, question: str, scene: Scene, context: list[str]) -> Verdict | None:
+    """The check of an earlier program (None: it did not even type)."""
+    try:
+        return check(question, check_program(program, scene), scene, context=context)
+    except QueryError:
+        return None
 
 
 def _turns(history: list[tuple[str, str]]) -> list[tuple[str, str]]:
