@@ -137,6 +137,7 @@ def test_several_images_a_set_comes_from_the_question_image_unless_it_names_othe
     assert execute("which_more(all(people))", sc).answer == "second"
     assert execute("which_fewer(all(people))", sc).answer == "first"
     assert execute("which(all(car))", sc).answer == "first"
+    assert execute("which_more(all(people, all_images))", sc).answer == "second"  # each image in turn, still
     assert execute("which(all(standing, person))", sc).answer == "all"
     assert execute("exists(all(dog, img_0))", sc).answer == "no"
     # a relation's objects come from the same image as the set it qualifies

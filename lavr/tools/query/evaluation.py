@@ -51,12 +51,13 @@ class Evaluation:
 
     scene: Scene
     scope: tuple[str, ...]
+    fixed: bool = False  # the images are fixed from outside (which image has more ...): image words are ignored
 
     def objects(self) -> list[SceneObject]:
         return self.scene.in_images(self.scope)
 
-    def within(self, images: tuple[str, ...]) -> Evaluation:
-        return Evaluation(self.scene, images)
+    def within(self, images: tuple[str, ...], *, fixed: bool = False) -> Evaluation:
+        return Evaluation(self.scene, images, fixed or self.fixed)
 
     def eval(self, typed: Typed) -> Result:
         """Run a typed call (a condition's result holds its test of one object as ``value``)."""
@@ -113,7 +114,7 @@ def _images_named(conds: list[Typed], scene: Scene) -> tuple[str, ...] | None:
 def select(ev: Evaluation, conds: list[Typed]) -> tuple[list[SceneObject], list[str], Problem | None, Evaluation]:
     """The objects meeting every condition, within the images the conditions name (several image names in one
     set are a choice of images: no object is in two), else the images in scope."""
-    images = _images_named(conds, ev.scene)
+    images = None if ev.fixed else _images_named(conds, ev.scene)
     inner = ev.within(images) if images else ev
     chosen = inner.objects()
     evidence: list[str] = []

@@ -371,7 +371,7 @@ def _per_image(ev: Evaluation, typed: Typed) -> tuple[dict[str, int], list[str],
     counts: dict[str, int] = {}
     evidence: list[str] = []
     for image in ev.scene.images:
-        r = ev.within((image,)).eval(typed)
+        r = ev.within((image,), fixed=True).eval(typed)
         if r.problem:
             return counts, evidence, r.problem
         counts[image] = len(r.objects)
