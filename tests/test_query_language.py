@@ -62,6 +62,7 @@ def test_one_name_is_two_ops_told_apart_by_what_they_take():
 @pytest.mark.parametrize("program, expected", [
     ("count(all(things))", "6"),
     ("count(all(tiny, matte, thing))", "2"),          # synonyms: tiny = small, matte = rubber
+    ("count(all(metal-made, things))", "3"),          # a word of two parts, as the lexicon reads it
     ("color(the(big, shiny, ball))", "yellow"),      # big = large, shiny = metal, ball = sphere
     ("exists(all(red, cube))", "yes"),
     ("exists(all(green, cube))", "no"),

@@ -108,3 +108,11 @@ def test_llama_cpp_refuses_what_the_scene_cannot_name(vocab):
     assert not accepts(vocab, gbnf, "count(all(dogs))")
     assert not accepts(vocab, gbnf, "count(all(cube, img_1))")
     assert not accepts(vocab, gbnf, "count(all(cube)) and more")
+
+
+def test_every_word_a_grammar_allows_means_something_in_its_scene():
+    from lavr.tools.query.executor import word_readings
+
+    for scene in [*example_scenes().values(), blocks(), shapes(), two_photos()]:
+        for word in scene_words(scene.vocabulary, scene.images):
+            assert word_readings(word, scene), word

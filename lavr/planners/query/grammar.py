@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from ...lexicon import LABEL_KEY, Reading, lexicon
+from ...lexicon import LABEL_KEY, Reading, lexicon, tokens
 from ...lexicon.nouns import plural_candidates
 from ...tools.query.executor import ALL_IMAGES
 from ...tools.query.ops import QUERY_KEYS, REGISTRY, Op
@@ -66,7 +66,7 @@ def scene_words(vocabulary: SceneVocabulary, images: list[str], *,
 
 def _only_means(word: str, vocabulary: SceneVocabulary, meanings: frozenset[Reading]) -> bool:
     lex = lexicon()
-    words = tuple(word.split())
+    words = tuple(tokens(word))
     readings = [r for r in lex.in_scene(lex.lookup(words) + lex.scene_labels(words, vocabulary), vocabulary)
                 if r.kind in ("label", "value")]
     return bool(readings) and all(r in meanings for r in readings)

@@ -18,7 +18,7 @@ from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, Field
 
-from ...lexicon import Reading, lexicon
+from ...lexicon import Reading, lexicon, tokens
 from .errors import QueryError, TypeMismatch, UnknownOperation, UnknownValue
 from .evaluation import Evaluation, Problem, Result
 from .ops import REGISTRY, Op
@@ -73,7 +73,7 @@ def word_readings(word: str, scene: Scene) -> list[Reading]:
     if word in scene.images:
         return [Reading("image_id", word)]
     lex = lexicon()
-    words = tuple(word.replace("_", " ").split())
+    words = tuple(tokens(word.replace("_", " ")))  # as the lexicon splits them: "metal-made" is metal, made
     readings = lex.in_scene(lex.lookup(words) + lex.scene_labels(words, scene.vocabulary), scene.vocabulary)
     return [r for r in readings if r.kind in ("label", "generic", "value", "region")]
 
