@@ -64,5 +64,5 @@ def test_follow_ups_in_the_default_mode_answer_the_question_asked(settings):
         "(answer: 3)\n")
     # a second photo: the planner sees both, by name and order, and compares them
     assert session.send("Which image has more people?", images=[blue]).answer == "first"
-    assert backend.requests[3]["messages"][-1].content.startswith("Images: img_0 (first), img_1 (second, this one)")
+    assert backend.requests[3]["messages"][-1].content.startswith("Images: img_0 (first, the other one), img_1 (second, this one)")
     assert session.send("How many people are in the first image?").answer == "4"

@@ -127,7 +127,7 @@ def test_several_images_the_planner_builds_every_scene_and_names_the_images(sett
     ans = agent.ask([image, Image.new("RGB", (160, 120), (0, 0, 0))], "Which image has more circles?")
     scenes = [st for st in ans.steps if isinstance(st, ToolStep) and st.tool == "scene_graph"]
     assert sorted(st.args["image"] for st in scenes) == ["img_0", "img_1"]
-    assert backend.requests[0]["messages"][-1].content.startswith("Images: img_0 (first, this one), img_1 (second)")
+    assert backend.requests[0]["messages"][-1].content.startswith("Images: img_0 (first, this one), img_1 (second, the other one)")
     assert ans.answer.startswith("cannot tell: the images tie")  # the fixed detector sees the same in both
 
 

@@ -40,7 +40,7 @@ def test_the_prefix_is_byte_identical_and_only_the_question_message_changes():
     m2 = b.messages("Which image has more people?", two_photos(), earlier="How many people? (answer: 3)")
     assert [m.model_dump() for m in m1[:-1]] == [m.model_dump() for m in m2[:-1]]
     assert m1[-1].content == "Q: How many red circles are there?"
-    assert m2[-1].content == ("Images: img_0 (first), img_1 (second, this one)\nEarlier: How many people? "
+    assert m2[-1].content == ("Images: img_0 (first, the other one), img_1 (second, this one)\nEarlier: How many people? "
                               "(answer: 3)\nQ: Which image has more people?")
     for example in EXAMPLES:
         assert f"Q: {example.question}\n{PREFILL} {example.program}" in a.prefix_text

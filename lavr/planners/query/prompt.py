@@ -82,7 +82,7 @@ def images_line(scene: Scene) -> str:
         return ""
     parts = []
     for image in scene.images:
-        extra = ", this one" if image == scene.focus else ""
+        extra = ", this one" if image == scene.focus else ", the other one" if len(scene.images) == 2 else ""
         parts.append(f"{image} ({image_name(scene, image)}{extra})")
     return ", ".join(parts)
 
