@@ -334,7 +334,9 @@ class SceneGraphTool(Tool[SceneGraphInput, SceneGraphOutput]):
         objects, known = self._scene(image_id, ctx)
         graph = build_graph(objects, stored.pil)
         graph.graph["known_labels"] = known
-        graph.graph["known_values"] = self.known_values()
+        # the people experts' values only where there are people: a drawing of shapes has no posture to ask about
+        people = any(canonical_label(o.label) in (PERSON, FACE) for o in objects)
+        graph.graph["known_values"] = self.known_values() if people else {}
         return graph
 
     def known_values(self) -> dict[str, list[str]]:
