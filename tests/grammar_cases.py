@@ -55,7 +55,7 @@ def _query_case(name: str, question: str, sc: Any, **kw: Any) -> Case:
 def query_cases() -> list[Case]:
     cases = [_query_case(f"query: {q}", q, shapes()) for q in QUERY_QUESTIONS]
     people = scene(("person", [0.05, 0.6, 0.4, 0.9], {"posture": "fallen"}),
-                   ("person", [0.6, 0.2, 0.7, 0.9], {"posture": "upright"}), known_labels=["person"])
+                   ("person", [0.6, 0.2, 0.7, 0.9], {"posture": "standing"}), known_labels=["person"])
     question = "How many people have fallen?"
     cases.append(_query_case(f"query: {question}", question, people))
     # cut short: the "length" finish (a program is 5-60 tokens)

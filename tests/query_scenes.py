@@ -54,11 +54,11 @@ def blocks() -> Scene:
 
 def two_photos() -> Scene:
     """img_0: two people and a car; img_1 (the latest): three people, one fallen, and a dog."""
-    first = graph(("person", [0.10, 0.20, 0.30, 0.90], {"posture": "upright"}),
-                  ("person", [0.60, 0.25, 0.80, 0.90], {"posture": "upright"}),
+    first = graph(("person", [0.10, 0.20, 0.30, 0.90], {"posture": "standing"}),
+                  ("person", [0.60, 0.25, 0.80, 0.90], {"posture": "standing"}),
                   ("car", [0.35, 0.50, 0.55, 0.80], {}), known_labels=["person", "car", "dog"])
-    second = graph(("person", [0.05, 0.30, 0.20, 0.90], {"posture": "upright"}),
-                   ("person", [0.30, 0.30, 0.45, 0.90], {"posture": "upright"}),
+    second = graph(("person", [0.05, 0.30, 0.20, 0.90], {"posture": "standing"}),
+                   ("person", [0.30, 0.30, 0.45, 0.90], {"posture": "standing"}),
                    ("person", [0.55, 0.70, 0.85, 0.90], {"posture": "fallen"}),
                    ("dog", [0.85, 0.75, 0.95, 0.90], {}), known_labels=["person", "car", "dog"], image="img_1",
                    first_id=3)

@@ -15,7 +15,7 @@ from lavr.tools.detect import RawDetection, RawDetections
 from tools_for_tests import FixedDetector
 
 
-def person(x1: float, x2: float, posture: str = "upright") -> RawDetection:
+def person(x1: float, x2: float, posture: str = "standing") -> RawDetection:
     return RawDetection(label="person", confidence=0.9, box=Box(x1=x1, y1=0.2, x2=x2, y2=0.9),
                         attributes={"posture": posture})
 

@@ -31,8 +31,8 @@ def test_person_detector_finds_the_four_people_on_the_bus_photo(tmp_path, bus_jp
     out = tool.run(DetectInput(), ctx)
     assert out.counts == {"person": 4}
     assert [d.id for d in out.detections] == ["obj_0", "obj_1", "obj_2", "obj_3"]
-    # the person detector's "Normal" says only "not fallen": no posture (the body keypoints give standing)
-    assert all(d.attributes == {} and 0.25 <= d.confidence <= 1 for d in out.detections)
+    # the person detector's "Normal" says only "not fallen": upright (the body keypoints tell standing or sitting)
+    assert all(d.attributes == {"posture": "upright"} and 0.25 <= d.confidence <= 1 for d in out.detections)
     assert all(0 <= v <= 1 for d in out.detections for v in d.box.as_list())
     text = out.to_text()
     assert "counts: person=4" in text and "this detector only knows: person" in text

@@ -175,3 +175,14 @@ def test_a_scene_without_sizes_gets_them_from_boxes_as_the_scene_graph_does():
     sc = scene(("dot", [0.0, 0.0, 0.05, 0.05], {}), ("blob", [0.1, 0.1, 0.9, 0.9], {}))
     assert execute("label(the(small, thing))", sc).answer == "dot"
     assert execute("label(the(large, thing))", sc).answer == "blob"
+
+
+def test_an_upright_person_is_not_lying_but_may_be_standing_or_sitting():
+    # the person detector's "not fallen" without keypoints: upright, which decides "lying" and nothing finer
+    sc = scene(("person", [0.1, 0.2, 0.3, 0.9], {"posture": "standing"}),
+               ("person", [0.5, 0.2, 0.7, 0.9], {"posture": "upright"}))
+    assert execute("exists(all(person, lying))", sc).answer == "no"
+    assert execute("count(all(person, lying))", sc).answer == "0"
+    assert execute("count(all(person, standing))", sc).answer == "cannot tell: the experts give no posture for obj_1"
+    assert execute("is(rightmost(all(person)), sitting)", sc).answer.startswith("cannot tell")
+    assert execute("count(all(person, upright))", sc).answer == "2"  # standing is upright

@@ -18,7 +18,7 @@ SHAPES = [("circle", [0.05, 0.10, 0.20, 0.25], {"color": "red"}), ("circle", [0.
           ("square", [0.70, 0.10, 0.90, 0.30], {"color": "red"}), ("square", [0.10, 0.70, 0.30, 0.90], {"color": "green"}),
           ("square", [0.75, 0.70, 0.95, 0.90], {"color": "yellow"}),
           ("triangle", [0.45, 0.78, 0.55, 0.88], {"color": "yellow"}), ("frame", [0.30, 0.30, 0.65, 0.65], {"color": "gray"})]
-PEOPLE = [("person", [0.05, 0.6, 0.4, 0.9], {"posture": "fallen"}), ("person", [0.6, 0.2, 0.7, 0.9], {"posture": "upright"})]
+PEOPLE = [("person", [0.05, 0.6, 0.4, 0.9], {"posture": "fallen"}), ("person", [0.6, 0.2, 0.7, 0.9], {"posture": "standing"})]
 
 CASES = [  # question, expected answer; on the shapes unless a person scene is named
     ("How many red objects are there?", "2"),

@@ -21,11 +21,11 @@ COCO_DEFAULT = "yolo11n.pt"
 FALL_PACKAGE = "fall_detection"
 
 # Detectors whose labels are not object names: label -> (object label, attributes). The person detector's
-# ``Fall`` is a person lying (the body-keypoint posture's ``lying``); its ``Normal`` says only "not fallen",
-# which is no evidence of standing (a seated person is ``Normal`` too), so it gives no posture.
+# ``Fall`` is a person lying (the body-keypoint posture's ``lying``); its ``Normal`` says only "not fallen":
+# ``upright``, standing or sitting (a seated person is ``Normal`` too), which the keypoints refine when seen.
 LABEL_MAPS: dict[frozenset[str], dict[str, tuple[str, dict[str, str]]]] = {
     frozenset({"Normal", "Fall"}): {
-        "Normal": ("person", {}),
+        "Normal": ("person", {"posture": "upright"}),
         "Fall": ("person", {"posture": "lying"}),
     }
 }

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Literal
 from pydantic import BaseModel, Field
 
 from ...lexicon import Reading
-from .scene import REGIONS, Scene, SceneObject
+from .scene import REGIONS, Scene, SceneObject, undecided
 
 if TYPE_CHECKING:  # pragma: no cover
     from .executor import Typed
@@ -143,8 +143,10 @@ def unknown_for(scene: Scene, cond: Typed, objects: list[SceneObject]) -> tuple[
     key = keys.pop()
     if key in ("size", "position"):  # from the box: every object has them
         return ()
+    asked = [r.value[1] for r in cond.readings]
     having = {o.label for o in scene.objects if o.value(key) is not None}
-    missing = [o.id for o in objects if o.value(key) is None and o.label in having]
+    missing = [o.id for o in objects if o.label in having
+               and not any(o.has(key, v) for v in asked) and any(undecided(key, o.value(key), v) for v in asked)]
     return (key, missing) if missing else ()
 
 

@@ -32,6 +32,14 @@ KNOWN_VALUES: dict[str, tuple[str, ...]] = {
     "posture": ("standing", "sitting", "lying"),
     "facing": ("camera", "away", "side"),
 }
+# Values that say less than the finer values they cover: a person the detector saw "not fallen" is upright
+# (standing or sitting) until the keypoints say which. Whether an upright person is standing cannot be told.
+COARSE_VALUES: dict[str, dict[str, tuple[str, ...]]] = {"posture": {"upright": ("standing", "sitting")}}
+
+
+def undecided(key: str, have: str | None, value: str) -> bool:
+    """Whether an object with ``have`` for ``key`` can neither be said to have ``value`` nor not to."""
+    return have is None or value in COARSE_VALUES.get(key, {}).get(have, ())
 
 
 def canonical_value(key: str, value: str) -> str:
@@ -71,7 +79,7 @@ class SceneObject(BaseModel):
         if key == "position":  # "left" is any of top-left, middle-left, bottom-left; "center" the middle column
             parts = have.split("-")
             return value == have or (value == "center" and parts[-1] == "center") or value in parts
-        return have == value
+        return have == value or have in COARSE_VALUES.get(key, {}).get(value, ())
 
 
 class SceneVocabulary(BaseModel):
