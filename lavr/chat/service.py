@@ -34,8 +34,8 @@ from ..settings import Settings
 from ..trace import STEPS, Answer, Step, total_usage
 from .blobs import ImageBlobs
 from .conversation import ConversationAnswerer
-from .models import (ChatReply, ChatTurn, StepCallback, ThreadImage, ThreadInfo, check_thread_id, new_thread_id,
-                     utcnow)
+from .models import (ChatReply, ChatTurn, ProgressCallback, StepCallback, ThreadImage, ThreadInfo, check_thread_id,
+                     new_thread_id, turn_listener, utcnow)
 from .routing import Kind, RouteDecision, Router, default_router
 from .thread import ThreadState, prompt_history
 
@@ -196,7 +196,8 @@ class ChatThreads:
         self.graph.update_state(self._config(thread_id), {"answers": seeded, "objects": []}, as_node="finish")
 
     def send(self, thread_id: str | None, text: str, images: Sequence[ImageInput] = (), *, create: bool = False,
-             history: Sequence[tuple[str, str]] = (), on_step: StepCallback | None = None) -> ChatReply:
+             history: Sequence[tuple[str, str]] = (), on_step: StepCallback | None = None,
+             on_progress: ProgressCallback | None = None) -> ChatReply:
         text = (text or "").strip()
         if not text:
             raise InputError("the message is empty")
@@ -228,16 +229,15 @@ class ChatThreads:
                 else:
                     if not state.images and not stored:
                         raise InputError("attach an image first: this thread has none")
-                    answer = self._run_turn(state, text, stored)
+                    answer = self._run_turn(state, text, stored, on_event=turn_listener(on_step, on_progress))
                     turn = ChatTurn(index=len(state.turns), text=text,
                                     images=[i.id for i in state.images if i.turn == len(state.turns)], answer=answer)
                 done = True
         finally:
             if made and not done:  # the thread was made for this turn, which failed: it never existed
                 self._forget(thread_id)
-        answer = turn.answer
-        if on_step is not None:
-            for step in answer.steps:
+        if decision.kind != "scene" and on_step is not None:  # answered from memory: its step, once it is done
+            for step in turn.answer.steps:
                 _safe_call(on_step, step)
         return ChatReply(thread_id=thread_id, turn=turn)
 
@@ -308,7 +308,8 @@ class ChatThreads:
     def history_budget(self) -> int:
         return self.settings.chat_history_tokens or max(256, self.settings.llm_context // 4)
 
-    def _run_turn(self, state: ThreadState, text: str, stored: list[tuple[str, Any]]) -> Answer:
+    def _run_turn(self, state: ThreadState, text: str, stored: list[tuple[str, Any]], *,
+                  on_event: Any = None) -> Answer:
         """Restore the thread into a run context, add the new images, and run the graph on the thread."""
         start = time.perf_counter()
         index = len(state.turns)
@@ -327,7 +328,8 @@ class ChatThreads:
         history = prompt_history(state, self.history_budget(), attached=new_ids)
         # One checkpoint per turn, written when it ends: the turn is committed whole, and a process killed during
         # it leaves the thread exactly as it was.
-        return self.agent.run(ctx, ids, text, history=history, thread_id=state.id, start=start, durability="exit")
+        return self.agent.run(ctx, ids, text, history=history, thread_id=state.id, start=start, durability="exit",
+                              on_event=on_event)
 
     # Locks --------------------------------------------------------------------------------------
     @contextlib.contextmanager
