@@ -362,13 +362,40 @@ def terminal_lines(history_file: Path, prompt: str = "lavr> ") -> Iterator[str]:
             return
 
 
+def readline_lines(history_file: Path, prompt: str = "lavr> ") -> Iterator[str]:
+    """Lines typed at a terminal with the standard library's readline (editing and history) where prompt_toolkit
+    is not installed."""
+    import readline
+
+    history_file.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        readline.read_history_file(history_file)
+    except OSError:
+        pass
+    try:
+        while True:
+            try:
+                yield input(prompt)
+            except KeyboardInterrupt:
+                print(file=sys.stdout)
+            except EOFError:
+                return
+    finally:
+        readline.write_history_file(history_file)
+
+
 def piped_lines(stream: IO[str]) -> Iterator[str]:
     for line in stream:
         yield line.rstrip("\n")
 
 
 def input_lines(settings: Any) -> Iterator[str]:
-    """prompt_toolkit lines on a terminal, plain lines from a pipe."""
+    """prompt_toolkit lines on a terminal (readline's without it), plain lines from a pipe."""
     if is_tty(sys.stdin) and is_tty(sys.stdout) and os.environ.get("TERM") != "dumb":
-        return terminal_lines(settings.subdir("chat") / "repl_history")
+        history = settings.subdir("chat") / "repl_history"
+        try:
+            import prompt_toolkit  # noqa: F401 - the chat extra
+        except ImportError:
+            return readline_lines(history.with_name("repl_history.readline"))
+        return terminal_lines(history)
     return piped_lines(sys.stdin)
