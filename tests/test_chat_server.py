@@ -94,7 +94,8 @@ def test_streaming_sends_steps_then_the_answer(server):
 
 def test_steps_stream_as_they_happen(server):
     """Each step leaves the server when its node ends, not when the turn does: the expert takes 1 s here, and the
-    chunk saying it runs arrives that long before the tool's step and the answer."""
+    chunk saying it runs arrives that long before the tool's step and the answer (it is timed relative to them: the
+    router's first message also waits for its encoder to load)."""
     FindPeople.delay_s = 1.0
     try:
         body = {"model": "lavr", "stream": True, "messages": [user("How many people?", data_url(photo()))]}
@@ -114,7 +115,7 @@ def test_steps_stream_as_they_happen(server):
     running = at(lambda lavr, _: (lavr.get("progress") or {}).get("tools") == ["find(img_0)"])
     tool = at(lambda lavr, _: (lavr.get("step") or {}).get("kind") == "tool")
     content = at(lambda _, chunk: bool(chunk["choices"] and chunk["choices"][0]["delta"].get("content")))
-    assert running < 0.9 and tool - running >= 0.9 and content >= tool, (running, tool, content)
+    assert tool - running >= 0.9 and content >= tool, (running, tool, content)  # sent while the expert worked
 
 
 def test_langchain_style_clients_see_the_thread(server):
