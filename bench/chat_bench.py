@@ -7,11 +7,12 @@ streamed step, and the server's throughput.
     python bench/chat_bench.py throughput [--clients 1 4 16] [--turns 8] [--llm-ms 50]
 
 ``follow-up``: chat threads in the default mode (query) with the real LLM (default ``local``) and the real experts.
-The LLM is loaded by a warm-up question on another photo first. Then, on the same image: the first turn of a
-thread with a cold expert cache, the first turn of a second thread (the experts' outputs now cached: the turn's
-own cost), and the follow-ups in that second thread. Prints every turn's seconds and the ratio of the follow-ups
-to the first turn on the same image with the experts cached (the fair comparison: a follow-up reuses them too),
-and to the cold first turn.
+The LLM is loaded by a warm-up question on another photo first. Then a thread starts on the image (cold expert
+cache), and each later question is asked twice: as the first turn of a new thread on the same image (the experts'
+outputs cached, so the turn's own cost) and as a follow-up in the thread. Neither prompt was evaluated before (a
+follow-up's message also names the previous question), so llama.cpp reuses only the common prefix for both.
+Prints every turn (seconds, LLM calls, new prompt and completion tokens), and the median follow-up over the median
+first turn, over ``--rounds`` rounds, of the pairs that made as many LLM calls.
 
 ``page``: the server with the web page (same agent) and a headless Chromium (Debian's chromium + chromium-driver);
 the page sends a question about the photo, then a follow-up, and the browser itself times, from the Enter key:
@@ -77,35 +78,53 @@ def follow_up(args: argparse.Namespace) -> dict[str, Any]:
         t0 = time.perf_counter()
         ans = session.send(question, images=[resolve_image_arg(args.image)] if image else [])
         tools = [s for s in ans.steps if s.kind == "tool"]
+        u = ans.usage
         return {"turn": label, "question": question, "answer": ans.answer,
-                "seconds": round(time.perf_counter() - t0, 3), "mode": ans.mode, "llm_calls": ans.usage.llm_calls,
-                "prompt_tokens": ans.usage.prompt_tokens, "tool_steps": len(tools),
+                "seconds": round(time.perf_counter() - t0, 3), "mode": ans.mode, "llm_calls": u.llm_calls,
+                "prompt_tokens": u.prompt_tokens, "new_prompt_tokens": u.prompt_tokens - u.cached_prompt_tokens,
+                "completion_tokens": u.completion_tokens, "tool_steps": len(tools),
                 "cached_tool_steps": sum(1 for s in tools if s.cached)}
 
-    cold = turn(ChatSession(chat), args.questions[0], "first turn, experts cold", True)
-    session = ChatSession(chat)
-    rows = [cold, turn(session, args.questions[0], "first turn, experts cached", True)]
-    rows += [turn(session, q, f"follow-up {n}", False) for n, q in enumerate(args.questions[1:], start=1)]
-    first = rows[1]["seconds"]
-    later = [r["seconds"] for r in rows[2:]]
+    rows = []
+    pairs: list[tuple[float, float]] = []
+    for r in range(args.rounds):  # the LLM's seconds vary with the load: several rounds, medians
+        thread = ChatSession(chat)
+        rows.append(turn(thread, args.questions[0], f"round {r}: thread start" + (", experts cold" if r == 0 else ""),
+                         True))
+        for question in args.questions[1:]:
+            # the same question as the first turn of a new thread (experts cached), then as a follow-up in the
+            # thread: neither prompt was seen before (a follow-up's message also names the previous question)
+            first = turn(ChatSession(chat), question, f"round {r}: first turn of a new thread", True)
+            follow = turn(thread, question, f"round {r}: follow-up", False)
+            rows += [first, follow]
+            if first["llm_calls"] == follow["llm_calls"]:  # like with like: a rejected program costs a 2nd call
+                pairs.append((first["seconds"], follow["seconds"]))
     chat.close()
+    firsts, follows = [a for a, _ in pairs], [b for _, b in pairs]
     return {"mode": args.mode, "llm": args.llm, "image": args.image, "warm_up_s": round(warm_s, 2),
             "machine_before": machine_before, "machine_after": _machine(), "turns": rows,
-            "follow_up_over_first_turn_same_image": round(max(later) / first, 3) if later and first else None,
-            "follow_up_over_cold_first_turn": round(max(later) / cold["seconds"], 3) if later else None}
+            "pairs_with_equal_llm_calls": len(pairs),
+            "median_first_turn_s": round(statistics.median(firsts), 3) if pairs else None,
+            "median_follow_up_s": round(statistics.median(follows), 3) if pairs else None,
+            "follow_up_over_first_turn": round(statistics.median(follows) / statistics.median(firsts), 3)
+            if pairs else None}
 
 
 PAGE_TIMER = """
-window.__lavr = {t0: null, event: null, step: null, done: null};
+window.__lavr = {t0: null, running: false, event: null, step: null, done: null, answer: null};
 const box = document.querySelector('#lavr-input textarea');
 box.addEventListener('keydown', e => { if (e.key === 'Enter') window.__lavr.t0 = performance.now(); }, true);
 new MutationObserver(() => {
   const t = window.__lavr, p = document.querySelector('#lavr-trace .lavr-trace');
   if (t.t0 === null || !p) return;
   const now = performance.now() - t.t0;
+  if (p.dataset.state === 'running') t.running = true;  // this turn's panel (the last turn's stays 'done' until then)
+  if (!t.running) return;
   if (t.event === null && p.dataset.state === 'running' && +p.dataset.events >= 1) t.event = now;
   if (t.step === null && p.dataset.state === 'running' && p.querySelector('details.step')) t.step = now;
-  if (t.done === null && p.dataset.state === 'done') t.done = now;
+  if (t.done === null && p.dataset.state === 'done') {
+    t.done = now; t.answer = (p.querySelector('.lavr-q .answer') || {}).textContent || null;
+  }
 }).observe(document.body, {subtree: true, childList: true, attributes: true, characterData: true});
 """
 
@@ -160,11 +179,11 @@ def page(args: argparse.Namespace) -> dict[str, Any]:
             box.send_keys(Keys.ENTER)
             wait.until(lambda d: d.execute_script("return window.__lavr.done") is not None)
             t = driver.execute_script("return window.__lavr")
-            answer = driver.find_element(By.CSS_SELECTOR, "#lavr-trace .lavr-q .answer").text
+            answer = t["answer"]
             rows.append({"turn": "first turn, experts cold" if n == 0 else f"follow-up {n}", "question": question,
                          "answer": answer, "first_event_s": _s(t["event"]), "first_step_s": _s(t["step"]),
                          "answer_s": _s(t["done"])})
-            if args.screenshot and n == 0:
+            if args.screenshot and n == len(args.questions) - 1:
                 driver.save_screenshot(args.screenshot)
     finally:
         driver.quit()
@@ -298,16 +317,18 @@ def throughput(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="what", required=True)
-    questions = ["How many people are in this photo?", "And how many of them are on the left half?",
-                 "Is anyone lying on the ground?"]
+    questions = ["How many people are there?", "And how many of them are on the left half?",
+                 "How many faces are there?"]
     for name in ("follow-up", "page"):
         f = sub.add_parser(name)
         f.add_argument("--mode", default="auto", help="planning mode (default: auto, i.e. query with the local LLM)")
         f.add_argument("--llm", default="local")
         f.add_argument("--image", default="sample:bus")
         f.add_argument("--questions", nargs="+", default=questions)
+        if name == "follow-up":
+            f.add_argument("--rounds", type=int, default=3, help="rounds of every question (medians are reported)")
         if name == "page":
-            f.add_argument("--screenshot", help="save the page after the first turn here (PNG)")
+            f.add_argument("--screenshot", help="save the page after the last turn here (PNG)")
     t = sub.add_parser("throughput")
     t.add_argument("--clients", type=int, nargs="+", default=[1, 4, 16])
     t.add_argument("--turns", type=int, default=8, help="follow-up turns per client (bounded)")

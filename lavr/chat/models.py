@@ -152,6 +152,11 @@ class ChatService(Protocol):
     def info(self, thread_id: str) -> ThreadInfo:
         ...
 
+    def state(self, thread_id: str) -> Any:
+        """The whole thread (``lavr.chat.thread.ThreadState``: images, objects, turns with their traces), read
+        once (``ThreadNotFound`` if there is none)."""
+        ...
+
     def image(self, thread_id: str, image_id: str) -> Any:
         """The PIL image ``image_id`` of a thread (for drawing traces)."""
         ...

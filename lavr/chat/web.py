@@ -117,15 +117,19 @@ def build_blocks(service: ChatService, settings: Settings) -> Any:
     def turn_panel(thread_id: str, turn: ChatTurn) -> str:
         return TurnView.of_turn(turn, images_of(thread_id)).html()
 
+    def messages(state: Any) -> list[dict[str, Any]]:
+        return chat_messages(state, images_of(state.id if state else None), thumbs)
+
     def view(thread_id: str | None) -> tuple[list[dict[str, Any]], str]:
-        shown = trace_turn(service.history(thread_id)) if thread_id else None  # "why?" shows the answer it asks about
+        state = service.state(thread_id) if thread_id else None  # read once: it holds every turn's trace
+        shown = trace_turn(state.turns) if state else None  # "why?" shows the answer it asks about
         panel = turn_panel(thread_id, shown) if thread_id and shown else EMPTY_PANEL
-        return chat_messages(service, thread_id, thumbs), panel
+        return messages(state), panel
 
     def refused(thread_id: str | None, message: str) -> list[dict[str, Any]]:
         """The chat as it was, plus one message saying what went wrong (no error badges, no traceback)."""
         try:
-            msgs = chat_messages(service, thread_id, thumbs)
+            msgs = messages(service.state(thread_id) if thread_id else None)
         except LavrError:
             msgs = []
         return msgs + [{"role": "assistant", "content": f"⚠️ {message}"}]
@@ -146,9 +150,9 @@ def build_blocks(service: ChatService, settings: Settings) -> Any:
             yield refused(thread_id, str(exc)), skip, skip, skip, skip, skip
             return
         try:
-            before = chat_messages(service, thread_id, thumbs)
-            known = images_of(thread_id)
-            count = len(service.info(thread_id).images) if thread_id else 0
+            state = service.state(thread_id) if thread_id else None
+            before, known = messages(state), images_of(thread_id)
+            count = len(state.images) if state else 0
         except LavrError as exc:
             logger.warning("web page: turn refused: %s", " ".join(str(exc).split()))
             yield refused(None, str(exc)), EMPTY_PANEL, skip, None, skip, skip

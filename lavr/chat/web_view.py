@@ -15,7 +15,8 @@ from typing import Any, Callable
 
 from ..trace import AnswerStep, ToolStep
 from ..trace_html import STYLE, figure_html, jpeg_data_url, step_boxes
-from .models import ChatService, ChatTurn
+from .models import ChatTurn
+from .thread import ThreadState
 
 PICTURE_SIDE, STEP_SIDE, THUMB_SIDE = 900, 420, 240
 PANEL_CSS = """
@@ -166,18 +167,19 @@ def image_message(path: Path, image_id: str) -> dict[str, Any]:
     return {"path": str(path), "alt_text": image_id, "mime_type": "image/jpeg"}
 
 
-def chat_messages(service: ChatService, thread_id: str | None, thumbs: Thumbnails) -> list[dict[str, Any]]:
-    """The thread as chat messages, two per turn (so message ``2 * n + 1`` is turn ``n``'s answer): the images
-    attached in that turn and the user's text, then the answer."""
-    if not thread_id:
+def chat_messages(state: ThreadState | None, image_of: Callable[[str], Any], thumbs: Thumbnails
+                  ) -> list[dict[str, Any]]:
+    """A thread as chat messages, two per turn (so message ``2 * n + 1`` is turn ``n``'s answer): the images
+    attached in that turn and the user's text, then the answer. ``image_of`` loads a thread image whose thumbnail
+    is not made yet."""
+    if state is None:
         return []
-    images = {i.id: i for i in service.info(thread_id).images}
+    images = {i.id: i for i in state.images}
     out: list[dict[str, Any]] = []
-    for turn in service.history(thread_id):
+    for turn in state.turns:
         content: list[Any] = []
         for image_id in turn.images:
-            img = images[image_id]
-            path = thumbs.path(img.sha256, lambda i=image_id: service.image(thread_id, i))
+            path = thumbs.path(images[image_id].sha256, lambda i=image_id: image_of(i))
             content.append(image_message(path, image_id))
         out.append({"role": "user", "content": content + [turn.text]})
         out.append({"role": "assistant", "content": turn.answer.answer})
