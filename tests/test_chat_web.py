@@ -120,13 +120,16 @@ def test_page_streams_steps_and_shows_the_image_and_what_the_answer_rests_on(set
             # the chat bubble shows the attached image, not "(attached img_0)"
             bubble = page.find("#lavr-chat .user-row")
             assert "How many people are in this photo?" in bubble.text and "(attached" not in bubble.text
-            shown = bubble.find_element("css selector", "img")
-            assert shown.get_attribute("naturalWidth") == "180" and "/gradio_api/file=" in shown.get_attribute("src")
+            page.wait.until(lambda d: page.find("#lavr-chat .user-row img").get_attribute("naturalWidth") == "180")
+            assert "/gradio_api/file=" in page.find("#lavr-chat .user-row img").get_attribute("src")
             # the panel: the picture with the boxes the answer rests on first, then the steps, folded
             panel = page.find("#lavr-trace .lavr-trace")
             order = [e.get_attribute("class") for e in panel.find_elements("css selector", ":scope > *")]
             assert order[1:4] == ["lavr-q", "picture", "steps"], order
             assert page.text("#lavr-trace .lavr-q") == "How many people are in this photo? → 2"
+            picture = page.find("#lavr-trace .picture img")
+            assert "/gradio_api/file=" in picture.get_attribute("src")  # a file, fetched once, not sent again
+            page.wait.until(lambda d: page.find("#lavr-trace .picture img").get_attribute("naturalWidth") == "675")
             labels = [t.get_attribute("textContent") for t in page.finds("#lavr-trace .picture svg text")]
             assert labels == ["obj_0 person", "obj_1 person"]
             rects = page.finds("#lavr-trace .picture svg rect")

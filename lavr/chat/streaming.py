@@ -38,8 +38,40 @@ class TurnStream:
         finally:
             self._events.put(_END)
 
+    def start(self) -> "TurnStream":
+        """Start the turn (iterating starts it too)."""
+        if not self._thread.is_alive() and self._thread.ident is None:
+            self._thread.start()
+        return self
+
+    def ready(self) -> list[Any]:
+        """The events that have arrived so far, without waiting (the end stays for ``batches``)."""
+        got: list[Any] = []
+        while not self._events.empty():
+            event = self._events.get_nowait()
+            if event is _END:
+                self._events.put(_END)
+                break
+            got.append(event)
+        return got
+
+    def batches(self) -> Iterator[list[Any]]:
+        """The events in order, each time as many as have arrived (at least one)."""
+        self.start()
+        while True:
+            batch = [self._events.get()]
+            while not self._events.empty():
+                batch.append(self._events.get_nowait())
+            done = batch[-1] is _END
+            if done:
+                batch.pop()
+            if batch:
+                yield batch
+            if done:
+                return
+
     def __iter__(self) -> Iterator[Any]:
-        self._thread.start()
+        self.start()
         while True:
             event = self._events.get()
             if event is _END:

@@ -29,7 +29,7 @@ from typing import Any, Iterator
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from ..errors import InputError, LavrError
+from ..errors import InputError, LavrError, ThreadNotFound
 from ..images import load_image
 from ..settings import Settings
 from .content import read_image_path
@@ -114,8 +114,24 @@ def build_blocks(service: ChatService, settings: Settings) -> Any:
                 return None
         return image_of
 
-    def turn_panel(thread_id: str, turn: ChatTurn) -> str:
-        return TurnView.of_turn(turn, images_of(thread_id)).html()
+    def pictures(state: Any, attached: dict[str, tuple[str, Any]] | None = None) -> Any:
+        """The panel's pictures as files the page serves: the thread's images by content hash, and images attached
+        to the turn in flight (not in the thread yet) by the hash of their bytes."""
+        hashes = {i.id: i.sha256 for i in state.images} if state else {}
+        attached = attached or {}
+
+        def picture_of(image_id: str, side: int) -> tuple[str, int, int] | None:
+            if image_id in attached:
+                key, pil = attached[image_id]
+                return thumbs.url(key, lambda: pil, side)
+            if image_id in hashes:
+                return thumbs.url(hashes[image_id], lambda: service.image(state.id, image_id), side)
+            return None
+
+        return picture_of
+
+    def turn_panel(state: Any, turn: ChatTurn) -> str:
+        return TurnView.of_turn(turn, pictures(state)).html()
 
     def messages(state: Any) -> list[dict[str, Any]]:
         return chat_messages(state, images_of(state.id if state else None), thumbs)
@@ -123,7 +139,7 @@ def build_blocks(service: ChatService, settings: Settings) -> Any:
     def view(thread_id: str | None) -> tuple[list[dict[str, Any]], str]:
         state = service.state(thread_id) if thread_id else None  # read once: it holds every turn's trace
         shown = trace_turn(state.turns) if state else None  # "why?" shows the answer it asks about
-        panel = turn_panel(thread_id, shown) if thread_id and shown else EMPTY_PANEL
+        panel = turn_panel(state, shown) if state and shown else EMPTY_PANEL
         return messages(state), panel
 
     def refused(thread_id: str | None, message: str) -> list[dict[str, Any]]:
@@ -144,24 +160,26 @@ def build_blocks(service: ChatService, settings: Settings) -> Any:
             if not text:
                 raise InputError("type a question first")
             files = read_files(message.get("files", []))
-            shown = [load_image(data, max_pixels=settings.max_image_pixels)[0] for data in files]
-        except LavrError as exc:
-            logger.warning("web page: turn refused: %s", " ".join(str(exc).split()))
-            yield refused(thread_id, str(exc)), skip, skip, skip, skip, skip
-            return
-        try:
             state = service.state(thread_id) if thread_id else None
-            before, known = messages(state), images_of(thread_id)
-            count = len(state.images) if state else 0
         except LavrError as exc:
             logger.warning("web page: turn refused: %s", " ".join(str(exc).split()))
-            yield refused(None, str(exc)), EMPTY_PANEL, skip, None, skip, skip
+            shown_thread = None if isinstance(exc, ThreadNotFound) else thread_id
+            yield refused(shown_thread, str(exc)), skip, skip, skip, skip, skip
             return
-        attached = {f"img_{count + n}": pil for n, pil in enumerate(shown)}
+        # The turn starts now; what the page shows of it is drawn meanwhile (its events wait in the stream).
+        stream = TurnStream(functools.partial(service.send, thread_id or None, text, files)).start()
+        try:
+            shown = [load_image(data, max_pixels=settings.max_image_pixels)[0] for data in files]
+        except LavrError:  # the turn refuses it too, and says why
+            shown = []
+        before = messages(state)
+        count = len(state.images) if state else 0
+        attached = {f"img_{count + n}": (hashlib.sha256(data).hexdigest(), pil)
+                    for n, (data, pil) in enumerate(zip(files, shown))}
         focus = list(attached)[-1] if attached else (f"img_{count - 1}" if count else "")
-        live = TurnView(text, focus, lambda i: attached.get(i) or known(i))
-        bubbles = [image_message(thumbs.path(hashlib.sha256(data).hexdigest(), lambda pil=pil: pil), image_id)
-                   for data, (image_id, pil) in zip(files, attached.items())]
+        live = TurnView(text, focus, pictures(state, attached))
+        bubbles = [image_message(thumbs.path(key, lambda pil=pil: pil), image_id)
+                   for image_id, (key, pil) in attached.items()]
         asked = {"role": "user", "content": bubbles + [text]}
 
         def pending(note: str | None = None) -> list[dict[str, Any]]:
@@ -170,10 +188,12 @@ def build_blocks(service: ChatService, settings: Settings) -> Any:
             return before + [asked, {"role": "assistant", "content": f"{steps} step{'s' * (steps != 1)} so far",
                                      "metadata": {"title": title, "status": "pending"}}]
 
-        yield pending("sending…"), live.html(), skip, skip, None, skip
-        stream = TurnStream(functools.partial(service.send, thread_id or None, text, files))
-        for event in stream:
+        for event in stream.ready():  # what the turn said while the page drew: in the first update already
             live.add(event)
+        yield pending(None if live.events else "sending…"), live.html(), skip, skip, None, skip
+        for events in stream.batches():  # what arrived while the page drew the last one, drawn at once
+            for event in events:
+                live.add(event)
             yield pending(), live.html(), skip, skip, skip, skip
         if stream.error is not None:
             exc, box_again = stream.error, skip
@@ -209,10 +229,10 @@ def build_blocks(service: ChatService, settings: Settings) -> Any:
         index = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
         if not thread_id or not isinstance(index, int):
             return gr.skip()
-        turns = service.history(thread_id)
-        if not 0 <= index // 2 < len(turns):
+        state = service.state(thread_id)
+        if not 0 <= index // 2 < len(state.turns):
             return gr.skip()
-        return turn_panel(thread_id, turns[index // 2])
+        return turn_panel(state, state.turns[index // 2])
 
     show_turn.__annotations__["evt"] = gr.SelectData  # how Gradio knows to pass it (annotations are strings here)
 

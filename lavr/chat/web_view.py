@@ -12,6 +12,9 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import quote
+
+from PIL import Image
 
 from ..trace import AnswerStep, ToolStep
 from ..trace_html import STYLE, figure_html, jpeg_data_url, step_boxes
@@ -63,17 +66,30 @@ def answer_boxes(steps: list[Any], focus: str) -> list[tuple[str, list[float]]]:
     return drawn[-1][1] if drawn else []
 
 
+PictureOf = Callable[[str, int], "tuple[str, int, int] | None"]  # (image id, side) -> (src, width, height)
+
+
+def inline_pictures(image_of: Callable[[str], Any]) -> PictureOf:
+    """Pictures as ``data:`` URLs of the PIL images ``image_of`` gives (None when unknown)."""
+
+    def picture_of(image_id: str, side: int) -> tuple[str, int, int] | None:
+        pil = image_of(image_id)
+        return jpeg_data_url(pil, side) if pil is not None else None
+
+    return picture_of
+
+
 class TurnView:
     """The panel of one turn, built as its steps arrive (``add``) or from a committed turn (``of_turn``).
 
     Args:
         question: the user's message.
         focus: the id of the image the turn is about (the picture).
-        image_of: the PIL image of an image id of the thread (None when unknown).
+        picture_of: an image's URL and size, fitted to a side (the page serves files; ``inline_pictures`` embeds).
     """
 
-    def __init__(self, question: str, focus: str, image_of: Callable[[str], Any]):
-        self.question, self.focus, self.image_of = question, focus, image_of
+    def __init__(self, question: str, focus: str, picture_of: PictureOf):
+        self.question, self.focus, self.picture_of = question, focus, picture_of
         self.steps: list[Any] = []
         self.status: str | None = "sending"
         self.answer: str | None = None
@@ -83,8 +99,8 @@ class TurnView:
         self._step_html: dict[int, str] = {}
 
     @classmethod
-    def of_turn(cls, turn: ChatTurn, image_of: Callable[[str], Any]) -> "TurnView":
-        view = cls(turn.text, turn.answer.image, image_of)
+    def of_turn(cls, turn: ChatTurn, picture_of: PictureOf) -> "TurnView":
+        view = cls(turn.text, turn.answer.image, picture_of)
         view.steps, view.status, view.answer, view.turn = list(turn.answer.steps), None, turn.answer.answer, turn.index
         return view
 
@@ -99,8 +115,7 @@ class TurnView:
     def _url(self, image_id: str, side: int) -> tuple[str, int, int] | None:
         key = (image_id, side)
         if key not in self._urls:
-            pil = self.image_of(image_id)
-            self._urls[key] = jpeg_data_url(pil, side) if pil is not None else None
+            self._urls[key] = self.picture_of(image_id, side)
         return self._urls[key]
 
     def picture(self) -> str:
@@ -140,27 +155,41 @@ class TurnView:
 
 
 class Thumbnails:
-    """Small JPEG copies of thread images in the page's upload folder (the only files the page serves), by content
-    hash, for the chat bubbles."""
+    """JPEG copies of thread images, fitted to a side, in the page's upload folder (the only files the page serves),
+    by content hash: the chat bubbles' thumbnails and the panel's pictures. A picture is then a URL the browser
+    fetches once and keeps, not a ``data:`` URL sent again with every streamed update."""
 
     def __init__(self, folder: Path):
         self.folder = folder / "thumbs"
+        self._sizes: dict[Path, tuple[int, int]] = {}
 
-    def path(self, sha256: str, load: Callable[[], Any]) -> Path:
-        target = self.folder / f"{sha256}.jpg"
-        if not target.exists():
-            self.folder.mkdir(parents=True, exist_ok=True)
-            pil = load().convert("RGB")
-            pil.thumbnail((THUMB_SIDE, THUMB_SIDE))
-            fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    pil.save(fh, format="JPEG", quality=85)
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-        return target
+    def file(self, key: str, load: Callable[[], Any], side: int = THUMB_SIDE) -> tuple[Path, int, int]:
+        target = self.folder / f"{key}-{side}.jpg"
+        if target not in self._sizes:
+            if not target.exists():
+                self.folder.mkdir(parents=True, exist_ok=True)
+                pil = load().convert("RGB")
+                pil.thumbnail((side, side))
+                fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
+                try:
+                    with os.fdopen(fd, "wb") as fh:
+                        pil.save(fh, format="JPEG", quality=85)
+                    os.replace(tmp, target)
+                except BaseException:
+                    Path(tmp).unlink(missing_ok=True)
+                    raise
+                self._sizes[target] = pil.size
+            else:
+                with Image.open(target) as img:
+                    self._sizes[target] = img.size
+        return (target, *self._sizes[target])
+
+    def path(self, key: str, load: Callable[[], Any]) -> Path:
+        return self.file(key, load)[0]
+
+    def url(self, key: str, load: Callable[[], Any], side: int) -> tuple[str, int, int]:
+        path, width, height = self.file(key, load, side)
+        return f"/gradio_api/file={quote(str(path))}", width, height
 
 
 def image_message(path: Path, image_id: str) -> dict[str, Any]:
