@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 MAX_TEXT_CHARS = 2000  # every message of a turn, the earlier ones a client sends along included
 MAX_HISTORY_TURNS = 100  # earlier (question, answer) pairs a client may seed a new thread with
+SETUP_LOCK_KEY = 0x6C617672_63686174  # "lavrchat": the advisory lock that serialises creating the PostgreSQL tables
 
 
 class ChatThreads:
@@ -455,7 +456,20 @@ def open_postgres(url: str) -> Any:
     try:
         pool.open(wait=True, timeout=15)
         saver = PostgresSaver(pool, serde=serializer())
-        saver.setup()
+        # Server processes that start together (lavr serve --workers N) would race to create the tables: CREATE
+        # ... IF NOT EXISTS is not safe against a concurrent CREATE in PostgreSQL. One at a time, by a lock key,
+        # polled (a statement left waiting on the lock would hold a snapshot that CREATE INDEX CONCURRENTLY, in the
+        # process that has the lock, waits for).
+        with pool.connection() as conn:
+            deadline = time.monotonic() + 120
+            while not conn.execute("SELECT pg_try_advisory_lock(%s) AS got", (SETUP_LOCK_KEY,)).fetchone()["got"]:
+                if time.monotonic() > deadline:
+                    raise LavrError("another process has been creating the chat tables for 2 minutes")
+                time.sleep(0.1)
+            try:
+                saver.setup()
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK_KEY,))
     except (psycopg.Error, Exception) as exc:
         pool.close()
         raise LavrError(f"cannot use the PostgreSQL chat store ({type(exc).__name__}: {str(exc)[:200]})") from None

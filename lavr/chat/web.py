@@ -37,7 +37,7 @@ from .conversation import trace_turn
 from .guard import SESSION_COOKIE, has_credentials, session_value
 from .models import ChatService, ChatTurn
 from .streaming import TurnStream
-from .web_view import EMPTY_PANEL, Thumbnails, TurnView, chat_messages, image_message
+from .web_view import EMPTY_PANEL, Thumbnails, TurnView, chat_messages, image_message, inline_pictures
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +79,18 @@ def page_secret(settings: Settings) -> str:
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_hex(16))
     return path.read_text().strip()
+
+
+def trace_html(service: ChatService, thread_id: str, turn: ChatTurn) -> str:
+    """The panel of one turn as an HTML fragment, its pictures inline (the page itself serves them as files)."""
+
+    def image_of(image_id: str) -> Any:
+        try:
+            return service.image(thread_id, image_id)
+        except LavrError:
+            return None
+
+    return TurnView.of_turn(turn, inline_pictures(image_of)).html()
 
 
 def thread_choices(service: ChatService, mine: list[str], show_all: bool) -> list[tuple[str, str]]:
