@@ -182,7 +182,6 @@ class Agent:
             thread_id=thread_id,
         )
 
-
     def _streamed(self, start_input: dict[str, Any], config: dict[str, Any], durability: Any,
                   on_event: EventCallback) -> dict[str, Any]:
         """``graph.invoke``, node by node: the same final state, with each node's steps reported as it ends."""
