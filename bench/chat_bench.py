@@ -1,12 +1,23 @@
 #!/usr/bin/env python
-"""Chat benchmarks: a follow-up turn against the first turn on the same image, and the server's throughput.
+"""Chat benchmarks: a follow-up turn against the first turn on the same image, the web page's time to its first
+streamed step, and the server's throughput.
 
-    python bench/chat_bench.py follow-up [--llm local] [--image sample:bus]
+    python bench/chat_bench.py follow-up [--mode auto] [--llm local] [--image sample:bus]
+    python bench/chat_bench.py page [--mode auto] [--llm local] [--image sample:bus]
     python bench/chat_bench.py throughput [--clients 1 4 16] [--turns 8] [--llm-ms 50]
 
-``follow-up``: one chat thread with the real LLM (default ``local``) and the real experts; the LLM is loaded by a
-warm-up question on another photo first, so the first turn's time is the question's own (cold expert cache), and
-the follow-up on the same image reuses the cached expert outputs. Prints both turns' seconds and their ratio.
+``follow-up``: chat threads in the default mode (query) with the real LLM (default ``local``) and the real experts.
+The LLM is loaded by a warm-up question on another photo first. Then a thread starts on the image (cold expert
+cache), and each later question is asked twice: as the first turn of a new thread on the same image (the experts'
+outputs cached, so the turn's own cost) and as a follow-up in the thread. Neither prompt was evaluated before (a
+follow-up's message also names the previous question), so llama.cpp reuses only the common prefix for both.
+Prints every turn (seconds, LLM calls, new prompt and completion tokens), and the median follow-up over the median
+first turn, over ``--rounds`` rounds, of the pairs that made as many LLM calls.
+
+``page``: the server with the web page (same agent) and a headless Chromium (Debian's chromium + chromium-driver);
+the page sends a question about the photo, then a follow-up, and the browser itself times, from the Enter key:
+the first streamed run event shown (what runs now), the first step shown, the answer. A warm-up question first
+loads the LLM.
 
 ``throughput``: the OpenAI-compatible server on a loopback port with a stub LLM (sleeps ``--llm-ms`` per call,
 like a remote LLM that uses no local CPU) and a stub expert; N clients, each on its own thread, each sending
@@ -32,38 +43,159 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def follow_up(args: argparse.Namespace) -> dict[str, Any]:
-    from lavr.cache import ExpertCache
-    from lavr.chat import ChatSession, open_chat
-    from lavr.samples import resolve_image_arg
+def _bench_settings(prefix: str) -> Any:
+    """Settings with a fresh data folder whose ``models`` are the assembled ones here (GGUF, prefix state,
+    perception models): a cold expert cache and no threads, nothing re-assembled."""
+    import os
+
     from lavr.settings import Settings
 
-    data = Path(tempfile.mkdtemp(prefix="lavr-chat-bench-"))
+    data = Path(tempfile.mkdtemp(prefix=prefix))
     base = Settings()
-    settings = base.model_copy(update={"data_dir": data, "gguf_path": base.gguf_path or _assembled(base)})
-    chat = open_chat("react", args.llm, settings=settings, cache=ExpertCache(data / "experts.sqlite"))
-    warm = ChatSession(chat)
+    (data / "models").symlink_to(base.subdir("models"))
+    os.environ["LAVR_DATA_DIR"] = str(data)
+    return base.model_copy(update={"data_dir": data})
+
+
+def _machine() -> dict[str, Any]:
+    import os
+
+    return {"load_average": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count()}
+
+
+def follow_up(args: argparse.Namespace) -> dict[str, Any]:
+    from lavr.chat import ChatSession, open_chat
+    from lavr.samples import resolve_image_arg
+
+    settings = _bench_settings("lavr-chat-bench-")
+    machine_before = _machine()
+    chat = open_chat(args.mode, args.llm, settings=settings)
     t0 = time.perf_counter()
-    warm.send("How many people are in this photo?", images=[resolve_image_arg("sample:zidane")])
+    ChatSession(chat).send("How many people are in this photo?", images=[resolve_image_arg("sample:zidane")])
     warm_s = time.perf_counter() - t0
-    session = ChatSession(chat)
-    rows = []
-    for n, question in enumerate(args.questions):
+
+    def turn(session: Any, question: str, label: str, image: bool) -> dict[str, Any]:
         t0 = time.perf_counter()
-        ans = session.send(question, images=[resolve_image_arg(args.image)] if n == 0 else [])
-        rows.append({"turn": n, "question": question, "answer": ans.answer,
-                     "seconds": round(time.perf_counter() - t0, 3), "llm_calls": ans.usage.llm_calls,
-                     "prompt_tokens": ans.usage.prompt_tokens,
-                     "tool_steps": sum(1 for s in ans.steps if s.kind == "tool"),
-                     "cached_tool_steps": sum(1 for s in ans.steps if s.kind == "tool" and s.cached)})
-    first, later = rows[0]["seconds"], [r["seconds"] for r in rows[1:]]
-    return {"llm": args.llm, "image": args.image, "warm_up_s": round(warm_s, 2), "turns": rows,
-            "follow_up_over_first": round(statistics.mean(later) / first, 3) if later and first else None}
+        ans = session.send(question, images=[resolve_image_arg(args.image)] if image else [])
+        tools = [s for s in ans.steps if s.kind == "tool"]
+        u = ans.usage
+        return {"turn": label, "question": question, "answer": ans.answer,
+                "seconds": round(time.perf_counter() - t0, 3), "mode": ans.mode, "llm_calls": u.llm_calls,
+                "prompt_tokens": u.prompt_tokens, "new_prompt_tokens": u.prompt_tokens - u.cached_prompt_tokens,
+                "completion_tokens": u.completion_tokens, "tool_steps": len(tools),
+                "cached_tool_steps": sum(1 for s in tools if s.cached)}
+
+    rows = []
+    pairs: list[tuple[float, float]] = []
+    for r in range(args.rounds):  # the LLM's seconds vary with the load: several rounds, medians
+        thread = ChatSession(chat)
+        rows.append(turn(thread, args.questions[0], f"round {r}: thread start" + (", experts cold" if r == 0 else ""),
+                         True))
+        for question in args.questions[1:]:
+            # the same question as the first turn of a new thread (experts cached), then as a follow-up in the
+            # thread: neither prompt was seen before (a follow-up's message also names the previous question)
+            first = turn(ChatSession(chat), question, f"round {r}: first turn of a new thread", True)
+            follow = turn(thread, question, f"round {r}: follow-up", False)
+            rows += [first, follow]
+            if first["llm_calls"] == follow["llm_calls"]:  # like with like: a rejected program costs a 2nd call
+                pairs.append((first["seconds"], follow["seconds"]))
+    chat.close()
+    firsts, follows = [a for a, _ in pairs], [b for _, b in pairs]
+    return {"mode": args.mode, "llm": args.llm, "image": args.image, "warm_up_s": round(warm_s, 2),
+            "machine_before": machine_before, "machine_after": _machine(), "turns": rows,
+            "pairs_with_equal_llm_calls": len(pairs),
+            "median_first_turn_s": round(statistics.median(firsts), 3) if pairs else None,
+            "median_follow_up_s": round(statistics.median(follows), 3) if pairs else None,
+            "follow_up_over_first_turn": round(statistics.median(follows) / statistics.median(firsts), 3)
+            if pairs else None}
 
 
-def _assembled(settings: Any) -> Any:
-    found = sorted(settings.subdir("models").glob("*.gguf"))
-    return found[0] if found else None
+PAGE_TIMER = """
+window.__lavr = {t0: null, running: false, event: null, step: null, done: null, answer: null};
+const box = document.querySelector('#lavr-input textarea');
+box.addEventListener('keydown', e => { if (e.key === 'Enter') window.__lavr.t0 = performance.now(); }, true);
+new MutationObserver(() => {
+  const t = window.__lavr, p = document.querySelector('#lavr-trace .lavr-trace');
+  if (t.t0 === null || !p) return;
+  const now = performance.now() - t.t0;
+  if (p.dataset.state === 'running') t.running = true;  // this turn's panel (the last turn's stays 'done' until then)
+  if (!t.running) return;
+  if (t.event === null && p.dataset.state === 'running' && +p.dataset.events >= 1) t.event = now;
+  if (t.step === null && p.dataset.state === 'running' && p.querySelector('details.step')) t.step = now;
+  if (t.done === null && p.dataset.state === 'done') {
+    t.done = now; t.answer = (p.querySelector('.lavr-q .answer') || {}).textContent || null;
+  }
+}).observe(document.body, {subtree: true, childList: true, attributes: true, characterData: true});
+"""
+
+
+def page(args: argparse.Namespace) -> dict[str, Any]:
+    import shutil
+    import socket
+
+    import uvicorn
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from lavr.chat.server import create_app
+    from lavr.chat import ChatSession, open_chat
+    from lavr.samples import resolve_image_arg
+
+    settings = _bench_settings("lavr-page-bench-")
+    machine_before = _machine()
+    chat = open_chat(args.mode, args.llm, settings=settings)
+    ChatSession(chat).send("How many people are in this photo?", images=[resolve_image_arg("sample:zidane")])
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(chat, settings, web=True), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    runner = threading.Thread(target=server.run, daemon=True)
+    runner.start()
+    while not server.started:
+        time.sleep(0.05)
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = shutil.which("chromium") or "chromium"
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                "--window-size=1400,1000", f"--user-data-dir={settings.data_dir / 'chromium'}"):
+        opts.add_argument(arg)
+    driver = webdriver.Chrome(options=opts, service=Service(executable_path=shutil.which("chromedriver")))
+    rows = []
+    try:
+        driver.get(f"http://127.0.0.1:{port}/")
+        wait = WebDriverWait(driver, 600, poll_frequency=0.1)
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#lavr-input textarea"))
+        for n, question in enumerate(args.questions):
+            driver.execute_script(PAGE_TIMER)
+            if n == 0:
+                driver.find_element(By.CSS_SELECTOR, "#lavr-input input[type=file]").send_keys(
+                    str(resolve_image_arg(args.image)))
+                wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#lavr-input img"))
+            box = driver.find_element(By.CSS_SELECTOR, "#lavr-input textarea")
+            box.send_keys(question)
+            box.send_keys(Keys.ENTER)
+            wait.until(lambda d: d.execute_script("return window.__lavr.done") is not None)
+            t = driver.execute_script("return window.__lavr")
+            answer = t["answer"]
+            rows.append({"turn": "first turn, experts cold" if n == 0 else f"follow-up {n}", "question": question,
+                         "answer": answer, "first_event_s": _s(t["event"]), "first_step_s": _s(t["step"]),
+                         "answer_s": _s(t["done"])})
+            if args.screenshot and n == len(args.questions) - 1:
+                driver.save_screenshot(args.screenshot)
+    finally:
+        driver.quit()
+        server.should_exit = True
+        runner.join(10)
+        chat.close()
+    return {"mode": args.mode, "llm": args.llm, "image": args.image, "machine_before": machine_before,
+            "machine_after": _machine(), "turns": rows}
+
+
+def _s(ms: float | None) -> float | None:
+    return None if ms is None else round(ms / 1000, 3)
 
 
 def _stub_chat(data: Path, llm_ms: float) -> Any:
@@ -185,17 +317,24 @@ def throughput(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="what", required=True)
-    f = sub.add_parser("follow-up")
-    f.add_argument("--llm", default="local")
-    f.add_argument("--image", default="sample:bus")
-    f.add_argument("--questions", nargs="+", default=["How many people are in this photo?",
-                                                      "Is anyone lying on the ground?"])
+    questions = ["How many people are there?", "And how many of them are on the left half?",
+                 "How many faces are there?"]
+    for name in ("follow-up", "page"):
+        f = sub.add_parser(name)
+        f.add_argument("--mode", default="auto", help="planning mode (default: auto, i.e. query with the local LLM)")
+        f.add_argument("--llm", default="local")
+        f.add_argument("--image", default="sample:bus")
+        f.add_argument("--questions", nargs="+", default=questions)
+        if name == "follow-up":
+            f.add_argument("--rounds", type=int, default=3, help="rounds of every question (medians are reported)")
+        if name == "page":
+            f.add_argument("--screenshot", help="save the page after the last turn here (PNG)")
     t = sub.add_parser("throughput")
     t.add_argument("--clients", type=int, nargs="+", default=[1, 4, 16])
     t.add_argument("--turns", type=int, default=8, help="follow-up turns per client (bounded)")
     t.add_argument("--llm-ms", type=float, default=50.0, help="stub LLM latency per call")
     args = parser.parse_args()
-    out = follow_up(args) if args.what == "follow-up" else throughput(args)
+    out = {"follow-up": follow_up, "page": page, "throughput": throughput}[args.what](args)
     print(json.dumps(out, indent=2))
 
 

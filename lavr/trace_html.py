@@ -67,12 +67,24 @@ def _svg(width: int, height: int, boxes: list[tuple[str, list[float]]]) -> str:
             + box_shapes(width, height, boxes) + "</svg>")
 
 
-def _data_url(pil: Any) -> tuple[str, int, int]:
-    pil = pil.copy()
-    pil.thumbnail((900, 900))
+def jpeg_data_url(pil: Any, side: int = 900) -> tuple[str, int, int]:
+    """A JPEG ``data:`` URL of ``pil`` shrunk to fit ``side`` pixels, and its width and height."""
+    pil = pil.convert("RGB") if pil.mode != "RGB" else pil.copy()
+    pil.thumbnail((side, side))
     buf = io.BytesIO()
     pil.save(buf, format="JPEG", quality=85)
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode(), pil.size[0], pil.size[1]
+
+
+_data_url = jpeg_data_url
+
+
+def figure_html(src: str, width: int, height: int, boxes: list[tuple[str, list[float]]], *, image_id: str = "",
+                alt: str = "") -> str:
+    """An image (by URL) with its boxes drawn over it: the ``.fig`` block of the trace pages."""
+    esc = html.escape
+    return (f'<div class="fig" data-image="{esc(image_id)}"><img src="{src}" width="{width}" height="{height}" '
+            f'alt="{esc(alt or image_id)}">{_svg(width, height, boxes)}</div>')
 
 
 STYLE = """
@@ -102,8 +114,7 @@ def render_trace_body(answer: Answer, image: ImageInput, *, images: dict[str, An
             if target not in figures and images and target in images:
                 figures[target] = _data_url(images[target])
             src, w, h = figures.get(target, main)
-            figure = (f'<div class="fig" data-image="{esc(target)}"><img src="{src}" width="{w}" height="{h}" '
-                      f'alt="{esc(target)}">{_svg(w, h, boxes)}</div>')
+            figure = figure_html(src, w, h, boxes, image_id=target)
         head = f"#{step.index} {esc(step.title)} · {step.seconds:.2f}s"
         head += " · cached" if isinstance(step, ToolStep) and step.cached else ""
         sections.append(f'<section class="{step.kind}"><h2>{head}</h2>{step.html_body()}{figure}</section>')

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import time
 from typing import Any
 
 from PIL import Image
@@ -36,10 +37,12 @@ class FindPeople(Tool[ImageArg, FoundOutput]):
     input_model = ImageArg
     output_model = FoundOutput
     calls = 0
+    delay_s = 0.0  # how long the "expert" works on an image it has not seen (status lines, streaming tests)
 
     def run(self, args: ImageArg, ctx: RunContext) -> FoundOutput:
         def compute() -> Boxes:
             FindPeople.calls += 1
+            time.sleep(FindPeople.delay_s)
             return Boxes(boxes=PEOPLE)
 
         # like the real detector: the expert output is cached by image content, ids are given per thread
@@ -76,6 +79,25 @@ class Where(Tool[ObjectArg, WhereOutput]):
         return WhereOutput(object=obj.id, image=obj.image, side=side, box=obj.box.model_dump())
 
 
+class SceneText(ToolOutput):
+    text: str
+
+    def to_text(self) -> str:
+        return self.text
+
+
+class Describe(Tool[ImageArg, SceneText]):
+    """Describe the whole scene at length (test double: ~2,500 characters that end with END-OF-SCENE)."""
+
+    name = "describe"
+    input_model = ImageArg
+    output_model = SceneText
+
+    def run(self, args: ImageArg, ctx: RunContext) -> SceneText:
+        things = "; ".join(f"thing_{n} is a grey cube at [0.{n:03d}, 0.100, 0.{n + 100:03d}, 0.900]" for n in range(40))
+        return SceneText(text=f"{args.image}: {things}; END-OF-SCENE")
+
+
 def call(tool: str, **args: Any) -> dict[str, Any]:
     return {"thought": f"use {tool}", "tool_calls": [{"tool": tool, "args": args}]}
 
@@ -100,10 +122,10 @@ def data_url(img: Image.Image) -> str:
     return "data:image/png;base64," + base64.b64encode(png_bytes(img)).decode()
 
 
-def make_agent(settings, replies, **kw) -> tuple[Agent, ScriptedBackend]:
+def make_agent(settings, replies, *, tools: list[Tool] | None = None, **kw) -> tuple[Agent, ScriptedBackend]:
     backend = replies if isinstance(replies, ScriptedBackend) else ScriptedBackend(replies, **kw)
     agent = Agent(backend, settings=settings.model_copy(update={"num_examples": 0}),
-                  tools=[FindPeople(settings), Where(settings)], cache=False)
+                  tools=[FindPeople(settings), Where(settings), *(tools or [])], cache=False)
     return agent, backend
 
 

@@ -256,7 +256,7 @@ def test_the_terminal_answers_questions_about_the_thread(settings, tmp_path):
     repl.run(iter(["How many people?", "What did I ask you first?", "/trace", "thanks!"]))
     text = out.getvalue()
     assert '\nYour first question was "How many people?"; I answered 2.\n' in text
-    assert "#0 answer: Your first question" in text and "\nYou're welcome!" in text
+    assert "\n#0 answer · " in text and " s: answer: Your first question" in text and "\nYou're welcome!" in text
 
 
 def test_the_server_routes_alike_streaming_or_not(settings):

@@ -13,7 +13,8 @@ import openai
 import pytest
 from PIL import Image
 
-from chat_helpers import LiveServer, answer, call, data_url, make_chat, photo, png_bytes
+from chat_helpers import FindPeople, LiveServer, answer, call, data_url, make_chat, photo, png_bytes
+from lavr.chat import thread_of_completion
 from lavr.chat.server import create_app
 
 TOKEN = "s3cret-token"
@@ -79,12 +80,59 @@ def test_streaming_sends_steps_then_the_answer(server):
     chunks = list(stream)
     text = "".join(ch.choices[0].delta.content or "" for ch in chunks if ch.choices)
     assert text == "2"
-    steps = [ch.model_extra["lavr"]["step"]["kind"] for ch in chunks
-             if ch.model_extra.get("lavr", {}).get("step")]
-    assert steps == ["plan", "tool", "answer"]
+    events = [(k, v) for ch in chunks for k, v in (ch.model_extra.get("lavr") or {}).items() if k in ("step", "progress")]
+    assert [v["kind"] if k == "step" else v["text"] for k, v in events] == [
+        "thinking (react planner)", "plan", "running find on img_0", "tool", "thinking (react planner)", "answer"]
+    assert events[2][1] == {"kind": "progress", "stage": "tools", "tools": ["find(img_0)"],
+                            "text": "running find on img_0"}
     finals = [ch for ch in chunks if ch.choices and ch.choices[0].finish_reason == "stop"]
     assert len(finals) == 1 and finals[0].model_extra["lavr"]["answer"]["answer"] == "2"
     assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens > 0
+    thread = finals[0].model_extra["lavr"]["thread_id"]
+    assert {ch.id for ch in chunks} == {chunks[0].id} and thread_of_completion(chunks[0].id) == thread
+
+
+def test_steps_stream_as_they_happen(server):
+    """Each step leaves the server when its node ends, not when the turn does: the expert takes 1 s here, and the
+    chunk saying it runs arrives that long before the tool's step and the answer (it is timed relative to them: the
+    router's first message also waits for its encoder to load)."""
+    FindPeople.delay_s = 1.0
+    try:
+        body = {"model": "lavr", "stream": True, "messages": [user("How many people?", data_url(photo()))]}
+        seen: list[tuple[float, dict]] = []
+        start = time.perf_counter()
+        with httpx.stream("POST", server.url + "/v1/chat/completions", json=body, timeout=30,
+                          headers={"Authorization": f"Bearer {TOKEN}"}) as r:
+            for line in r.iter_lines():
+                if line.startswith("data: {"):
+                    seen.append((time.perf_counter() - start, json.loads(line[6:])))
+    finally:
+        FindPeople.delay_s = 0.0
+
+    def at(predicate) -> float:
+        return next(t for t, chunk in seen if predicate(chunk.get("lavr") or {}, chunk))
+
+    running = at(lambda lavr, _: (lavr.get("progress") or {}).get("tools") == ["find(img_0)"])
+    tool = at(lambda lavr, _: (lavr.get("step") or {}).get("kind") == "tool")
+    content = at(lambda _, chunk: bool(chunk["choices"] and chunk["choices"][0]["delta"].get("content")))
+    assert tool - running >= 0.9 and content >= tool, (running, tool, content)  # sent while the expert worked
+
+
+def test_langchain_style_clients_see_the_thread(server):
+    """LangChain's ChatOpenAI keeps the standard fields only: the completion id (``response_metadata["id"]``) and,
+    with ``include_response_headers=True``, the response headers (it reads them through the openai client's raw
+    response, as here). Both name the thread."""
+    c = client(server)
+    raw = c.chat.completions.with_raw_response.create(model="lavr", messages=[user("How many?", data_url(photo()))])
+    completion = raw.parse()
+    thread = completion.model_extra["lavr"]["thread_id"]
+    assert raw.headers["x-lavr-thread"] == thread
+    assert completion.id.startswith("chatcmpl-") and completion.id.endswith("-" + thread)
+    assert thread_of_completion(completion.id) == thread
+    assert thread_of_completion("chatcmpl-abc") is None and thread_of_completion("chatcmpl-0123456789ab-../x") is None
+    follow = c.chat.completions.create(model="lavr", messages=[user("Where is obj_1?")],
+                                       extra_headers={"X-Lavr-Thread": thread_of_completion(completion.id)})
+    assert follow.choices[0].message.content == "right" and follow.model_extra["lavr"]["turn"] == 1
 
 
 def test_stateless_conversation_seeds_a_new_thread(server):

@@ -111,7 +111,8 @@ def login(url: str) -> Iterator[httpx.Client]:
 
 def submit(http: httpx.Client, path: str) -> tuple[httpx.Response, str]:
     """The issue's ``/gradio_api/call/submit`` naming ``path``, then the event's result (when there is one)."""
-    body = {"data": [{"text": "How many people?", "files": [{"path": path, "meta": {"_type": "gradio.FileData"}}]}]}
+    message = {"text": "How many people?", "files": [{"path": path, "meta": {"_type": "gradio.FileData"}}]}
+    body = {"data": [message, None, [], False]}  # the page's inputs: message, thread, this browser's threads, all?
     r = http.post("/gradio_api/call/submit", json=body)
     events = ""
     if r.status_code == 200:
@@ -152,7 +153,7 @@ def test_an_image_inside_the_roots_and_an_upload_are_answered(server, place):
     _, roots, _ = place
     with login(server.url) as http:
         r, events = submit(http, str(roots / "inside.png"))
-        assert r.status_code == 200 and "event: complete" in events and "(attached img_0)" in events, events
+        assert r.status_code == 200 and "event: complete" in events and '"alt_text": "img_0"' in events, events
         up = http.post("/gradio_api/upload", files={"files": ("bus.png", png_bytes(photo()), "image/png")})
         assert up.status_code == 200, up.text
         uploaded = Path(up.json()[0])

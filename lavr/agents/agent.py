@@ -24,6 +24,7 @@ from ..planners.prompting import image_data_url
 from ..settings import Settings
 from ..tools import RunContext, Tool, ToolRegistry, default_tools
 from ..trace import Answer, Step, ToolStep, total_usage
+from .events import EventCallback, emit, events_of_update, planning
 from .executor import ToolExecutor
 from .graph import build_graph, new_question
 
@@ -150,18 +151,24 @@ class Agent:
 
     def run(self, ctx: RunContext, image_ids: list[str], question: str, *,
             history: list[tuple[str, str]] | None = None, thread_id: str | None = None,
-            start: float | None = None, durability: Literal["sync", "async", "exit"] | None = None) -> Answer:
+            start: float | None = None, durability: Literal["sync", "async", "exit"] | None = None,
+            on_event: EventCallback | None = None) -> Answer:
         """Run the graph for one question about images already in ``ctx``; the one place an ``Answer`` is built.
 
         With a checkpointer and a ``thread_id``, the thread's earlier turns are kept in the graph's state and
         reach the planner as history (``history`` then replaces them only when given). ``durability`` is
-        LangGraph's checkpoint mode (chat threads use ``"exit"``: one checkpoint, written when the question ends)."""
+        LangGraph's checkpoint mode (chat threads use ``"exit"``: one checkpoint, written when the question ends).
+        ``on_event`` sees each step as its node ends and a ``Progress`` before the planner or tools start
+        (``lavr.agents.events``)."""
         start = time.perf_counter() if start is None else start
         config = {"configurable": {"lavr_context": ctx, "thread_id": thread_id or uuid.uuid4().hex},
                   "recursion_limit": 4 * (self.settings.max_steps + self.settings.max_retries) + 10
                   + 2 * self.planner.calls_per_turn}
-        state = self.graph.invoke(new_question(question, self.image_infos(ctx, image_ids), history), config,
-                                  durability=durability)
+        start_input = new_question(question, self.image_infos(ctx, image_ids), history)
+        if on_event is None:
+            state = self.graph.invoke(start_input, config, durability=durability)
+        else:
+            state = self._streamed(start_input, config, durability, on_event)
         if state.get("error"):
             raise BackendError(state["error"])
         steps = list(state.get("steps", []))
@@ -174,6 +181,21 @@ class Agent:
             finished=state.get("finished") or "budget_exhausted", mode=self.mode, llm=getattr(self.backend, "name", type(self.backend).__name__),
             thread_id=thread_id,
         )
+
+    def _streamed(self, start_input: dict[str, Any], config: dict[str, Any], durability: Any,
+                  on_event: EventCallback) -> dict[str, Any]:
+        """``graph.invoke``, node by node: the same final state, with each node's steps reported as it ends."""
+        emit(on_event, planning(self.mode))
+        state: dict[str, Any] = {}
+        for mode, chunk in self.graph.stream(start_input, config, stream_mode=["updates", "values"],
+                                             durability=durability):
+            if mode == "values":
+                state = chunk
+                continue
+            for node, update in chunk.items():
+                for event in events_of_update(node, update, self.mode):
+                    emit(on_event, event)
+        return state
 
 
 def ask(image: ImageInput | Path, question: str, **kwargs: Any) -> Answer:

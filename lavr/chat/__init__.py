@@ -6,7 +6,8 @@ session API, an OpenAI-compatible server with a web page, and a command-line REP
     chat.send("How many people?", images=["bus.jpg"]).answer
 """
 
-from .models import ChatReply, ChatService, ChatTurn, ThreadImage, ThreadInfo
+from .models import ChatReply, ChatService, ChatTurn, ThreadImage, ThreadInfo, thread_of_completion
 from .session import ChatSession, open_chat
 
-__all__ = ["ChatReply", "ChatService", "ChatSession", "ChatTurn", "ThreadImage", "ThreadInfo", "open_chat"]
+__all__ = ["ChatReply", "ChatService", "ChatSession", "ChatTurn", "ThreadImage", "ThreadInfo", "open_chat",
+           "thread_of_completion"]

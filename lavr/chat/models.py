@@ -10,6 +10,7 @@ from typing import Any, Callable, Literal, Protocol, Sequence
 
 from pydantic import BaseModel, Field
 
+from ..agents.events import Progress
 from ..errors import InputError
 from ..images import ImageInput
 from ..trace import Answer, Step
@@ -17,6 +18,22 @@ from ..trace import Answer, Step
 THREAD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 StepCallback = Callable[[Step], None]
+ProgressCallback = Callable[[Progress], None]
+
+
+def turn_listener(on_step: StepCallback | None, on_progress: ProgressCallback | None) -> Callable[[Any], None] | None:
+    """One ``Agent.run`` event listener that hands steps to ``on_step`` and progress to ``on_progress``."""
+    if on_step is None and on_progress is None:
+        return None
+
+    def listen(event: Any) -> None:
+        if isinstance(event, Progress):
+            if on_progress is not None:
+                on_progress(event)
+        elif on_step is not None:
+            on_step(event)
+
+    return listen
 
 
 def check_thread_id(thread_id: str) -> str:
@@ -24,6 +41,23 @@ def check_thread_id(thread_id: str) -> str:
     if not isinstance(thread_id, str) or not THREAD_ID.fullmatch(thread_id):  # match() lets a final newline in
         raise InputError(f"invalid thread id {str(thread_id)[:80]!r}: use 1-64 letters, digits, '_', '.' or '-'")
     return thread_id
+
+
+def completion_id(thread_id: str) -> str:
+    """A completion id that names its thread: ``chatcmpl-<12 hex>-<thread id>``."""
+    return f"chatcmpl-{uuid.uuid4().hex[:12]}-{thread_id}"
+
+
+def thread_of_completion(completion: str) -> str | None:
+    """The thread id inside a completion id this server gave (``completion_id``), else None."""
+    head, _, rest = completion.partition("-")
+    random, _, thread_id = rest.partition("-")
+    if head != "chatcmpl" or len(random) != 12 or not thread_id:
+        return None
+    try:
+        return check_thread_id(thread_id)
+    except InputError:
+        return None
 
 
 def new_thread_id() -> str:
@@ -94,10 +128,12 @@ class ChatService(Protocol):
         ...
 
     def send(self, thread_id: str | None, text: str, images: Sequence[ImageInput] = (), *, create: bool = False,
-             history: Sequence[tuple[str, str]] = (), on_step: StepCallback | None = None) -> ChatReply:
+             history: Sequence[tuple[str, str]] = (), on_step: StepCallback | None = None,
+             on_progress: ProgressCallback | None = None) -> ChatReply:
         """Ask ``text`` in a thread, attaching ``images`` first. ``thread_id`` None, or ``create`` with an id that
         does not exist yet, makes a new thread seeded with ``history`` (only once the input has been checked).
-        ``on_step`` sees the turn's trace steps.
+        ``on_step`` sees each trace step as it happens; ``on_progress`` what starts next (the planner, or which
+        tools on which images). Both are called in the turn's thread, before ``send`` returns.
 
         Raises:
             ThreadNotFound: ``thread_id`` does not exist.
@@ -114,6 +150,11 @@ class ChatService(Protocol):
         ...
 
     def info(self, thread_id: str) -> ThreadInfo:
+        ...
+
+    def state(self, thread_id: str) -> Any:
+        """The whole thread (``lavr.chat.thread.ThreadState``: images, objects, turns with their traces), read
+        once (``ThreadNotFound`` if there is none)."""
         ...
 
     def image(self, thread_id: str, image_id: str) -> Any:

@@ -13,8 +13,14 @@ user/assistant pairs and images, and the last message is answered; its id comes 
 the ``X-Lavr-Thread`` response header. An id that does not exist is a 404.
 
 The response is a normal ``chat.completion`` whose message content is the short answer, plus a ``lavr`` field
-(thread id, turn index, the whole ``Answer`` with its trace) that OpenAI clients ignore. Streams send one chunk
-per trace step (empty delta, the step in ``lavr.step``), then the answer, then ``[DONE]``.
+(thread id, turn index, the whole ``Answer`` with its trace) that OpenAI clients ignore (the official client keeps
+it in ``model_extra``). The completion id ends with the thread id (``chatcmpl-<12 hex>-<thread id>``, see
+``thread_of_completion``), so clients that keep only the standard fields (LangChain's ``ChatOpenAI``:
+``response_metadata["id"]``) can still continue the thread.
+
+Streams send the steps as they happen: a chunk per ``Progress`` (what starts next: the planner, or which tools on
+which images; ``lavr.progress``) and per trace step (``lavr.step``), each with an empty delta, then the answer as
+content, then a last chunk with the whole ``lavr`` field, then ``[DONE]``.
 
 Auth: with ``LAVR_SERVER_TOKEN`` set, every ``/v1`` call needs ``Authorization: Bearer TOKEN`` (401 otherwise),
 and the web page asks for it at ``/login`` (or takes the same header).
@@ -39,12 +45,12 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from ..agents.events import Progress
 from ..errors import BackendError, ImageError, InputError, LavrError, ThreadNotFound, ThreadStateError
-from ..trace import Step
 from ..settings import Settings
 from .content import ChatCompletionRequest, ImageTooLarge, check_image_path, read_image_url, split_conversation
 from .guard import RequestGuard, error_body
-from .models import ChatReply, ChatService, check_thread_id, new_thread_id
+from .models import ChatReply, ChatService, check_thread_id, completion_id, new_thread_id
 
 logger = logging.getLogger(__name__)
 
@@ -90,20 +96,23 @@ def create_app(service: ChatService, settings: Settings, *, web: bool = True, wo
     app.state.service, app.state.settings, app.state.pool = service, settings, pool
     max_body = 2 * settings.chat_max_image_bytes + 1_000_000
 
+    def refused(request: Request, err: ApiError) -> JSONResponse:
+        log_refusal(request.method, request.url.path, err)
+        return JSONResponse(_error_body(err.message, err.code, err.kind), status_code=err.status)
+
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(_error_body(exc.message, exc.code, exc.kind), status_code=exc.status)
+        return refused(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'body'}: {e.get('msg')}"
                              for e in exc.errors()[:5])
-        return JSONResponse(_error_body(f"invalid request body: {problems}", "invalid_body"), status_code=400)
+        return refused(request, ApiError(400, f"invalid request body: {problems}", "invalid_body"))
 
     @app.exception_handler(LavrError)
     async def _lavr_error(request: Request, exc: LavrError) -> JSONResponse:
-        err = error_for(exc)
-        return JSONResponse(_error_body(err.message, err.code, err.kind), status_code=err.status)
+        return refused(request, error_for(exc))
 
     def auth(request: Request) -> None:
         token = settings.server_token
@@ -173,7 +182,7 @@ def create_app(service: ChatService, settings: Settings, *, web: bool = True, wo
         headers = {THREAD_HEADER: thread_id}
         if req.stream:
             include_usage = bool((req.stream_options or {}).get("include_usage"))
-            return StreamingResponse(_stream(send, pool, thread_id, model, include_usage),
+            return StreamingResponse(_stream(send, pool, thread_id, model, include_usage, request.url.path),
                                      media_type="text/event-stream", headers={**headers, "Cache-Control": "no-cache"})
         reply = await in_pool(send)
         return JSONResponse(completion_body(reply, model), headers=headers)
@@ -217,9 +226,23 @@ def _lavr_field(reply: ChatReply) -> dict[str, Any]:
             "answer": reply.turn.answer.model_dump(mode="json")}
 
 
+def log_refusal(method: str, path: str, err: ApiError) -> None:
+    """A refused request as one log line: a client's mistake is a warning, never a traceback (a server error
+    that is not lavr's own was logged whole by ``error_for``)."""
+    level = logging.WARNING if err.status < 500 else logging.ERROR
+    logger.log(level, "%s %s refused (%d %s): %s", method, path, err.status, err.code, " ".join(err.message.split()))
+
+
+def event_fields(thread_id: str, event: Any) -> dict[str, Any]:
+    """The ``lavr`` field of a streamed chunk for one run event: ``step`` (a trace step, as in the answer's
+    ``steps``) or ``progress`` (``{"stage", "tools", "text"}``)."""
+    key = "progress" if isinstance(event, Progress) else "step"
+    return {"thread_id": thread_id, key: event.model_dump(mode="json")}
+
+
 def completion_body(reply: ChatReply, model: str) -> dict[str, Any]:
     return {
-        "id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
+        "id": completion_id(reply.thread_id), "object": "chat.completion", "created": int(time.time()),
         "model": model, "system_fingerprint": None,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": reply.turn.answer.answer},
                      "finish_reason": "stop", "logprobs": None}],
@@ -231,28 +254,29 @@ def _sse(obj: Any) -> bytes:
     return f"data: {json.dumps(obj, separators=(',', ':'))}\n\n".encode()
 
 
-async def _stream(send: Any, pool: ThreadPoolExecutor, thread_id: str, model: str,
-                  include_usage: bool) -> AsyncIterator[bytes]:
-    """Server-sent events for one turn. The turn runs to its commit even if the client goes away mid-stream."""
+async def _stream(send: Any, pool: ThreadPoolExecutor, thread_id: str, model: str, include_usage: bool,
+                  path: str = "/v1/chat/completions") -> AsyncIterator[bytes]:
+    """Server-sent events for one turn, each step as it happens. The turn runs to its commit even if the client
+    goes away mid-stream."""
     loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[Step] = asyncio.Queue()
-    cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    cid, created = completion_id(thread_id), int(time.time())
 
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, Any]:
         return {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
                 "system_fingerprint": None,
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **extra}
 
-    def on_step(step: Step) -> None:
-        loop.call_soon_threadsafe(queue.put_nowait, step)
+    def on_event(event: Any) -> None:
+        loop.call_soon_threadsafe(queue.put_nowait, event)
 
-    future = loop.run_in_executor(pool, lambda: send(on_step=on_step))
+    future = loop.run_in_executor(pool, lambda: send(on_step=on_event, on_progress=on_event))
     yield _sse(chunk({"role": "assistant", "content": ""}, lavr={"thread_id": thread_id}))
 
-    def step_chunk(step: Step) -> bytes:
-        return _sse(chunk({}, lavr={"thread_id": thread_id, "step": step.model_dump(mode="json")}))
+    def event_chunk(event: Any) -> bytes:
+        return _sse(chunk({}, lavr=event_fields(thread_id, event)))
 
-    getter: asyncio.Future[Step] | None = None
+    getter: asyncio.Future[Any] | None = None
     try:
         while True:
             if getter is None:
@@ -260,11 +284,11 @@ async def _stream(send: Any, pool: ThreadPoolExecutor, thread_id: str, model: st
             done, _ = await asyncio.wait({getter, future}, timeout=KEEPALIVE_S,
                                          return_when=asyncio.FIRST_COMPLETED)
             if getter in done:
-                step, getter = getter.result(), None
-                yield step_chunk(step)
-            elif future in done:  # steps were queued before the turn returned: drain them, then finish
+                event, getter = getter.result(), None
+                yield event_chunk(event)
+            elif future in done:  # events were queued before the turn returned: drain them, then finish
                 while not queue.empty():
-                    yield step_chunk(queue.get_nowait())
+                    yield event_chunk(queue.get_nowait())
                 break
             else:
                 yield b": keep-alive\n\n"
@@ -275,6 +299,7 @@ async def _stream(send: Any, pool: ThreadPoolExecutor, thread_id: str, model: st
         reply = future.result()
     except Exception as exc:  # the stream has started: the error goes in an event, as OpenAI servers do
         err = error_for(exc)
+        log_refusal("POST", path, err)
         yield _sse(_error_body(err.message, err.code, err.kind))
         yield b"data: [DONE]\n\n"
         return
@@ -286,14 +311,62 @@ async def _stream(send: Any, pool: ThreadPoolExecutor, thread_id: str, model: st
     yield b"data: [DONE]\n\n"
 
 
+SERVE_ENV = "LAVR_SERVE_OPTIONS"  # how ``serve`` hands its settings and options to worker processes
+
+
 def serve(*, host: str = "127.0.0.1", port: int = 8000, settings: Settings | None = None, mode: str = "auto",
-          llm: str | None = None, web: bool = True) -> None:
-    """Run the server until interrupted (``lavr serve``)."""
+          llm: str | None = None, web: bool = True, workers: int = 1, log_level: str = "info") -> None:
+    """Run the server until interrupted (``lavr serve``): a start-up line, then uvicorn's own lines and access log.
+
+    ``workers`` > 1 starts that many processes on one socket (uvicorn's supervisor), each with its own model; they
+    share threads through PostgreSQL (required) and serve the API only: the web page keeps a browser's session in
+    one process, so it runs in a ``lavr serve`` of its own on the same database.
+
+    Raises:
+        InputError: ``workers`` > 1 with the web page, or without PostgreSQL.
+    """
     import uvicorn
 
-    from .session import open_chat
+    from .logs import log_config
 
     settings = settings or Settings()
+    if workers > 1:
+        if web:
+            raise InputError("--workers serves the API only (a browser's page session lives in one process): add "
+                             "--no-web, and serve the page from one more `lavr serve` on the same PostgreSQL")
+        if not settings.chat_postgres_url:
+            raise InputError("--workers needs LAVR_CHAT_POSTGRES_URL: worker processes share threads through "
+                             "PostgreSQL")
+        import os
+
+        options = {"host": host, "port": port, "mode": mode, "llm": llm or settings.llm, "workers": workers,
+                   "settings": json.loads(settings.model_dump_json())}
+        os.environ[SERVE_ENV] = json.dumps(options)  # spawned workers inherit the environment
+        uvicorn.run(f"{__name__}:app_from_environment", factory=True, host=host, port=port, workers=workers,
+                    log_config=log_config(log_level), timeout_graceful_shutdown=5)
+        return
+    app = build_served_app(host=host, port=port, settings=settings, mode=mode, llm=llm, web=web)
+    uvicorn.run(app, host=host, port=port, log_config=log_config(log_level), timeout_graceful_shutdown=5)
+
+
+def build_served_app(*, host: str, port: int, settings: Settings, mode: str, llm: str | None, web: bool,
+                     workers: int = 1) -> FastAPI:
+    """The app ``serve`` runs: the agent and its threads, and the start-up line once the app starts."""
+    from .logs import startup_line
+    from .session import open_chat
+
     service = open_chat(mode, llm or settings.llm, settings=settings)
     app = create_app(service, settings, web=web)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    line = startup_line(host=host, port=port, service=service, settings=settings, web=web, workers=workers)
+    app.router.on_startup.append(lambda: logger.info("%s", line))
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one worker process of ``serve(workers=N)`` (uvicorn calls it by name in each process)."""
+    import os
+
+    options = json.loads(os.environ[SERVE_ENV])
+    settings = Settings.model_validate(options["settings"])
+    return build_served_app(host=options["host"], port=options["port"], settings=settings, mode=options["mode"],
+                            llm=options["llm"], web=False, workers=options["workers"])

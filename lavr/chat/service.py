@@ -34,8 +34,8 @@ from ..settings import Settings
 from ..trace import STEPS, Answer, Step, total_usage
 from .blobs import ImageBlobs
 from .conversation import ConversationAnswerer
-from .models import (ChatReply, ChatTurn, StepCallback, ThreadImage, ThreadInfo, check_thread_id, new_thread_id,
-                     utcnow)
+from .models import (ChatReply, ChatTurn, ProgressCallback, StepCallback, ThreadImage, ThreadInfo, check_thread_id,
+                     new_thread_id, turn_listener, utcnow)
 from .routing import Kind, RouteDecision, Router, default_router
 from .thread import ThreadState, prompt_history
 
@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 MAX_TEXT_CHARS = 2000  # every message of a turn, the earlier ones a client sends along included
 MAX_HISTORY_TURNS = 100  # earlier (question, answer) pairs a client may seed a new thread with
+SETUP_LOCK_KEY = 0x6C617672_63686174  # "lavrchat": the advisory lock that serialises creating the PostgreSQL tables
 
 
 class ChatThreads:
@@ -196,7 +197,8 @@ class ChatThreads:
         self.graph.update_state(self._config(thread_id), {"answers": seeded, "objects": []}, as_node="finish")
 
     def send(self, thread_id: str | None, text: str, images: Sequence[ImageInput] = (), *, create: bool = False,
-             history: Sequence[tuple[str, str]] = (), on_step: StepCallback | None = None) -> ChatReply:
+             history: Sequence[tuple[str, str]] = (), on_step: StepCallback | None = None,
+             on_progress: ProgressCallback | None = None) -> ChatReply:
         text = (text or "").strip()
         if not text:
             raise InputError("the message is empty")
@@ -228,16 +230,15 @@ class ChatThreads:
                 else:
                     if not state.images and not stored:
                         raise InputError("attach an image first: this thread has none")
-                    answer = self._run_turn(state, text, stored)
+                    answer = self._run_turn(state, text, stored, on_event=turn_listener(on_step, on_progress))
                     turn = ChatTurn(index=len(state.turns), text=text,
                                     images=[i.id for i in state.images if i.turn == len(state.turns)], answer=answer)
                 done = True
         finally:
             if made and not done:  # the thread was made for this turn, which failed: it never existed
                 self._forget(thread_id)
-        answer = turn.answer
-        if on_step is not None:
-            for step in answer.steps:
+        if decision.kind != "scene" and on_step is not None:  # answered from memory: its step, once it is done
+            for step in turn.answer.steps:
                 _safe_call(on_step, step)
         return ChatReply(thread_id=thread_id, turn=turn)
 
@@ -308,7 +309,8 @@ class ChatThreads:
     def history_budget(self) -> int:
         return self.settings.chat_history_tokens or max(256, self.settings.llm_context // 4)
 
-    def _run_turn(self, state: ThreadState, text: str, stored: list[tuple[str, Any]]) -> Answer:
+    def _run_turn(self, state: ThreadState, text: str, stored: list[tuple[str, Any]], *,
+                  on_event: Any = None) -> Answer:
         """Restore the thread into a run context, add the new images, and run the graph on the thread."""
         start = time.perf_counter()
         index = len(state.turns)
@@ -327,7 +329,8 @@ class ChatThreads:
         history = prompt_history(state, self.history_budget(), attached=new_ids)
         # One checkpoint per turn, written when it ends: the turn is committed whole, and a process killed during
         # it leaves the thread exactly as it was.
-        return self.agent.run(ctx, ids, text, history=history, thread_id=state.id, start=start, durability="exit")
+        return self.agent.run(ctx, ids, text, history=history, thread_id=state.id, start=start, durability="exit",
+                              on_event=on_event)
 
     # Locks --------------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -453,7 +456,20 @@ def open_postgres(url: str) -> Any:
     try:
         pool.open(wait=True, timeout=15)
         saver = PostgresSaver(pool, serde=serializer())
-        saver.setup()
+        # Server processes that start together (lavr serve --workers N) would race to create the tables: CREATE
+        # ... IF NOT EXISTS is not safe against a concurrent CREATE in PostgreSQL. One at a time, by a lock key,
+        # polled (a statement left waiting on the lock would hold a snapshot that CREATE INDEX CONCURRENTLY, in the
+        # process that has the lock, waits for).
+        with pool.connection() as conn:
+            deadline = time.monotonic() + 120
+            while not conn.execute("SELECT pg_try_advisory_lock(%s) AS got", (SETUP_LOCK_KEY,)).fetchone()["got"]:
+                if time.monotonic() > deadline:
+                    raise LavrError("another process has been creating the chat tables for 2 minutes")
+                time.sleep(0.1)
+            try:
+                saver.setup()
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK_KEY,))
     except (psycopg.Error, Exception) as exc:
         pool.close()
         raise LavrError(f"cannot use the PostgreSQL chat store ({type(exc).__name__}: {str(exc)[:200]})") from None

@@ -1,6 +1,10 @@
-"""The web page at ``/``: Gradio's chatbot and multimodal textbox (upload or paste an image, ask, follow up), the
-visual trace of the last answer (the image with each step's boxes, drawn by ``lavr.trace_html``) and the thread
-list. Gradio is mounted on the server's FastAPI app; analytics and remote fonts are off so it works offline.
+"""The web page at ``/``: Gradio's chatbot and multimodal textbox (upload or paste an image, ask, follow up; the
+images show in the bubbles), a panel with the selected turn (the picture with the boxes its answer rests on first,
+then every step folded, drawn by ``lavr.chat.web_view``) and this browser's threads (every thread, API clients'
+too, only when asked). A turn's steps stream into the panel as they happen (``TurnStream``: the same run events
+the API streams as ``lavr.step`` / ``lavr.progress``). A refused turn (no image yet, an unreadable file) is one
+message in the chat and one warning line in the log. Gradio is mounted on the server's FastAPI app; analytics and
+remote fonts are off so it works offline.
 
 Files: the page reads only images uploaded through it (Gradio keeps them in ``DATA_DIR/chat/gradio``, its
 temporary folder, private to the server's user) or, like ``file://`` URLs, files inside ``LAVR_ALLOWED_ROOTS``;
@@ -12,29 +16,35 @@ HTTP-only session cookie derived from it; the page and its API also accept ``Aut
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import hmac
 import html
 import logging
 import os
+import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from ..errors import LavrError
+from ..errors import InputError, LavrError, ThreadNotFound
+from ..images import load_image
 from ..settings import Settings
-from ..trace_html import STYLE, render_trace_body
 from .content import read_image_path
 from .conversation import trace_turn
 from .guard import SESSION_COOKIE, has_credentials, session_value
 from .models import ChatService, ChatTurn
+from .streaming import TurnStream
+from .web_view import EMPTY_PANEL, Thumbnails, TurnView, chat_messages, image_message, inline_pictures
 
 logger = logging.getLogger(__name__)
 
-EMPTY_TRACE = '<div class="lavr-trace"><p>The visual trace of the last answer shows here.</p></div>'
-TRACE_CSS = ".lavr-trace { max-height: 80vh; overflow-y: auto; } .lavr-trace h1 { font-size: 1.2em; }"
 SYSTEM_FONTS = ["system-ui", "Segoe UI", "Helvetica", "Arial", "sans-serif"]
+NO_IMAGE = ("attach an image first (the paperclip, or paste one), then send your question again: it is still in the "
+            "box")
+TURNS_AT_ONCE = 16  # page turns that may run at once (each in its own thread; turns of one thread queue)
 
 
 WEB_USER = "lavr"
@@ -60,29 +70,37 @@ def _gradio_env(settings: Settings) -> None:
     os.environ["GRADIO_EXAMPLES_CACHE"] = str(folder / "examples")
 
 
+def page_secret(settings: Settings) -> str:
+    """The key the page's per-browser thread list is sealed with in the browser (kept in the data folder, so the
+    list survives a restart of the server)."""
+    path = settings.subdir("chat") / "page_secret"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(16))
+    return path.read_text().strip()
+
+
 def trace_html(service: ChatService, thread_id: str, turn: ChatTurn) -> str:
-    """The visual trace of one turn as an HTML fragment (all text escaped by ``render_trace_body``)."""
-    answer = turn.answer
-    images = {i.id: service.image(thread_id, i.id) for i in service.info(thread_id).images}
-    focus = images.get(answer.image) or service.image(thread_id, answer.image)
-    body = render_trace_body(answer, focus, images=images, input_figure=False)
-    return (f'<div class="lavr-trace" data-turn="{turn.index}"><style>{STYLE}{TRACE_CSS}</style>{body}</div>')
+    """The panel of one turn as an HTML fragment, its pictures inline (the page itself serves them as files)."""
+
+    def image_of(image_id: str) -> Any:
+        try:
+            return service.image(thread_id, image_id)
+        except LavrError:
+            return None
+
+    return TurnView.of_turn(turn, inline_pictures(image_of)).html()
 
 
-def chat_messages(service: ChatService, thread_id: str | None) -> list[dict[str, Any]]:
-    """The thread as Gradio chatbot messages: each turn's text (naming its images) and the answer."""
-    if not thread_id:
-        return []
-    out: list[dict[str, Any]] = []
-    for turn in service.history(thread_id):
-        note = f"\n\n(attached {', '.join(turn.images)})" if turn.images else ""
-        out.append({"role": "user", "content": turn.text + note})
-        out.append({"role": "assistant", "content": turn.answer.answer})
-    return out
-
-
-def _thread_choices(service: ChatService) -> list[tuple[str, str]]:
-    return [(f"{t.title or t.id} · {t.turns} turns", t.id) for t in service.threads()]
+def thread_choices(service: ChatService, mine: list[str], show_all: bool) -> list[tuple[str, str]]:
+    """The thread list: this browser's threads (newest first), or every thread (API clients' too) when asked."""
+    listed = service.threads()
+    if not show_all:
+        wanted = set(mine or [])
+        listed = [t for t in listed if t.id in wanted]
+    return [(f"{t.title or t.id} · {t.turns} turn{'s' * (t.turns != 1)} · {t.updated[11:16]} · {t.id[-6:]}", t.id)
+            for t in listed]
 
 
 def build_blocks(service: ChatService, settings: Settings) -> Any:
@@ -90,6 +108,7 @@ def build_blocks(service: ChatService, settings: Settings) -> Any:
     import gradio as gr
 
     uploads = upload_folder(settings)
+    thumbs = Thumbnails(uploads)
 
     def read_files(files: list[Any]) -> list[bytes]:
         data = []
@@ -99,58 +118,167 @@ def build_blocks(service: ChatService, settings: Settings) -> Any:
                 data.append(read_image_path(path, settings, uploads=uploads))
         return data
 
-    def view(thread_id: str | None) -> tuple[Any, ...]:
-        shown = trace_turn(service.history(thread_id)) if thread_id else None  # "why?" shows the answer it asks about
-        trace = trace_html(service, thread_id, shown) if shown else EMPTY_TRACE
-        return chat_messages(service, thread_id), trace
+    def images_of(thread_id: str | None) -> Any:
+        def image_of(image_id: str) -> Any:
+            try:
+                return service.image(thread_id, image_id) if thread_id else None
+            except LavrError:
+                return None
+        return image_of
 
-    def submit(message: dict[str, Any] | None, thread_id: str | None) -> tuple[Any, ...]:
+    def pictures(state: Any, attached: dict[str, tuple[str, Any]] | None = None) -> Any:
+        """The panel's pictures as files the page serves: the thread's images by content hash, and images attached
+        to the turn in flight (not in the thread yet) by the hash of their bytes."""
+        hashes = {i.id: i.sha256 for i in state.images} if state else {}
+        attached = attached or {}
+
+        def picture_of(image_id: str, side: int) -> tuple[str, int, int] | None:
+            if image_id in attached:
+                key, pil = attached[image_id]
+                return thumbs.url(key, lambda: pil, side)
+            if image_id in hashes:
+                return thumbs.url(hashes[image_id], lambda: service.image(state.id, image_id), side)
+            return None
+
+        return picture_of
+
+    def turn_panel(state: Any, turn: ChatTurn) -> str:
+        return TurnView.of_turn(turn, pictures(state)).html()
+
+    def messages(state: Any) -> list[dict[str, Any]]:
+        return chat_messages(state, images_of(state.id if state else None), thumbs)
+
+    def view(thread_id: str | None) -> tuple[list[dict[str, Any]], str]:
+        state = service.state(thread_id) if thread_id else None  # read once: it holds every turn's trace
+        shown = trace_turn(state.turns) if state else None  # "why?" shows the answer it asks about
+        panel = turn_panel(state, shown) if state and shown else EMPTY_PANEL
+        return messages(state), panel
+
+    def refused(thread_id: str | None, message: str) -> list[dict[str, Any]]:
+        """The chat as it was, plus one message saying what went wrong (no error badges, no traceback)."""
+        try:
+            msgs = messages(service.state(thread_id) if thread_id else None)
+        except LavrError:
+            msgs = []
+        return msgs + [{"role": "assistant", "content": f"⚠️ {message}"}]
+
+    def submit(message: dict[str, Any] | None, thread_id: str | None, mine: list[str] | None,
+               show_all: bool) -> Iterator[tuple[Any, ...]]:
         message = message or {}
         text = (message.get("text") or "").strip()
+        mine = list(mine or [])
+        skip = gr.skip()
         try:
-            reply = service.send(thread_id or None, text, read_files(message.get("files", [])))
+            if not text:
+                raise InputError("type a question first")
+            files = read_files(message.get("files", []))
+            state = service.state(thread_id) if thread_id else None
         except LavrError as exc:
-            logger.info("web page turn refused: %s", exc)
-            raise gr.Error(str(exc)) from None
+            logger.warning("web page: turn refused: %s", " ".join(str(exc).split()))
+            shown_thread = None if isinstance(exc, ThreadNotFound) else thread_id
+            yield refused(shown_thread, str(exc)), skip, skip, skip, skip, skip
+            return
+        # The turn starts now; what the page shows of it is drawn meanwhile (its events wait in the stream).
+        stream = TurnStream(functools.partial(service.send, thread_id or None, text, files)).start()
+        try:
+            shown = [load_image(data, max_pixels=settings.max_image_pixels)[0] for data in files]
+        except LavrError:  # the turn refuses it too, and says why
+            shown = []
+        before = messages(state)
+        count = len(state.images) if state else 0
+        attached = {f"img_{count + n}": (hashlib.sha256(data).hexdigest(), pil)
+                    for n, (data, pil) in enumerate(zip(files, shown))}
+        focus = list(attached)[-1] if attached else (f"img_{count - 1}" if count else "")
+        live = TurnView(text, focus, pictures(state, attached))
+        bubbles = [image_message(thumbs.path(key, lambda pil=pil: pil), image_id)
+                   for image_id, (key, pil) in attached.items()]
+        asked = {"role": "user", "content": bubbles + [text]}
+
+        def pending(note: str | None = None) -> list[dict[str, Any]]:
+            steps = len(live.steps)
+            title = note or (f"{live.status}…" if live.status else "working…")
+            return before + [asked, {"role": "assistant", "content": f"{steps} step{'s' * (steps != 1)} so far",
+                                     "metadata": {"title": title, "status": "pending"}}]
+
+        for event in stream.ready():  # what the turn said while the page drew: in the first update already
+            live.add(event)
+        yield pending(None if live.events else "sending…"), live.html(), skip, skip, None, skip
+        for events in stream.batches():  # what arrived while the page drew the last one, drawn at once
+            for event in events:
+                live.add(event)
+            yield pending(), live.html(), skip, skip, skip, skip
+        if stream.error is not None:
+            exc, box_again = stream.error, skip
+            if not isinstance(exc, LavrError):
+                logger.error("web page: the turn failed", exc_info=exc)
+                exc = LavrError(f"the turn failed ({type(exc).__name__}); nothing was saved")
+            else:
+                logger.warning("web page: turn refused: %s", " ".join(str(exc).split()))
+                if not files and str(exc).startswith("attach an image first"):  # keep the question for the image
+                    exc, box_again = InputError(NO_IMAGE), gr.update(value={"text": text, "files": []})
+            panel = view(thread_id)[1] if thread_id else EMPTY_PANEL
+            yield refused(thread_id, str(exc)), panel, skip, skip, box_again, skip
+            return
+        reply = stream.reply
+        assert reply is not None
         tid = reply.thread_id
-        msgs, trace = view(tid)
-        return (msgs, trace, gr.update(choices=_thread_choices(service), value=tid), tid,
-                gr.update(value=None))
+        if tid not in mine:
+            mine.append(tid)
+        msgs, panel = view(tid)
+        yield msgs, panel, gr.update(choices=thread_choices(service, mine, show_all), value=tid), tid, skip, mine
 
     def select(thread_id: str | None) -> tuple[Any, ...]:
         if not thread_id:
-            return [], EMPTY_TRACE, None
+            return [], EMPTY_PANEL, None
         try:
-            msgs, trace = view(thread_id)
+            msgs, panel = view(thread_id)
         except LavrError as exc:
-            raise gr.Error(str(exc)) from None
-        return msgs, trace, thread_id
+            return refused(None, str(exc)), EMPTY_PANEL, None
+        return msgs, panel, thread_id
 
-    def new() -> tuple[Any, ...]:
-        return [], EMPTY_TRACE, gr.update(choices=_thread_choices(service), value=None), None
+    def show_turn(thread_id: str | None, evt: gr.SelectData) -> Any:
+        """A click on a message shows its turn's panel (messages 2n and 2n+1 are turn n)."""
+        index = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+        if not thread_id or not isinstance(index, int):
+            return gr.skip()
+        state = service.state(thread_id)
+        if not 0 <= index // 2 < len(state.turns):
+            return gr.skip()
+        return turn_panel(state, state.turns[index // 2])
 
-    def refresh(thread_id: str | None) -> Any:
-        return gr.update(choices=_thread_choices(service), value=thread_id)
+    show_turn.__annotations__["evt"] = gr.SelectData  # how Gradio knows to pass it (annotations are strings here)
+
+    def new(mine: list[str] | None, show_all: bool) -> tuple[Any, ...]:
+        return [], EMPTY_PANEL, gr.update(choices=thread_choices(service, mine or [], show_all), value=None), None
+
+    def refresh(thread_id: str | None, mine: list[str] | None, show_all: bool) -> Any:
+        return gr.update(choices=thread_choices(service, mine or [], show_all), value=thread_id)
 
     with gr.Blocks(title="lavr chat", analytics_enabled=False) as blocks:
         thread = gr.State(None)
+        mine = gr.BrowserState([], storage_key="lavr_threads", secret=page_secret(settings))
         gr.Markdown("## lavr — ask about images\nAttach or paste an image, ask, then follow up. Images are "
-                    "named img_0, img_1, … in a thread; answers come from expert tools, shown in the trace.")
+                    "named img_0, img_1, … in a thread; the answers come from expert tools: the picture on the "
+                    "right shows what an answer rests on, and its steps below it.")
         with gr.Row():
             with gr.Column(scale=1, min_width=220):
                 new_btn = gr.Button("New thread", elem_id="lavr-new")
-                threads = gr.Radio(choices=[], label="Threads", elem_id="lavr-threads", interactive=True)
+                threads = gr.Radio(choices=[], label="Your threads", elem_id="lavr-threads", interactive=True)
+                show_all = gr.Checkbox(False, label="Show every thread (API clients' too)", elem_id="lavr-all")
             with gr.Column(scale=3):
-                chatbot = gr.Chatbot(elem_id="lavr-chat", label="Chat", height=360, feedback_options=None)
+                chatbot = gr.Chatbot(elem_id="lavr-chat", label="Chat", height=440, feedback_options=None)
                 box = gr.MultimodalTextbox(elem_id="lavr-input", file_types=["image"], file_count="multiple",
                                            placeholder="Ask about an image (attach or paste one first)…",
                                            show_label=False, sources=["upload"])
             with gr.Column(scale=3):
-                trace = gr.HTML(EMPTY_TRACE, elem_id="lavr-trace", label="Trace")
-        box.submit(submit, [box, thread], [chatbot, trace, threads, thread, box])
-        threads.input(select, [threads], [chatbot, trace, thread])
-        new_btn.click(new, [], [chatbot, trace, threads, thread])
-        blocks.load(refresh, [thread], [threads])
+                panel = gr.HTML(EMPTY_PANEL, elem_id="lavr-trace", label="What the answer rests on")
+        box.submit(submit, [box, thread, mine, show_all], [chatbot, panel, threads, thread, box, mine],
+                   concurrency_limit=TURNS_AT_ONCE)
+        threads.input(select, [threads], [chatbot, panel, thread])
+        show_all.change(refresh, [thread, mine, show_all], [threads])
+        new_btn.click(new, [mine, show_all], [chatbot, panel, threads, thread])
+        chatbot.select(show_turn, [thread], [panel])
+        blocks.load(refresh, [thread, mine, show_all], [threads])
     return blocks
 
 
