@@ -76,7 +76,7 @@ def test_yaml_pipeline_loads_runs_and_traces(settings, image, tmp_path):
     assert ans.steps[2].prompt == prompt
     assert backend.requests[0]["json_schema"]["required"] == ["answer", "rationale"]
     assert "cannot tell" in backend.requests[0]["messages"][0].content
-    assert ans.usage.llm_calls == 1 and ans.evidence == [0] and ans.llm == "scripted"
+    assert ans.usage.llm_calls == 1 and ans.evidence == [] and ans.llm == "scripted"  # names no object
     assert type(ans).model_validate(json.loads(ans.to_json())) == ans
 
 
@@ -109,7 +109,7 @@ def test_tool_error_reaches_the_template_and_no_llm_pipeline_answers_with_tool_t
     bare = Pipeline(steps=[ToolStep(id="n", tool="count", args={"label": "bus"})])
     agent, backend = make(settings)
     ans = run_pipeline(bare, agent, image, "How many buses?")
-    assert ans.answer == "counts: bus=1" and ans.evidence == [0] and backend.requests == []
+    assert ans.answer == "counts: bus=1" and ans.evidence == [] and backend.requests == []
     ans = run_pipeline({"steps": [{"id": "c", "tool": "crash"}]}, agent, image, "Crash?")
     assert ans.answer == "cannot tell" and ans.finished == "failed" and "step c failed" in ans.rationale
 

@@ -66,7 +66,7 @@ def test_happy_path_resolves_references_and_composes(settings, image):
     assert 'Answer "cannot tell" if the observations do not establish the answer.' in compose[-1].content
     system = backend.requests[0]["messages"][0].content
     assert '"$s1.detections[0].id"' in system and "output fields: image: string; detections: [{id: string" in system
-    assert set(ans.evidence) <= {1, 2} and ans.evidence
+    assert ans.evidence == []  # evidence is object ids: the rationale names none
 
 
 def test_invalid_program_is_fed_back_then_fixed(settings, image):
@@ -114,7 +114,7 @@ def test_tool_error_and_unresolvable_reference_reach_the_compose_step(settings, 
     last = backend.requests[1]["messages"][-1].content
     assert "Observation s1 (crash, error): crash crashed: RuntimeError: boom" in last
     assert "Observation s2 (count, error): not run:" in last
-    assert ans.answer == "1" and ans.evidence == [tools[2].index]
+    assert ans.answer == "1" and ans.evidence == []
 
 
 def test_retries_exhausted_gives_cannot_tell(settings, image):

@@ -8,7 +8,6 @@ the run context (images, object ids, the expert cache), the budgets, the one too
 from __future__ import annotations
 
 import logging
-import re
 import time
 import uuid
 from pathlib import Path
@@ -19,11 +18,11 @@ from PIL import Image
 from ..backends import LLMBackend, make_backend
 from ..errors import BackendError, InputError
 from ..images import ImageInput
-from ..planners import CANNOT_TELL, ImageInfo, Planner, make_planner
+from ..planners import ImageInfo, Planner, make_planner
 from ..planners.prompting import image_data_url
 from ..settings import Settings
 from ..tools import RunContext, Tool, ToolRegistry, default_tools
-from ..trace import Answer, Step, ToolStep, total_usage
+from ..trace import Answer, Step, evidence_of, total_usage
 from .executor import ToolExecutor
 from .graph import build_graph, new_question
 
@@ -55,16 +54,24 @@ def check_image(image: Any) -> None:
         raise InputError(f"the image must be a path, bytes or a PIL image, not {type(image).__name__}")
 
 
-def evidence_for(answer: str, steps: list[Step]) -> list[int]:
-    """Tool steps that mention the answer; all successful tool steps when none does."""
-    ok = [s for s in steps if isinstance(s, ToolStep) and s.error is None and s.result]
-    token = answer.strip().lower()
-    if token and token not in ("yes", "no", CANNOT_TELL):
-        pattern = re.compile(rf"(?<![\w.]){re.escape(token)}(?![\w.])")
-        hits = [s.index for s in ok if pattern.search((s.result or "").lower())]
-        if hits:
-            return hits
-    return [s.index for s in ok]
+def answer_from_record(record: dict[str, Any], *, steps: list[Step], mode: str, llm: str, seconds: float,
+                       thread_id: str | None = None) -> Answer:
+    """The ``Answer`` of a finished question's record (written by the graph's ``finish`` node: question, images,
+    final, finished): ``Agent.run`` and a chat thread's stored turns build their answers here alike. Its evidence
+    is the planner's own (``Final.evidence``: object ids)."""
+    final = record["final"]
+    ids = [i["id"] for i in record.get("images", [])]
+    return Answer(question=record["question"], image=ids[0] if ids else "", images=ids, answer=final["answer"],
+                  rationale=final.get("rationale") or "", evidence=[str(i) for i in final.get("evidence") or []],
+                  steps=steps, usage=total_usage(steps), seconds=seconds,
+                  retries=sum(1 for s in steps if s.kind == "retry"), finished=record.get("finished") or "answered",
+                  mode=mode, llm=llm, thread_id=thread_id)
+
+
+def evidence_for(answer: str, steps: list[Step]) -> list[str]:
+    """The object ids an answer rests on, from its trace (``lavr.trace.evidence_of``). Kept for
+    ``lavr.chat.service`` until it builds its answers with ``answer_from_record``; ``answer`` is not used."""
+    return evidence_of(steps)
 
 
 class Agent:
@@ -165,15 +172,8 @@ class Agent:
         if state.get("error"):
             raise BackendError(state["error"])
         steps = list(state.get("steps", []))
-        final = state["final"]
-        answer, rationale = final["answer"], final.get("rationale", "")
-        return Answer(
-            question=question, image=image_ids[0], images=list(image_ids), answer=answer, rationale=rationale,
-            evidence=evidence_for(answer, steps), steps=steps, usage=total_usage(steps),
-            seconds=round(time.perf_counter() - start, 3), retries=sum(1 for s in steps if s.kind == "retry"),
-            finished=state.get("finished") or "budget_exhausted", mode=self.mode, llm=getattr(self.backend, "name", type(self.backend).__name__),
-            thread_id=thread_id,
-        )
+        return answer_from_record(state["answers"][-1], steps=steps, mode=self.mode, llm=self.backend.name,
+                                  seconds=round(time.perf_counter() - start, 3), thread_id=thread_id)
 
 
 def ask(image: ImageInput | Path, question: str, **kwargs: Any) -> Answer:

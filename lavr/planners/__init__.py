@@ -7,12 +7,13 @@ from typing import Any
 
 from ..errors import InputError
 from ..settings import Settings
-from .base import CANNOT_TELL, CallTools, Final, ImageInfo, Move, PlanOutcome, Planner, PlanRequest
+from .base import CANNOT_TELL, CallTools, Failure, Final, ImageInfo, LlmStep, Move, PlanOutcome, Planner, PlanRequest
 from .parsing import Decision, InvalidReply, parse_decision
 from .react import ReactPlanner
 from .tool_profile import ToolProfile, resolve_profile
 
-__all__ = ["CANNOT_TELL", "PLANNER_MODES", "CallTools", "Decision", "Final", "ImageInfo", "InvalidReply", "Move",
+__all__ = ["CANNOT_TELL", "PLANNER_MODES", "CallTools", "Decision", "Failure", "Final", "ImageInfo", "InvalidReply",
+           "LlmStep", "Move",
            "PlanOutcome", "PlanRequest", "Planner", "ReactPlanner", "ToolProfile", "make_planner", "parse_decision"]
 
 PLANNER_MODES = ("auto", "query", "react", "program", "pipeline", "naive")

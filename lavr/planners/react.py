@@ -12,7 +12,7 @@ from ..prompts import render
 from ..prompts.examples import Example
 from ..schema import BOX_CONVENTION, ToolCall
 from ..tools.base import Tool
-from ..trace import PlanStep, RefusalStep, RetryStep, ToolStep
+from ..trace import PlanStep, RefusalStep, RetryStep, ToolStep, named_objects
 from .base import CallTools, Final, PlanOutcome, PlanRequest
 from .parsing import Decision, InvalidReply, decision_from_obj, parse_decision
 from .prompting import ANSWER_SCHEMA, answer_schema, attached_images, describe_args, examples_for, with_history
@@ -183,7 +183,8 @@ class ReactPlanner:
             outcome.error = str(exc)
             return outcome
         if decision.is_final:
-            outcome.move = Final(answer=decision.answer or "", rationale=decision.rationale, thought=decision.thought)
+            outcome.move = Final(answer=decision.answer or "", rationale=decision.rationale, thought=decision.thought,
+                                 evidence=named_objects(f"{decision.answer or ''} {decision.rationale}", request.steps))
         else:
             outcome.move = CallTools(calls=decision.tool_calls, thought=decision.thought)
         return outcome

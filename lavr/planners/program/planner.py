@@ -220,7 +220,7 @@ class ProgramPlanner:
                          Message(role="user", content=render_program("invalid_answer", error_json=payload,
                                                                      reply_format=ANSWER_FORMAT))]
         reply = llm.generate(messages, json_schema=answer_schema(request.question), max_tokens=self.max_tokens)
-        return answer_outcome(reply, example_ids=example_ids)
+        return answer_outcome(reply, steps=request.steps, example_ids=example_ids)
 
     @staticmethod
     def feedback(raw_reply: str, problems: list[str], retries_left: int) -> list[Message]:
