@@ -132,3 +132,18 @@ def test_agents_pick_the_profile_from_their_backend(settings):
     assert local.planner.tool_profile is COMPACT
     assert make_agent("query", small, settings=settings, tools=TOOLS, cache=False).planner.fallback.tool_profile \
         is COMPACT
+
+
+def test_backends_declare_their_capabilities_and_auto_reads_them(settings):
+    from lavr.backends import BackendProfile
+    from lavr.backends.openai_compat import OpenAIBackend
+
+    local = make_backend("local", settings).profile
+    assert (local.can_prime_prefix, local.supports_grammar, local.tool_profile, local.default_planner) == \
+        (True, True, "compact", "query")
+    remote = OpenAIBackend("m", settings.model_copy(update={"openai_tool_mode": "json", "openai_vision": True})).profile
+    assert (remote.supports_native_tools, remote.supports_images, remote.can_prime_prefix, remote.default_planner) \
+        == (False, True, False, "react")
+    assert make_planner("auto", settings, llm=ScriptedBackend([])).name == "react"
+    declared = ScriptedBackend([], profile=BackendProfile(can_prime_prefix=True, default_planner="query"))
+    assert make_planner("auto", settings, llm=declared).name == "query"

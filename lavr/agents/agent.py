@@ -148,7 +148,7 @@ class Agent:
         infos = []
         for image_id in ids:
             stored = ctx.images.get(image_id)
-            url = image_data_url(stored.pil) if getattr(self.backend, "supports_images", False) else None
+            url = image_data_url(stored.pil) if self.backend.profile.supports_images else None
             # The original's hash: the example-leakage guard must not depend on the working size.
             infos.append(ImageInfo(id=image_id, width=stored.size[0], height=stored.size[1],
                                    sha256=stored.original_sha256 or stored.sha256,

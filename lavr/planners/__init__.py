@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..backends.base import LLMBackend
 from ..errors import InputError
 from ..settings import Settings
 from .base import CANNOT_TELL, CallTools, Failure, Final, ImageInfo, LlmStep, Move, PlanOutcome, Planner, PlanRequest
@@ -19,13 +20,13 @@ __all__ = ["CANNOT_TELL", "PLANNER_MODES", "CallTools", "Decision", "Failure", "
 PLANNER_MODES = ("auto", "query", "react", "program", "pipeline", "naive")
 
 
-def make_planner(mode: str, settings: Settings | None = None, *, pipeline: Any = None, llm: Any = None,
+def make_planner(mode: str, settings: Settings | None = None, *, pipeline: Any = None, llm: LLMBackend | None = None,
                  tool_profile: str | ToolProfile | None = None) -> Planner:
     """The planner for a mode name.
 
     Args:
-        mode: ``"auto"`` (``query`` with the embedded LLM, whose prompt-prefix state it reuses; ``react`` with
-            any other), ``"query"`` (one constrained call writes a query program, executed exactly; ReAct where
+        mode: ``"auto"`` (the backend's declared ``profile.default_planner``: ``query`` with the embedded LLM,
+            whose prompt-prefix state it reuses; ``react`` with any other), ``"query"`` (one constrained call writes a query program, executed exactly; ReAct where
             the language cannot express the question), ``"react"`` (step by step), ``"program"`` (a whole program at once, then one answer call),
             ``"pipeline"`` with ``pipeline=`` (a fixed scripted pipeline, no planning) or ``"pipeline:PATH"``,
             ``"naive"`` (the PICa-style baseline: every expert output pasted into one prompt, one LLM call).
@@ -43,7 +44,7 @@ def make_planner(mode: str, settings: Settings | None = None, *, pipeline: Any =
     if mode.startswith("pipeline:"):
         mode, pipeline = "pipeline", mode.split(":", 1)[1]
     if mode == "auto":
-        mode = "query" if callable(getattr(llm, "prime", None)) else "react"
+        mode = llm.profile.default_planner if llm is not None else "react"
     profile = resolve_profile(tool_profile or settings.tool_profile, llm)
     react = ReactPlanner(num_examples=settings.num_examples, max_tokens=settings.llm_max_tokens,
                          calls_per_turn=settings.max_tool_calls_per_turn, tool_profile=profile)

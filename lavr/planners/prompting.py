@@ -97,7 +97,7 @@ def with_history(text: str, history: list[tuple[str, str]]) -> str:
 
 def attached_images(backend: LLMBackend, examples: list[Example], images: list[ImageInfo]) -> list[ImagePart]:
     """Image parts for vision backends: the examples' images, then the question's; none for text-only ones."""
-    if not getattr(backend, "supports_images", False):
+    if not backend.profile.supports_images:
         return []
     parts = [ImagePart(image_id=f"example {e.id}", data_url=info[1]) for e in examples if (info := example_image(e.id))]
     return parts + [ImagePart(image_id=i.id, data_url=i.data_url) for i in images if i.data_url]

@@ -107,7 +107,7 @@ class ReactPlanner:
                        images=attached_images(llm, examples, request.images))
 
     def messages(self, request: PlanRequest, examples: list[Example], llm: LLMBackend) -> list[Message]:
-        native = bool(getattr(llm, "supports_native_tools", False))
+        native = llm.profile.supports_native_tools
         msgs = [Message(role="system", content=self.system_prompt(request.tools, native=native)),
                 self.question_message(request, examples, llm)]
         steps = request.steps
@@ -162,7 +162,7 @@ class ReactPlanner:
         examples = self.choose_examples(request)
         msgs = self.messages(request, examples, llm)
         tools = [] if request.force_answer else request.tools
-        native = bool(getattr(llm, "supports_native_tools", False))
+        native = llm.profile.supports_native_tools
         if native:
             specs = [t.spec() for t in tools] + [FINAL_ANSWER_TOOL]
             reply = llm.generate(msgs, tools=specs, max_tokens=self.max_tokens)
