@@ -188,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("question")
     ask.add_argument("--llm", help="local (default), openai:MODEL, or a .gguf path")
     ask.add_argument("--mode", default="auto",
-                     help="auto (default: query with the embedded LLM, else react), query, react, program, pipeline:FILE")
+                     help="auto (default: query with the embedded LLM, else react), query, react, pipeline:FILE")
     ask.add_argument("--json", action="store_true", help="print the whole Answer with its trace as JSON")
     ask.add_argument("--pretty", action="store_true", help="indent the JSON")
     ask.add_argument("--max-steps", type=int, help="planning turns before a forced answer")

@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     max_tool_calls_per_turn: int = Field(4, ge=1, le=16, description="Tool calls one ReAct turn may start.")
     num_examples: int = Field(3, ge=0, le=20, description="In-context examples shown to the planner.")
     tool_profile: Literal["auto", "full", "compact"] = Field(
-        "auto", description="Tools offered to the ReAct and program planners: 'full' (all available), 'compact' "
+        "auto", description="Tools offered to the ReAct planner: 'full' (all available), 'compact' "
         "(fewer, sharper tools for small models) or 'auto' (compact with llama.cpp backends, else full); see "
         "lavr.planners.tool_profile.")
 

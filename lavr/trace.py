@@ -60,7 +60,7 @@ class StepBase(BaseModel):
 
 
 class PlanStep(StepBase):
-    """A planner turn that asked for tool calls (a ReAct turn, a whole program, a pipeline's tool steps)."""
+    """A planner turn that asked for tool calls (a ReAct turn, a query program, a pipeline's tool steps)."""
 
     kind: Literal["plan"] = "plan"
     planner: str = ""
@@ -69,7 +69,7 @@ class PlanStep(StepBase):
     examples: list[str] = Field(default_factory=list, description="Ids of the in-context examples shown.")
     raw_reply: RawReply = None
     program: str | list[dict[str, Any]] | None = Field(
-        None, description="The program as written: a query program's text, or program mode's step list.")
+        None, description="The program as written: a query program's text (a step list in traces of the removed program mode).")
 
 
     def prompt_text(self) -> str:
@@ -256,7 +256,7 @@ class Answer(BaseModel):
     seconds: float = 0.0
     retries: int = 0
     finished: Literal["answered", "budget_exhausted", "failed"] = "answered"
-    mode: str = Field("", description="The planner that answered: react, program, pipeline, query.")
+    mode: str = Field("", description="The planner that answered: query, react, pipeline, naive.")
     llm: str = ""
     thread_id: str | None = None
 

@@ -135,8 +135,8 @@ def test_cache_is_shared_between_runs_and_modes(settings, image, tmp_path):
     second = run_pipeline(pipeline, agent, image.copy(), "How bright?")
     assert first.answer == second.answer and first.answer.startswith("img_0: mean brightness")
     assert [first.steps[0].cached, second.steps[0].cached] == [False, True] and tool.computed == 1
-    program = {"thought": "t", "program": [{"id": "s1", "tool": "brightness", "args": {}}]}
-    other = make_agent("program", ScriptedBackend([program, {"thought": "t", "answer": "bright", "rationale": "r"}]),
+    react = {"thought": "t", "tool_calls": [{"tool": "brightness", "args": {}}]}
+    other = make_agent("react", ScriptedBackend([react, {"thought": "t", "answer": "bright", "rationale": "r"}]),
                        settings=agent.settings, tools=[tool], cache=cache)
     ans = other.ask(image, "How bright?")
     assert ans.steps[1].cached is True and tool.computed == 1
@@ -229,3 +229,50 @@ def test_example_pipelines_exist_and_run_with_pipeline_mode_shorthand(settings, 
     ans = agent.ask(image, "How many people are to the left of the person on the right?")
     assert ans.answer == "2" and ans.steps[1].args["target"] == "obj_2"
     assert agent.backend.requests[0]["messages"][1].content.startswith("The rightmost person is obj_2.")
+
+
+# Reference checks of a pipeline's tool steps, before anything runs (moved from program mode's tests) -----------
+
+def _checked_tools():
+    fake = FakeDetectTool(Settings())
+    return {t.name: t for t in [fake, SceneGraphTool(Settings(), detector=fake), CountTool(Settings())]}
+
+
+@pytest.mark.parametrize("steps,needle", [
+    ([("s1", "count", {})], "args.label: Field required"),
+    ([("s1", "scene_graph", {"relation": "beside"})], "args.relation: Input should be"),
+    ([("s1", "count", {"label": "$s9.label"})], 'names no earlier step; earlier steps: none'),
+    ([("s1", "fake_detect", {}), ("s2", "scene_graph", {"target": "$s1.detectons[0].id"})],
+     "s1 has no field 'detectons'; fields: image, detections, counts"),
+    ([("s1", "fake_detect", {}), ("s2", "count", {"label": "$s1.counts"})], "gives object but count expects string"),
+    ([("s1", "fake_detect", {}), ("s2", "count", {"label": "$s1..x"})], "is not a valid reference"),
+    ([("s1", "fake_detect", {}), ("s2", "count", {"label": "$s1.detections[0].box.x9"})], "has no field 'x9'"),
+    ([("s1", "count", {"label": "$s1.label"})], "names step s1, which has not run yet"),
+    # A reference inside a list argument is checked like any other (not skipped because it is nested).
+    ([("s1", "fake_detect", {"classes": ["person", "$s0.label"]})], "names no earlier step; earlier steps: none"),
+    ([("s1", "fake_detect", {}), ("s2", "fake_detect", {"classes": ["$s1.detections[0].colour"]})],
+     "has no field 'colour'"),
+])
+def test_reference_problems(steps, needle):
+    try:  # reference order is checked when the pipeline is built, the rest against the tools
+        problems = Pipeline.model_validate({"steps": [{"id": i, "tool": t, "args": a} for i, t, a in steps]}
+                                           ).problems(_checked_tools())
+    except PipelineError as exc:
+        problems = [str(exc)]
+    assert any(needle in p for p in problems), problems
+
+
+def test_valid_references_and_escapes_pass():
+    from lavr.refs import RefError, parse_ref, substitute
+
+    pipeline = Pipeline.model_validate({"steps": [
+        {"id": "s1", "tool": "fake_detect", "args": {"classes": ["person"]}},
+        {"id": "s2", "tool": "scene_graph", "args": {"target": "$s1.detections[-1].id", "label": "$$x"}},
+        {"id": "s3", "tool": "fake_detect", "args": {"classes": ["$s1.detections[0].label"]}},
+        {"id": "s4", "tool": "count", "args": {"label": "$s2.nodes[0].label"}},
+    ]})
+    assert pipeline.problems(_checked_tools()) == []
+    assert substitute({"a": "$$x", "b": ["$s1.n[1]"]}, {"s1": {"n": [5, 6]}}) == {"a": "$x", "b": [6]}
+    assert parse_ref("$s1.detections[-1].id").path == ("detections", -1, "id")
+    with pytest.raises(RefError, match=r"s1.n has 2 items, so \[2\] does not exist"):
+        substitute("$s1.n[2]", {"s1": {"n": [5, 6]}})

@@ -80,7 +80,7 @@ class Agent:
     Args:
         llm: a backend, or a spec: ``"local"`` (embedded Qwen2.5-Coder-1.5B), ``"openai:MODEL"``, a ``.gguf``
             path, ``"scripted:FILE"``; default ``settings.llm``.
-        planner: a ``Planner`` or a mode name (``"query"``, ``"react"``, ``"program"``, ``"pipeline:FILE"``; see
+        planner: a ``Planner`` or a mode name (``"query"``, ``"react"``, ``"naive"``, ``"pipeline:FILE"``; see
             ``lavr.planners.make_planner``); default ``"auto"``: query with the embedded LLM, else react.
         settings: configuration; defaults are read from ``LAVR_*`` environment variables.
         tools: the experts; defaults to ``default_tools(settings)``.

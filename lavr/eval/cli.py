@@ -28,7 +28,7 @@ def add_eval_commands(subparsers: Any) -> None:
     ev.add_argument("--out", type=Path, default=Path("results.jsonl"), help="results file (default results.jsonl)")
     ev.add_argument("--llm", help="local (default), openai:MODEL, a .gguf path, or scripted:<replies.json>")
     ev.add_argument("--mode", default="auto",
-                    help="auto (default: query with the embedded LLM, else react), query, react, program, pipeline:FILE, or naive (one call over all expert outputs)")
+                    help="auto (default: query with the embedded LLM, else react), query, react, pipeline:FILE, or naive (one call over all expert outputs)")
     ev.add_argument("--metric", choices=list(METRICS), default="vqa", help="scoring (default vqa)")
     ev.add_argument("--concurrency", type=int, default=1, metavar="N", help="image groups at once (default 1)")
     ev.add_argument("--executor", choices=["local", "ray"], default="local", help="threads here, or Ray actors")

@@ -17,7 +17,7 @@ __all__ = ["CANNOT_TELL", "PLANNER_MODES", "CallTools", "Decision", "Failure", "
            "LlmStep", "Move",
            "PlanOutcome", "PlanRequest", "Planner", "ReactPlanner", "ToolProfile", "make_planner", "parse_decision"]
 
-PLANNER_MODES = ("auto", "query", "react", "program", "pipeline", "naive")
+PLANNER_MODES = ("auto", "query", "react", "pipeline", "naive")
 
 
 def make_planner(mode: str, settings: Settings | None = None, *, pipeline: Any = None, llm: LLMBackend | None = None,
@@ -27,13 +27,13 @@ def make_planner(mode: str, settings: Settings | None = None, *, pipeline: Any =
     Args:
         mode: ``"auto"`` (the backend's declared ``profile.default_planner``: ``query`` with the embedded LLM,
             whose prompt-prefix state it reuses; ``react`` with any other), ``"query"`` (one constrained call writes a query program, executed exactly; ReAct where
-            the language cannot express the question), ``"react"`` (step by step), ``"program"`` (a whole program at once, then one answer call),
+            the language cannot express the question), ``"react"`` (step by step),
             ``"pipeline"`` with ``pipeline=`` (a fixed scripted pipeline, no planning) or ``"pipeline:PATH"``,
             ``"naive"`` (the PICa-style baseline: every expert output pasted into one prompt, one LLM call).
         settings: budgets and prompt options (examples shown, max tokens, tool calls per turn).
         pipeline: for ``"pipeline"``: a ``Pipeline``, a dict, or a YAML/JSON file path.
         llm: the backend: ``"auto"`` and the tool profile depend on it.
-        tool_profile: which tools the ReAct and program planners offer (also ReAct as query mode's fallback):
+        tool_profile: which tools the ReAct planner offers (also ReAct as query mode's fallback):
             ``"full"``, ``"compact"``, a ``ToolProfile``, or ``"auto"``; default ``settings.tool_profile``
             (see ``lavr.planners.tool_profile``).
 
@@ -54,11 +54,6 @@ def make_planner(mode: str, settings: Settings | None = None, *, pipeline: Any =
         from .query import QueryPlanner
 
         return QueryPlanner(fallback=react)
-    if mode == "program":
-        from .program import ProgramPlanner
-
-        return ProgramPlanner(num_examples=settings.num_examples, max_tokens=settings.llm_max_tokens,
-                              max_steps=settings.max_steps, tool_profile=profile)
     if mode == "pipeline":
         if pipeline is None or pipeline == "":
             raise InputError("mode 'pipeline' needs a pipeline (a file path, a dict or a Pipeline)")

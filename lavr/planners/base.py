@@ -1,6 +1,6 @@
 """The planner seam: given the question, the tools and the trace so far, decide the next move.
 
-Every planning mode (ReAct, program, pipeline, query) is a ``Planner`` behind this one protocol, run by the same
+Every planning mode (query, ReAct, pipeline, naive) is a ``Planner`` behind this one protocol, run by the same
 LangGraph graph (``lavr.agents.graph``). The trace is the memory: a planner derives where it stands from
 ``request.steps`` (its earlier plans, the tools' results, rejected replies), so a run can be checkpointed and
 resumed, and chat threads work for every mode alike.
@@ -52,7 +52,7 @@ class CallTools:
 
     calls: list[ToolCall]
     thought: str = ""
-    program: str | list[dict] | None = None  # the program as written, for the trace (query mode)
+    program: str | None = None  # the program as written, for the trace (query mode)
     kind: Literal["call_tools"] = "call_tools"
 
 

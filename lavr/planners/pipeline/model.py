@@ -41,7 +41,7 @@ from ...errors import PipelineError
 from ...refs import STEP_ID, RefError, find_refs, parse_ref
 from ...tools.base import Tool
 from ...tools.registry import ToolRegistry
-from ..program.model import check_call, output_schema
+from ..calls import check_call, output_schema
 
 __all__ = ["LLMStep", "Pipeline", "PipelineError", "ToolStep"]
 
