@@ -20,9 +20,10 @@ from ...backends.base import ImagePart, LLMBackend, Message
 from ...prompts import TemplateFile
 from ...schema import BOX_CONVENTION, ToolCall
 from ...tools.registry import ToolRegistry
-from ...trace import AnswerStep, RefusalStep, RetryStep
+from ...trace import AnswerStep, RefusalStep
 from ...trace import ToolStep as ToolRun
 from ..base import CANNOT_TELL, CallTools, Failure, Final, LlmStep, PlanOutcome, PlanRequest
+from ..messages import Replay
 from ..prompting import read_answer
 from .model import LLM_OUTPUT_SCHEMA
 from .model import TEMPLATES as STEP_TEMPLATES
@@ -32,6 +33,9 @@ logger = logging.getLogger(__name__)
 
 PROMPTS = TemplateFile(__package__, "prompts.yaml")
 REPLY_FORMAT = '{"answer": "<short answer>", "rationale": "..."}'
+REPLAY = Replay(rejected=lambda r, left: PROMPTS.render(
+    "invalid_answer", reply_format=REPLY_FORMAT,
+    error_json=json.dumps({"error": "invalid_reply", "detail": r.error, "retries_left": left})))
 
 
 @dataclass
@@ -106,13 +110,8 @@ class PipelinePlanner:
         messages = [Message(role="system", content=PROMPTS.render("pipeline_system", box_convention=BOX_CONVENTION)),
                     Message(role="user", content=prompt, images=parts)]
         last_done = max((s.index for s in request.steps if isinstance(s, (ToolRun, AnswerStep))), default=-1)
-        retries = [s for s in request.steps if isinstance(s, RetryStep) and s.index > last_done]
-        left = request.retries_left + len(retries)
-        for n, r in enumerate(retries):
-            payload = json.dumps({"error": "invalid_reply", "detail": r.error, "retries_left": left - n - 1})
-            messages += [Message(role="assistant", content=(r.raw_reply or "")[:800]),
-                         Message(role="user", content=PROMPTS.render("invalid_answer", error_json=payload,
-                                                                     reply_format=REPLY_FORMAT))]
+        this_step = [s for s in request.steps if s.index > last_done]  # the rejected replies to this step
+        messages += REPLAY.messages(this_step, turns_left=0, retries_left=request.retries_left)
         reply = llm.generate(messages, json_schema=LLM_OUTPUT_SCHEMA, max_tokens=spec.max_tokens or self.max_tokens)
         outcome, decision = read_answer(reply)
         if decision is not None:
