@@ -37,9 +37,9 @@ def test_person_detector_finds_the_four_people_on_the_bus_photo(tmp_path, bus_jp
     text = out.to_text()
     assert "counts: person=4" in text and "this detector only knows: person" in text
     # the same image again: served from the cache, same ids (objects are not registered twice)
-    ctx.begin_call()
-    again = tool.run(DetectInput(classes=["people"], min_confidence=0.6), ctx)
-    assert ctx.call_was_cached()
+    call = ctx.for_call()
+    again = tool.run(DetectInput(classes=["people"], min_confidence=0.6), call)
+    assert call.call.cached
     assert [d.id for d in again.detections] == ["obj_1", "obj_2"]
     assert again.counts == {"person": 2} and "(only person)" in again.to_text()
 

@@ -110,7 +110,7 @@ class Agent:
 
     def with_planner(self, planner: Planner | str) -> Agent:
         """An agent that shares this one's LLM, tools (loaded weights), cache and settings, with another planner:
-        e.g. ``agent.with_planner(make_planner("pipeline", pipeline=path))``."""
+        e.g. ``agent.with_planner(make_planner("pipeline", agent.settings, pipeline=path))``."""
         return Agent(self.backend, planner=planner, settings=self.settings, tools=list(self.registry.tools()),
                      cache=self.cache or False, checkpointer=self.checkpointer)
 

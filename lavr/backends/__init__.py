@@ -23,9 +23,8 @@ __all__ = ["BackendProfile", "ImagePart", "LLMBackend", "LLMReply", "Message", "
 SCRIPTED_PREFIX = "scripted:"
 
 
-def make_backend(spec: str, settings: Settings | None = None) -> LLMBackend:
+def make_backend(spec: str, settings: Settings) -> LLMBackend:
     """Build a backend from a spec (see the module docstring); ``BackendError`` for an unknown one."""
-    settings = settings or Settings()
     spec = (spec or "").strip()
     if spec.startswith(SCRIPTED_PREFIX):
         return scripted_backend_from_file(spec[len(SCRIPTED_PREFIX):])

@@ -109,9 +109,9 @@ class LlamaCppBackend:
     profile = BackendProfile(supports_grammar=True, supports_prefill=True, can_prime_prefix=True,
                              tool_profile="compact", default_planner="query")
 
-    def __init__(self, settings: Settings | None = None, *, model_path: Path | None = None,
+    def __init__(self, settings: Settings, *, model_path: Path | None = None,
                  fast_grammar: bool = True):
-        self.settings = settings or Settings()
+        self.settings = settings
         self.fast_grammar = fast_grammar
         self.model_path = Path(model_path).expanduser() if model_path else (
             self.settings.gguf_path.expanduser() if self.settings.gguf_path else None)

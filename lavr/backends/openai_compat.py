@@ -51,10 +51,10 @@ class OpenAIBackend:
     ``response_format``.
     """
 
-    def __init__(self, model: str, settings: Settings | None = None):
+    def __init__(self, model: str, settings: Settings):
         if not model:
             raise BackendError("openai backend needs a model name: --llm openai:MODEL")
-        self.settings = settings or Settings()
+        self.settings = settings
         self.model = model
         self.name = f"openai:{model}"
         self.profile = BackendProfile(supports_native_tools=self.settings.openai_tool_mode == "tools",

@@ -60,7 +60,7 @@ class CenterNet:
     size = 512
     output = "tower_0/detections"
 
-    def __init__(self, settings: Settings | None = None, *, progress: Progress | None = None):
+    def __init__(self, settings: Settings, *, progress: Progress | None = None):
         self.graph = LazyGraph(self.name, settings, progress=progress)
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
@@ -102,7 +102,7 @@ class NanoDet:
     SKIPPED_CLASSES = frozenset({61})
     outputs = ("Identity:0", "Identity_1:0", "Identity_2:0", "Identity_3:0", "Identity_4:0", "Identity_5:0")
 
-    def __init__(self, settings: Settings | None = None, *, progress: Progress | None = None):
+    def __init__(self, settings: Settings, *, progress: Progress | None = None):
         self.graph = LazyGraph(self.name, settings, progress=progress)
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:

@@ -54,7 +54,7 @@ class FaceAttributes:
     emotion_output = "Identity:0"
     faceres_outputs = ("gender_pred/Sigmoid:0", "age_pred/Softmax:0")
 
-    def __init__(self, settings: Settings | None = None, *, progress: Progress | None = None):
+    def __init__(self, settings: Settings, *, progress: Progress | None = None):
         self.emotion = LazyGraph("emotion", settings, progress=progress)
         self.faceres = LazyGraph("faceres", settings, progress=progress)
 

@@ -20,7 +20,7 @@ __all__ = ["CANNOT_TELL", "PLANNER_MODES", "CallTools", "Decision", "Failure", "
 PLANNER_MODES = ("auto", "query", "react", "pipeline", "naive")
 
 
-def make_planner(mode: str, settings: Settings | None = None, *, pipeline: Any = None, llm: LLMBackend | None = None,
+def make_planner(mode: str, settings: Settings, *, pipeline: Any = None, llm: LLMBackend | None = None,
                  tool_profile: str | ToolProfile | None = None) -> Planner:
     """The planner for a mode name.
 
@@ -40,7 +40,6 @@ def make_planner(mode: str, settings: Settings | None = None, *, pipeline: Any =
     Raises:
         InputError: an unknown mode, or ``"pipeline"`` without a pipeline; PipelineError: a malformed pipeline.
     """
-    settings = settings or Settings()
     if mode.startswith("pipeline:"):
         mode, pipeline = "pipeline", mode.split(":", 1)[1]
     if mode == "auto":

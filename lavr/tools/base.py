@@ -206,8 +206,8 @@ class Tool(ABC, Generic[I, O]):
     input_model: ClassVar[type[ToolInput]]
     output_model: ClassVar[type[ToolOutput]]
 
-    def __init__(self, settings: Settings | None = None):
-        self.settings = settings or Settings()
+    def __init__(self, settings: Settings):
+        self.settings = settings  # given by whoever builds the tool: a tool never reads the environment
         self._setup_lock = threading.Lock()
         self._ready = False
 

@@ -109,7 +109,7 @@ class DetectTool(Tool[DetectInput, DetectOutput]):
     input_model = DetectInput
     output_model = DetectOutput
 
-    def __init__(self, settings: Settings | None = None):
+    def __init__(self, settings: Settings):
         super().__init__(settings)
         self._detector: Detector | None = None
 

@@ -288,7 +288,7 @@ class SceneGraphTool(Tool[SceneGraphInput, SceneGraphOutput]):
     input_model = SceneGraphInput
     output_model = SceneGraphOutput
 
-    def __init__(self, settings: Any = None, *, detector: DetectTool | None = None, people: Any = None):
+    def __init__(self, settings: Settings, *, detector: DetectTool | None = None, people: Any = None):
         super().__init__(settings)
         self.detector = detector
         self.people = people  # a PeopleTool: people cross-checked with faces replace the raw person boxes
