@@ -16,7 +16,6 @@ from pydantic import ValidationError
 from .errors import LavrError
 from .terminal import for_terminal
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 # Commands after which the console entry skips the interpreter's teardown (see ``entry``).
 LEAVE_FAST = {"ask"}
 

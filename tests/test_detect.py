@@ -68,9 +68,6 @@ def test_untrained_yolo_from_yaml_runs_through_the_same_code(tmp_path, bus_jpg):
     assert tool.availability().available
     ctx = RunContext(settings, cache=ExpertCache(tmp_path / "c.sqlite"))
     ctx.images.add(bus_jpg)
-    ctx.images.add(bus_jpg)
-    assert tool.prefetch_batch(["img_0", "img_1"], ctx) == 1  # same pixels: one computation
-    assert tool.prefetch_batch(["img_0", "img_1"], ctx) == 0
     out = tool.run(DetectInput(min_confidence=0.0), ctx)
     assert len(out.known_labels) == 80 and "person" in out.known_labels and "bus" in out.known_labels
     assert sum(out.counts.values()) == len(out.detections)

@@ -12,7 +12,7 @@ from lavr.cache import ExpertCache
 from lavr.errors import InputError
 from lavr.errors import PipelineError
 from lavr.planners import make_planner
-from lavr.planners.pipeline import LLMStep, Pipeline, ToolStep
+from lavr.planners.pipeline import LlmStepSpec, Pipeline, ToolStepSpec
 from lavr.settings import Settings
 from lavr.tools import SceneGraphTool, default_tools
 from tools_for_programs import FakeDetectTool, MemoTool
@@ -99,14 +99,14 @@ def test_references_between_steps_and_data_in_templates(settings, image):
 
 
 def test_tool_error_reaches_the_template_and_no_llm_pipeline_answers_with_tool_text(settings, image):
-    pipeline = Pipeline(steps=[ToolStep(id="boom", tool="crash"),
-                               LLMStep(id="say", llm="{{ boom.text }} | {{ boom.error }}")])
+    pipeline = Pipeline(steps=[ToolStepSpec(id="boom", tool="crash"),
+                               LlmStepSpec(id="say", llm="{{ boom.text }} | {{ boom.error }}")])
     agent, backend = make(settings, [reply("cannot tell")])
     ans = run_pipeline(pipeline, agent, image, "What broke?")
     assert backend.requests[0]["messages"][1].content == \
         "error: crash crashed: RuntimeError: boom | crash crashed: RuntimeError: boom"
     assert ans.answer == "cannot tell"
-    bare = Pipeline(steps=[ToolStep(id="n", tool="count", args={"label": "bus"})])
+    bare = Pipeline(steps=[ToolStepSpec(id="n", tool="count", args={"label": "bus"})])
     agent, backend = make(settings)
     ans = run_pipeline(bare, agent, image, "How many buses?")
     assert ans.answer == "counts: bus=1" and ans.evidence == [] and backend.requests == []
@@ -115,8 +115,8 @@ def test_tool_error_reaches_the_template_and_no_llm_pipeline_answers_with_tool_t
 
 
 def test_malformed_reply_retried_then_template_error_recorded(settings, image):
-    pipeline = Pipeline(steps=[ToolStep(id="n", tool="count", args={"label": "bus"}),
-                               LLMStep(id="a", llm="{{ n.text }}"), LLMStep(id="b", llm="{{ n.data.zebra }}")])
+    pipeline = Pipeline(steps=[ToolStepSpec(id="n", tool="count", args={"label": "bus"}),
+                               LlmStepSpec(id="a", llm="{{ n.text }}"), LlmStepSpec(id="b", llm="{{ n.data.zebra }}")])
     agent, _ = make(settings, ["one bus", reply("1")])
     ans = run_pipeline(pipeline, agent, image, "How many buses?")
     assert [(s.kind, getattr(s, "call_id", None)) for s in ans.steps] == [("tool", "n"), ("retry", None),
@@ -130,7 +130,7 @@ def test_cache_is_shared_between_runs_and_modes(settings, image, tmp_path):
     cache = ExpertCache(tmp_path / "experts.sqlite")
     tool = MemoTool(settings)
     agent, _ = make(settings, tools=[tool], cache=cache)
-    pipeline = Pipeline(steps=[ToolStep(id="b", tool="brightness")])
+    pipeline = Pipeline(steps=[ToolStepSpec(id="b", tool="brightness")])
     first = run_pipeline(pipeline, agent, image, "How bright?")
     second = run_pipeline(pipeline, agent, image.copy(), "How bright?")
     assert first.answer == second.answer and first.answer.startswith("img_0: mean brightness")
@@ -196,12 +196,12 @@ def test_missing_file_and_unavailable_tool(settings, tmp_path):
     detector = DetectTool(settings.model_copy(update={"detector_weights": str(tmp_path / "none.pt")}))
     agent, _ = make(settings, tools=[detector])
     with pytest.raises(PipelineError, match="tool 'detect' is not available here"):
-        Pipeline(steps=[ToolStep(id="d", tool="detect")]).check(agent.registry)
+        Pipeline(steps=[ToolStepSpec(id="d", tool="detect")]).check(agent.registry)
 
 
 def test_python_pipeline_through_make_agent(settings, image):
-    pipeline = Pipeline(name="py", steps=[ToolStep(id="n", tool="count", args={"label": "person"}),
-                                          LLMStep(id="a", llm="{{ n.text }} Q: {{ question }} on {{ image }}")])
+    pipeline = Pipeline(name="py", steps=[ToolStepSpec(id="n", tool="count", args={"label": "person"}),
+                                          LlmStepSpec(id="a", llm="{{ n.text }} Q: {{ question }} on {{ image }}")])
     s = settings.model_copy(update={"num_examples": 0})
     agent = make_agent("pipeline", ScriptedBackend([reply("4")]), pipeline=pipeline, settings=s,
                        tools=[CountTool(s)], cache=False)

@@ -11,13 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, Union
 
+from ..answers import CANNOT_TELL
 from ..backends.base import ImagePart, LLMBackend
 from ..schema import ToolCall, Usage
 from ..tools.base import Tool
 from ..trace import AnswerStep, Step
-
-CANNOT_TELL = "cannot tell"
-
 
 @dataclass
 class ImageInfo:

@@ -117,12 +117,3 @@ def read_answer(reply: Any, *, example_ids: list[str] | None = None) -> tuple[Pl
     return outcome, decision
 
 
-def answer_outcome(reply: Any, *, steps: list[Any], example_ids: list[str] | None = None) -> PlanOutcome:
-    """A reply that must be a final JSON answer: the ``Final`` move (its evidence: the objects of ``steps`` it
-    names), or the error that is fed back to the LLM as a retry."""
-    outcome, decision = read_answer(reply, example_ids=example_ids)
-    if decision is not None:
-        outcome.move = Final(answer=decision.answer or CANNOT_TELL, rationale=decision.rationale,
-                             thought=decision.thought,
-                             evidence=named_objects(f"{decision.answer or ''} {decision.rationale}", steps))
-    return outcome

@@ -180,7 +180,7 @@ def pair_relations(a: Box, b: Box) -> list[tuple[str, float]]:
     return rels
 
 
-def build_graph(objects: list[Detection], image: Any | None = None) -> nx.MultiDiGraph:
+def build_scene_graph(objects: list[Detection], image: Any | None = None) -> nx.MultiDiGraph:
     """Nodes are objects (label, box, attributes); edges carry ``relation`` and ``confidence``."""
     graph = nx.MultiDiGraph()
     for obj in objects:
@@ -332,7 +332,7 @@ class SceneGraphTool(Tool[SceneGraphInput, SceneGraphOutput]):
         except Exception as exc:
             raise ToolError(str(exc)) from None
         objects, known = self._scene(image_id, ctx)
-        graph = build_graph(objects, stored.pil)
+        graph = build_scene_graph(objects, stored.pil)
         graph.graph["known_labels"] = known
         graph.graph["known_values"] = self.known_values()
         return graph

@@ -21,13 +21,13 @@ from ...prompts import TemplateFile
 from ...schema import BOX_CONVENTION, ToolCall
 from ...tools.registry import ToolRegistry
 from ...trace import AnswerStep, RefusalStep
-from ...trace import ToolStep as ToolRun
+from ...trace import ToolStep
 from ..base import CANNOT_TELL, CallTools, Failure, Final, LlmStep, PlanOutcome, PlanRequest
 from ..messages import Replay
 from ..prompting import read_answer
 from .model import LLM_OUTPUT_SCHEMA
 from .model import TEMPLATES as STEP_TEMPLATES
-from .model import LLMStep, Pipeline, ToolStep
+from .model import LlmStepSpec, Pipeline, ToolStepSpec
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class StepView:
 def _views(steps: list[Any]) -> dict[str, StepView]:
     views: dict[str, StepView] = {}
     for s in steps:
-        if isinstance(s, ToolRun) and s.call_id:
+        if isinstance(s, ToolStep) and s.call_id:
             views[s.call_id] = StepView(text=f"error: {s.error}", error=s.error) if s.error is not None \
                 else StepView(text=s.result or "", data=s.data or {})
         elif isinstance(s, AnswerStep) and s.call_id:
@@ -77,21 +77,21 @@ class PipelinePlanner:
         self.pipeline.check(registry)
 
     def decide(self, request: PlanRequest, llm: LLMBackend) -> PlanOutcome:
-        done = {s.call_id for s in request.steps if isinstance(s, (ToolRun, AnswerStep)) and s.call_id}
+        done = {s.call_id for s in request.steps if isinstance(s, (ToolStep, AnswerStep)) and s.call_id}
         done |= {c.id for s in request.steps if isinstance(s, RefusalStep) for c in s.tool_calls}
         pending = [spec for spec in self.pipeline.steps if spec.id not in done]
         if not pending:
             return PlanOutcome(move=self._final(request))
-        if isinstance(pending[0], ToolStep):
+        if isinstance(pending[0], ToolStepSpec):
             calls = []
             for spec in pending:
-                if not isinstance(spec, ToolStep):
+                if not isinstance(spec, ToolStepSpec):
                     break
                 calls.append(ToolCall(tool=spec.tool, args=spec.args, id=spec.id))
             return PlanOutcome(move=CallTools(calls=calls, thought=f"pipeline {self.pipeline.name}"))
         return self._llm_step(pending[0], request, llm)
 
-    def _llm_step(self, spec: LLMStep, request: PlanRequest, llm: LLMBackend) -> PlanOutcome:
+    def _llm_step(self, spec: LlmStepSpec, request: PlanRequest, llm: LLMBackend) -> PlanOutcome:
         image_ids = [i.id for i in request.images]
         is_last = spec is self.pipeline.steps[-1]
         try:
@@ -109,7 +109,7 @@ class PipelinePlanner:
         parts = [ImagePart(image_id=i.id, data_url=i.data_url) for i in request.images if i.data_url]
         messages = [Message(role="system", content=PROMPTS.render("pipeline_system", box_convention=BOX_CONVENTION)),
                     Message(role="user", content=prompt, images=parts)]
-        last_done = max((s.index for s in request.steps if isinstance(s, (ToolRun, AnswerStep))), default=-1)
+        last_done = max((s.index for s in request.steps if isinstance(s, (ToolStep, AnswerStep))), default=-1)
         this_step = [s for s in request.steps if s.index > last_done]  # the rejected replies to this step
         messages += REPLAY.messages(this_step, turns_left=0, retries_left=request.retries_left)
         reply = llm.generate(messages, json_schema=LLM_OUTPUT_SCHEMA, max_tokens=spec.max_tokens or self.max_tokens)
@@ -128,7 +128,7 @@ class PipelinePlanner:
             last = answers[-1]
             return Final(answer=last.answer or CANNOT_TELL, rationale=last.rationale,
                          failure=None if last.error is None else Failure("broken", last.error))
-        runs = [s for s in request.steps if isinstance(s, ToolRun)]
+        runs = [s for s in request.steps if isinstance(s, ToolStep)]
         if not runs or runs[-1].error is not None:
             detail = f"step {runs[-1].call_id} failed: {runs[-1].error}" if runs else "no step ran"
             return Final(answer=CANNOT_TELL, rationale=detail, failure=Failure("broken", detail))
