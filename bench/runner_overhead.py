@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """The runner's own cost: a scripted LLM and fake tools that each take a fixed time, in every mode.
 
-Each question runs ``--turns`` ReAct turns of ``--calls`` tool calls (or one program of as many steps, or a
-pipeline of as many tool steps and one LLM step). The LLM sleeps ``--llm-ms`` per call and each tool
+Each question runs ``--turns`` ReAct turns of ``--calls`` tool calls (or a pipeline of as many tool steps and
+one LLM step). The LLM sleeps ``--llm-ms`` per call and each tool
 ``--tool-ms`` per call (in its expensive, prefetched part, as real experts do). The runner's overhead is the wall
 time minus the time the LLM and tools were busy (tools of one move overlap, so their time counts once per move),
 reported as a fraction of the total and per step (a step: an LLM call or a tool call).
@@ -83,14 +83,6 @@ def run_mode(mode: str, args: argparse.Namespace, image: Image.Image, settings: 
                                                           for j in range(args.calls)]}
             return {"thought": "done", "answer": "ok", "rationale": "r"}
         llm_calls, moves = args.turns + 1, args.turns
-    elif mode == "program":
-        program = {"thought": "t", "program": [{"id": f"s{k}", "tool": "work", "args": {"k": k}}
-                                               for k in range(args.calls * args.turns)]}
-
-        def reply(messages: list[Any]) -> Any:
-            return program if messages[-1].content.rstrip().endswith("Write the program.") else \
-                {"thought": "done", "answer": "ok", "rationale": "r"}
-        llm_calls, moves = 2, 1
     else:
         pipeline = {"steps": [{"id": f"s{k}", "tool": "work", "args": {"k": k}} for k in range(args.calls * args.turns)]
                     + [{"id": "answer", "llm": "{{ question }}"}]}
@@ -128,7 +120,7 @@ def main() -> None:
         settings = Settings(data_dir=Path(tmp), num_examples=0, max_steps=max(6, args.turns + 1),
                             max_tool_calls_per_turn=max(4, args.calls), max_parallel_tools=args.calls * args.turns)
         image = Image.new("RGB", (64, 48), (10, 200, 10))
-        rows = [run_mode(mode, args, image, settings) for mode in ("react", "program", "pipeline")]
+        rows = [run_mode(mode, args, image, settings) for mode in ("react", "pipeline")]
     for row in rows:
         print(json.dumps(row))
 

@@ -4,9 +4,9 @@
 Every mode answers the same rows with the same LLM in this one process (the embedded model is loaded once and
 shared), so the numbers compare. Rows carry oracle detections as precomputed outputs: only the LLM stage
 differs. ``naive`` is the PICa-style baseline (every expert output pasted into one prompt, one call); any mode
-``make_agent`` knows (``react``, ``program``, ...) can be listed.
+``make_agent`` knows (``query``, ``react``, ``naive``, ...) can be listed.
 
-    python bench/shapes_bench.py --modes naive,react,program [--llm local] [--limit 5 | --per-family 4]
+    python bench/shapes_bench.py --modes naive,react,query [--llm local] [--limit 5 | --per-family 4]
         [--families count_attr,exist | --expressible-only]
         [--data examples/eval/shapes.jsonl] [--out-dir bench-results] [--json summary.json]
 
@@ -106,7 +106,7 @@ def table(summaries: dict[str, dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--modes", default="naive,react", help="comma-separated: naive, react, program, ...")
+    parser.add_argument("--modes", default="naive,react", help="comma-separated: naive, react, query, ...")
     parser.add_argument("--llm", default="local", help="local (default), openai:MODEL, a .gguf, scripted:FILE")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--limit", type=int, help="only the first N rows (after --per-family)")

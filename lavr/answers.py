@@ -12,6 +12,8 @@ import re
 
 from .lexicon import lexicon
 
+CANNOT_TELL = "cannot tell"  # the answer when the evidence does not establish one, in every mode and tool
+
 __all__ = ["expects_yes_no", "short_answer", "strip_prefixes"]
 
 _PREFIX_RE = re.compile(

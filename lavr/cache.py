@@ -10,26 +10,8 @@ finds malformed on open, or a "malformed" error later) is moved aside (``<name>.
 written again) and a fresh one is started with every entry that can still be read from it, row by row (seeded
 entries cannot be recomputed); a warning says how many were kept (``ExpertCache.recovered``).
 
-Seeding from precomputed outputs (JSONL)
-----------------------------------------
-Expert outputs produced elsewhere (PICa / Chameleon style pipelines) can be loaded with
-``ExpertCache.seed_jsonl`` so that only the LLM stage runs. The file holds one JSON object per line::
-
-    {"image_sha256": "<64 hex>", "tool": "detect", "params": {...}, "identity": "<model identity>", "value": {...}}
-
-- ``image_sha256``: lavr's content hash of the image (``StoredImage.sha256``, see ``lavr.images.content_hash``),
-  which hashes the decoded pixels, not the file bytes.
-- ``tool``: the tool name as registered.
-- ``params``: the parameters exactly as the tool passes them to the cache (optional, default ``{}``).
-- ``identity``: the model identity string of the tool; may be omitted when ``identity_for(tool)`` supplies it.
-- ``value``: the tool's cached value as JSON (for ``detect`` a ``RawDetections``: ``{"detections": [{"label",
-  "box": [x1, y1, x2, y2], "confidence", "attributes"}], "labels": [...]}``, see ``lavr.eval.precomputed``).
-
-``lavr cache seed`` (``lavr.eval.precomputed.seed_file``) validates each value with its tool's cache model before
-storing it (``normalise`` here), so a malformed one is reported instead of being silently recomputed later.
-
-Blank lines are skipped. A malformed line is recorded in ``SeedReport.errors`` as ``"line N: reason"`` and
-seeding goes on with the next line.
+Seeding it with expert outputs produced elsewhere (a JSONL file, ``lavr cache seed``, or a dataset row's
+``precomputed`` outputs) is ``lavr.eval.precomputed``'s job: it parses and validates, and stores with ``put``.
 """
 
 from __future__ import annotations
@@ -37,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 import sqlite3
 import threading
 import time
@@ -48,7 +29,6 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .errors import LavrError
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +37,6 @@ CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, tool TEXT NOT NULL, im
     identity TEXT, value TEXT NOT NULL, bytes INTEGER NOT NULL, created REAL NOT NULL, last_used REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS entries_last_used ON entries (last_used);
 """
-_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
 class CacheStats(BaseModel):
@@ -67,15 +46,6 @@ class CacheStats(BaseModel):
     bytes: int
     hits: int
     misses: int
-
-
-class SeedReport(BaseModel):
-    """Outcome of seeding: entries stored, how many of those the size bound evicted again before seeding
-    ended, and one ``"line N: reason"`` per line that was skipped (too large for the bound included)."""
-
-    loaded: int = 0
-    evicted: int = 0
-    errors: list[str] = []
 
 
 class EntryTooLarge(ValueError):
@@ -390,75 +360,6 @@ class ExpertCache:
         self._shrink(min_free_pages=1)
         return removed
 
-    # Seeding ---------------------------------------------------------------------------------------------------
-    def seed_jsonl(self, path: Path, *, identity_for: Callable[[str], str] | None = None,
-                   normalise: Callable[[str, dict], dict] | None = None) -> SeedReport:
-        """Load precomputed expert outputs from a JSONL file (format in the module docstring).
-
-        Args:
-            path: The JSONL file.
-            identity_for: Gives the model identity for a tool name when a line has no ``identity``.
-            normalise: ``(tool, value) -> value`` validating a value before it is stored; raises ValueError (or a
-                ``LavrError``) to skip the line (``lavr.eval.precomputed.normalise_value`` does it per tool).
-
-        Returns:
-            How many entries were loaded and the errors of the lines that were skipped.
-        """
-        from .jsonl import json_lines
-
-        report = SeedReport()
-        keys: list[str] = []
-        for entry in json_lines(path, what="JSONL file of precomputed outputs"):
-            if entry.problem is not None:
-                report.errors.append(f"line {entry.number}: {entry.problem}")
-                continue
-            try:
-                record = self.parse_seed_line(entry.text, identity_for)
-                if normalise is not None:
-                    record["value"] = normalise(record["tool"], record["value"])
-                keys.append(self.put_record(record))
-            except (ValueError, LavrError) as exc:  # EntryTooLarge is a ValueError
-                report.errors.append(f"line {entry.number}: {exc}")
-                continue
-            report.loaded += 1
-        report.evicted = self.count_missing(keys)
-        return report
-
-    def put_record(self, record: dict[str, Any]) -> str:
-        """Store one parsed seed record (``parse_seed_line``'s result); returns its key."""
-        key = self.key(image_sha256=record["image_sha256"], tool=record["tool"], params=record["params"],
-                       identity=record["identity"])
-        self.put(key, record["value"], tool=record["tool"], image_sha256=record["image_sha256"],
-                 identity=record["identity"])
-        return key
-
     def count_missing(self, keys: list[str]) -> int:
         """How many of ``keys`` (distinct) are not stored: seeded entries that the size bound evicted again."""
         return sum(1 for key in set(keys) if not self.contains(key))
-
-    @staticmethod
-    def parse_seed_line(line: str, identity_for: Callable[[str], str] | None) -> dict[str, Any]:
-        """Validate one JSONL line; raises ValueError with a short reason."""
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"invalid JSON ({exc.msg})") from None
-        if not isinstance(obj, dict):
-            raise ValueError("not a JSON object")
-        sha, tool, params = obj.get("image_sha256"), obj.get("tool"), obj.get("params", {})
-        for ok, reason in ((isinstance(sha, str) and _SHA256.match(sha), "image_sha256 must be 64 hex digits"),
-                           (isinstance(tool, str) and tool, "tool must be a non-empty string"),
-                           (isinstance(params, dict), "params must be an object"),
-                           (isinstance(obj.get("value"), dict), "value must be an object")):
-            if not ok:
-                raise ValueError(reason)
-        identity = obj.get("identity")
-        if identity is None and identity_for is not None:
-            try:
-                identity = identity_for(tool)
-            except Exception as exc:  # noqa: BLE001 - a user callback; report, don't crash
-                raise ValueError(f"identity_for({tool!r}) failed: {exc!r}") from None
-        if not isinstance(identity, str) or not identity:
-            raise ValueError("identity missing (give it on the line or pass identity_for)")
-        return {"image_sha256": sha.lower(), "tool": tool, "params": params, "identity": identity,
-                "value": obj["value"]}

@@ -16,13 +16,12 @@ from pydantic import ValidationError
 from .errors import LavrError
 from .terminal import for_terminal
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 # Commands after which the console entry skips the interpreter's teardown (see ``entry``).
 LEAVE_FAST = {"ask"}
 
 
 # CLI options that override a setting: option -> Settings field.
-OPTION_FIELDS = {"--max-steps": "max_steps", "--llm": "llm"}
+OPTION_FIELDS = {"--max-steps": "max_steps", "--llm": "llm", "--seed": "llm_seed"}
 
 
 def settings_from_args(args: argparse.Namespace, **extra: Any) -> Any:
@@ -71,7 +70,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print(for_terminal(answer.model_dump_json(indent=2 if args.pretty else None), json=True))
     else:
         print(for_terminal(answer.answer))
-        if args.verbose:
+        if args.rationale:
             print(for_terminal(f"rationale: {answer.rationale}"), file=sys.stderr)
     if args.trace_html:
         from .errors import InputError
@@ -181,17 +180,16 @@ def cmd_cache(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lavr", description="LLM-Assisted Visual Reasoning")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    from .agents.options import add_agent_options
     sub = parser.add_subparsers(dest="command", required=True)
 
     ask = sub.add_parser("ask", help="answer a question about an image")
     ask.add_argument("image", help="image file, or sample:NAME for a photo shipped in a package (sample:bus)")
     ask.add_argument("question")
-    ask.add_argument("--llm", help="local (default), openai:MODEL, or a .gguf path")
-    ask.add_argument("--mode", default="auto",
-                     help="auto (default: query with the embedded LLM, else react), query, react, program, pipeline:FILE")
+    add_agent_options(ask)
     ask.add_argument("--json", action="store_true", help="print the whole Answer with its trace as JSON")
     ask.add_argument("--pretty", action="store_true", help="indent the JSON")
-    ask.add_argument("--max-steps", type=int, help="planning turns before a forced answer")
+    ask.add_argument("--rationale", action="store_true", help="also print the answer's rationale (to stderr)")
     ask.add_argument("--no-cache", action="store_true", help="do not read or write the expert cache")
     ask.add_argument("--trace-html", metavar="FILE", help="write the visual trace as one HTML page")
     ask.set_defaults(func=cmd_ask)

@@ -103,11 +103,6 @@ def fit_work_side(img: Image.Image, work_side: int) -> Image.Image:
     return img
 
 
-def original_hash(source: ImageInput, *, max_pixels: int = 40_000_000) -> str:
-    """Content hash of the decoded image at its own size (what ``StoredImage.original_sha256`` holds)."""
-    return content_hash(decode_image(source, max_pixels=max_pixels)[0])
-
-
 def decode_image(
     source: ImageInput,
     *,

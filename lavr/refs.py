@@ -3,7 +3,7 @@
 A reference is a string that is entirely ``$<call id>`` followed by a path of ``.field`` and ``[index]`` parts.
 Indices are 0-based; ``[-1]`` is the last item. A string that should start with a literal ``$`` is written
 ``$$``. References may appear anywhere in the arguments (inside lists too), but only as whole strings:
-``"obj $s1.x"`` is plain text. Programs, pipelines and the runner's executor all use this one module.
+``"obj $s1.x"`` is plain text. Pipelines (their checks) and the runner's executor use this one module.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from typing import Any, Mapping
 STEP_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _REF = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z_][A-Za-z0-9_\-]*|\[-?\d+\])*)$")
 _PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_\-]*)|\[(-?\d+)\]")
-REF_PATTERN = r"^[$][A-Za-z_][A-Za-z0-9_]*([.][A-Za-z_][A-Za-z0-9_-]*|\[-?[0-9]+\])*$"
-REF_SCHEMA: dict[str, Any] = {"type": "string", "pattern": REF_PATTERN}
 Loc = tuple[str | int, ...]
 
 

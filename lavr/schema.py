@@ -127,11 +127,6 @@ class Usage(BaseModel):
     cached_prompt_tokens: int = 0
 
     @property
-    def evaluated_prompt_tokens(self) -> int:
-        """Prompt tokens newly evaluated (not reused from a KV state)."""
-        return self.prompt_tokens - self.cached_prompt_tokens
-
-    @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 

@@ -1,10 +1,11 @@
-"""One settings object for the whole package (environment prefix ``LAVR_``)."""
+"""One settings object for the whole package (environment prefix ``LAVR_``), in groups, and the table of every
+variable (``settings_table``: the README's is generated from it)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import annotated_types
 from pydantic import Field, ValidationError, field_validator
@@ -23,47 +24,46 @@ def default_data_dir() -> Path:
     return Path(base) / "lavr"
 
 
-class Settings(BaseSettings):
-    """Everything configurable, read from ``LAVR_*`` environment variables or passed explicitly.
-
-    Example: ``LAVR_DATA_DIR=/tmp/lavr LAVR_OPENAI_BASE_URL=http://localhost:8000/v1``.
-    """
+class SettingGroup(BaseSettings):
+    """A group of settings; ``Settings`` is all of them. Every field is read from ``LAVR_<FIELD>`` (the group
+    changes no variable's name)."""
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+    title: ClassVar[str] = ""
 
-    def __init__(self, **values: Any) -> None:
-        """Read ``LAVR_*`` variables and ``values`` (which win); a bad value raises ``SettingsError``, whose one
-        line names the setting, the value and what is allowed."""
-        try:
-            super().__init__(**values)
-        except ValidationError as exc:
-            raise _validation_error(exc, type(self), given=set(values)) from None
-        except _SourceError as exc:  # a variable that is not even parseable (LAVR_ALLOWED_ROOTS='[oops')
-            raise SettingsError(_source_error_line(str(exc))) from None
 
-    data_dir: Path = Field(default_factory=default_data_dir, description="Caches, assembled models, chat threads.")
-    device: Literal["cpu", "cuda", "mps", "auto"] = "auto"
+class LlmSettings(SettingGroup):
+    """The LLM: which one, how it runs, and the OpenAI-compatible server's options."""
 
-    # LLM
-    llm: str = Field("local", description="'local', 'openai:MODEL', a .gguf path, or 'scripted'.")
+    title: ClassVar[str] = "LLM"
+
+    llm: str = Field("local", description="The LLM: 'local' (the embedded GGUF), 'openai:MODEL', a .gguf path, or "
+                     "'scripted:FILE.json' (a ScriptedBackend replaying the replies in the file).")
     gguf_path: Path | None = Field(None, description="Use this GGUF instead of assembling the default one.")
-    llm_context: int = Field(8192, ge=512, le=1_048_576)
-    llm_threads: int | None = Field(None, ge=1, le=1024)
-    llm_max_tokens: int = Field(512, ge=1, le=65_536)
-    llm_temperature: float = Field(0.0, ge=0.0, le=2.0)
-    llm_seed: int = 0
+    llm_context: int = Field(8192, ge=512, le=1_048_576, description="The embedded LLM's context, in tokens.")
+    llm_threads: int | None = Field(None, ge=1, le=1024,
+                                    description="CPU threads llama.cpp uses; default: every core.")
+    llm_max_tokens: int = Field(512, ge=1, le=65_536, description="Tokens one LLM reply may have.")
+    llm_temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature (0: greedy).")
+    llm_seed: int = Field(0, description="The embedded LLM's sampling seed.")
     llm_weight_repacking: bool | None = Field(
         None, description="llama.cpp's repacked weight buffers (AVX2 repack, AMX); default: on, except where the CPU "
                           "reports AMX (its tile instructions were seen to crash with SIGILL in a VM).")
-    openai_base_url: str | None = None
-    openai_api_key: str | None = None
-    openai_timeout_s: float = Field(60.0, gt=0.0, le=3600.0)
+    openai_base_url: str | None = Field(None, description="The OpenAI-compatible server (default: OPENAI_BASE_URL, "
+                                        "else OpenAI's).")
+    openai_api_key: str | None = Field(None, description="Its API key (default: OPENAI_API_KEY).")
+    openai_timeout_s: float = Field(60.0, gt=0.0, le=3600.0, description="Seconds one request may take.")
     openai_tool_mode: Literal["tools", "json"] = Field(
         "tools", description="'tools' uses native function calling; 'json' asks for a JSON reply."
     )
     openai_vision: bool = Field(False, description="Attach images as image parts (vision models only).")
 
-    # Agent
+
+class LimitSettings(SettingGroup):
+    """Budgets and limits of one question: planning turns, retries, tool calls, prompts, images."""
+
+    title: ClassVar[str] = "Limits"
+
     max_steps: int = Field(6, ge=1, le=50, description="LLM planning turns before a forced answer.")
     max_retries: int = Field(3, ge=0, le=20, description="Malformed replies tolerated per question.")
     tool_timeout_s: float = Field(120.0, gt=0.0, le=86_400.0, description="Seconds one tool call may take.")
@@ -71,11 +71,21 @@ class Settings(BaseSettings):
     max_tool_calls_per_turn: int = Field(4, ge=1, le=16, description="Tool calls one ReAct turn may start.")
     num_examples: int = Field(3, ge=0, le=20, description="In-context examples shown to the planner.")
     tool_profile: Literal["auto", "full", "compact"] = Field(
-        "auto", description="Tools offered to the ReAct and program planners: 'full' (all available), 'compact' "
-        "(fewer, sharper tools for small models) or 'auto' (compact with llama.cpp backends, else full); see "
-        "lavr.planners.tool_profile.")
+        "auto", description="Tools offered to the ReAct planner: 'full' (all available), 'compact' (fewer, sharper "
+        "tools for small models) or 'auto' (the one the backend declares: compact for the embedded model, else "
+        "full); see lavr.planners.tool_profile.")
+    max_image_pixels: int = Field(40_000_000, ge=16, description="Larger images are refused.")
+    work_image_side: int = Field(2048, ge=32, le=32_768,
+                                 description="Images are downscaled to this longest side for experts.")
 
-    # Experts
+
+class ExpertSettings(SettingGroup):
+    """The experts: their weights, thresholds and the device they run on."""
+
+    title: ClassVar[str] = "Experts"
+
+    device: Literal["cpu", "cuda", "mps", "auto"] = Field(
+        "auto", description="Where the torch experts run; 'auto': cuda, then mps, then cpu.")
     detector_weights: str | None = Field(
         None, description="YOLO weights: a path or a name ultralytics resolves (e.g. yolo11n.pt)."
     )
@@ -87,7 +97,8 @@ class Settings(BaseSettings):
     # scripts/choose_thresholds.py, which prints the choice, its errors and every alternative; rerun it when a
     # detector, its post-processing or the photos change. Unset (None), each detector backend uses its own chosen
     # values (lavr.tools.coco_fusion.DEFAULTS, lavr.tools.yolo.YOLO_DEFAULTS); set, they apply to any backend.
-    detector_confidence: float | None = Field(None, ge=0.0, le=1.0, description="detect's score threshold.")
+    detector_confidence: float | None = Field(None, ge=0.0, le=1.0, description="detect's score threshold; "
+                                              "default: the detector's chosen one.")
     face_weights_dir: Path | None = Field(
         None, description="Folder with MTCNN's pnet.pt, rnet.pt, onet.pt; default: the installed facenet-pytorch's."
     )
@@ -116,36 +127,27 @@ class Settings(BaseSettings):
         description="Image-to-text model: a local folder or a hub id already in the local HF cache (BLIP, GIT, "
         "Florence-2 families).",
     )
-    region_model: Literal["resnet50_fpn_v2", "mobilenet_v3"] = "resnet50_fpn_v2"
+    region_model: Literal["resnet50_fpn_v2", "mobilenet_v3"] = Field(
+        "resnet50_fpn_v2", description="The Faster R-CNN of region_features.")
     region_weights: Path | None = Field(
         None, description="Faster R-CNN state dict (.pth); default: torchvision's file in the torch hub cache."
     )
-    max_image_pixels: int = Field(40_000_000, ge=16, description="Larger images are refused.")
-    work_image_side: int = Field(2048, ge=32, le=32_768,
-                                 description="Images are downscaled to this longest side for experts.")
 
+
+class StorageSettings(SettingGroup):
+    """Where lavr keeps its files (caches, models, chat threads), the expert cache's bound, and the folders images
+    may be read from."""
+
+    title: ClassVar[str] = "Data and cache"
+
+    data_dir: Path = Field(default_factory=default_data_dir, description="Caches, assembled models, chat threads.")
     cache_max_bytes: int = Field(2_000_000_000, ge=1, description="Size bound of the on-disk expert cache "
                                  "(bytes of stored JSON); to run without the cache use --no-cache / cache=False.")
-
     # Files the CLI/API may read images from; the LLM itself never names paths.
     allowed_roots: list[Path] = Field(
         default_factory=list,
         description="Absolute folders every image read (ask, eval, cache seed) is confined to; empty: any file.",
     )
-
-    # Chat threads and the server (lavr.chat)
-    chat_postgres_url: str | None = Field(
-        None, description="Keep chat threads in PostgreSQL (a libpq connection string) instead of SQLite under "
-        "the data folder.")
-    chat_max_image_bytes: int = Field(20_000_000, ge=1, description="Larger images sent to the server are refused.")
-    chat_allow_remote_images: bool = Field(
-        False, description="Let the server fetch http(s) image URLs given by clients (off: only data URLs and "
-        "file URLs inside allowed_roots).")
-    chat_history_tokens: int | None = Field(
-        None, ge=1, description="Token budget for earlier turns in a chat prompt; default: a quarter of llm_context.")
-    server_token: str | None = Field(None, description="Bearer token the server requires (unset: no auth; an empty "
-                                     "one is refused rather than taken to mean no auth).")
-    server_model_name: str = Field("lavr", description="Model id the server lists and answers as.")
 
     @field_validator("data_dir", mode="before")
     @classmethod
@@ -159,18 +161,6 @@ class Settings(BaseSettings):
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
-
-    @field_validator("server_token", mode="after")
-    @classmethod
-    def _token_usable(cls, value: str | None) -> str | None:
-        # An empty token silently meant "no auth", and one with spaces around it could never match a header.
-        if value is None:
-            return None
-        if not value.strip():
-            raise ValueError("an empty token would turn auth off")
-        if value != value.strip():
-            raise ValueError("spaces around the token cannot be sent in an Authorization header")
-        return value
 
     @field_validator("allowed_roots", mode="before")
     @classmethod
@@ -191,6 +181,62 @@ class Settings(BaseSettings):
                                  "e.g. [\"/data/images\"]")
             roots.append(path)
         return roots
+
+
+class ChatSettings(SettingGroup):
+    """Chat threads and the server (``lavr.chat``)."""
+
+    title: ClassVar[str] = "Chat and server"
+
+    chat_postgres_url: str | None = Field(
+        None, description="Keep chat threads in PostgreSQL (a libpq connection string) instead of SQLite under "
+        "the data folder.")
+    chat_max_image_bytes: int = Field(20_000_000, ge=1, description="Larger images sent to the server are refused.")
+    chat_allow_remote_images: bool = Field(
+        False, description="Let the server fetch http(s) image URLs given by clients (off: only data URLs and "
+        "file URLs inside allowed_roots).")
+    chat_history_tokens: int | None = Field(
+        None, ge=1, description="Token budget for earlier turns in a chat prompt; default: a quarter of llm_context.")
+    server_token: str | None = Field(None, description="Bearer token the server requires (unset: no auth; an empty "
+                                     "one is refused rather than taken to mean no auth).")
+    server_model_name: str = Field("lavr", description="Model id the server lists and answers as.")
+
+    @field_validator("server_token", mode="after")
+    @classmethod
+    def _token_usable(cls, value: str | None) -> str | None:
+        # An empty token silently meant "no auth", and one with spaces around it could never match a header.
+        if value is None:
+            return None
+        if not value.strip():
+            raise ValueError("an empty token would turn auth off")
+        if value != value.strip():
+            raise ValueError("spaces around the token cannot be sent in an Authorization header")
+        return value
+
+
+SETTING_GROUPS: tuple[type[SettingGroup], ...] = (LlmSettings, LimitSettings, ExpertSettings, StorageSettings,
+                                                  ChatSettings)
+
+
+class Settings(LlmSettings, LimitSettings, ExpertSettings, StorageSettings, ChatSettings):
+    """Everything configurable, read from ``LAVR_*`` environment variables or passed explicitly, in groups
+    (``SETTING_GROUPS``: the LLM, limits, experts, data and cache, chat and server; one class each, every field
+    read from ``LAVR_<FIELD>``).
+
+    Example: ``LAVR_DATA_DIR=/tmp/lavr LAVR_OPENAI_BASE_URL=http://localhost:8000/v1``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    def __init__(self, **values: Any) -> None:
+        """Read ``LAVR_*`` variables and ``values`` (which win); a bad value raises ``SettingsError``, whose one
+        line names the setting, the value and what is allowed."""
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise _validation_error(exc, type(self), given=set(values)) from None
+        except _SourceError as exc:  # a variable that is not even parseable (LAVR_ALLOWED_ROOTS='[oops')
+            raise SettingsError(_source_error_line(str(exc))) from None
 
     def resolved_device(self) -> str:
         """The torch device to use: ``auto`` picks cuda, then mps, then cpu."""
@@ -285,6 +331,8 @@ def describe_allowed(model: type[BaseSettings], name: str) -> str:
         return "a folder (unset it for the default, $XDG_DATA_HOME/lavr or ~/.local/share/lavr)"
     if name == "server_token":
         return "a token without spaces around it (unset it to run without auth)"
+    if name == "llm":
+        return "'local', 'openai:MODEL', a .gguf path or 'scripted:FILE.json'"
     annotation = field.annotation
     base = annotation
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):  # X | None: describe X
@@ -306,3 +354,30 @@ def describe_allowed(model: type[BaseSettings], name: str) -> str:
     if bounds:
         return f"{kind} " + " and ".join(bounds)
     return kind
+
+
+def _default_text(name: str) -> str:
+    field = Settings.model_fields[name]
+    if field.default_factory is not None:
+        return "`$XDG_DATA_HOME/lavr` or `~/.local/share/lavr`" if name == "data_dir" else "(none)"
+    value = field.default
+    if value is None:
+        return "(unset)"
+    if isinstance(value, bool):
+        return "`true`" if value else "`false`"
+    return f"`{value:_}`".replace("_", ",") if isinstance(value, int) and value >= 10_000 else f"`{value}`"
+
+
+def settings_table() -> str:
+    """Every ``LAVR_*`` variable, by group, as Markdown: the variable, its default, what it accepts and what it
+    does. The README's settings section is this text (``scripts/settings_table.py`` writes it; a test compares)."""
+    lines: list[str] = []
+    for group in SETTING_GROUPS:
+        intro = " ".join((group.__doc__ or "").split())
+        lines += [f"**{group.title}**: {intro}", "", "| variable | default | allowed | what |", "|---|---|---|---|"]
+        for name, field in group.model_fields.items():
+            what = " ".join((field.description or "").split()).replace("|", "\\|")
+            allowed = describe_allowed(Settings, name).replace("|", "\\|")
+            lines.append(f"| `{ENV_PREFIX}{name.upper()}` | {_default_text(name)} | {allowed} | {what} |")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, Field, TypeAdapter
@@ -59,7 +60,7 @@ class StepBase(BaseModel):
 
 
 class PlanStep(StepBase):
-    """A planner turn that asked for tool calls (a ReAct turn, a whole program, a pipeline's tool steps)."""
+    """A planner turn that asked for tool calls (a ReAct turn, a query program, a pipeline's tool steps)."""
 
     kind: Literal["plan"] = "plan"
     planner: str = ""
@@ -68,7 +69,7 @@ class PlanStep(StepBase):
     examples: list[str] = Field(default_factory=list, description="Ids of the in-context examples shown.")
     raw_reply: RawReply = None
     program: str | list[dict[str, Any]] | None = Field(
-        None, description="The program as written: a query program's text, or program mode's step list.")
+        None, description="The program as written: a query program's text (a step list in traces of the removed program mode).")
 
 
     def prompt_text(self) -> str:
@@ -186,6 +187,52 @@ def tool_steps(steps: list[Any]) -> list[ToolStep]:
     return [s for s in steps if isinstance(s, ToolStep)]
 
 
+OBJECT_ID = re.compile(r"\bobj_\d+\b")
+
+
+def reported_objects(steps: list[Any]) -> set[str]:
+    """The object ids the tools of a trace reported (every ``id`` in their structured outputs)."""
+    found: set[str] = set()
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("id"), str) and OBJECT_ID.fullmatch(node["id"]):
+                found.add(node["id"])
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    for s in steps:
+        if isinstance(s, ToolStep) and s.error is None and s.data:
+            visit(s.data)
+    return found
+
+
+def named_objects(text: str, steps: list[Any]) -> list[str]:
+    """The object ids ``text`` names (in its order) that a tool of the trace reported: the evidence of an answer
+    an LLM wrote ("obj_1 is left of obj_0")."""
+    reported = reported_objects(steps)
+    return [i for i in dict.fromkeys(OBJECT_ID.findall(text)) if i in reported]
+
+
+def evidence_of(steps: list[Any]) -> list[str]:
+    """The object ids a trace's final answer rests on: its final ``AnswerStep``'s evidence (what the planner's
+    ``Final`` said). Traces written before every planner stated it: the last successful query's evidence, else
+    the ids the answer's rationale names."""
+    final = next((s for s in reversed(steps) if isinstance(s, AnswerStep) and s.final), None)
+    if final is not None and final.evidence:
+        return list(final.evidence)
+    for s in reversed(steps):
+        evidence = (s.data or {}).get("evidence") if isinstance(s, ToolStep) and s.tool == "query" and s.ok else None
+        if evidence and isinstance(evidence, list):
+            return [str(i) for i in evidence]
+    if final is not None:
+        return list(dict.fromkeys(OBJECT_ID.findall(f"{final.answer} {final.rationale}")))
+    return []
+
+
 def total_usage(steps: list[Any]) -> Usage:
     usage = Usage()
     for s in steps:
@@ -202,13 +249,14 @@ class Answer(BaseModel):
     images: list[str] = Field(default_factory=list, description="Every image id the question could use.")
     answer: str = Field(description="Short answer, no reasoning.")
     rationale: str = ""
-    evidence: list[int] = Field(default_factory=list, description="Indices of the tool steps the answer rests on.")
+    evidence: list[str] = Field(default_factory=list, description="Object ids the answer rests on, as the planner "
+                                "stated them (a query's exact objects, the ids a ReAct answer names).")
     steps: list[Step] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
     seconds: float = 0.0
     retries: int = 0
     finished: Literal["answered", "budget_exhausted", "failed"] = "answered"
-    mode: str = Field("", description="The planner that answered: react, program, pipeline, query.")
+    mode: str = Field("", description="The planner that answered: query, react, pipeline, naive.")
     llm: str = ""
     thread_id: str | None = None
 

@@ -6,7 +6,7 @@ import networkx as nx
 
 from lavr.schema import Box, Detection
 from lavr.tools.query import Scene
-from lavr.tools.scene_graph import build_graph
+from lavr.tools.scene_graph import build_scene_graph
 
 Obj = tuple[str, list[float], dict[str, str]]
 
@@ -15,7 +15,7 @@ def graph(*objects: Obj, known_labels: list[str] | None = None, image: str = "im
           first_id: int = 0) -> nx.MultiDiGraph:
     dets = [Detection(id=f"obj_{first_id + i}", image=image, label=label, confidence=0.9, box=Box.from_list(box),
                       attributes=attrs) for i, (label, box, attrs) in enumerate(objects)]
-    g = build_graph(dets)
+    g = build_scene_graph(dets)
     g.graph["known_labels"] = known_labels or []
     return g
 

@@ -8,6 +8,7 @@ from PIL import Image
 from lavr import Agent
 from lavr.backends import ScriptedBackend, tool_call_reply
 from lavr.errors import InputError
+from tools_for_programs import FakeDetectTool
 from tools_for_tests import BarrierTool, CountTool, CrashTool, SlowTool
 
 
@@ -40,7 +41,7 @@ def test_happy_path_trace_and_answer(settings, image):
     tool_step = ans.steps[1]
     assert tool_step.tool == "count" and tool_step.result == "counts: person=4" and tool_step.error is None
     assert tool_step.data == {"label": "person", "count": 4}
-    assert ans.evidence == [1]
+    assert ans.evidence == []  # evidence is object ids: a count names none
     assert ans.usage.llm_calls == 2 and ans.usage.prompt_tokens > 0
     # the observation went back to the LLM, and the schema offered the tools
     second = backend.requests[1]["messages"]
@@ -176,3 +177,11 @@ def test_a_yes_no_question_is_answered_yes_no_or_cannot_tell_after_looking(setti
     assert "answer" not in first["properties"]  # a question's first turn must look first
     answer_branch = next(b for b in second["anyOf"] if "answer" in b["properties"])
     assert answer_branch["properties"]["answer"] == {"enum": ["yes", "no", "cannot tell"]}
+
+
+def test_the_answers_evidence_is_the_reported_objects_its_words_name(settings, image):
+    # obj_7 was never reported by a tool: naming it is not evidence
+    agent, _ = make(settings, [call("fake_detect"), answer("1", "obj_2 is the rightmost person; not obj_7")],
+                    tools=[FakeDetectTool(settings)])
+    ans = agent.ask(image, "Who is on the right?")
+    assert ans.evidence == ["obj_2"] == ans.steps[-1].evidence

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from lavr.cache import CacheStats, ExpertCache, SeedReport
+from lavr.cache import CacheStats, ExpertCache
+from lavr.eval.precomputed import SeedReport, seed_jsonl
 
 SHA_A = "a" * 64
 SHA_B = "b" * 64
@@ -215,7 +216,7 @@ def test_seed_jsonl(cache: ExpertCache, tmp_path: Path) -> None:
     seed = tmp_path / "experts.jsonl"
     seed.write_text("\n".join(lines) + "\n", encoding="utf-8")
     identities = {"caption": "blip@2", "detect": "yolo@1"}
-    report = cache.seed_jsonl(seed, identity_for=lambda tool: identities[tool])
+    report = seed_jsonl(cache, seed, identity_for=lambda tool: identities[tool])
     assert isinstance(report, SeedReport) and report.loaded == 2
     assert [e.split(":")[0] for e in report.errors] == [f"line {n}" for n in (3, 5, 6, 7, 8, 9, 10)]
     assert "image_sha256" in report.errors[2] and "mystery" in report.errors[5]
@@ -226,7 +227,7 @@ def test_seed_jsonl(cache: ExpertCache, tmp_path: Path) -> None:
 
     # Without identity_for a line lacking "identity" is an error, the others still load.
     cache.clear()
-    report = cache.seed_jsonl(seed)
+    report = seed_jsonl(cache, seed)
     assert report.loaded == 1
     assert "line 4: identity missing" in " ".join(report.errors)
 
@@ -320,7 +321,7 @@ def test_seed_report_counts_what_the_bound_evicted_again(tmp_path: Path) -> None
                          "value": {"blob": "q" * 900}}) for i in range(30)]
     (tmp_path / "seed.jsonl").write_text("\n".join(lines) + "\n")
     cache = ExpertCache(tmp_path / "c.sqlite", max_bytes=10_000)  # room for ~10 of the 30 entries
-    report = cache.seed_jsonl(tmp_path / "seed.jsonl")
+    report = seed_jsonl(cache, tmp_path / "seed.jsonl")
     assert report.loaded == 30 and report.evicted == 30 - cache.stats().entries and report.evicted >= 19
 
 

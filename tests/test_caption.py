@@ -188,18 +188,18 @@ def test_vision_encoder_decoder_ignores_question(models: dict[str, Path], tmp_pa
 
 
 def test_second_call_hits_cache(blip_tool: CaptionTool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    ctx = _ctx(blip_tool, _cache(tmp_path))
-    ctx.begin_call()
+    run = _ctx(blip_tool, _cache(tmp_path))
+    ctx = run.for_call()
     first = blip_tool.run(CaptionInput(box=[0.0, 0.0, 0.5, 0.5]), ctx)
-    assert not ctx.call_was_cached()
+    assert not ctx.call.cached
 
     def boom(*_: object, **__: object) -> str:
         raise AssertionError("generate ran despite a cached caption")
 
     monkeypatch.setattr(blip_tool, "generate", boom)
-    ctx.begin_call()
+    ctx = run.for_call()
     second = blip_tool.run(CaptionInput(box=[0.0, 0.0, 0.5, 0.5]), ctx)  # a new crop id, same pixels
-    assert ctx.call_was_cached() and second.caption == first.caption
+    assert ctx.call.cached and second.caption == first.caption
     with pytest.raises(AssertionError):  # a different question is a different cache entry
         blip_tool.run(CaptionInput(box=[0.0, 0.0, 0.5, 0.5], question="is it red?"), ctx)
 

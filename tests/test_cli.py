@@ -9,6 +9,9 @@ import pytest
 
 from conftest import REPO, have
 from fake_openai import FakeOpenAI, completion
+from PIL import Image
+
+from lavr.cli import main
 
 
 def run(*args, env=None, timeout=300):
@@ -117,3 +120,35 @@ def test_ask_leaves_without_teardown_but_with_its_output_whole(tmp_path, bus_jpg
     assert json.loads(result.stdout)["answer"] == "4"  # the whole JSON document, flushed before the exit
     assert trace.read_text().rstrip().endswith("</html>")
     assert "Traceback" not in result.stderr
+
+
+def test_every_agent_command_has_the_same_mode_option_and_checks_it(capsys):
+    from lavr.agents.options import MODE_HELP
+    from lavr.cli import build_parser
+
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices  # noqa: SLF001 - argparse keeps them there
+    for name in ("ask", "eval"):
+        mode = next(a for a in commands[name]._actions if "--mode" in a.option_strings)
+        assert mode.help == MODE_HELP and mode.default == "auto"
+        seed = next(a for a in commands[name]._actions if "--seed" in a.option_strings)
+        assert seed.type is int
+    for bad in ("program", "pipeline", "pipeline:"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["ask", "x.jpg", "q?", "--mode", bad])
+        assert "unknown mode" in capsys.readouterr().err
+    assert parser.parse_args(["ask", "x.jpg", "q?", "--mode", "pipeline:p.yaml"]).mode == "pipeline:p.yaml"
+
+
+def test_verbose_logs_but_only_rationale_prints_the_rationale(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("LAVR_DATA_DIR", str(tmp_path / "data"))
+    replies = tmp_path / "replies.json"
+    replies.write_text(json.dumps({"replies": [{"thought": "t", "answer": "4", "rationale": "said so"}],
+                                   "repeat_last": True}))
+    image = tmp_path / "a.png"
+    Image.new("RGB", (64, 48)).save(image)
+    common = ["ask", str(image), "How many?", "--mode", "react", "--llm", f"scripted:{replies}", "--no-cache"]
+    assert main(["-v", *common]) == 0
+    assert "rationale:" not in capsys.readouterr().err
+    assert main([*common, "--rationale", "--seed", "7"]) == 0
+    assert "rationale: said so" in capsys.readouterr().err

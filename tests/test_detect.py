@@ -37,9 +37,9 @@ def test_person_detector_finds_the_four_people_on_the_bus_photo(tmp_path, bus_jp
     text = out.to_text()
     assert "counts: person=4" in text and "this detector only knows: person" in text
     # the same image again: served from the cache, same ids (objects are not registered twice)
-    ctx.begin_call()
-    again = tool.run(DetectInput(classes=["people"], min_confidence=0.6), ctx)
-    assert ctx.call_was_cached()
+    call = ctx.for_call()
+    again = tool.run(DetectInput(classes=["people"], min_confidence=0.6), call)
+    assert call.call.cached
     assert [d.id for d in again.detections] == ["obj_1", "obj_2"]
     assert again.counts == {"person": 2} and "(only person)" in again.to_text()
 
@@ -68,9 +68,6 @@ def test_untrained_yolo_from_yaml_runs_through_the_same_code(tmp_path, bus_jpg):
     assert tool.availability().available
     ctx = RunContext(settings, cache=ExpertCache(tmp_path / "c.sqlite"))
     ctx.images.add(bus_jpg)
-    ctx.images.add(bus_jpg)
-    assert tool.prefetch_batch(["img_0", "img_1"], ctx) == 1  # same pixels: one computation
-    assert tool.prefetch_batch(["img_0", "img_1"], ctx) == 0
     out = tool.run(DetectInput(min_confidence=0.0), ctx)
     assert len(out.known_labels) == 80 and "person" in out.known_labels and "bus" in out.known_labels
     assert sum(out.counts.values()) == len(out.detections)

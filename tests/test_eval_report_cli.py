@@ -140,17 +140,17 @@ def test_eval_cli_end_to_end(ds_dir, tmp_path, monkeypatch, capsys):
     assert main(["eval", str(path), "--out", str(out), "--llm", "nonsense-llm", "--no-resume"]) == 2
 
 
-def test_program_mode_through_the_spec(ds_dir, tmp_path, monkeypatch, capsys):
+def test_the_mode_goes_through_the_spec(ds_dir, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("LAVR_DATA_DIR", str(tmp_path / "data"))
     path = write_jsonl(ds_dir / "d.jsonl", [row("q1")])
     replies = tmp_path / "replies.json"
-    program = {"thought": "count", "program": [{"id": "s1", "tool": "count", "args": {"label": "person"}}]}
-    replies.write_text(json.dumps([program, answer("4")]))
-    spec = AgentSpec(llm=f"scripted:{replies}", settings={"num_examples": 0}, mode="program",
+    react = {"thought": "count", "tool_calls": [{"tool": "count", "args": {"label": "person"}}]}
+    replies.write_text(json.dumps([react, answer("4")]))
+    spec = AgentSpec(llm=f"scripted:{replies}", settings={"num_examples": 0}, mode="react",
                      tools=("tools_for_tests:CountTool",), cache=False)
     summary = run_eval(path, agent_factory=spec, out=tmp_path / "r.jsonl", progress=False)
     [record] = read_results(tmp_path / "r.jsonl")
-    assert record["mode"] == "program" and record["tools"] == ["count"] and summary.line() == \
+    assert record["mode"] == "react" and record["tools"] == ["count"] and summary.line() == \
         "accuracy: 1.000 (1 questions)"
 
 

@@ -175,9 +175,9 @@ def test_faces_tool_registers_faces_caches_and_filters(tmp_path):
     assert max(y for _, y in eyes) < mouth[1]
     text = out.to_text()
     assert text.startswith("img_0 1280x720: 2 faces with confidence >= 0.98") and "obj_1 face [" in text
-    ctx.begin_call()
-    low = tool.run(FacesInput(min_confidence=0.7), ctx)
-    assert ctx.call_was_cached() and low.count == 3  # the blurred crowd's 0.82 false face
+    call = ctx.for_call()
+    low = tool.run(FacesInput(min_confidence=0.7), call)
+    assert call.call.cached and low.count == 3  # the blurred crowd's 0.82 false face
 
 
 @needs_both

@@ -207,3 +207,11 @@ def test_make_backend_specs(settings, tmp_path):
         make_backend(str(tmp_path / "missing.gguf"), settings)
     with pytest.raises(BackendError, match="needs a model name"):
         make_backend("openai:", settings)
+    replies = tmp_path / "replies.json"
+    replies.write_text('["hi"]')
+    assert make_backend(f"scripted:{replies}", settings).name == "scripted"
+    # the setting offers the forms make_backend builds (issue 22: it offered a bare 'scripted', which it refuses)
+    offered = type(settings).model_fields["llm"].description
+    assert "'scripted:FILE.json'" in offered and "'scripted'" not in offered
+    with pytest.raises(BackendError, match="'scripted:FILE.json'"):
+        make_backend("scripted", settings)

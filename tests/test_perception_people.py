@@ -9,7 +9,7 @@ from lavr.errors import WeightsMissing
 from lavr.perception.face_attributes import (
     EXPRESSIONS,
     FaceAttributes,
-    age_bracket,
+    human_age_bracket,
     face_crop,
     human_age,
 )
@@ -104,7 +104,7 @@ def test_human_age_reading_of_the_bins():
     edge = [0.0] * 100
     edge[99] = 1.0
     assert human_age(edge) == pytest.approx(99.0)
-    assert [age_bracket(a) for a in (5, 15, 25, 45, 70)] == ["child", "teenager", "young adult", "middle-aged",
+    assert [human_age_bracket(a) for a in (5, 15, 25, 45, 70)] == ["child", "teenager", "young adult", "middle-aged",
                                                               "elderly"]
 
 

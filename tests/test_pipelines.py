@@ -12,7 +12,7 @@ from lavr.cache import ExpertCache
 from lavr.errors import InputError
 from lavr.errors import PipelineError
 from lavr.planners import make_planner
-from lavr.planners.pipeline import LLMStep, Pipeline, ToolStep
+from lavr.planners.pipeline import LlmStepSpec, Pipeline, ToolStepSpec
 from lavr.settings import Settings
 from lavr.tools import SceneGraphTool, default_tools
 from tools_for_programs import FakeDetectTool, MemoTool
@@ -76,7 +76,7 @@ def test_yaml_pipeline_loads_runs_and_traces(settings, image, tmp_path):
     assert ans.steps[2].prompt == prompt
     assert backend.requests[0]["json_schema"]["required"] == ["answer", "rationale"]
     assert "cannot tell" in backend.requests[0]["messages"][0].content
-    assert ans.usage.llm_calls == 1 and ans.evidence == [0] and ans.llm == "scripted"
+    assert ans.usage.llm_calls == 1 and ans.evidence == [] and ans.llm == "scripted"  # names no object
     assert type(ans).model_validate(json.loads(ans.to_json())) == ans
 
 
@@ -99,24 +99,24 @@ def test_references_between_steps_and_data_in_templates(settings, image):
 
 
 def test_tool_error_reaches_the_template_and_no_llm_pipeline_answers_with_tool_text(settings, image):
-    pipeline = Pipeline(steps=[ToolStep(id="boom", tool="crash"),
-                               LLMStep(id="say", llm="{{ boom.text }} | {{ boom.error }}")])
+    pipeline = Pipeline(steps=[ToolStepSpec(id="boom", tool="crash"),
+                               LlmStepSpec(id="say", llm="{{ boom.text }} | {{ boom.error }}")])
     agent, backend = make(settings, [reply("cannot tell")])
     ans = run_pipeline(pipeline, agent, image, "What broke?")
     assert backend.requests[0]["messages"][1].content == \
         "error: crash crashed: RuntimeError: boom | crash crashed: RuntimeError: boom"
     assert ans.answer == "cannot tell"
-    bare = Pipeline(steps=[ToolStep(id="n", tool="count", args={"label": "bus"})])
+    bare = Pipeline(steps=[ToolStepSpec(id="n", tool="count", args={"label": "bus"})])
     agent, backend = make(settings)
     ans = run_pipeline(bare, agent, image, "How many buses?")
-    assert ans.answer == "counts: bus=1" and ans.evidence == [0] and backend.requests == []
+    assert ans.answer == "counts: bus=1" and ans.evidence == [] and backend.requests == []
     ans = run_pipeline({"steps": [{"id": "c", "tool": "crash"}]}, agent, image, "Crash?")
     assert ans.answer == "cannot tell" and ans.finished == "failed" and "step c failed" in ans.rationale
 
 
 def test_malformed_reply_retried_then_template_error_recorded(settings, image):
-    pipeline = Pipeline(steps=[ToolStep(id="n", tool="count", args={"label": "bus"}),
-                               LLMStep(id="a", llm="{{ n.text }}"), LLMStep(id="b", llm="{{ n.data.zebra }}")])
+    pipeline = Pipeline(steps=[ToolStepSpec(id="n", tool="count", args={"label": "bus"}),
+                               LlmStepSpec(id="a", llm="{{ n.text }}"), LlmStepSpec(id="b", llm="{{ n.data.zebra }}")])
     agent, _ = make(settings, ["one bus", reply("1")])
     ans = run_pipeline(pipeline, agent, image, "How many buses?")
     assert [(s.kind, getattr(s, "call_id", None)) for s in ans.steps] == [("tool", "n"), ("retry", None),
@@ -130,13 +130,13 @@ def test_cache_is_shared_between_runs_and_modes(settings, image, tmp_path):
     cache = ExpertCache(tmp_path / "experts.sqlite")
     tool = MemoTool(settings)
     agent, _ = make(settings, tools=[tool], cache=cache)
-    pipeline = Pipeline(steps=[ToolStep(id="b", tool="brightness")])
+    pipeline = Pipeline(steps=[ToolStepSpec(id="b", tool="brightness")])
     first = run_pipeline(pipeline, agent, image, "How bright?")
     second = run_pipeline(pipeline, agent, image.copy(), "How bright?")
     assert first.answer == second.answer and first.answer.startswith("img_0: mean brightness")
     assert [first.steps[0].cached, second.steps[0].cached] == [False, True] and tool.computed == 1
-    program = {"thought": "t", "program": [{"id": "s1", "tool": "brightness", "args": {}}]}
-    other = make_agent("program", ScriptedBackend([program, {"thought": "t", "answer": "bright", "rationale": "r"}]),
+    react = {"thought": "t", "tool_calls": [{"tool": "brightness", "args": {}}]}
+    other = make_agent("react", ScriptedBackend([react, {"thought": "t", "answer": "bright", "rationale": "r"}]),
                        settings=agent.settings, tools=[tool], cache=cache)
     ans = other.ask(image, "How bright?")
     assert ans.steps[1].cached is True and tool.computed == 1
@@ -196,12 +196,12 @@ def test_missing_file_and_unavailable_tool(settings, tmp_path):
     detector = DetectTool(settings.model_copy(update={"detector_weights": str(tmp_path / "none.pt")}))
     agent, _ = make(settings, tools=[detector])
     with pytest.raises(PipelineError, match="tool 'detect' is not available here"):
-        Pipeline(steps=[ToolStep(id="d", tool="detect")]).check(agent.registry)
+        Pipeline(steps=[ToolStepSpec(id="d", tool="detect")]).check(agent.registry)
 
 
 def test_python_pipeline_through_make_agent(settings, image):
-    pipeline = Pipeline(name="py", steps=[ToolStep(id="n", tool="count", args={"label": "person"}),
-                                          LLMStep(id="a", llm="{{ n.text }} Q: {{ question }} on {{ image }}")])
+    pipeline = Pipeline(name="py", steps=[ToolStepSpec(id="n", tool="count", args={"label": "person"}),
+                                          LlmStepSpec(id="a", llm="{{ n.text }} Q: {{ question }} on {{ image }}")])
     s = settings.model_copy(update={"num_examples": 0})
     agent = make_agent("pipeline", ScriptedBackend([reply("4")]), pipeline=pipeline, settings=s,
                        tools=[CountTool(s)], cache=False)
@@ -229,3 +229,50 @@ def test_example_pipelines_exist_and_run_with_pipeline_mode_shorthand(settings, 
     ans = agent.ask(image, "How many people are to the left of the person on the right?")
     assert ans.answer == "2" and ans.steps[1].args["target"] == "obj_2"
     assert agent.backend.requests[0]["messages"][1].content.startswith("The rightmost person is obj_2.")
+
+
+# Reference checks of a pipeline's tool steps, before anything runs (moved from program mode's tests) -----------
+
+def _checked_tools():
+    fake = FakeDetectTool(Settings())
+    return {t.name: t for t in [fake, SceneGraphTool(Settings(), detector=fake), CountTool(Settings())]}
+
+
+@pytest.mark.parametrize("steps,needle", [
+    ([("s1", "count", {})], "args.label: Field required"),
+    ([("s1", "scene_graph", {"relation": "beside"})], "args.relation: Input should be"),
+    ([("s1", "count", {"label": "$s9.label"})], 'names no earlier step; earlier steps: none'),
+    ([("s1", "fake_detect", {}), ("s2", "scene_graph", {"target": "$s1.detectons[0].id"})],
+     "s1 has no field 'detectons'; fields: image, detections, counts"),
+    ([("s1", "fake_detect", {}), ("s2", "count", {"label": "$s1.counts"})], "gives object but count expects string"),
+    ([("s1", "fake_detect", {}), ("s2", "count", {"label": "$s1..x"})], "is not a valid reference"),
+    ([("s1", "fake_detect", {}), ("s2", "count", {"label": "$s1.detections[0].box.x9"})], "has no field 'x9'"),
+    ([("s1", "count", {"label": "$s1.label"})], "names step s1, which has not run yet"),
+    # A reference inside a list argument is checked like any other (not skipped because it is nested).
+    ([("s1", "fake_detect", {"classes": ["person", "$s0.label"]})], "names no earlier step; earlier steps: none"),
+    ([("s1", "fake_detect", {}), ("s2", "fake_detect", {"classes": ["$s1.detections[0].colour"]})],
+     "has no field 'colour'"),
+])
+def test_reference_problems(steps, needle):
+    try:  # reference order is checked when the pipeline is built, the rest against the tools
+        problems = Pipeline.model_validate({"steps": [{"id": i, "tool": t, "args": a} for i, t, a in steps]}
+                                           ).problems(_checked_tools())
+    except PipelineError as exc:
+        problems = [str(exc)]
+    assert any(needle in p for p in problems), problems
+
+
+def test_valid_references_and_escapes_pass():
+    from lavr.refs import RefError, parse_ref, substitute
+
+    pipeline = Pipeline.model_validate({"steps": [
+        {"id": "s1", "tool": "fake_detect", "args": {"classes": ["person"]}},
+        {"id": "s2", "tool": "scene_graph", "args": {"target": "$s1.detections[-1].id", "label": "$$x"}},
+        {"id": "s3", "tool": "fake_detect", "args": {"classes": ["$s1.detections[0].label"]}},
+        {"id": "s4", "tool": "count", "args": {"label": "$s2.nodes[0].label"}},
+    ]})
+    assert pipeline.problems(_checked_tools()) == []
+    assert substitute({"a": "$$x", "b": ["$s1.n[1]"]}, {"s1": {"n": [5, 6]}}) == {"a": "$x", "b": [6]}
+    assert parse_ref("$s1.detections[-1].id").path == ("detections", -1, "id")
+    with pytest.raises(RefError, match=r"s1.n has 2 items, so \[2\] does not exist"):
+        substitute("$s1.n[2]", {"s1": {"n": [5, 6]}})

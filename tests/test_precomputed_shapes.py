@@ -16,7 +16,7 @@ from lavr.agents import Agent
 from lavr.backends import ScriptedBackend
 from lavr.errors import InputError
 from lavr.eval import run_eval
-from lavr.eval.precomputed import normalise_value
+from lavr.eval.precomputed import normalise_value, seed_jsonl
 from lavr.eval.results import read_results
 from lavr.settings import Settings
 from lavr.tools import RunContext, default_tools
@@ -187,7 +187,7 @@ def test_low_level_seed_lines_are_validated_too(tmp_path, offline_detector):
     settings = shapes_settings(tmp_path)
     registry = ToolRegistry(default_tools(settings))
     for load in (lambda c: seed_file(seed, c, registry, settings),
-                 lambda c: c.seed_jsonl(seed, identity_for=lambda t: registry.get(t).identity(),
+                 lambda c: seed_jsonl(c, seed, identity_for=lambda t: registry.get(t).identity(),
                                         normalise=normalise_value)):
         cache = ExpertCache(tmp_path / f"c{id(load)}.sqlite")
         report = load(cache)

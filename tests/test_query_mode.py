@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from lavr.agents import Agent, make_agent
-from lavr.backends import ScriptedBackend
+from lavr.backends import BackendProfile, ScriptedBackend
 from lavr.planners.query import QueryPlanner, QueryPrompt
 from lavr.schema import Box
 from lavr.tools import QueryTool, SceneGraphTool
@@ -135,7 +135,8 @@ class PrimingBackend(ScriptedBackend):
     """A scripted backend that, like the embedded llama.cpp one, can keep a prompt prefix's KV state."""
 
     def __init__(self, replies):
-        super().__init__(replies)
+        super().__init__(replies, profile=BackendProfile(supports_grammar=True, supports_prefill=True,
+                                                         can_prime_prefix=True, default_planner="query"))
         self.primed = []
 
     def prime(self, prefix):

@@ -200,10 +200,9 @@ def test_cache_hit_skips_forward(tool: RegionFeaturesTool, settings: Settings, t
     first_ctx = make_ctx(settings, cache)
     first = run(tool, first_ctx, min_score=0.0)
     monkeypatch.setattr(tool, "compute", lambda *a, **k: pytest.fail("forward ran despite a cache entry"))
-    ctx = make_ctx(settings, cache)
-    ctx.begin_call()
+    ctx = make_ctx(settings, cache).for_call()
     second = run(tool, ctx, min_score=0.0)
-    assert ctx.call_was_cached()
+    assert ctx.call.cached
     assert second.model_dump() == first.model_dump()
     assert region_vectors(ctx) == region_vectors(first_ctx)
 

@@ -85,27 +85,23 @@ def test_the_python_api_refuses_wrong_types(settings, image, image_arg, question
 def test_every_mode_runs_in_the_same_graph(settings, tmp_path):
     pipeline = {"steps": [{"id": "n", "tool": "count", "args": {"label": "bus"}}]}
     agents = [make_agent(mode, ScriptedBackend([]), settings=settings, tools=[CountTool(settings)], cache=False,
-                         pipeline=pipeline if mode == "pipeline" else None) for mode in ("react", "program", "pipeline")]
+                         pipeline=pipeline if mode == "pipeline" else None) for mode in ("react", "naive", "pipeline")]
     shapes = {frozenset(a.graph.get_graph().nodes) for a in agents}
     assert len(shapes) == 1 and {"plan", "tools", "force", "finish"} <= set(next(iter(shapes)))
-    assert [a.mode for a in agents] == ["react", "program", "pipeline"]
+    assert [a.mode for a in agents] == ["react", "naive", "pipeline"]
 
 
-@pytest.mark.parametrize("mode", ["react", "program"])
+@pytest.mark.parametrize("mode", ["react"])
 def test_a_thread_keeps_its_turns_in_every_mode(settings, image, mode):
     s = settings.model_copy(update={"num_examples": 0})
-    if mode == "react":
-        replies = [calls("person"), answer("4"), answer("4 people, as before")]
-    else:
-        program = {"thought": "t", "program": [{"id": "s1", "tool": "count", "args": {"label": "person"}}]}
-        replies = [program, answer("4"), program, answer("still 4")]
+    replies = [calls("person"), answer("4"), answer("4 people, as before")]
     backend = ScriptedBackend(replies)
     agent = make_agent(mode, backend, settings=s, tools=[CountTool(s)], cache=False, checkpointer=InMemorySaver())
     first = agent.ask(image, "How many people?", thread_id="t1")
     second = agent.ask(image, "And now?", thread_id="t1")
     assert first.thread_id == second.thread_id == "t1"
     assert second.steps[0].index == 0 and all(s.index == i for i, s in enumerate(second.steps))  # a fresh trace
-    later = backend.requests[len(backend.requests) - (1 if mode == "react" else 2)]["messages"][1].content
+    later = backend.requests[-1]["messages"][1].content
     assert "Earlier in this conversation:\nQ: How many people?\nA: 4" in later
     state = agent.graph.get_state({"configurable": {"thread_id": "t1"}}).values
     assert [tuple(t) for t in state["history"]] == [("How many people?", "4"), ("And now?", second.answer)]

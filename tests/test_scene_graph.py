@@ -7,7 +7,7 @@ from lavr.schema import Box
 from lavr.tools.base import RunContext
 from lavr.tools.detect import DetectInput, RawDetection
 from tools_for_tests import FixedDetector
-from lavr.tools.scene_graph import (SceneGraphInput, SceneGraphTool, build_graph, colour_name, pair_relations,
+from lavr.tools.scene_graph import (SceneGraphInput, SceneGraphTool, build_scene_graph, colour_name, pair_relations,
                                     query_graph)
 
 
@@ -61,7 +61,7 @@ def test_colour_names():
 def test_graph_nodes_attributes_and_queries(settings):
     ctx = _ctx(settings)
     a, b, c = _populate(ctx)
-    g = build_graph(ctx.objects_in("img_0"), ctx.images.get("img_0").pil)
+    g = build_scene_graph(ctx.objects_in("img_0"), ctx.images.get("img_0").pil)
     assert g.nodes[a.id]["attributes"]["color"] == "red"
     assert g.nodes[b.id]["attributes"]["color"] == "blue"
     assert g.nodes[a.id]["attributes"]["position"] == "bottom-left"

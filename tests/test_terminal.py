@@ -44,7 +44,7 @@ def test_ask_prints_the_answer_rationale_and_json_with_controls_escaped(tmp_path
     image = tmp_path / "a.png"
     Image.new("RGB", (64, 48), (10, 200, 10)).save(image)
     llm = _replies(tmp_path, PWNED + C1, "because " + PWNED)
-    assert main(["-v", "ask", str(image), "What does the sign say?", "--llm", llm, "--no-cache"]) == 0
+    assert main(["ask", str(image), "What does the sign say?", "--llm", llm, "--no-cache", "--rationale"]) == 0
     out, err = capsys.readouterr()
     assert live_controls(out) == [] and live_controls(err) == []
     assert "\\x1b]0;PWNED\\x07\\x1b[2J" in out and "rationale: because \\x1b]0;PWNED" in err

@@ -16,7 +16,7 @@ from lavr.settings import Settings
 from lavr.tools import default_tools
 from lavr.tools.base import RunContext
 from lavr.tools.detect import COCO_LABELS, DetectInput, RawDetection, canonical_label
-from lavr.tools.scene_graph import SceneGraphInput, SceneGraphTool, attribute_matches, build_graph, query_graph
+from lavr.tools.scene_graph import SceneGraphInput, SceneGraphTool, attribute_matches, build_scene_graph, query_graph
 
 from tools_for_tests import FixedDetector
 
@@ -86,7 +86,7 @@ def _scene(settings: Settings) -> tuple[RunContext, Any, SceneGraphTool]:
         RawDetection(label="dog", confidence=0.7, box=Box(x1=0.8, y1=0.8, x2=0.95, y2=0.95)),
     ]
     tool = SceneGraphTool(settings, detector=FixedDetector(settings, found))
-    return ctx, build_graph(tool.scene_objects("img_0", ctx), ctx.images.get("img_0").pil), tool
+    return ctx, build_scene_graph(tool.scene_objects("img_0", ctx), ctx.images.get("img_0").pil), tool
 
 
 @pytest.mark.parametrize("attribute,expected", [

@@ -1,5 +1,5 @@
-"""Tool profiles (issue 7): a small embedded LLM is offered fewer, sharper tools in ReAct and program mode (and in
-ReAct as query mode's fallback); remote models keep every tool; in-context examples call offered tools only."""
+"""Tool profiles (issue 7): a small embedded LLM is offered fewer, sharper tools in ReAct (also as query mode's
+fallback); remote models keep every tool; in-context examples call offered tools only."""
 
 import pytest
 
@@ -8,8 +8,6 @@ from lavr.backends import ScriptedBackend, make_backend
 from lavr.errors import InputError
 from lavr.planners import make_planner
 from lavr.planners.base import ImageInfo, PlanRequest
-from lavr.planners.program.model import validate_program
-from lavr.planners.program.planner import parse_program
 from lavr.planners.tool_profile import COMPACT, FULL, resolve_profile
 from lavr.prompts import load_examples
 from lavr.settings import Settings
@@ -96,23 +94,6 @@ def test_compact_still_has_examples_for_person_questions():
     assert any("people" in EXAMPLES[e].tools_used() for e in outcome.example_ids)
 
 
-@pytest.mark.parametrize(("declared", "expected"), [("compact", COMPACT_TOOLS), (None, ALL)])
-def test_program_mode_offers_and_accepts_the_profile_only(declared, expected):
-    write = {"thought": "t", "program": [{"id": "s1", "tool": "people", "args": {"image": "img_0"}}]}
-    backend = ScriptedBackend([write], tool_profile=declared)
-    planner = make_planner("program", Settings(num_examples=3), llm=backend)
-    outcome = planner.decide(request("How many people are in this photo?"), backend)
-    assert outcome.move is not None and [c.tool for c in outcome.move.calls] == ["people"]
-    sent = backend.requests[0]
-    variants = sent["json_schema"]["properties"]["program"]["items"]["anyOf"]
-    assert [v["properties"]["tool"]["const"] for v in variants] == expected
-    assert offered_in_prompt(sent["messages"][0].content) == expected
-    assert all(EXAMPLES[e].tools_used() <= set(expected) for e in outcome.example_ids) and outcome.example_ids
-    offered = {t.name: t for t in planner.tool_profile.offer(TOOLS)}
-    detect = parse_program('{"program": [{"id": "s1", "tool": "detect", "args": {"classes": ["person"]}}]}')
-    assert bool(validate_program(detect, offered, max_steps=6)) == (declared == "compact")
-
-
 def test_query_mode_falls_back_to_react_with_the_same_profile():
     backend = ScriptedBackend([ANSWER], tool_profile="compact")
     planner = make_planner("query", Settings(num_examples=3), llm=backend)
@@ -124,7 +105,7 @@ def test_query_mode_falls_back_to_react_with_the_same_profile():
 
 def test_agents_pick_the_profile_from_their_backend(settings):
     small = ScriptedBackend([], tool_profile="compact")
-    for mode in ("react", "program"):
+    for mode in ("react",):
         assert make_agent(mode, small, settings=settings, tools=TOOLS, cache=False).planner.tool_profile is COMPACT
         assert Agent(small, planner=mode, settings=settings, tools=TOOLS, cache=False).planner.tool_profile is COMPACT
         assert make_agent(mode, ScriptedBackend([]), settings=settings, cache=False).planner.tool_profile is FULL
@@ -132,3 +113,18 @@ def test_agents_pick_the_profile_from_their_backend(settings):
     assert local.planner.tool_profile is COMPACT
     assert make_agent("query", small, settings=settings, tools=TOOLS, cache=False).planner.fallback.tool_profile \
         is COMPACT
+
+
+def test_backends_declare_their_capabilities_and_auto_reads_them(settings):
+    from lavr.backends import BackendProfile
+    from lavr.backends.openai_compat import OpenAIBackend
+
+    local = make_backend("local", settings).profile
+    assert (local.can_prime_prefix, local.supports_grammar, local.tool_profile, local.default_planner) == \
+        (True, True, "compact", "query")
+    remote = OpenAIBackend("m", settings.model_copy(update={"openai_tool_mode": "json", "openai_vision": True})).profile
+    assert (remote.supports_native_tools, remote.supports_images, remote.can_prime_prefix, remote.default_planner) \
+        == (False, True, False, "react")
+    assert make_planner("auto", settings, llm=ScriptedBackend([])).name == "react"
+    declared = ScriptedBackend([], profile=BackendProfile(can_prime_prefix=True, default_planner="query"))
+    assert make_planner("auto", settings, llm=declared).name == "query"

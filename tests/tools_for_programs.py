@@ -1,5 +1,5 @@
-"""Test tools for program mode and pipelines: a weight-free detector (also usable as the scene graph's detector) (so
-the real SceneGraphTool can run on them), a tool that caches through ``ctx.memo``, and a concurrency probe."""
+"""Test tools for pipelines and the graph: a weight-free detector (also usable as the scene graph's detector, so the
+real SceneGraphTool can run on it) and a tool that caches through ``ctx.memo``."""
 
 from __future__ import annotations
 
@@ -77,45 +77,3 @@ class MemoTool(Tool[ImageArg, MemoOutput]):
         value, _ = ctx.memo(tool=self.name, image=stored, params={}, identity="brightness:v1", model=Measured,
                             compute=lambda: self._compute(stored.pil))
         return MemoOutput(image=args.image, mean=value.mean)
-
-
-class ProbeInput(ImageArg):
-    who: str = "x"
-
-
-class ProbeOutput(ToolOutput):
-    text: str
-
-    def to_text(self) -> str:
-        return self.text
-
-
-class ProbeTool(Tool[ProbeInput, ProbeOutput]):
-    """Records how many calls run at once; with ``meet`` two calls must overlap (a barrier) to succeed."""
-
-    name = "probe"
-    input_model = ProbeInput
-    output_model = ProbeOutput
-
-    def __init__(self, settings=None, *, meet: bool = False):
-        super().__init__(settings)
-        self.meet = meet
-        self.barrier = threading.Barrier(2, timeout=5)
-        self.lock = threading.Lock()
-        self.active = 0
-        self.max_active = 0
-
-    def prefetch(self, args: ProbeInput, ctx: RunContext) -> None:
-        if self.meet:
-            self.barrier.wait()  # the executor prefetches the calls of one move in parallel
-
-    def run(self, args: ProbeInput, ctx: RunContext) -> ProbeOutput:
-        with self.lock:
-            self.active += 1
-            self.max_active = max(self.max_active, self.active)
-        try:
-            time.sleep(0.05)
-        finally:
-            with self.lock:
-                self.active -= 1
-        return ProbeOutput(text=f"{args.who} on {args.image}")

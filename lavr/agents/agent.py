@@ -8,7 +8,6 @@ the run context (images, object ids, the expert cache), the budgets, the one too
 from __future__ import annotations
 
 import logging
-import re
 import time
 import uuid
 from pathlib import Path
@@ -19,11 +18,11 @@ from PIL import Image
 from ..backends import LLMBackend, make_backend
 from ..errors import BackendError, InputError
 from ..images import ImageInput
-from ..planners import CANNOT_TELL, ImageInfo, Planner, make_planner
+from ..planners import ImageInfo, Planner, make_planner
 from ..planners.prompting import image_data_url
 from ..settings import Settings
 from ..tools import RunContext, Tool, ToolRegistry, default_tools
-from ..trace import Answer, Step, ToolStep, total_usage
+from ..trace import Answer, Step, ToolStep, evidence_of, total_usage
 from .events import EventCallback, emit, events_of_update, planning
 from .executor import ToolExecutor
 from .graph import build_graph, new_question
@@ -56,16 +55,24 @@ def check_image(image: Any) -> None:
         raise InputError(f"the image must be a path, bytes or a PIL image, not {type(image).__name__}")
 
 
-def evidence_for(answer: str, steps: list[Step]) -> list[int]:
-    """Tool steps that mention the answer; all successful tool steps when none does."""
-    ok = [s for s in steps if isinstance(s, ToolStep) and s.error is None and s.result]
-    token = answer.strip().lower()
-    if token and token not in ("yes", "no", CANNOT_TELL):
-        pattern = re.compile(rf"(?<![\w.]){re.escape(token)}(?![\w.])")
-        hits = [s.index for s in ok if pattern.search((s.result or "").lower())]
-        if hits:
-            return hits
-    return [s.index for s in ok]
+def answer_from_record(record: dict[str, Any], *, steps: list[Step], mode: str, llm: str, seconds: float,
+                       thread_id: str | None = None) -> Answer:
+    """The ``Answer`` of a finished question's record (written by the graph's ``finish`` node: question, images,
+    final, finished): ``Agent.run`` and a chat thread's stored turns build their answers here alike. Its evidence
+    is the planner's own (``Final.evidence``: object ids)."""
+    final = record["final"]
+    ids = [i["id"] for i in record.get("images", [])]
+    return Answer(question=record["question"], image=ids[0] if ids else "", images=ids, answer=final["answer"],
+                  rationale=final.get("rationale") or "", evidence=[str(i) for i in final.get("evidence") or []],
+                  steps=steps, usage=total_usage(steps), seconds=seconds,
+                  retries=sum(1 for s in steps if s.kind == "retry"), finished=record.get("finished") or "answered",
+                  mode=mode, llm=llm, thread_id=thread_id)
+
+
+def evidence_for(answer: str, steps: list[Step]) -> list[str]:
+    """The object ids an answer rests on, from its trace (``lavr.trace.evidence_of``). Kept for
+    ``lavr.chat.service`` until it builds its answers with ``answer_from_record``; ``answer`` is not used."""
+    return evidence_of(steps)
 
 
 class Agent:
@@ -74,7 +81,7 @@ class Agent:
     Args:
         llm: a backend, or a spec: ``"local"`` (embedded Qwen2.5-Coder-1.5B), ``"openai:MODEL"``, a ``.gguf``
             path, ``"scripted:FILE"``; default ``settings.llm``.
-        planner: a ``Planner`` or a mode name (``"query"``, ``"react"``, ``"program"``, ``"pipeline:FILE"``; see
+        planner: a ``Planner`` or a mode name (``"query"``, ``"react"``, ``"naive"``, ``"pipeline:FILE"``; see
             ``lavr.planners.make_planner``); default ``"auto"``: query with the embedded LLM, else react.
         settings: configuration; defaults are read from ``LAVR_*`` environment variables.
         tools: the experts; defaults to ``default_tools(settings)``.
@@ -104,7 +111,7 @@ class Agent:
 
     def with_planner(self, planner: Planner | str) -> Agent:
         """An agent that shares this one's LLM, tools (loaded weights), cache and settings, with another planner:
-        e.g. ``agent.with_planner(make_planner("pipeline", pipeline=path))``."""
+        e.g. ``agent.with_planner(make_planner("pipeline", agent.settings, pipeline=path))``."""
         return Agent(self.backend, planner=planner, settings=self.settings, tools=list(self.registry.tools()),
                      cache=self.cache or False, checkpointer=self.checkpointer)
 
@@ -142,7 +149,7 @@ class Agent:
         infos = []
         for image_id in ids:
             stored = ctx.images.get(image_id)
-            url = image_data_url(stored.pil) if getattr(self.backend, "supports_images", False) else None
+            url = image_data_url(stored.pil) if self.backend.profile.supports_images else None
             # The original's hash: the example-leakage guard must not depend on the working size.
             infos.append(ImageInfo(id=image_id, width=stored.size[0], height=stored.size[1],
                                    sha256=stored.original_sha256 or stored.sha256,
@@ -172,15 +179,8 @@ class Agent:
         if state.get("error"):
             raise BackendError(state["error"])
         steps = list(state.get("steps", []))
-        final = state["final"]
-        answer, rationale = final["answer"], final.get("rationale", "")
-        return Answer(
-            question=question, image=image_ids[0], images=list(image_ids), answer=answer, rationale=rationale,
-            evidence=evidence_for(answer, steps), steps=steps, usage=total_usage(steps),
-            seconds=round(time.perf_counter() - start, 3), retries=sum(1 for s in steps if s.kind == "retry"),
-            finished=state.get("finished") or "budget_exhausted", mode=self.mode, llm=getattr(self.backend, "name", type(self.backend).__name__),
-            thread_id=thread_id,
-        )
+        return answer_from_record(state["answers"][-1], steps=steps, mode=self.mode, llm=self.backend.name,
+                                  seconds=round(time.perf_counter() - start, 3), thread_id=thread_id)
 
     def _streamed(self, start_input: dict[str, Any], config: dict[str, Any], durability: Any,
                   on_event: EventCallback) -> dict[str, Any]:

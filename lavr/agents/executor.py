@@ -179,13 +179,12 @@ class ToolExecutor:
 
     @staticmethod
     def _prefetch_one(tool: Tool, args: Any, ctx: RunContext) -> None:
-        ctx.begin_call(prefetch=True)
-        tool.prefetch(args, ctx)
+        tool.prefetch(args, ctx.for_call(prefetch=True))
 
     @staticmethod
     def _invoke(tool: Tool, args: Any, ctx: RunContext) -> tuple[Any, bool]:
-        ctx.begin_call()
+        call = ctx.for_call()
         # No ensure_ready() here: tools load weights inside their memoised computation, so a cache hit never pays
         # for loading a model.
-        output = tool.run(args, ctx)
-        return output, ctx.call_was_cached()
+        output = tool.run(args, call)
+        return output, call.call.cached

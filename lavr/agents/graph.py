@@ -1,7 +1,9 @@
-"""The one LangGraph graph every planning mode runs in: plan -> tools -> plan ... -> answer.
+"""The one LangGraph graph every planning mode runs in: plan -> tools -> plan ... -> finish.
 
-The planner (ReAct, program, pipeline, query) only decides moves; this graph owns the budgets (planning turns,
-malformed replies), the forced final answer, and the single tool executor. The state is typed, with reducers:
+The planner (ReAct, pipeline, query, naive) only decides moves; this graph owns the budgets (planning turns,
+malformed replies), the forced final answer, and the single tool executor. The planning nodes only record what
+the planner's typed move was (``outcome``); the routing reads it, and the ``finish`` node decides once how the
+question ended (``conclude``). The state is typed, with reducers:
 ``steps`` accumulate within a question and are reset when a thread gets its next question, and ``history``
 keeps a thread's earlier (question, answer) turns, so a checkpointer gives persistent, resumable chat threads
 in every mode alike.
@@ -21,7 +23,7 @@ from langgraph.types import Overwrite
 from ..answers import short_answer
 from ..backends.base import LLMBackend
 from ..errors import BackendError
-from ..planners.base import CANNOT_TELL, CallTools, Final, ImageInfo, PlanOutcome, Planner, PlanRequest
+from ..planners.base import CANNOT_TELL, CallTools, Final, ImageInfo, LlmStep, PlanOutcome, Planner, PlanRequest
 from ..schema import ToolCall
 from ..tools.base import RunContext
 from ..tools.registry import ToolRegistry
@@ -29,6 +31,15 @@ from ..trace import AnswerStep, PlanStep, RefusalStep, RetryStep, Step
 from .executor import ToolExecutor
 
 Finished = Literal["answered", "budget_exhausted", "failed"]
+# What the last planning node produced, the one input of the routing and of the terminal decision:
+# ``tools`` (calls to run), ``repeat`` (calls that were all made before with the same arguments: they run once
+# more and then an answer is asked for), ``step`` (a pipeline's intermediate LLM step), ``retry`` (an unusable
+# reply), ``answer`` (a ``Final``), ``refused`` (tool calls when only an answer was allowed), ``error`` (the LLM
+# backend failed: the run raises).
+Outcome = Literal["tools", "repeat", "step", "retry", "answer", "refused", "error"]
+# Why the force node asked for an answer only: a budget (turns or retries) is spent, or the last move repeated
+# earlier calls (an answer given then is an answer, not a spent budget).
+Forced = Literal["budget", "repeat"]
 MAX_ANSWER_CHARS = 1000  # a runaway reply is not an answer; the full text stays in the trace
 
 
@@ -45,10 +56,12 @@ def add_records(left: list[dict[str, Any]] | None, right: list[dict[str, Any]] |
 
 
 class AgentState(TypedDict, total=False):
-    """The graph's state. Per question: ``question``, ``steps``, ``pending``, counters, ``final``, ``finished``.
-    Per thread (kept across questions by a checkpointer): ``history``, ``images``, ``objects``, and ``answers``
-    (each finished question's record: question, images, final, steps; committed with the question itself, so a
-    chat thread's turns survive a crash whole or not at all)."""
+    """The graph's state. Per question: ``question``, ``steps``, ``pending``, counters, ``outcome``, ``forced``,
+    ``final`` and ``finished`` (set once, by the ``finish`` node). Per thread (kept across questions by a
+    checkpointer): ``history``, ``images``, ``objects`` (the object ids given out: the tools node loads them into
+    the run context before its calls and stores them back after, so the state is their one source of truth), and
+    ``answers`` (each finished question's record: question, images, final, steps; committed with the question
+    itself, so a chat thread's turns survive a crash whole or not at all)."""
 
     question: str
     images: list[dict[str, Any]]
@@ -59,18 +72,19 @@ class AgentState(TypedDict, total=False):
     pending: list[dict[str, Any]]
     turns: int
     retries: int
+    outcome: Outcome | None
+    forced: Forced | None
     final: dict[str, Any] | None
     finished: Finished | None
     error: str | None
-    repeated: bool
 
 
 def new_question(question: str, images: list[dict[str, Any]], history: list[tuple[str, str]] | None = None
                  ) -> dict[str, Any]:
     """The input that starts a question: per-question fields reset (``Overwrite`` bypasses the reducers)."""
     update: dict[str, Any] = {"question": question, "images": images, "steps": Overwrite([]), "pending": [],
-                              "turns": 0, "retries": 0, "final": None, "finished": None, "error": None,
-                              "repeated": False}
+                              "turns": 0, "retries": 0, "outcome": None, "forced": None, "final": None,
+                              "finished": None, "error": None}
     if history is not None:
         update["history"] = Overwrite(list(history))
     return update
@@ -96,15 +110,27 @@ def repeats_earlier_calls(calls: list[ToolCall], steps: list[Step]) -> bool:
     return bool(calls) and all(_call_key(c) in made for c in calls)
 
 
-def _finished_of(move: Final) -> Finished:
-    if move.failed == "retries":
+def conclude(state: AgentState) -> Finished:
+    """How the question ended: the one terminal decision, from the final move and why an answer was forced."""
+    final = state.get("final")
+    if final is None or state.get("forced") == "budget":
+        return "budget_exhausted"  # no answer within the budget, or one only given because the budget was spent
+    failure = final.get("failure")
+    if failure == "retries":
         return "budget_exhausted"
-    return "failed" if move.failed == "template" or move.error else "answered"
+    return "failed" if failure else "answered"
+
+
+def final_record(move: Final) -> dict[str, Any]:
+    """The part of a ``Final`` the state keeps (JSON-safe: checkpoints and a thread's records hold it)."""
+    return {"answer": move.answer, "rationale": move.rationale, "evidence": list(move.evidence),
+            "verbatim": move.verbatim, "failure": move.failure.reason if move.failure else None}
 
 
 def build_graph(planner: Planner, llm: LLMBackend, registry: ToolRegistry, executor: ToolExecutor, *,
                 max_steps: int, max_retries: int, checkpointer: Any = None) -> Any:
-    """Compile the agent graph. The run's ``RunContext`` travels in ``config['configurable']['lavr_context']``."""
+    """Compile the agent graph. The run's ``RunContext`` (images, cache, memo: resources, not state) travels in
+    ``config['configurable']['lavr_context']``."""
 
     def request(state: AgentState, *, force: bool) -> PlanRequest:
         return PlanRequest(
@@ -119,99 +145,105 @@ def build_graph(planner: Planner, llm: LLMBackend, registry: ToolRegistry, execu
         )
 
     def record(state: AgentState, outcome: PlanOutcome, seconds: float, *, force: bool) -> dict[str, Any]:
+        """The planner's outcome as trace steps and state: what happened, never where to go next."""
         index = len(state.get("steps", []))
         turns = state.get("turns", 0) + (1 if outcome.used_llm else 0)
         move = outcome.move
+        update: dict[str, Any] = {"pending": [], "turns": turns}
         if move is None:
-            step = RetryStep(index=index, error=outcome.error or "unusable reply", problems=outcome.problems,
-                             raw_reply=outcome.raw_reply, usage=outcome.usage, seconds=seconds)
-            update: dict[str, Any] = {"steps": [step], "retries": state.get("retries", 0) + 1, "pending": [],
-                                      "turns": turns}
-            if force:
-                update["finished"] = "budget_exhausted"
-            return update
+            step: Step = RetryStep(index=index, error=outcome.error or "unusable reply", problems=outcome.problems,
+                                   raw_reply=outcome.raw_reply, usage=outcome.usage, seconds=seconds)
+            return {**update, "steps": [step], "retries": state.get("retries", 0) + 1, "outcome": "retry"}
         if isinstance(move, CallTools):
             calls = [c.model_copy(update={"id": c.id or f"call_{index}_{k}"}) for k, c in enumerate(move.calls)]
-            if force:  # only an answer is allowed now: say so in the trace, and stop
+            if force:  # only an answer is allowed now: say so in the trace
                 step = RefusalStep(index=index, tool_calls=calls, usage=outcome.usage, seconds=seconds,
                                    reason="the planning budget is spent: tools can no longer be called, so no "
                                           "answer was given")
-                return {"steps": [step], "pending": [], "turns": turns, "finished": "budget_exhausted"}
-            pending = {"pending": [c.model_dump() for c in calls], "turns": turns}
+                return {**update, "steps": [step], "outcome": "refused"}
+            repeat = repeats_earlier_calls(calls, list(state.get("steps", [])))
+            update.update(pending=[c.model_dump() for c in calls], outcome="repeat" if repeat else "tools")
             if not outcome.used_llm:  # a scripted move (a pipeline's tool steps): the tool steps say it all
-                return pending
+                return update
             step = PlanStep(index=index, planner=planner.name, thought=move.thought or None, tool_calls=calls,
                             examples=outcome.example_ids, raw_reply=outcome.raw_reply or None,
                             program=move.program, usage=outcome.usage, seconds=seconds)
-            repeated = repeats_earlier_calls(calls, list(state.get("steps", [])))
-            return {"steps": [step], **pending, **({"repeated": True} if repeated else {})}
+            return {**update, "steps": [step]}
+        if isinstance(move, LlmStep):
+            step = AnswerStep(index=index, answer=move.answer, rationale=move.rationale,
+                              thought=move.thought or None, final=False, call_id=move.step_id, prompt=move.prompt,
+                              error=move.error, raw_reply=outcome.raw_reply or None, usage=outcome.usage,
+                              seconds=seconds)
+            return {**update, "steps": [step], "outcome": "step"}
+        given_by = move.step
+        error = move.failure.detail if move.failure else (given_by.error if given_by else None)
         step = AnswerStep(index=index, answer=move.answer, rationale=move.rationale, thought=move.thought or None,
-                          final=move.final, call_id=move.call_id, evidence=move.evidence,
-                          examples=outcome.example_ids, prompt=move.prompt, error=move.error,
+                          call_id=given_by.step_id if given_by else None, evidence=move.evidence,
+                          examples=outcome.example_ids, prompt=given_by.prompt if given_by else None, error=error,
                           raw_reply=outcome.raw_reply or None, usage=outcome.usage, seconds=seconds)
-        if not move.final:
-            return {"steps": [step], "pending": [], "turns": turns}
-        # forced by a repeated call rather than a spent budget: an answer given then is an answer
-        finished = "budget_exhausted" if force and not state.get("repeated") else _finished_of(move)
-        return {"steps": [step], "pending": [], "turns": turns, "final": {"answer": move.answer,
-                "rationale": move.rationale, "evidence": move.evidence, "verbatim": move.verbatim}, "finished": finished}
+        return {**update, "steps": [step], "outcome": "answer", "final": final_record(move)}
 
     def plan_step(state: AgentState, *, force: bool) -> dict[str, Any]:
         start = time.perf_counter()
         try:
             outcome = planner.decide(request(state, force=force), llm)
         except BackendError as exc:
-            return {"error": str(exc), "finished": "failed", "final": None, "pending": []}
+            return {"error": str(exc), "outcome": "error", "final": None, "pending": []}
         return record(state, outcome, round(time.perf_counter() - start, 4), force=force)
 
     def plan(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
         return plan_step(state, force=False)
 
     def force(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
-        update = plan_step(state, force=True)
-        update.setdefault("finished", "answered" if state.get("repeated") and update.get("final") else
-                          "budget_exhausted")
-        return update
+        forced: Forced = "repeat" if state.get("outcome") == "repeat" else "budget"
+        return {**plan_step(state, force=True), "forced": forced}
 
     def tools(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
         calls = [ToolCall.model_validate(c) for c in state.get("pending", [])]
         earlier = list(state.get("steps", []))
         ctx = _context(config)
+        ctx.restore_objects(state.get("objects") or [])
         steps = executor.run(calls, ctx, first_index=len(earlier), earlier=earlier, limit=planner.calls_per_turn)
         return {"steps": steps, "pending": [], "objects": [o.model_dump(mode="json") for o in ctx.objects.values()]}
 
     def finish(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
-        """Close the question: the answer (``cannot tell`` when there is none) joins the thread's history."""
+        """Close the question: decide how it ended; the answer (``cannot tell`` when there is none) joins the
+        thread's history."""
+        finished = conclude(state)
         final = dict(state.get("final") or {"answer": CANNOT_TELL, "evidence": [],
                                              "rationale": "the planner gave no usable answer within its budget"})
         # The agent formats its answer (VQA style: "4", "yes", "red"); the LLM's own words stay in the AnswerStep.
         said = " ".join(str(final.get("answer") or "").split())[:MAX_ANSWER_CHARS]
         final["answer"] = (said if final.get("verbatim") else short_answer(said, question=state["question"])) \
             or CANNOT_TELL
-        update: dict[str, Any] = {"final": final, "history": [(state["question"], final["answer"])]}
-        if state.get("final") is None and state.get("finished") in (None, "answered"):
-            update["finished"] = "budget_exhausted"
-        update["answers"] = [{
-            "question": state["question"], "final": final, "finished": update.get("finished", state.get("finished")),
-            "images": [{k: i.get(k) for k in ("id", "width", "height", "sha256")} for i in state.get("images", [])],
-            "steps": [s.model_dump(mode="json") for s in state.get("steps", [])],
-            "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        }]
-        return update
+        return {"final": final, "finished": finished, "history": [(state["question"], final["answer"])],
+                "answers": [{
+                    "question": state["question"], "final": final, "finished": finished,
+                    "images": [{k: i.get(k) for k in ("id", "width", "height", "sha256")}
+                               for i in state.get("images", [])],
+                    "steps": [s.model_dump(mode="json") for s in state.get("steps", [])],
+                    "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                }]}
 
     def after_plan(state: AgentState) -> str:
-        if state.get("error"):
+        outcome = state.get("outcome")
+        if outcome == "error":
             return END
-        if state.get("finished"):
+        if outcome == "answer":
             return "finish"
-        if state.get("pending"):
+        if outcome in ("tools", "repeat"):
             return "tools"
-        if state.get("retries", 0) > max_retries:
+        if state.get("retries", 0) > max_retries or state.get("turns", 0) >= max_steps:
             return "force"
-        return "plan" if state.get("turns", 0) < max_steps else "force"
+        return "plan"
 
     def after_tools(state: AgentState) -> str:
-        return "plan" if state.get("turns", 0) < max_steps and not state.get("repeated") else "force"
+        if state.get("outcome") == "repeat" or state.get("turns", 0) >= max_steps:
+            return "force"
+        return "plan"
+
+    def after_force(state: AgentState) -> str:
+        return END if state.get("outcome") == "error" else "finish"  # whatever the forced move was, it ends here
 
     graph = StateGraph(AgentState)
     graph.add_node("plan", plan)
@@ -222,6 +254,6 @@ def build_graph(planner: Planner, llm: LLMBackend, registry: ToolRegistry, execu
     graph.add_conditional_edges("plan", after_plan, {"tools": "tools", "plan": "plan", "force": "force",
                                                      "finish": "finish", END: END})
     graph.add_conditional_edges("tools", after_tools, {"plan": "plan", "force": "force"})
-    graph.add_conditional_edges("force", lambda s: END if s.get("error") else "finish", {"finish": "finish", END: END})
+    graph.add_conditional_edges("force", after_force, {"finish": "finish", END: END})
     graph.add_edge("finish", END)
     return graph.compile(checkpointer=checkpointer)

@@ -14,18 +14,17 @@ from typing import Any
 
 from ..errors import BackendError
 from ..settings import Settings
-from .base import ImagePart, LLMBackend, LLMReply, Message
+from .base import BackendProfile, ImagePart, LLMBackend, LLMReply, Message, ToolProfileName
 from .scripted import ScriptedBackend, tool_call_reply
 
-__all__ = ["ImagePart", "LLMBackend", "LLMReply", "Message", "ScriptedBackend", "make_backend", "scripted_backend_from_file",
+__all__ = ["BackendProfile", "ImagePart", "LLMBackend", "LLMReply", "Message", "ScriptedBackend", "make_backend", "scripted_backend_from_file",
            "tool_call_reply"]
 
 SCRIPTED_PREFIX = "scripted:"
 
 
-def make_backend(spec: str, settings: Settings | None = None) -> LLMBackend:
+def make_backend(spec: str, settings: Settings) -> LLMBackend:
     """Build a backend from a spec (see the module docstring); ``BackendError`` for an unknown one."""
-    settings = settings or Settings()
     spec = (spec or "").strip()
     if spec.startswith(SCRIPTED_PREFIX):
         return scripted_backend_from_file(spec[len(SCRIPTED_PREFIX):])
@@ -59,10 +58,12 @@ def scripted_backend_from_file(path: Path | str) -> LLMBackend:
     except json.JSONDecodeError as exc:
         raise BackendError(f"scripted LLM: {path} is not valid JSON ({exc.msg})") from None
     options: dict[str, Any] = {}
-    profile: str | None = None
+    profile: ToolProfileName | None = None
     if isinstance(data, dict):
         options = {k: bool(data[k]) for k in ("repeat_last", "native_tools", "images") if k in data}
-        profile = data.get("tool_profile") if isinstance(data.get("tool_profile"), str) else None
+        profile = data.get("tool_profile")
+        if profile not in (None, "full", "compact"):
+            raise BackendError(f"scripted LLM: {path}: tool_profile must be 'full' or 'compact', not {profile!r}")
         data = data.get("replies")
     if not isinstance(data, list) or not all(isinstance(r, (str, dict)) for r in data):
         raise BackendError(f"scripted LLM: {path} must hold a list of replies (strings or objects)")

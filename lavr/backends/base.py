@@ -1,7 +1,8 @@
-"""The LLM seam: one small protocol every backend implements."""
+"""The LLM seam: one small protocol every backend implements, and the profile that declares what it can do."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
@@ -35,22 +36,51 @@ class LLMReply(BaseModel):
     finish_reason: str | None = None
 
 
+ToolProfileName = Literal["full", "compact"]
+PlannerName = Literal["query", "react"]
+
+
+@dataclass(frozen=True)
+class BackendProfile:
+    """What a backend can do, declared once (as pydantic-ai's ``ModelProfile``): planners and ``make_planner``
+    read it, never ``getattr`` or ``isinstance`` on the backend.
+
+    Attributes:
+        supports_native_tools: honours ``tools`` (native function calling); else tools are offered in the prompt
+            and chosen in a JSON reply.
+        supports_images: image parts are sent to the model (a vision model).
+        supports_grammar: ``grammar`` (a llama.cpp GBNF grammar) constrains the reply.
+        supports_prefill: ``prefill`` starts the reply with that text.
+        can_prime_prefix: ``prime(prefix)`` keeps a static prompt prefix's state (llama.cpp's KV state, saved to
+            disk), so prompts that begin with it evaluate only the rest.
+        tool_profile: the tools ReAct offers it by default (``lavr.planners.tool_profile``): ``compact`` for a
+            small model that picks worse from more, ``full`` otherwise.
+        default_planner: the mode ``auto`` picks: ``query`` where the grammar, prefill and a primed prefix make
+            one constrained call cheap, else ``react``.
+    """
+
+    supports_native_tools: bool = False
+    supports_images: bool = False
+    supports_grammar: bool = False
+    supports_prefill: bool = False
+    can_prime_prefix: bool = False
+    tool_profile: ToolProfileName = "full"
+    default_planner: PlannerName = "react"
+
+
 @runtime_checkable
 class LLMBackend(Protocol):
     """Generate one reply. ``json_schema`` asks for JSON matching it; ``tools`` offers native function calling.
 
-    A backend that has no native tool calling ignores ``tools`` and must honour ``json_schema`` as well as it can.
-    ``grammar`` (a llama.cpp GBNF grammar) constrains a text reply where ``supports_grammar``; ``prefill`` starts
-    the reply with that text (the reply returned is what follows it) where ``supports_prefill``; other backends
-    ignore both and the caller reads the text tolerantly. ``repeat_penalty`` (None: the backend's default) is
-    honoured where the backend has one (llama.cpp); others ignore it.
+    What a backend honours is declared in its ``profile``: a backend without native tool calling ignores
+    ``tools`` and must honour ``json_schema`` as well as it can; ``grammar`` and ``prefill`` are honoured where
+    the profile says so, ignored elsewhere (the caller then reads the text tolerantly). ``repeat_penalty`` (None:
+    the backend's default) is honoured where the backend has one (llama.cpp); others ignore it. ``prime`` keeps a
+    prompt prefix's state where ``profile.can_prime_prefix``; elsewhere it does nothing.
     """
 
     name: str
-    supports_native_tools: bool
-    supports_images: bool
-    supports_grammar: bool
-    supports_prefill: bool
+    profile: BackendProfile
 
     def generate(
         self,
@@ -63,3 +93,5 @@ class LLMBackend(Protocol):
         max_tokens: int | None = None,
         repeat_penalty: float | None = None,
     ) -> LLMReply: ...
+
+    def prime(self, prefix: list[Message]) -> Any: ...

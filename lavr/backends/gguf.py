@@ -53,14 +53,6 @@ QWEN_CODER_1_5B = PartedGGUF(
 )
 
 
-def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def assemble(model: PartedGGUF, models_dir: Path) -> Path:
     """Concatenate the parts into ``models_dir/filename`` (streaming), check size and sha256, return the path.
 

@@ -14,7 +14,7 @@ from typing import Any, Iterator
 from ..errors import BackendError
 from ..schema import Usage
 from ..settings import Settings
-from .base import LLMReply, Message
+from .base import BackendProfile, LLMReply, Message
 from .gguf import QWEN_CODER_1_5B, assemble
 from .grammar_sampling import GrammarConstraint, greedy_constrained
 from .prefix_state import PrefixReport, chat_prompt, prefix_key, prefix_tokens, restore_prefix
@@ -104,14 +104,14 @@ class LlamaCppBackend:
     gives llama-cpp-python's output faster; ``fast_grammar=False`` keeps llama-cpp-python's sampler throughout.
     """
 
-    supports_native_tools = False
-    supports_images = False
-    supports_grammar = True
-    supports_prefill = True
+    # A small model run in-process: grammar-constrained and prefilled replies, a primed prompt prefix, so query
+    # mode's one constrained call is cheap; offered fewer tools, it picks better.
+    profile = BackendProfile(supports_grammar=True, supports_prefill=True, can_prime_prefix=True,
+                             tool_profile="compact", default_planner="query")
 
-    def __init__(self, settings: Settings | None = None, *, model_path: Path | None = None,
+    def __init__(self, settings: Settings, *, model_path: Path | None = None,
                  fast_grammar: bool = True):
-        self.settings = settings or Settings()
+        self.settings = settings
         self.fast_grammar = fast_grammar
         self.model_path = Path(model_path).expanduser() if model_path else (
             self.settings.gguf_path.expanduser() if self.settings.gguf_path else None)

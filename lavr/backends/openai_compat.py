@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 from ..errors import BackendError
 from ..schema import ToolCall, Usage
 from ..settings import Settings
-from .base import LLMReply, Message
+from .base import BackendProfile, LLMReply, Message
 from .llama_cpp import grammar_safe_schema
 
 logger = logging.getLogger(__name__)
@@ -51,16 +51,14 @@ class OpenAIBackend:
     ``response_format``.
     """
 
-    def __init__(self, model: str, settings: Settings | None = None):
+    def __init__(self, model: str, settings: Settings):
         if not model:
             raise BackendError("openai backend needs a model name: --llm openai:MODEL")
-        self.settings = settings or Settings()
+        self.settings = settings
         self.model = model
         self.name = f"openai:{model}"
-        self.supports_native_tools = self.settings.openai_tool_mode == "tools"
-        self.supports_images = self.settings.openai_vision
-        self.supports_grammar = False
-        self.supports_prefill = False
+        self.profile = BackendProfile(supports_native_tools=self.settings.openai_tool_mode == "tools",
+                                      supports_images=self.settings.openai_vision)
         # 3: json_schema, 2: json_object with a schema, 1: json_object, 0: none
         self._response_format_level = 3
         try:
@@ -86,21 +84,24 @@ class OpenAIBackend:
             return {"type": "json_object", "schema": grammar_safe_schema(schema)}
         return {"type": "json_object"}
 
+    def prime(self, prefix: list[Message]) -> None:
+        """Nothing to keep: a remote server holds no prefix state for lavr (``profile.can_prime_prefix`` is off)."""
+
     def generate(self, messages: list[Message], *, json_schema: dict[str, Any] | None = None,
                  grammar: str | None = None, prefill: str | None = None,
                  tools: list[dict[str, Any]] | None = None, max_tokens: int | None = None,
                  repeat_penalty: float | None = None) -> LLMReply:
         # No GBNF, no assistant prefill and no repeat penalty in the OpenAI API: the caller reads the reply
-        # tolerantly (supports_grammar and supports_prefill are False).
+        # tolerantly (the profile declares neither).
         del repeat_penalty, grammar, prefill
         kwargs: dict[str, Any] = {
             "model": self.model,
-            "messages": to_openai_messages(messages, images=self.supports_images),
+            "messages": to_openai_messages(messages, images=self.profile.supports_images),
             "temperature": self.settings.llm_temperature,
             "max_tokens": max_tokens or self.settings.llm_max_tokens,
             "seed": self.settings.llm_seed,
         }
-        if tools and self.supports_native_tools:
+        if tools and self.profile.supports_native_tools:
             kwargs["tools"] = [{"type": "function", "function": t} for t in tools]
         elif json_schema is not None:
             rf = self._response_format(json_schema)

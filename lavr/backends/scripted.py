@@ -7,7 +7,7 @@ import threading
 from typing import Any, Callable, Iterable, Union
 
 from ..schema import ToolCall, Usage
-from .base import LLMReply, Message
+from .base import BackendProfile, LLMReply, Message, ToolProfileName
 
 Script = Union[str, dict[str, Any], LLMReply, Callable[[list[Message]], Union[str, dict[str, Any], LLMReply]]]
 
@@ -16,24 +16,27 @@ class ScriptedBackend:
     """Replays ``replies`` in order; each is a string, a dict (sent as JSON), an ``LLMReply`` or a function of the
     messages. Every request is recorded in ``requests`` so tests can assert on the prompts.
 
-    When the script runs out it raises ``IndexError`` unless ``repeat_last`` is set.
+    When the script runs out it raises ``IndexError`` unless ``repeat_last`` is set. What it stands in for is its
+    ``profile``: by default a text model that honours grammars and prefills (the script is the model: whatever a
+    grammar would allow it is given); ``native_tools``, ``images`` and ``tool_profile`` (``"compact"`` stands in
+    for a small embedded model, ``lavr.planners.tool_profile``) change it, or ``profile`` gives it whole.
     """
 
     name = "scripted"
 
     def __init__(self, replies: Iterable[Script], *, native_tools: bool = False, images: bool = False,
-                 repeat_last: bool = False, tool_profile: str | None = None):
+                 repeat_last: bool = False, tool_profile: ToolProfileName | None = None,
+                 profile: BackendProfile | None = None):
         self._replies = list(replies)
-        # The tool profile planners pick for this backend ("auto": full); tests set "compact" to stand in for a
-        # small embedded model (lavr.planners.tool_profile).
-        self.tool_profile = tool_profile
-        self.supports_native_tools = native_tools
-        self.supports_images = images
-        self.supports_grammar = True  # the script is the model: whatever a grammar would allow it is given
-        self.supports_prefill = True
+        self.profile = profile or BackendProfile(supports_native_tools=native_tools, supports_images=images,
+                                                 supports_grammar=True, supports_prefill=True,
+                                                 tool_profile=tool_profile or "full")
         self.repeat_last = repeat_last
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
+
+    def prime(self, prefix: list[Message]) -> None:
+        """Nothing to keep (a script has no KV state); a subclass that stands in for llama.cpp overrides it."""
 
     def generate(self, messages: list[Message], *, json_schema: dict[str, Any] | None = None,
                  grammar: str | None = None, prefill: str | None = None,

@@ -19,6 +19,7 @@ def add_eval_commands(subparsers: Any) -> None:
     Args:
         subparsers: The object ``ArgumentParser.add_subparsers()`` returned.
     """
+    from ..agents.options import add_agent_options
     from .metrics import METRICS
 
     ev = subparsers.add_parser("eval", help="evaluate on a dataset (JSONL/CSV) and write results as JSONL",
@@ -26,17 +27,13 @@ def add_eval_commands(subparsers: Any) -> None:
                                "per question. The last line printed is 'accuracy: X.XXX (N questions)'.")
     ev.add_argument("data", type=Path, metavar="DATA", help="dataset file (.jsonl or .csv)")
     ev.add_argument("--out", type=Path, default=Path("results.jsonl"), help="results file (default results.jsonl)")
-    ev.add_argument("--llm", help="local (default), openai:MODEL, a .gguf path, or scripted:<replies.json>")
-    ev.add_argument("--mode", default="auto",
-                    help="auto (default: query with the embedded LLM, else react), query, react, program, pipeline:FILE, or naive (one call over all expert outputs)")
+    add_agent_options(ev, seed_default=0, seed_help="random/numpy/torch and the LLM's sampling seed (default 0)")
     ev.add_argument("--metric", choices=list(METRICS), default="vqa", help="scoring (default vqa)")
     ev.add_argument("--concurrency", type=int, default=1, metavar="N", help="image groups at once (default 1)")
     ev.add_argument("--executor", choices=["local", "ray"], default="local", help="threads here, or Ray actors")
     ev.add_argument("--no-resume", action="store_true", help="start the results file afresh")
     ev.add_argument("--retry-errors", action="store_true", help="run rows recorded with an error again")
     ev.add_argument("--limit", type=int, metavar="N", help="only the first N rows of DATA")
-    ev.add_argument("--seed", type=int, default=0, help="random/numpy/torch and LLM seed (default 0)")
-    ev.add_argument("--max-steps", type=int, help="planning turns before a forced answer")
     ev.add_argument("--report", type=Path, metavar="FILE", help="also write the report as JSON")
     ev.add_argument("--html", type=Path, metavar="FILE",
                     help="also write the report as one self-contained HTML page (plots, failure gallery)")

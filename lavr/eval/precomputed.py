@@ -19,12 +19,28 @@ source could have found: the known labels are the detections' own labels plus th
 ``detect(classes=[...])`` answers any of them (a declared label that was not found counts 0). Attributes reach
 the scene graph's nodes unchanged (its own size/position/color fill only the attributes not given).
 
-For whole files of precomputed outputs keyed by image hash, use ``ExpertCache.seed_jsonl`` instead.
+Whole files of precomputed outputs (``lavr cache seed``, ``seed_file``) may also give entries keyed by image
+hash, one JSON object per line (``seed_jsonl`` reads a file of only these)::
+
+    {"image_sha256": "<64 hex>", "tool": "detect", "params": {...}, "identity": "<model identity>", "value": {...}}
+
+- ``image_sha256``: lavr's content hash of the image (``StoredImage.sha256``, see ``lavr.images.content_hash``),
+  which hashes the decoded pixels, not the file bytes.
+- ``tool``: the tool name as registered.
+- ``params``: the parameters exactly as the tool passes them to the cache (optional, default ``{}``).
+- ``identity``: the model identity string of the tool; may be omitted when ``identity_for(tool)`` supplies it.
+- ``value``: the tool's cached value as JSON (validated with the tool's cache model, ``normalise_value``, so a
+  malformed one is reported instead of being silently recomputed later).
+
+Blank lines are skipped. A malformed line is recorded in ``SeedReport.errors`` as ``"line N: reason"`` and
+seeding goes on with the next line.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import tempfile
 import threading
 from pathlib import Path
@@ -32,14 +48,95 @@ from typing import Any, Callable
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import InputError
+from ..errors import InputError, LavrError
 from ..images import StoredImage
 from ..jsonl import json_lines
 from ..settings import Settings
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CACHE_MODELS", "DEFAULT_PARAMS", "ScratchCache", "normalise_value", "seed_file", "seed_row"]
+__all__ = ["CACHE_MODELS", "DEFAULT_PARAMS", "ScratchCache", "SeedReport", "normalise_value", "parse_seed_line",
+           "seed_file", "seed_jsonl", "seed_row"]
+
+_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+class SeedReport(BaseModel):
+    """Outcome of seeding: entries stored, how many of those the size bound evicted again before seeding
+    ended, and one ``"line N: reason"`` per line that was skipped (too large for the bound included)."""
+
+    loaded: int = 0
+    evicted: int = 0
+    errors: list[str] = []
+
+
+def parse_seed_line(line: str, identity_for: Callable[[str], str] | None) -> dict[str, Any]:
+    """Validate one line of the hash-keyed form; raises ValueError with a short reason."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"invalid JSON ({exc.msg})") from None
+    if not isinstance(obj, dict):
+        raise ValueError("not a JSON object")
+    sha, tool, params = obj.get("image_sha256"), obj.get("tool"), obj.get("params", {})
+    for ok, reason in ((isinstance(sha, str) and _SHA256.match(sha), "image_sha256 must be 64 hex digits"),
+                       (isinstance(tool, str) and tool, "tool must be a non-empty string"),
+                       (isinstance(params, dict), "params must be an object"),
+                       (isinstance(obj.get("value"), dict), "value must be an object")):
+        if not ok:
+            raise ValueError(reason)
+    identity = obj.get("identity")
+    if identity is None and identity_for is not None:
+        try:
+            identity = identity_for(tool)
+        except Exception as exc:  # noqa: BLE001 - a user callback; report, don't crash
+            raise ValueError(f"identity_for({tool!r}) failed: {exc!r}") from None
+    if not isinstance(identity, str) or not identity:
+        raise ValueError("identity missing (give it on the line or pass identity_for)")
+    return {"image_sha256": sha.lower(), "tool": tool, "params": params, "identity": identity,
+            "value": obj["value"]}
+
+
+def put_record(cache: Any, record: dict[str, Any]) -> str:
+    """Store one parsed record (``parse_seed_line``'s result) in ``cache``; returns its key."""
+    key = cache.key(image_sha256=record["image_sha256"], tool=record["tool"], params=record["params"],
+                    identity=record["identity"])
+    cache.put(key, record["value"], tool=record["tool"], image_sha256=record["image_sha256"],
+              identity=record["identity"])
+    return key
+
+
+def seed_jsonl(cache: Any, path: Path, *, identity_for: Callable[[str], str] | None = None,
+               normalise: Callable[[str, dict], dict] | None = None) -> SeedReport:
+    """Load a JSONL file of hash-keyed entries (the module docstring's form) into ``cache``.
+
+    Args:
+        cache: an ``ExpertCache``.
+        path: The JSONL file.
+        identity_for: Gives the model identity for a tool name when a line has no ``identity``.
+        normalise: ``(tool, value) -> value`` validating a value before it is stored; raises ValueError (or a
+            ``LavrError``) to skip the line (``normalise_value`` does it per tool).
+
+    Returns:
+        How many entries were loaded and the errors of the lines that were skipped.
+    """
+    report = SeedReport()
+    keys: list[str] = []
+    for entry in json_lines(path, what="JSONL file of precomputed outputs"):
+        if entry.problem is not None:
+            report.errors.append(f"line {entry.number}: {entry.problem}")
+            continue
+        try:
+            record = parse_seed_line(entry.text, identity_for)
+            if normalise is not None:
+                record["value"] = normalise(record["tool"], record["value"])
+            keys.append(put_record(cache, record))
+        except (ValueError, LavrError) as exc:  # EntryTooLarge is a ValueError
+            report.errors.append(f"line {entry.number}: {exc}")
+            continue
+        report.loaded += 1
+    report.evicted = cache.count_missing(keys)
+    return report
 
 
 def _detect_params(settings: Settings) -> dict[str, Any]:
@@ -169,15 +266,13 @@ def seed_file(path: Path, cache: Any, registry: Any, settings: Settings) -> Any:
     - ``{"image": "photo.jpg", "precomputed": {"detect": {...}}}``: an image path (relative to the file's folder)
       and tool entries as in a dataset row; lavr computes the image hash.
     - ``{"image_sha256": ..., "tool": ..., "params": ..., "identity": ..., "value": ...}``: the low-level form of
-      ``ExpertCache.seed_jsonl`` (``identity`` defaults to the tool's).
+      ``seed_jsonl`` (``identity`` defaults to the tool's).
 
     A bad line is reported as ``"line N: reason"`` and seeding goes on; so is an entry larger than the cache's
     whole bound. With ``settings.allowed_roots`` set, image paths outside them are refused like any other image
     read (without saying whether the file exists). ``SeedReport.evicted`` counts the stored entries that the
     cache's size bound evicted again before seeding ended, so a report never claims entries the cache lost.
     """
-    from ..cache import SeedReport
-    from ..errors import LavrError
     from ..images import content_hash, load_image
 
     report = SeedReport()
@@ -200,9 +295,9 @@ def seed_file(path: Path, cache: Any, registry: Any, settings: Settings) -> Any:
                 keys += row_keys
                 report.loaded += len(row_keys)
                 continue
-            record = cache.parse_seed_line(line, identity_for)
+            record = parse_seed_line(line, identity_for)
             record["value"] = normalise_value(record["tool"], record["value"])
-            keys.append(cache.put_record(record))
+            keys.append(put_record(cache, record))
         except (ValueError, LavrError) as exc:  # EntryTooLarge is a ValueError
             report.errors.append(f"line {number}: {exc}")
             continue

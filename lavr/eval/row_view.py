@@ -11,7 +11,6 @@ import base64
 import io
 import json
 import logging
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,14 +18,13 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from ..images import decode_image
-from ..trace import AnswerStep, Step, ToolStep
+from ..trace import Step, ToolStep, evidence_of
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["Figure", "ImageEmbedder", "ProgramView", "evidence_boxes", "object_boxes", "program_of", "trace_of"]
 
 _STEP = TypeAdapter(Step)
-_OBJECT_ID = re.compile(r"\bobj_\d+\b")
 Boxes = list[tuple[str, list[float]]]
 
 
@@ -117,20 +115,6 @@ def object_boxes(steps: list[Step]) -> dict[str, tuple[str, list[float]]]:
     return found
 
 
-def _evidence_ids(steps: list[Step]) -> list[str]:
-    """The object ids the final answer rests on: its ``evidence``, else the last successful query's, else the
-    ids its rationale names."""
-    final = next((s for s in reversed(steps) if isinstance(s, AnswerStep) and s.final), None)
-    if final is not None and final.evidence:
-        return list(final.evidence)
-    for step in reversed(steps):
-        if isinstance(step, ToolStep) and step.tool == "query" and step.ok and (step.data or {}).get("evidence"):
-            return [str(i) for i in step.data["evidence"]]  # type: ignore[index]
-    if final is not None:
-        return list(dict.fromkeys(_OBJECT_ID.findall(f"{final.answer} {final.rationale}")))
-    return []
-
-
 def evidence_boxes(steps: list[Step]) -> tuple[Boxes, bool]:
     """The boxes to draw for a row, and whether they are the answer's evidence.
 
@@ -140,7 +124,7 @@ def evidence_boxes(steps: list[Step]) -> tuple[Boxes, bool]:
         to be shown dashed.
     """
     boxes = object_boxes(steps)
-    ids = [i for i in _evidence_ids(steps) if i in boxes]
+    ids = [i for i in evidence_of(steps) if i in boxes]
     if ids:
         return [(f"{i} {boxes[i][0]}".strip(), boxes[i][1]) for i in ids], True
     return [(f"{i} {label}".strip(), box) for i, (label, box) in boxes.items()], False

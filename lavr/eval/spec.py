@@ -48,7 +48,7 @@ class AgentSpec:
         llm: LLM spec (``local``, ``openai:MODEL``, a ``.gguf`` path, ``scripted:<file.json>``); empty means the
             settings' ``llm``.
         settings: Overrides applied on top of ``Settings()`` (which reads ``LAVR_*`` variables where it is built).
-        mode: a planner mode: ``react``, ``program``, ``pipeline:FILE``, ``naive`` (see ``lavr.planners.make_planner``).
+        mode: a planner mode: ``query``, ``react``, ``pipeline:FILE``, ``naive`` (see ``lavr.planners.make_planner``).
         cache: Use the on-disk expert cache.
         tools: ``module:attr`` tool factories called with the settings; empty means ``default_tools``.
     """

@@ -33,7 +33,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from .synthetic_questions import pick_questions, template_half
-from .synthetic_scenes import Scene, make_scene, render
+from .synthetic_scenes import DrawnScene, make_scene, render
 
 __all__ = ["SyntheticRow", "generate", "main", "write_dataset"]
 
@@ -50,7 +50,7 @@ class SyntheticRow(BaseModel):
 
 
 def generate(seed: int = 0, *, scenes: int = 80, per_scene: int = 5, image_dir: str = "shapes",
-             half: str | None = None) -> tuple[list[Scene], list[SyntheticRow]]:
+             half: str | None = None) -> tuple[list[DrawnScene], list[SyntheticRow]]:
     """Scenes and questions, the same for the same arguments.
 
     Args:
@@ -68,9 +68,9 @@ def generate(seed: int = 0, *, scenes: int = 80, per_scene: int = 5, image_dir: 
         return _generate(seed, scenes, per_scene, image_dir)
 
 
-def _generate(seed: int, scenes: int, per_scene: int, image_dir: str) -> tuple[list[Scene], list[SyntheticRow]]:
+def _generate(seed: int, scenes: int, per_scene: int, image_dir: str) -> tuple[list[DrawnScene], list[SyntheticRow]]:
     rng = random.Random(seed)
-    made: list[Scene] = []
+    made: list[DrawnScene] = []
     rows: list[SyntheticRow] = []
     used: Counter[str] = Counter()
     for index in range(scenes):

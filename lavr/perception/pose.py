@@ -71,7 +71,7 @@ class MoveNet:
     size = 256
     output = "Identity:0"
 
-    def __init__(self, settings: Settings | None = None, *, progress: Progress | None = None):
+    def __init__(self, settings: Settings, *, progress: Progress | None = None):
         self.graph = LazyGraph(self.name, settings, progress=progress)
 
     def preprocess(self, image: Image.Image) -> tuple[torch.Tensor, Padding]:

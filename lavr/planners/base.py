@@ -1,6 +1,6 @@
 """The planner seam: given the question, the tools and the trace so far, decide the next move.
 
-Every planning mode (ReAct, program, pipeline, query) is a ``Planner`` behind this one protocol, run by the same
+Every planning mode (query, ReAct, pipeline, naive) is a ``Planner`` behind this one protocol, run by the same
 LangGraph graph (``lavr.agents.graph``). The trace is the memory: a planner derives where it stands from
 ``request.steps`` (its earlier plans, the tools' results, rejected replies), so a run can be checkpointed and
 resumed, and chat threads work for every mode alike.
@@ -11,13 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, Union
 
+from ..answers import CANNOT_TELL
 from ..backends.base import ImagePart, LLMBackend
 from ..schema import ToolCall, Usage
 from ..tools.base import Tool
 from ..trace import AnswerStep, Step
-
-CANNOT_TELL = "cannot tell"
-
 
 @dataclass
 class ImageInfo:
@@ -52,33 +50,59 @@ class CallTools:
 
     calls: list[ToolCall]
     thought: str = ""
-    program: str | list[dict] | None = None  # the program as written, for the trace (program / query modes)
+    program: str | None = None  # the program as written, for the trace (query mode)
     kind: Literal["call_tools"] = "call_tools"
 
 
 @dataclass
+class LlmStep:
+    """An intermediate LLM result of a scripted pipeline: a named step later steps may use. It is recorded in the
+    trace and the planner is asked again; it never ends the question."""
+
+    step_id: str
+    answer: str
+    rationale: str = ""
+    thought: str = ""
+    prompt: str | None = None
+    error: str | None = None
+    kind: Literal["llm_step"] = "llm_step"
+
+
+@dataclass
+class Failure:
+    """Why a ``Final`` carries no real answer: the retry budget was spent (``retries``), or a scripted pipeline
+    broke (``broken``: a template error, a failed step). ``detail`` goes to the trace."""
+
+    reason: Literal["retries", "broken"]
+    detail: str
+
+
+@dataclass
 class Final:
-    """The answer. ``final=False`` records an intermediate LLM result (a pipeline's LLM step) and plans again."""
+    """The answer: it ends the question.
+
+    ``evidence`` is the object ids the answer rests on, as the planner knows them (a query's exact objects, the ids
+    a ReAct answer names); ``verbatim``: the answer is data (a computed result, a pipeline's tool text), not an LLM
+    reply to shorten; ``step``: the pipeline LLM step that gave the answer (its id and prompt go in the trace)."""
 
     answer: str
     rationale: str = ""
     thought: str = ""
-    final: bool = True
-    call_id: str | None = None
     evidence: list[str] = field(default_factory=list)
-    prompt: str | None = None
-    error: str | None = None
-    failed: Literal["retries", "template"] | None = None
-    verbatim: bool = False  # the answer is data (a pipeline's tool text), not an LLM reply to shorten
+    verbatim: bool = False
+    failure: Failure | None = None
+    step: LlmStep | None = None
     kind: Literal["final"] = "final"
 
 
-Move = Union[CallTools, Final]
+Move = Union[CallTools, LlmStep, Final]
 
 
 @dataclass
 class PlanOutcome:
-    """A move, or the reason the reply was unusable (recorded as a retry and fed back to the LLM)."""
+    """A move (``CallTools``, ``LlmStep`` or ``Final``), or no move and the reason the reply was unusable
+    (recorded as a retry and fed back to the LLM). The graph records it; where the run goes next, and how the
+    question ends, the graph decides (``lavr.agents.graph``)."""
 
     move: Move | None
     raw_reply: str = ""

@@ -13,8 +13,9 @@ from ..answers import expects_yes_no
 from ..backends.base import ImagePart, LLMBackend
 from ..images import content_hash, decode_image
 from ..prompts.examples import Example, load_examples, select_examples
+from ..trace import named_objects
 from .base import CANNOT_TELL, Final, ImageInfo, PlanOutcome, PlanRequest
-from .parsing import InvalidReply, parse_decision
+from .parsing import Decision, InvalidReply, parse_decision
 
 
 ANSWER_SCHEMA: dict[str, Any] = {
@@ -96,15 +97,15 @@ def with_history(text: str, history: list[tuple[str, str]]) -> str:
 
 def attached_images(backend: LLMBackend, examples: list[Example], images: list[ImageInfo]) -> list[ImagePart]:
     """Image parts for vision backends: the examples' images, then the question's; none for text-only ones."""
-    if not getattr(backend, "supports_images", False):
+    if not backend.profile.supports_images:
         return []
     parts = [ImagePart(image_id=f"example {e.id}", data_url=info[1]) for e in examples if (info := example_image(e.id))]
     return parts + [ImagePart(image_id=i.id, data_url=i.data_url) for i in images if i.data_url]
 
 
-def answer_outcome(reply: Any, *, example_ids: list[str] | None = None, **final: Any) -> PlanOutcome:
-    """A reply that must be a final JSON answer: the ``Final`` move (with ``final``'s extra fields), or the error
-    that is fed back to the LLM as a retry."""
+def read_answer(reply: Any, *, example_ids: list[str] | None = None) -> tuple[PlanOutcome, Decision | None]:
+    """A reply that must be a final JSON answer: the outcome (its move left to the caller) and the answer's
+    decision, or no decision and the outcome's error, which is fed back to the LLM as a retry."""
     outcome = PlanOutcome(move=None, raw_reply=reply.text, usage=reply.usage, example_ids=list(example_ids or []))
     try:
         decision = parse_decision(reply.text)
@@ -112,7 +113,7 @@ def answer_outcome(reply: Any, *, example_ids: list[str] | None = None, **final:
             raise InvalidReply("tools cannot be called now; reply with the answer")
     except InvalidReply as exc:
         outcome.error = str(exc)
-        return outcome
-    outcome.move = Final(answer=decision.answer or CANNOT_TELL, rationale=decision.rationale,
-                         thought=decision.thought, **final)
-    return outcome
+        return outcome, None
+    return outcome, decision
+
+

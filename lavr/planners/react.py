@@ -12,8 +12,9 @@ from ..prompts import render
 from ..prompts.examples import Example
 from ..schema import BOX_CONVENTION, ToolCall
 from ..tools.base import Tool
-from ..trace import PlanStep, RefusalStep, RetryStep, ToolStep
+from ..trace import PlanStep, ToolStep, named_objects
 from .base import CallTools, Final, PlanOutcome, PlanRequest
+from .messages import Replay, Turn
 from .parsing import Decision, InvalidReply, decision_from_obj, parse_decision
 from .prompting import ANSWER_SCHEMA, answer_schema, attached_images, describe_args, examples_for, with_history
 from .tool_profile import FULL, ToolProfile
@@ -56,11 +57,17 @@ def decision_schema(tools: list[Tool], *, force_answer: bool = False, max_calls:
     return call if must_call else {"anyOf": [call, answer]}
 
 
-def _decision_json(d: Decision) -> str:
-    if d.tool_calls:
-        return json.dumps({"thought": d.thought,
-                           "tool_calls": [{"tool": c.tool, "args": c.args} for c in d.tool_calls]})
-    return json.dumps({"thought": d.thought, "answer": d.answer, "rationale": d.rationale})
+def _plan_json(plan: PlanStep) -> str:
+    """An earlier turn as the JSON reply it was (the calls as the LLM wrote them, ids left out)."""
+    return json.dumps({"thought": plan.thought or "",
+                       "tool_calls": [{"tool": c.tool, "args": c.args} for c in plan.tool_calls]})
+
+
+def _observation(turn: Turn, turns_left: int) -> str:
+    obs = [{"tool": ts.tool, "error": ts.error is not None, "text": ts.error if ts.error is not None else ts.result}
+           for ts in turn.results]
+    obs += [{"tool": c.tool, "error": True, "text": r.reason} for r in turn.refusals for c in r.tool_calls]
+    return render("observation", observations=obs, steps_left=turns_left)
 
 
 class ReactPlanner:
@@ -107,51 +114,12 @@ class ReactPlanner:
                        images=attached_images(llm, examples, request.images))
 
     def messages(self, request: PlanRequest, examples: list[Example], llm: LLMBackend) -> list[Message]:
-        native = bool(getattr(llm, "supports_native_tools", False))
+        native = llm.profile.supports_native_tools
+        replay = Replay(native=native, plan_reply=_plan_json, observation=_observation,
+                        rejected=lambda r, left: render("invalid_reply", detail=r.error, retries_left=left))
         msgs = [Message(role="system", content=self.system_prompt(request.tools, native=native)),
                 self.question_message(request, examples, llm)]
-        steps = request.steps
-        # Numbers shown in earlier turns are fixed per turn so the prompt prefix stays identical between calls
-        # (llama.cpp then reuses its KV cache instead of re-reading the whole prompt).
-        total_turns = request.steps_left + sum(1 for s in steps if isinstance(s, PlanStep))
-        total_retries = request.retries_left + sum(1 for s in steps if isinstance(s, RetryStep))
-        plans_seen = retries_seen = 0
-        i = 0
-        while i < len(steps):
-            step = steps[i]
-            if isinstance(step, PlanStep):
-                j = i + 1
-                results: list[ToolStep | RefusalStep] = []
-                while j < len(steps) and isinstance(steps[j], (ToolStep, RefusalStep)):
-                    results.append(steps[j])  # type: ignore[arg-type]
-                    j += 1
-                tool_results = [r for r in results if isinstance(r, ToolStep)]
-                refusals = [r for r in results if isinstance(r, RefusalStep)]
-                if native:
-                    msgs.append(Message(role="assistant", content=step.thought or "", tool_calls=step.tool_calls))
-                    for ts in tool_results:
-                        msgs.append(Message(role="tool", tool_call_id=ts.call_id, content=ts.observation()))
-                    for r in refusals:
-                        msgs += [Message(role="tool", tool_call_id=c.id, content=f"error: {r.reason}")
-                                 for c in r.tool_calls]
-                else:
-                    msgs.append(Message(role="assistant", content=_decision_json(
-                        Decision(thought=step.thought or "", tool_calls=step.tool_calls))))
-                    plans_seen += 1
-                    obs = [{"tool": ts.tool, "error": ts.error is not None,
-                            "text": ts.error if ts.error is not None else ts.result} for ts in tool_results]
-                    obs += [{"tool": c.tool, "error": True, "text": r.reason} for r in refusals for c in r.tool_calls]
-                    msgs.append(Message(role="user", content=render("observation", observations=obs,
-                                                                    steps_left=total_turns - plans_seen)))
-                i = j
-            elif isinstance(step, RetryStep):
-                retries_seen += 1
-                msgs.append(Message(role="assistant", content=(step.raw_reply or "")[:800]))
-                msgs.append(Message(role="user", content=render(
-                    "invalid_reply", detail=step.error, retries_left=total_retries - retries_seen)))
-                i += 1
-            else:
-                i += 1
+        msgs += replay.messages(request.steps, turns_left=request.steps_left, retries_left=request.retries_left)
         if request.force_answer:
             msgs.append(Message(role="user", content=render("force_answer")))
         return msgs
@@ -162,7 +130,7 @@ class ReactPlanner:
         examples = self.choose_examples(request)
         msgs = self.messages(request, examples, llm)
         tools = [] if request.force_answer else request.tools
-        native = bool(getattr(llm, "supports_native_tools", False))
+        native = llm.profile.supports_native_tools
         if native:
             specs = [t.spec() for t in tools] + [FINAL_ANSWER_TOOL]
             reply = llm.generate(msgs, tools=specs, max_tokens=self.max_tokens)
@@ -183,7 +151,8 @@ class ReactPlanner:
             outcome.error = str(exc)
             return outcome
         if decision.is_final:
-            outcome.move = Final(answer=decision.answer or "", rationale=decision.rationale, thought=decision.thought)
+            outcome.move = Final(answer=decision.answer or "", rationale=decision.rationale, thought=decision.thought,
+                                 evidence=named_objects(f"{decision.answer or ''} {decision.rationale}", request.steps))
         else:
             outcome.move = CallTools(calls=decision.tool_calls, thought=decision.thought)
         return outcome

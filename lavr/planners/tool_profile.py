@@ -6,20 +6,21 @@ and copied the query tool's operator names as answers. The ``compact`` profile h
 offered tool covers what it is for; the ``full`` profile (remote models) offers everything.
 
 The rule lives here only: ``make_planner`` resolves the profile once (``Settings.tool_profile``, default
-``"auto"``: compact for llama.cpp backends, full for the others; a backend may declare its own with a
-``tool_profile`` attribute), and the ReAct and program planners filter ``request.tools`` through it, which also
-filters their in-context examples (an example is only shown when it calls offered tools only).
+``"auto"``: the one the backend declares in its ``BackendProfile``, compact for the embedded llama.cpp model,
+full for the others), and the ReAct planner filters ``request.tools`` through it, which also filters its
+in-context examples (an example is only shown when it calls offered tools only).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Sequence, TypeVar, get_args
+from typing import Literal, Sequence, TypeVar, get_args
 
+from ..backends.base import LLMBackend, ToolProfileName
 from ..errors import InputError
 from ..tools.base import Tool
 
-ProfileName = Literal["full", "compact"]
+ProfileName = ToolProfileName
 ProfileChoice = Literal["auto", "full", "compact"]
 PROFILE_CHOICES: tuple[str, ...] = get_args(ProfileChoice)
 
@@ -61,16 +62,9 @@ COMPACT = ToolProfile(
 PROFILES: dict[str, ToolProfile] = {p.name: p for p in (FULL, COMPACT)}
 
 
-def is_embedded(llm: Any) -> bool:
-    """Whether ``llm`` is a small model run in-process by llama.cpp (the embedded default or any GGUF file)."""
-    from ..backends.llama_cpp import LlamaCppBackend
-
-    return isinstance(llm, LlamaCppBackend)
-
-
-def resolve_profile(choice: str | ToolProfile | None, llm: Any = None) -> ToolProfile:
-    """The profile for a choice: a ``ToolProfile``, ``"full"``, ``"compact"``, or ``"auto"``/``None`` (the
-    backend's own ``tool_profile`` attribute if it has one, compact for llama.cpp backends, else full).
+def resolve_profile(choice: str | ToolProfile | None, llm: LLMBackend | None = None) -> ToolProfile:
+    """The profile for a choice: a ``ToolProfile``, ``"full"``, ``"compact"``, or ``"auto"``/``None`` (the one
+    ``llm`` declares in its ``BackendProfile``; full without a backend).
 
     Raises:
         InputError: an unknown profile name.
@@ -78,10 +72,7 @@ def resolve_profile(choice: str | ToolProfile | None, llm: Any = None) -> ToolPr
     if isinstance(choice, ToolProfile):
         return choice
     if choice in (None, "auto"):
-        declared = getattr(llm, "tool_profile", None)
-        if isinstance(declared, str) and declared != "auto":
-            return resolve_profile(declared)
-        return COMPACT if llm is not None and is_embedded(llm) else FULL
+        return PROFILES[llm.profile.tool_profile] if llm is not None else FULL
     if choice not in PROFILES:
         raise InputError(f"unknown tool profile {choice!r}; use one of: {', '.join(PROFILE_CHOICES)}")
     return PROFILES[choice]

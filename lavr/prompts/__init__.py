@@ -33,7 +33,7 @@ def _compiled(package: str, file: str, name: str) -> jinja2.Template:
 
 
 class TemplateFile:
-    """The templates of one YAML file: ``TemplateFile("lavr.planners.program", "prompts.yaml").render("system", ...)``.
+    """The templates of one YAML file: ``TemplateFile("lavr.planners.pipeline", "prompts.yaml").render("system", ...)``.
 
     A missing value is an error, not an empty string (``StrictUndefined``).
     """

@@ -87,5 +87,3 @@ def select_examples(question: str, available_tools: set[str], k: int, *,
     return ranked[:k]
 
 
-def example_dict(e: Example) -> dict[str, Any]:
-    return e.model_dump(mode="json")

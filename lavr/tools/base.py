@@ -9,6 +9,7 @@ import json
 import logging
 import threading
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -51,12 +52,29 @@ M = TypeVar("M", bound=BaseModel)
 S = TypeVar("S")
 
 
+@dataclass
+class CallRecord:
+    """What one tool call's memo lookups found: the executor marks the call's step ``cached`` from it."""
+
+    prefetch: bool = False
+    hits: int = 0
+    computed: int = 0
+
+    @property
+    def cached(self) -> bool:
+        """Whether the call's results all came from a cache: at least one lookup was answered and none had to
+        compute (a tool that builds on two experts computed now is not cached because the second one reuses the
+        first's output)."""
+        return self.hits > 0 and self.computed == 0
+
+
 class RunContext:
     """What tools share during one question or chat thread: images, object ids, settings, cache.
 
     Tools are pure functions of their inputs: they never read what an earlier call left behind, except object
     ids (handles the LLM names) and memoised results. Per-tool state is typed: ``ctx.state(RegionState)``
-    gives the run's one instance of that class.
+    gives the run's one instance of that class. A tool call gets its own view (``for_call``): the same run,
+    with a ``CallRecord`` of what its memo lookups found.
     """
 
     def __init__(self, settings: Settings, *, images: ImageStore | None = None, cache: ExpertCache | None = None):
@@ -69,25 +87,31 @@ class RunContext:
         self.cache = cache
         self.objects: dict[str, Detection] = {}
         self._states: dict[type, Any] = {}
-        self._memo: dict[str, Any] = {}  # this run's results, also when the on-disk cache is off
+        self._memo: dict[Any, Any] = {}  # this run's results, also when the on-disk cache is off
         self._lock = threading.RLock()
-        self._local = threading.local()  # per-thread: what the current tool call's memo lookups found
+        self.call = CallRecord()  # the call this view serves (the run's own view records nothing anyone reads)
 
-    def begin_call(self, *, prefetch: bool = False) -> None:
-        self._local.hit = self._local.computed = False
-        self._local.prefetching = prefetch
+    def for_call(self, *, prefetch: bool = False) -> RunContext:
+        """A view of this run for one tool call (or its prefetch): images, objects, state and memo are shared;
+        the view's ``call`` records what this call's lookups found."""
+        view = copy.copy(self)
+        view.call = CallRecord(prefetch=prefetch)
+        return view
 
-    def call_was_cached(self) -> bool:
-        """Whether the current call's results all came from a cache: at least one lookup was answered and none
-        had to compute (a tool that builds on two experts computed now is not cached because the second one
-        reuses the first's output)."""
-        return bool(getattr(self._local, "hit", False)) and not getattr(self._local, "computed", False)
+    def restore_objects(self, objects: list[dict[str, Any]]) -> None:
+        """Give back the object ids a thread has handed out (the graph's state holds them): ids already known
+        here are kept as they are."""
+        with self._lock:
+            for data in objects:
+                if data.get("id") not in self.objects:
+                    det = Detection.model_validate(data)
+                    self.objects[det.id] = det
 
     def _note(self, cached: bool) -> None:
         if cached:
-            self._local.hit = True
+            self.call.hits += 1
         else:
-            self._local.computed = True
+            self.call.computed += 1
 
     def state(self, kind: type[S]) -> S:
         """This run's instance of a tool's state class (created on first use)."""
@@ -133,7 +157,7 @@ class RunContext:
         key = json.dumps([image.sha256, tool, params, identity], sort_keys=True, default=str)
         with self._lock:
             lock = self._memo.setdefault(("lock", key), threading.Lock())
-        prefetching = bool(getattr(self._local, "prefetching", False))
+        prefetching = self.call.prefetch
         with lock:  # a call waits for its own prefetch instead of computing twice
             if key in self._memo:
                 value, cached, prefetched = self._memo[key]
@@ -182,8 +206,8 @@ class Tool(ABC, Generic[I, O]):
     input_model: ClassVar[type[ToolInput]]
     output_model: ClassVar[type[ToolOutput]]
 
-    def __init__(self, settings: Settings | None = None):
-        self.settings = settings or Settings()
+    def __init__(self, settings: Settings):
+        self.settings = settings  # given by whoever builds the tool: a tool never reads the environment
         self._setup_lock = threading.Lock()
         self._ready = False
 

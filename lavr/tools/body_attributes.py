@@ -53,13 +53,13 @@ ARMS: tuple[str, ...] = ("raised", "down")
 FACINGS: tuple[str, ...] = ("camera", "away", "side")
 
 Point = tuple[float, float]
-Keypoint = tuple[float, float, float]
+ScoredPoint = tuple[float, float, float]
 
 
 class Body:
     """One person's keypoints in pixels, with the ones seen confidently."""
 
-    def __init__(self, keypoints: Sequence[Keypoint], image_size: tuple[int, int], *, min_score: float = MIN_SCORE):
+    def __init__(self, keypoints: Sequence[ScoredPoint], image_size: tuple[int, int], *, min_score: float = MIN_SCORE):
         if len(keypoints) != len(KEYPOINTS):
             raise ValueError(f"expected {len(KEYPOINTS)} keypoints, got {len(keypoints)}")
         w, h = image_size
@@ -174,7 +174,7 @@ def facing(body: Body) -> Facing | None:
     return None
 
 
-def body_attributes(keypoints: Sequence[Keypoint], image_size: tuple[int, int], *,
+def body_attributes(keypoints: Sequence[ScoredPoint], image_size: tuple[int, int], *,
                     min_score: float = MIN_SCORE) -> dict[str, str]:
     """The attributes the keypoints decide: any of ``posture``, ``arms``, ``facing``."""
     body = Body(keypoints, image_size, min_score=min_score)
@@ -189,7 +189,7 @@ MIN_IOU = 0.3  # IoU of the body's own box with the person box
 MARGIN = 0.05  # a box is grown by this share of its size on each side before the containment test
 
 
-def keypoints_inside(keypoints: Sequence[Keypoint], box: tuple[float, float, float, float], *,
+def keypoints_inside(keypoints: Sequence[ScoredPoint], box: tuple[float, float, float, float], *,
                      min_score: float = MIN_SCORE) -> float:
     """Share of the seen keypoints inside ``box`` (x1, y1, x2, y2, normalised) grown by ``MARGIN``; 0 if none."""
     x1, y1, x2, y2 = box
@@ -209,7 +209,7 @@ def box_iou(a: tuple[float, float, float, float], b: tuple[float, float, float, 
 
 
 def match_bodies(persons: Sequence[tuple[float, float, float, float]],
-                 bodies: Sequence[tuple[tuple[float, float, float, float], Sequence[Keypoint]]], *,
+                 bodies: Sequence[tuple[tuple[float, float, float, float], Sequence[ScoredPoint]]], *,
                  min_score: float = MIN_SCORE) -> dict[int, int]:
     """Person box index -> body index, one body per box: a pair qualifies when at least ``MIN_INSIDE`` of the
     body's seen keypoints lie in the box and the boxes overlap by ``MIN_IOU``; among the matchings with the most

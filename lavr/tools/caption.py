@@ -190,7 +190,7 @@ class CaptionTool(Tool[CaptionInput, CaptionOutput]):
     input_model = CaptionInput
     output_model = CaptionOutput
 
-    def __init__(self, settings: Settings | None = None, *, max_new_tokens: int = MAX_NEW_TOKENS):
+    def __init__(self, settings: Settings, *, max_new_tokens: int = MAX_NEW_TOKENS):
         super().__init__(settings)
         self.max_new_tokens = max_new_tokens
         self._resolved: ResolvedModel | None = None

@@ -109,7 +109,7 @@ class DetectTool(Tool[DetectInput, DetectOutput]):
     input_model = DetectInput
     output_model = DetectOutput
 
-    def __init__(self, settings: Settings | None = None):
+    def __init__(self, settings: Settings):
         super().__init__(settings)
         self._detector: Detector | None = None
 
@@ -176,32 +176,6 @@ class DetectTool(Tool[DetectInput, DetectOutput]):
         if args.min_confidence is not None:
             return min(PREDICT_CONF, args.min_confidence)
         return min(PREDICT_CONF, defaults.confidence, defaults.worn_confidence or 1.0)
-
-    def prefetch_batch(self, image_ids: list[str], ctx: RunContext, *, conf: float = PREDICT_CONF) -> int:
-        """Run the model once, as a batch, on the images whose detections are not cached yet.
-
-        Returns how many images were computed. Later ``detect`` calls on these images hit the cache.
-        """
-        if ctx.cache is None:
-            return 0
-        identity = self.identity()
-        todo, seen = [], set()
-        for image_id in image_ids:
-            stored = ctx.images.get(image_id)
-            key = ctx.cache.key(image_sha256=stored.sha256, tool=self.name, params={"conf": conf}, identity=identity)
-            if key not in seen and ctx.cache.get(key) is None:
-                todo.append((stored, key))
-            seen.add(key)
-        if todo:
-            from ..cache import EntryTooLarge
-
-            for (stored, key), raw in zip(todo, self.predict([s.pil for s, _ in todo], conf=conf)):
-                try:
-                    ctx.cache.put(key, raw.model_dump(mode="json"), tool=self.name, image_sha256=stored.sha256,
-                                  identity=identity)
-                except EntryTooLarge:  # the call computes it again and uses it uncached
-                    pass
-        return len(todo)
 
     def detect_raw(self, image_id: str, ctx: RunContext, *, conf: float) -> RawDetections:
         stored = ctx.images.get(image_id)

@@ -134,7 +134,7 @@ class FacesTool(Tool[FacesInput, FacesOutput]):
     input_model = FacesInput
     output_model = FacesOutput
 
-    def __init__(self, settings: Settings | None = None):
+    def __init__(self, settings: Settings):
         super().__init__(settings)
         self._mtcnn: MTCNN | None = None
         self._identity: str | None = None

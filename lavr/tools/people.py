@@ -76,7 +76,7 @@ class PeopleTool(Tool[PeopleInput, PeopleOutput]):
     input_model = PeopleInput
     output_model = PeopleOutput
 
-    def __init__(self, settings: Settings | None = None, *, detector: DetectTool | None = None,
+    def __init__(self, settings: Settings, *, detector: DetectTool | None = None,
                  faces: FacesTool | None = None, attributes: PersonAttributes | None = None):
         super().__init__(settings)
         self.detector = detector or DetectTool(self.settings)

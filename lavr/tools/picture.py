@@ -147,7 +147,7 @@ class PictureTool(Tool[PictureInput, PictureOutput]):
     input_model = PictureInput
     output_model = PictureOutput
 
-    def __init__(self, settings: Any = None, *, detector: DetectTool | None = None, scene_graph: Any = None):
+    def __init__(self, settings: Settings, *, detector: DetectTool | None = None, scene_graph: Any = None):
         super().__init__(settings)
         self.detector = detector
         self.scene_graph = scene_graph  # a SceneGraphTool: its objects (people cross-checked) are what it shows

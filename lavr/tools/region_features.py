@@ -207,7 +207,7 @@ class RegionFeaturesTool(Tool[RegionFeaturesInput, RegionFeaturesOutput]):
     input_model = RegionFeaturesInput
     output_model = RegionFeaturesOutput
 
-    def __init__(self, settings: Settings | None = None, *, detector: Any = None):
+    def __init__(self, settings: Settings, *, detector: Any = None):
         super().__init__(settings)
         self.detector = detector
         self._model: Any = None

@@ -180,7 +180,7 @@ def pair_relations(a: Box, b: Box) -> list[tuple[str, float]]:
     return rels
 
 
-def build_graph(objects: list[Detection], image: Any | None = None) -> nx.MultiDiGraph:
+def build_scene_graph(objects: list[Detection], image: Any | None = None) -> nx.MultiDiGraph:
     """Nodes are objects (label, box, attributes); edges carry ``relation`` and ``confidence``."""
     graph = nx.MultiDiGraph()
     for obj in objects:
@@ -288,7 +288,7 @@ class SceneGraphTool(Tool[SceneGraphInput, SceneGraphOutput]):
     input_model = SceneGraphInput
     output_model = SceneGraphOutput
 
-    def __init__(self, settings: Any = None, *, detector: DetectTool | None = None, people: Any = None):
+    def __init__(self, settings: Settings, *, detector: DetectTool | None = None, people: Any = None):
         super().__init__(settings)
         self.detector = detector
         self.people = people  # a PeopleTool: people cross-checked with faces replace the raw person boxes
@@ -332,7 +332,7 @@ class SceneGraphTool(Tool[SceneGraphInput, SceneGraphOutput]):
         except Exception as exc:
             raise ToolError(str(exc)) from None
         objects, known = self._scene(image_id, ctx)
-        graph = build_graph(objects, stored.pil)
+        graph = build_scene_graph(objects, stored.pil)
         graph.graph["known_labels"] = known
         # the people experts' values only where there are people: a drawing of shapes has no posture to ask about
         people = any(canonical_label(o.label) in (PERSON, FACE) for o in objects)

@@ -20,7 +20,7 @@ from build import detections, draw  # noqa: E402  (the blind sets' drawing and o
 
 from lavr.planners.query.checks import check  # noqa: E402
 from lavr.tools.query import Scene, check_program, execute  # noqa: E402
-from lavr.tools.scene_graph import build_graph  # noqa: E402
+from lavr.tools.scene_graph import build_scene_graph  # noqa: E402
 from lavr.schema import Box, Detection  # noqa: E402
 
 
@@ -32,7 +32,7 @@ def scene_of(*images: list[dict]) -> Scene:
                           box=Box.from_list(o["box"]), attributes={a: o[a] for a in ("shape", "color", "size", "material")})
                 for i, o in enumerate(objects)]
         start += len(objects)
-        graph = build_graph(dets)
+        graph = build_scene_graph(dets)
         graph.graph["known_labels"] = ["cube", "sphere", "cylinder"]
         graphs[f"img_{k}"] = graph
     return Scene.from_graphs(graphs, focus=f"img_{len(images) - 1}")

@@ -1,6 +1,6 @@
 """Scripted pipelines: the pipeline model (tool and LLM steps), its prompts and its planner."""
 
-from .model import LLMStep, Pipeline, ToolStep
+from .model import LlmStepSpec, Pipeline, ToolStepSpec
 from .planner import PipelinePlanner
 
-__all__ = ["LLMStep", "Pipeline", "PipelinePlanner", "ToolStep"]
+__all__ = ["LlmStepSpec", "Pipeline", "PipelinePlanner", "ToolStepSpec"]

@@ -41,9 +41,9 @@ from ...errors import PipelineError
 from ...refs import STEP_ID, RefError, find_refs, parse_ref
 from ...tools.base import Tool
 from ...tools.registry import ToolRegistry
-from ..program.model import check_call, output_schema
+from ..calls import check_call, output_schema
 
-__all__ = ["LLMStep", "Pipeline", "PipelineError", "ToolStep"]
+__all__ = ["LlmStepSpec", "Pipeline", "PipelineError", "ToolStepSpec"]
 
 CONTEXT_VARS = ("question", "image", "images")
 STEP_FIELDS = ("text", "data", "error")
@@ -56,7 +56,7 @@ LLM_OUTPUT_SCHEMA: dict[str, Any] = {
 TEMPLATES = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
 
 
-class ToolStep(BaseModel):
+class ToolStepSpec(BaseModel):
     """Call an expert tool."""
 
     model_config = ConfigDict(extra="forbid")
@@ -66,7 +66,7 @@ class ToolStep(BaseModel):
     args: dict[str, Any] = Field(default_factory=dict)
 
 
-class LLMStep(BaseModel):
+class LlmStepSpec(BaseModel):
     """Ask the LLM: ``llm`` is a Jinja template of the prompt."""
 
     model_config = ConfigDict(extra="forbid")
@@ -77,15 +77,15 @@ class LLMStep(BaseModel):
 
 
 def _step_kind(value: Any) -> str | None:
-    if isinstance(value, (ToolStep, LLMStep)):
-        return "tool" if isinstance(value, ToolStep) else "llm"
+    if isinstance(value, (ToolStepSpec, LlmStepSpec)):
+        return "tool" if isinstance(value, ToolStepSpec) else "llm"
     if isinstance(value, dict) and ("tool" in value) != ("llm" in value):
         return "tool" if "tool" in value else "llm"
     return None
 
 
 PipelineStep = Annotated[
-    Union[Annotated[ToolStep, Tag("tool")], Annotated[LLMStep, Tag("llm")]],
+    Union[Annotated[ToolStepSpec, Tag("tool")], Annotated[LlmStepSpec, Tag("llm")]],
     Discriminator(_step_kind, custom_error_type="invalid_step",
                   custom_error_message="a step needs exactly one of 'tool' (an expert call) or 'llm' (a prompt)"),
 ]
@@ -108,7 +108,7 @@ def _raise(problems: list[str], name: str, source: str | None = None) -> None:
         raise PipelineError(f"{head}pipeline {name!r} is invalid:\n  - " + "\n  - ".join(problems))
 
 
-def _template_problems(step: LLMStep, earlier: list[str], later: list[str]) -> list[str]:
+def _template_problems(step: LlmStepSpec, earlier: list[str], later: list[str]) -> list[str]:
     try:
         tree = TEMPLATES.parse(step.llm)
     except jinja2.TemplateSyntaxError as exc:
@@ -132,7 +132,7 @@ def _template_problems(step: LLMStep, earlier: list[str], later: list[str]) -> l
     return problems
 
 
-def _ref_order_problems(step: ToolStep, earlier: list[str], later: list[str]) -> list[str]:
+def _ref_order_problems(step: ToolStepSpec, earlier: list[str], later: list[str]) -> list[str]:
     problems = []
     for _, text in find_refs(step.args):
         try:
@@ -238,7 +238,7 @@ class Pipeline(BaseModel):
         earlier: dict[str, dict[str, Any] | None] = {}
         for n, step in enumerate(self.steps):
             later = [i for i in ids[n + 1:] if i not in earlier]
-            if isinstance(step, LLMStep):
+            if isinstance(step, LlmStepSpec):
                 problems += _template_problems(step, list(earlier), later)
                 schema: dict[str, Any] | None = LLM_OUTPUT_SCHEMA
             elif tools is None:

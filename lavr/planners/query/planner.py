@@ -87,14 +87,13 @@ class QueryPlanner:
         process overlaps the two instead of paying for both in turn). The program call primes again: it then
         finds the state in memory, or waits for this thread to finish; a failure here is only logged (that call
         raises it where it counts)."""
-        prime = getattr(llm, "prime", None)
-        if prime is None or self._warmed:  # after the first question the model stays loaded: nothing to overlap
+        if not llm.profile.can_prime_prefix or self._warmed:  # after the first question the model stays loaded
             return
         self._warmed = True
 
         def run() -> None:
             try:
-                prime(self.prompt.prefix_messages())
+                llm.prime(self.prompt.prefix_messages())
             except Exception as exc:  # noqa: BLE001 - reported by the program call's own prime
                 logger.info("prefix warm-up failed: %s", exc)
 
@@ -126,9 +125,8 @@ class QueryPlanner:
                 without, without_ops = frozenset(first.not_said), frozenset(first.not_said_ops)
         else:
             messages = self.prompt.messages(question, scene, earlier)
-            prime = getattr(llm, "prime", None)
-            if prime is not None:
-                prime(self.prompt.prefix_messages())  # the prefix's KV state: kept, loaded from disk, or computed
+            if llm.profile.can_prime_prefix:
+                llm.prime(self.prompt.prefix_messages())  # the prefix's KV state: kept, loaded from disk, or computed
         grammar = build_grammar(scene.vocabulary, scene.images, without=without, without_ops=without_ops)
         reply = llm.generate(messages, grammar=grammar.gbnf, prefill=PREFILL, max_tokens=self.max_tokens,
                              repeat_penalty=1.0)

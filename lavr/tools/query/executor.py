@@ -18,6 +18,7 @@ from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, Field
 
+from ...answers import CANNOT_TELL
 from ...lexicon import Reading, lexicon, tokens
 from .errors import QueryError, TypeMismatch, UnknownOperation, UnknownValue
 from .evaluation import Evaluation, Problem, Result
@@ -27,7 +28,6 @@ from .scene import REGIONS, Scene, SceneObject
 
 ALL_IMAGES = "all_images"
 ORDINAL_WORDS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
-CANNOT_TELL = "cannot tell"
 
 
 @dataclass

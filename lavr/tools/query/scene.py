@@ -126,7 +126,7 @@ class Scene:
 
     @classmethod
     def from_graphs(cls, graphs: dict[str, nx.MultiDiGraph], *, focus: str | None = None) -> Scene:
-        """A scene from scene graphs (``scene_graph.build_graph``), one per image id."""
+        """A scene from scene graphs (``scene_graph.build_scene_graph``), one per image id."""
         objects, known, values = [], set(), {}
         for image, graph in graphs.items():
             known |= {canonical_label(k) for k in graph.graph.get("known_labels", ())}

@@ -62,7 +62,7 @@ class QueryTool(Tool[QueryInput, QueryOutput]):
     input_model = QueryInput
     output_model = QueryOutput
 
-    def __init__(self, settings: Settings | None = None, *, scene_graph: SceneGraphTool | None = None):
+    def __init__(self, settings: Settings, *, scene_graph: SceneGraphTool | None = None):
         super().__init__(settings)
         self.scene_graph = scene_graph or SceneGraphTool(self.settings)
 

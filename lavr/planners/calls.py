@@ -1,18 +1,13 @@
-"""Programs of expert calls written in one go (VisProg / ViperGPT style), with references between steps.
+"""Checking tool calls with references before anything runs (a pipeline's tool steps, ``lavr.planners.pipeline``).
 
-A program is a list of steps ``{"id": "s1", "tool": "detect", "args": {...}}``. An argument may take its value
-from an earlier step's structured output (the tool's output model, dumped to JSON) with a *reference*: a string
-that is entirely ``$<step id>`` followed by a path of ``.field`` and ``[index]`` parts, e.g.
-``"$s1.detections[0].id"`` or ``"$s1.counts.person"``. Indices are 0-based; ``[-1]`` is the last item. A string
-that should start with a literal ``$`` is written ``$$``. References may appear anywhere in the arguments
-(inside lists too), but only as whole strings: ``"obj $s1.x"`` is plain text.
-
-Validation happens before anything runs (``check_call``, ``validate_program``): unknown tools, unknown argument
-names, malformed ids, unknown or forward references, paths that do not exist in the referenced tool's output
-schema and references whose type cannot fit the argument are all reported at once. Arguments are validated
-against the tool's input model with the references left in place; errors located at a reference (its value
-is not known yet) are deferred, and the kind of value is checked from the two JSON schemas instead. Once the
-earlier steps have run, the substituted arguments are validated again by the executor right before the call.
+An argument may take its value from an earlier step's structured output (the tool's output model, dumped to
+JSON) with a *reference* (``lavr.refs``): a string that is entirely ``$<step id>`` followed by a path of
+``.field`` and ``[index]`` parts, e.g. ``"$s1.detections[0].id"``. ``check_call`` reports, at once, an unknown
+tool, unknown argument names, unknown or forward references, paths that do not exist in the referenced tool's
+output schema and references whose type cannot fit the argument. Arguments are validated against the tool's
+input model with the references left in place; errors located at a reference (its value is not known yet) are
+deferred, and the kind of value is checked from the two JSON schemas instead. Once the earlier steps have run,
+the substituted arguments are validated again by the executor right before the call.
 """
 
 from __future__ import annotations
@@ -20,24 +15,10 @@ from __future__ import annotations
 import functools
 from typing import Any, Collection, Mapping
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 
-from ...refs import REF_SCHEMA, STEP_ID, Loc, RefError, find_refs, format_path, parse_ref, substitute
-from ...tools.base import Tool, inline_schema
-
-class ProgramStep(BaseModel):
-    """One step of a program: a tool call with an id that later steps can reference."""
-
-    id: str
-    tool: str
-    args: dict[str, Any] = Field(default_factory=dict)
-
-
-class Program(BaseModel):
-    """A whole plan written at once."""
-
-    thought: str = ""
-    steps: list[ProgramStep] = Field(default_factory=list)
+from ..refs import Loc, RefError, find_refs, format_path, parse_ref, substitute
+from ..tools.base import Tool, inline_schema
 
 
 # JSON schema walking -------------------------------------------------------------------------------------------
@@ -194,81 +175,3 @@ def check_call(tool_name: str, args: Any, *, tools: Mapping[str, Tool],
                 continue
             problems.append(f"{_loc_text(loc)}: {item['msg']}")
     return problems
-
-
-def validate_program(program: Program, tools: Mapping[str, Tool], *, max_steps: int) -> list[str]:
-    """Every problem with ``program`` (empty when it may run). Nothing is executed."""
-    problems: list[str] = []
-    if not program.steps and tools:
-        problems.append("the program has no steps; give at least one tool call")
-    if len(program.steps) > max_steps:
-        problems.append(f"the program has {len(program.steps)} steps; at most {max_steps} are allowed")
-    ids = [s.id for s in program.steps]
-    earlier: dict[str, dict[str, Any] | None] = {}
-    for n, step in enumerate(program.steps):
-        label = f"step {step.id}" + (f" ({step.tool})" if step.tool else "")
-        if not STEP_ID.match(step.id):
-            problems.append(f"step {n + 1}: id {step.id!r} is not valid; use letters, digits and _ (e.g. s{n + 1})")
-        elif step.id in earlier:
-            problems.append(f"step {n + 1}: id {step.id!r} is used twice; step ids must be unique")
-        later = [i for i in ids[n + 1:] if i not in earlier and i != step.id]
-        problems += [f"{label}: {p}" for p in check_call(step.tool, step.args, tools=tools, earlier=earlier,
-                                                          later=later, this=step.id)]
-        tool = tools.get(step.tool)
-        earlier.setdefault(step.id, output_schema(type(tool)) if tool is not None else None)
-    return problems
-
-
-# Schemas and prompt text --------------------------------------------------------------------------------------
-
-def _allow_ref(prop: dict[str, Any]) -> dict[str, Any]:
-    def items_too(v: dict[str, Any]) -> dict[str, Any]:
-        if v.get("type") == "array" and isinstance(v.get("items"), dict):
-            return {**v, "items": {"anyOf": [v["items"], REF_SCHEMA]}}
-        return v
-
-    keep = {k: prop[k] for k in ("description", "default") if k in prop}
-    options = prop["anyOf"] if "anyOf" in prop else [{k: v for k, v in prop.items() if k not in keep}]
-    return {**keep, "anyOf": [items_too(v) for v in options] + [REF_SCHEMA]}
-
-
-def program_schema(tools: list[Tool], *, max_steps: int) -> dict[str, Any]:
-    """JSON schema of a program reply, for constrained decoders.
-
-    Each step is one of the tools (``tool`` is a const, ``args`` that tool's argument schema), and every argument
-    (and every list item of a list argument) may instead be a reference string. Typed arguments keep a small
-    model from inventing fields; the validator still checks everything, including what a grammar cannot.
-    """
-    variants = []
-    for t in tools:
-        args = t.parameters_schema()
-        args = {**args, "properties": {k: _allow_ref(v) for k, v in args.get("properties", {}).items()},
-                "additionalProperties": False}
-        variants.append({"type": "object",
-                         "properties": {"id": {"type": "string", "pattern": STEP_ID.pattern},
-                                        "tool": {"const": t.name}, "args": args},
-                         "required": ["id", "tool", "args"], "additionalProperties": False})
-    steps = {"type": "array", "items": {"anyOf": variants} if variants else {}, "minItems": 1 if tools else 0,
-             "maxItems": max_steps}
-    return {"type": "object", "properties": {"thought": {"type": "string"}, "program": steps},
-            "required": ["thought", "program"], "additionalProperties": False}
-
-
-def describe_output(schema: dict[str, Any], *, depth: int = 0) -> str:
-    """Compact field list of an output schema, e.g. ``counts: {<key>: integer}; detections: [{id: string}]``."""
-    variants = _variants(schema)
-    node = variants[0] if len(variants) == 1 else {}
-    if "prefixItems" in node:
-        return "[" + ", ".join(describe_output(v, depth=depth + 1) for v in node["prefixItems"]) + "]"
-    if node.get("type") == "array":
-        return "[" + describe_output(node.get("items", {}), depth=depth + 1) + "]"
-    if "properties" in node:
-        if depth >= 3:
-            return "{...}"
-        parts = [f"{k}: {describe_output(v, depth=depth + 1)}" for k, v in node["properties"].items()]
-        return ("{" + ", ".join(parts) + "}") if depth else "; ".join(parts)
-    if isinstance(node.get("additionalProperties"), dict):
-        return "{<key>: " + describe_output(node["additionalProperties"], depth=depth + 1) + "}"
-    kinds = json_types([schema])
-    return "/".join(sorted(kinds)) if kinds else "any"
-
