@@ -140,8 +140,8 @@ def page(args: argparse.Namespace) -> dict[str, Any]:
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from lavr.chat.server import create_app
     from lavr.chat import ChatSession, open_chat
+    from lavr.chat.server import create_app
     from lavr.samples import resolve_image_arg
 
     settings = _bench_settings("lavr-page-bench-")

@@ -13,7 +13,8 @@ format with the shipped weights and prints routing accuracy per kind, the confus
 routed away; for ``conversation`` messages it also answers them (a thread seeded with the message's context) and
 counts the answers that contain ``expected``. ``--llm none`` answers with templates only; the default, ``local``,
 uses the embedded LLM where no template serves. ``scenes`` routes the questions of the blind single- and
-multi-image sets (all questions about an image) in a fresh thread (``--follow-up``: in a thread with two answers). ``latency`` sends scene questions to two chat
+multi-image sets (all questions about an image) in a fresh thread (``--follow-up``: in a thread with two answers).
+``latency`` sends scene questions to two chat
 services on one scripted agent and one stub expert, one with the router and one without, alternately, and prints
 the median and 90th percentile of both and of their difference.
 """
@@ -34,8 +35,17 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lavr.chat.routing import (KINDS, REPO_DEV_SET, RouterWeights, default_router, features,  # noqa: E402
-                               fit_softmax, load_examples, softmax, with_history_copies)
+from lavr.chat.routing import (  # noqa: E402
+    KINDS,
+    REPO_DEV_SET,
+    RouterWeights,
+    default_router,
+    features,
+    fit_softmax,
+    load_examples,
+    softmax,
+    with_history_copies,
+)
 
 
 def table(truth: list[str], pred: list[str]) -> None:
@@ -85,10 +95,9 @@ def cmd_cv(args: argparse.Namespace) -> None:
 def answer_service(llm: str) -> Any:
     """A chat service for answering conversation messages: the default experts (for ``help``) and the LLM."""
     from lavr.agents import make_agent
+    from lavr.backends import ScriptedBackend
     from lavr.chat.service import ChatThreads
     from lavr.settings import Settings
-
-    from lavr.backends import ScriptedBackend
 
     settings = Settings(data_dir=tempfile.mkdtemp(prefix="lavr-chat-routing-"))
     backend: Any = ScriptedBackend([]) if llm == "none" else llm
@@ -171,7 +180,9 @@ def cmd_latency(args: argparse.Namespace) -> None:
 
     def service(router: Any) -> tuple[Any, str]:
         settings = Settings(data_dir=tempfile.mkdtemp(prefix="lavr-route-bench-"), llm="scripted")
-        replies = lambda messages: answer("2") if "Observation" in messages[-1].content else call("find", image="img_0")
+        def replies(messages: list[Any]) -> Any:
+            return answer("2") if "Observation" in messages[-1].content else call("find", image="img_0")
+
         agent, _ = make_agent(settings, ScriptedBackend([replies], repeat_last=True))
         chat = ChatThreads(agent, settings=settings, router=router)
         tid = chat.send(None, "How many people are in this photo?", [photo()]).thread_id
@@ -205,7 +216,8 @@ def cmd_latency(args: argparse.Namespace) -> None:
     print(f"  routed as scene: {sum(route_ms):.0f}/{len(route_ms)} (the rest answered from memory, not comparable)")
     bench = default_router()
     one = [bench.route(q).seconds for q in questions]
-    print(f"  route() alone over {len(one)} dev scene questions: median {ms(one, 0.5):.1f} ms, p90 {ms(one, 0.9):.1f} ms")
+    print(f"  route() alone over {len(one)} dev scene questions: median {ms(one, 0.5):.1f} ms, "
+          f"p90 {ms(one, 0.9):.1f} ms")
 
 
 def main() -> int:

@@ -14,8 +14,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from PIL import Image
@@ -56,13 +57,14 @@ def check_detect(weights: str, tmp: Path) -> dict[str, Any]:
     results = {}
     for device in ("cuda", "cpu"):
         tool = DetectTool(Settings(data_dir=tmp, device=device, detector_weights=weights))
-        raw, secs = timed(lambda: tool.predict([photo()], conf=0.25)[0])
+        raw, secs = timed(lambda tool=tool: tool.predict([photo()], conf=0.25)[0])
         dtype = str(next(tool._model.model.parameters()).dtype)
         results[device] = {"seconds": round(secs, 4), "dtype_after_predict": dtype,
                            "boxes": [d.box.as_list(2) for d in raw.detections],
                            "labels": [d.label for d in raw.detections]}
     agree = results["cuda"]["labels"] == results["cpu"]["labels"] and all(
-        max(abs(a - b) for a, b in zip(x, y)) <= 0.02 for x, y in zip(results["cuda"]["boxes"], results["cpu"]["boxes"]))
+        max(abs(a - b) for a, b in zip(x, y)) <= 0.02
+        for x, y in zip(results["cuda"]["boxes"], results["cpu"]["boxes"]))
     return {"cuda": results["cuda"], "cpu": results["cpu"], "agree": agree,
             "speedup": round(results["cpu"]["seconds"] / results["cuda"]["seconds"], 1)}
 
@@ -82,11 +84,11 @@ def check_region_features(tmp: Path) -> dict[str, Any]:
         settings = Settings(data_dir=tmp, device=device, region_weights=weights)
         tool = RegionFeaturesTool(settings)
 
-        def run() -> Any:
+        def run(settings: Settings = settings, tool: RegionFeaturesTool = tool) -> Any:
             ctx = RunContext(settings)
             ctx.images.add_pil(photo(), source="bus")
-            ctx.register_object(image="img_0", label="person", confidence=0.9, box=Box(x1=0.05, y1=0.35, x2=0.25, y2=0.85))
-            ctx.register_object(image="img_0", label="person", confidence=0.9, box=Box(x1=0.8, y1=0.23, x2=1.0, y2=0.82))
+            for box in (Box(x1=0.05, y1=0.35, x2=0.25, y2=0.85), Box(x1=0.8, y1=0.23, x2=1.0, y2=0.82)):
+                ctx.register_object(image="img_0", label="person", confidence=0.9, box=box)
             tool.run(RegionFeaturesInput(min_score=0.99), ctx)
             return ctx.region_vectors
 
@@ -108,7 +110,7 @@ def check_caption(tmp: Path) -> dict[str, Any]:
     out = {}
     for device in ("cuda", "cpu"):
         tool = CaptionTool(Settings(data_dir=tmp, device=device, caption_model=str(folder)))
-        text, secs = timed(lambda: tool.generate(photo()), repeats=3)
+        text, secs = timed(lambda tool=tool: tool.generate(photo()), repeats=3)
         model = getattr(tool, "_model", None)
         dtype = str(next(model.parameters()).dtype) if model is not None else "?"
         out[device] = {"seconds": round(secs, 4), "dtype": dtype, "caption_chars": len(text)}

@@ -103,8 +103,9 @@ def run_mode(mode: str, args: argparse.Namespace, image: Image.Image, settings: 
     steps = llm_calls + args.calls * args.turns
     wall = statistics.median(walls)
     overhead = max(0.0, wall - busy)
-    return {"mode": mode, "wall_s": round(wall, 4), "busy_s": round(busy, 4), "overhead_fraction": round(overhead / wall, 4),
-            "overhead_ms_per_step": round(1000 * overhead / steps, 2), "steps": steps}
+    return {"mode": mode, "wall_s": round(wall, 4), "busy_s": round(busy, 4),
+            "overhead_fraction": round(overhead / wall, 4), "overhead_ms_per_step": round(1000 * overhead / steps, 2),
+            "steps": steps}
 
 
 def main() -> None:

@@ -4,7 +4,8 @@ An entry is keyed by the image content hash, the tool name, the tool parameters 
 changed model or parameter never returns a stale answer. The cache is safe to share between threads (one
 connection per thread) and between processes (WAL journal, 30 s busy timeout, short transactions). Its size is
 bounded: once the stored JSON exceeds ``max_bytes`` the least recently used entries are evicted, and once enough
-pages are free they are given back to the file system (incremental auto-vacuum), so the file shrinks. An entry larger than the whole bound is not stored (it would evict everything
+pages are free they are given back to the file system (incremental auto-vacuum), so the file shrinks. An entry
+larger than the whole bound is not stored (it would evict everything
 else and then itself). A damaged database file (an unreadable header, or pages that ``PRAGMA quick_check``
 finds malformed on open, or a "malformed" error later) is moved aside (``<name>.corrupt-<timestamp>``, never
 written again) and a fresh one is started with every entry that can still be read from it, row by row (seeded
@@ -28,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
-
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -52,7 +52,6 @@ def _check_output_file(path: str, what: str) -> None:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from .agents import make_agent
-
     from .samples import resolve_image_arg
 
     settings = settings_from_args(args)

@@ -8,14 +8,13 @@ import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError
 from .schema import Box
 
-ImageInput = Union[str, Path, bytes, bytearray, Image.Image]
+ImageInput = str | Path | bytes | bytearray | Image.Image
 
 MIN_SIDE = 4
 # Pillow's decompression-bomb guard (Image.MAX_IMAGE_PIXELS, ~89 Mpx) is a process-wide global; lavr has its own

@@ -7,9 +7,10 @@ device such as ``/dev/zero`` or a pipe is refused at once).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from .errors import InputError
 

@@ -6,8 +6,8 @@ there is replaced only when lavr wrote it (a results file, a report, a trace pag
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from .errors import InputError
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, TypeAdapter
 
@@ -56,7 +56,7 @@ class StepBase(BaseModel):
 
     @property
     def title(self) -> str:
-        return str(getattr(self, "kind"))
+        return str(self.kind)
 
 
 class PlanStep(StepBase):
@@ -69,7 +69,8 @@ class PlanStep(StepBase):
     examples: list[str] = Field(default_factory=list, description="Ids of the in-context examples shown.")
     raw_reply: RawReply = None
     program: str | list[dict[str, Any]] | None = Field(
-        None, description="The program as written: a query program's text (a step list in traces of the removed program mode).")
+        None, description="The program as written: a query program's text (a step list in traces of the removed "
+                          "program mode).")
 
 
     def prompt_text(self) -> str:
@@ -179,7 +180,7 @@ class AnswerStep(StepBase):
         return "".join(parts)
 
 
-Step = Annotated[Union[PlanStep, ToolStep, RetryStep, RefusalStep, AnswerStep], Field(discriminator="kind")]
+Step = Annotated[PlanStep | ToolStep | RetryStep | RefusalStep | AnswerStep, Field(discriminator="kind")]
 STEPS = TypeAdapter(list[Step])
 
 

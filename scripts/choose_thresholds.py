@@ -15,8 +15,8 @@ them on the next run), then chooses, in order:
    as a person in the ``people`` tool (every face counts; ``lavr/tools/evidence.py``), against the people counts.
 
 A count only changes at a score, so threshold candidates are the gaps between consecutive scores; among equally
-good choices the widest gap wins and the threshold is its middle (the most margin on both sides). ``--keep-fusion`` keeps the fusion
-in ``lavr.tools.coco_fusion.FUSION`` and only chooses the thresholds (the grid takes minutes). With
+good choices the widest gap wins and the threshold is its middle (the most margin on both sides). ``--keep-fusion``
+keeps the fusion in ``lavr.tools.coco_fusion.FUSION`` and only chooses the thresholds (the grid takes minutes). With
 ``--no-coco`` only the person detector runs (the thresholds of ``lavr.tools.yolo.YOLO_DEFAULTS``). The script
 prints the choice, the errors of the alternatives, per-class precision and recall, and a per-photo table.
 """
@@ -41,10 +41,17 @@ from lavr.tools.base import RunContext
 from lavr.tools.coco_fusion import FLOOR, FUSION, PERSON_MODEL, FusedDetector
 from lavr.tools.detect import COCO_LABELS
 from lavr.tools.detections import WORN, DetectorDefaults, RawDetection, kept_detections
-from lavr.tools.evidence import (ANIMALS, MIN_CONTAINMENT, containment, count_people, elongation, faceless_exclusions,
-                                 link_faces)
+from lavr.tools.evidence import (
+    ANIMALS,
+    MIN_CONTAINMENT,
+    containment,
+    count_people,
+    elongation,
+    faceless_exclusions,
+    link_faces,
+)
 from lavr.tools.faces import FacesTool
-from lavr.tools.fusion import Candidate, FusionParams, Fused, fuse
+from lavr.tools.fusion import Candidate, Fused, FusionParams, fuse
 from lavr.tools.yolo import YoloDetector, fall_detector_weights
 
 PERSON = "person"
@@ -158,7 +165,7 @@ def best_threshold(labels: LabelledPhotos, fused: dict[str, list[Fused]]) -> Cho
     error = sum(n for name in fused for n in labels.photos[name].objects.values())  # nothing kept: all missed
     gaps = []  # (error, low, high): thresholds in (low, high] keep exactly the objects scoring above low
     high = 1.0
-    for i, (score, name, label) in enumerate(objects):
+    for score, name, label in objects:
         if score < high:
             gaps.append((error, score, high))
             high = score
@@ -209,7 +216,8 @@ def fusion_grid(photos: list[Photo]) -> list[FusionParams]:
     return grid
 
 
-def choose_fusion(photos: list[Photo], labels: LabelledPhotos, *, grid: list[FusionParams] | None = None) -> FusionChoice:
+def choose_fusion(photos: list[Photo], labels: LabelledPhotos, *,
+                  grid: list[FusionParams] | None = None) -> FusionChoice:
     """The fusion parameters and detect threshold with the fewest count errors (module docstring)."""
     ranking = []
     results = {}
@@ -327,8 +335,8 @@ def choose_all(photos: list[Photo], labels: LabelledPhotos, *, keep_fusion: bool
     fusion = choose_fusion(photos, labels, grid=[FUSION] if keep_fusion else None)
     worn = choose_worn(labels, fusion.fused, fusion.confidence.threshold)
     face = choose_faces(photos, labels)
-    return Choices(fusion=fusion, worn=worn, face=face, people=choose_people_rule(photos, labels, fusion.fused, face.threshold,
-                                                                        fusion.confidence.threshold))
+    people = choose_people_rule(photos, labels, fusion.fused, face.threshold, fusion.confidence.threshold)
+    return Choices(fusion=fusion, worn=worn, face=face, people=people)
 
 
 def people_count(photo: Photo, fused: list[Fused], c: Choices) -> int:
@@ -360,8 +368,8 @@ def report(photos: list[Photo], labels: LabelledPhotos, c: Choices) -> str:
         extra = "" if label in present else "  (not in the set)"
         lines.append(f"{label:<15} {tp:>3} {fp:>3} {fn:>3}    {fmt(s.precision if s else None)}    "
                      f"{fmt(s.recall if s else None)}{extra}")
-    lines += ["", "photo             hand counts (+difficult)                      | detect                              "
-                  "| people (faces) "]
+    lines += ["", "photo             hand counts (+difficult)                      "
+                  "| detect                              | people (faces) "]
     for p in photos:
         photo = labels.photos[p.name]
         hand = ", ".join(f"{k}={v}" for k, v in sorted(photo.objects.items())) or "-"

@@ -18,8 +18,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import httpx
 from PIL import Image
@@ -60,7 +60,8 @@ def main() -> int:
     for name in ("LAVR_ALLOWED_ROOTS", "LAVR_SERVER_TOKEN"):
         os.environ.pop(name, None)
     replies = tmp / "replies.json"
-    replies.write_text(json.dumps({"replies": [{"thought": "t", "answer": "4", "rationale": "r"}], "repeat_last": True}))
+    replies.write_text(json.dumps({"replies": [{"thought": "t", "answer": "4", "rationale": "r"}],
+                                   "repeat_last": True}))
     llm = ["--llm", f"scripted:{replies}", "--no-cache"]
     image = tmp / "a.png"
     Image.new("RGB", (64, 48), (10, 200, 10)).save(image)

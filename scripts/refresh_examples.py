@@ -15,9 +15,9 @@ from pathlib import Path
 
 import yaml
 
+from lavr.agents.executor import ToolExecutor
 from lavr.prompts.examples import Example
 from lavr.settings import Settings
-from lavr.agents.executor import ToolExecutor
 from lavr.tools import RunContext, ToolRegistry, default_tools
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from query_scenes import scene, shapes
+
 from lavr.backends.base import Message
 from lavr.planners.base import ImageInfo, PlanRequest
 from lavr.planners.query.grammar import build_grammar
@@ -16,7 +18,6 @@ from lavr.planners.query.prompt import PREFILL, QueryPrompt
 from lavr.planners.react import ReactPlanner, decision_schema
 from lavr.settings import Settings
 from lavr.tools import default_tools
-from query_scenes import scene, shapes
 
 
 @dataclass

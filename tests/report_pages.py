@@ -14,7 +14,8 @@ from pathlib import Path
 
 SHAPES = Path(__file__).resolve().parents[1] / "examples" / "eval" / "shapes.jsonl"
 
-PAIR = re.compile(r"""(?P<e>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*") -> (?P<g>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*") x(?P<n>\d+)""")
+QUOTED = r"'(?:[^'\\]|\\.)*'" + "|" + r'"(?:[^"\\]|\\.)*"'  # a Python repr of a string, either quote
+PAIR = re.compile(rf"(?P<e>{QUOTED}) -> (?P<g>{QUOTED}) x(?P<n>\d+)")
 
 
 def write_results(path: Path, records: list[dict]) -> Path:

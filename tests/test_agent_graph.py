@@ -4,12 +4,12 @@ import json
 
 import pytest
 from PIL import Image
+from tools_for_programs import FakeDetectTool
+from tools_for_tests import BarrierTool, CountTool, CrashTool, SlowTool
 
 from lavr import Agent
 from lavr.backends import ScriptedBackend, tool_call_reply
 from lavr.errors import InputError
-from tools_for_programs import FakeDetectTool
-from tools_for_tests import BarrierTool, CountTool, CrashTool, SlowTool
 
 
 def call(tool, **args):

@@ -16,13 +16,13 @@ import torch
 from PIL import Image
 from pydantic import ValidationError
 
-from lavr.errors import ToolError, WeightsMissing
+from lavr.agents.executor import ToolExecutor
 from lavr.cache import ExpertCache
+from lavr.errors import ToolError, WeightsMissing
 from lavr.schema import Box, ToolCall
 from lavr.settings import Settings
 from lavr.tools.base import RunContext
 from lavr.tools.caption import CaptionInput, CaptionOutput, CaptionTool, resolve_model, strip_prompt
-from lavr.agents.executor import ToolExecutor
 from lavr.tools.registry import ToolRegistry
 
 transformers = pytest.importorskip("transformers")

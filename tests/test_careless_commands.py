@@ -8,13 +8,12 @@ import os
 import resource
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from PIL import Image
-
 from conftest import REPO
 from eval_helpers import answer, ds_dir, row, write_jsonl  # noqa: F401 - ds_dir is a fixture
+from PIL import Image
+
 from lavr.cli import main
 from lavr.eval.results import read_results
 

@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from chat_helpers import FindPeople, Where, answer, call, make_agent, make_chat, photo
+
 from lavr.backends import ScriptedBackend
 from lavr.chat import ChatSession
 from lavr.chat.service import ChatThreads

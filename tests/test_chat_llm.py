@@ -1,7 +1,6 @@
 """A three-turn conversation with the real embedded LLM and the real person detector about a sample photo."""
 
 import pytest
-
 from conftest import have
 
 pytestmark = [pytest.mark.llm, pytest.mark.models,

@@ -10,9 +10,10 @@ import json
 import httpx
 import numpy as np
 import pytest
+from chat_helpers import LiveServer, Where, answer, call, data_url, make_chat, photo
 from PIL import Image
+from tools_for_tests import FixedDetector
 
-from chat_helpers import FindPeople, LiveServer, Where, answer, call, data_url, make_chat, photo
 from lavr.agents import Agent
 from lavr.backends import ScriptedBackend
 from lavr.chat import ChatSession
@@ -27,13 +28,14 @@ from lavr.schema import Box
 from lavr.tools import QueryTool, SceneGraphTool
 from lavr.tools.base import Availability
 from lavr.tools.detect import RawDetection
-from lavr.trace import AnswerStep
-from tools_for_tests import FixedDetector
 
 SHAPES = [
-    RawDetection(label="circle", confidence=1.0, box=Box(x1=0.05, y1=0.4, x2=0.2, y2=0.6), attributes={"color": "red"}),
-    RawDetection(label="square", confidence=1.0, box=Box(x1=0.4, y1=0.4, x2=0.55, y2=0.6), attributes={"color": "blue"}),
-    RawDetection(label="circle", confidence=1.0, box=Box(x1=0.7, y1=0.4, x2=0.85, y2=0.6), attributes={"color": "red"}),
+    RawDetection(label="circle", confidence=1.0, box=Box(x1=0.05, y1=0.4, x2=0.2, y2=0.6),
+                 attributes={"color": "red"}),
+    RawDetection(label="square", confidence=1.0, box=Box(x1=0.4, y1=0.4, x2=0.55, y2=0.6),
+                 attributes={"color": "blue"}),
+    RawDetection(label="circle", confidence=1.0, box=Box(x1=0.7, y1=0.4, x2=0.85, y2=0.6),
+                 attributes={"color": "red"}),
 ]
 COUNT_RED = "count(all(red, objects))"
 COUNT_CIRCLES = "count(all(circles))"
@@ -266,9 +268,12 @@ def test_the_server_routes_alike_streaming_or_not(settings):
 
     chat, backend = make_chat(settings, [reply], repeat_last=True)
     with LiveServer(create_app(chat, settings, web=False)) as live:
-        post = lambda body, **h: httpx.post(live.url + "/v1/chat/completions", json=body, headers=h, timeout=30)
+        def post(body: dict, **h: str) -> httpx.Response:
+            return httpx.post(live.url + "/v1/chat/completions", json=body, headers=h, timeout=30)
+
         first = post({"messages": [{"role": "user", "content": [
-            {"type": "text", "text": "How many people?"}, {"type": "image_url", "image_url": {"url": data_url(photo())}}]}]})
+            {"type": "text", "text": "How many people?"},
+            {"type": "image_url", "image_url": {"url": data_url(photo())}}]}]})
         thread = first.json()["lavr"]["thread_id"]
         calls = len(backend.requests)
         why = post({"messages": [{"role": "user", "content": "Why did you say 2?"}]}, **{"X-Lavr-Thread": thread})
@@ -276,7 +281,8 @@ def test_the_server_routes_alike_streaming_or_not(settings):
         assert "obj_0" in body["choices"][0]["message"]["content"]
         assert body["lavr"]["answer"]["mode"] == "conversation"
         with httpx.stream("POST", live.url + "/v1/chat/completions", headers={"X-Lavr-Thread": thread}, timeout=30,
-                          json={"stream": True, "messages": [{"role": "user", "content": "What did I ask first?"}]}) as r:
+                          json={"stream": True,
+                                "messages": [{"role": "user", "content": "What did I ask first?"}]}) as r:
             events = [json.loads(line[6:]) for line in r.iter_lines() if line.startswith("data: {")]
         steps = [e["lavr"]["step"] for e in events if "step" in e.get("lavr", {})]
         content = "".join(e["choices"][0]["delta"].get("content") or "" for e in events if e.get("choices"))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from chat_helpers import answer, call, make_agent, photo
+from postgres_server import postgres_url  # noqa: F401  (the fixture)
+
 from lavr.chat import ChatSession
 from lavr.chat.service import ChatThreads, open_postgres
 from lavr.errors import ThreadNotFound
-from postgres_server import postgres_url  # noqa: F401  (the fixture)
-
-import pytest
 
 
 def test_threads_persist_in_postgres_and_resume_with_a_new_service(settings, postgres_url):  # noqa: F811
@@ -66,9 +66,9 @@ def test_two_services_writing_one_thread_are_serialised_by_postgres(settings, po
 
 
 def test_unreachable_postgres_is_a_clear_error(settings):
-    from lavr.errors import LavrError
-
     from chat_helpers import free_port
+
+    from lavr.errors import LavrError
 
     with pytest.raises(LavrError, match="cannot use the PostgreSQL chat store"):
         open_postgres(f"postgresql://lavr@127.0.0.1:{free_port()}/postgres?connect_timeout=2")

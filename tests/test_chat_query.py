@@ -4,6 +4,7 @@ images are all the planner's ("the first image", "which image has more people").
 from __future__ import annotations
 
 from PIL import Image
+from tools_for_tests import FixedDetector
 
 from lavr.agents import Agent
 from lavr.backends import ScriptedBackend
@@ -12,7 +13,6 @@ from lavr.chat.service import ChatThreads
 from lavr.schema import Box
 from lavr.tools import QueryTool, SceneGraphTool
 from lavr.tools.detect import RawDetection, RawDetections
-from tools_for_tests import FixedDetector
 
 
 def person(x1: float, x2: float, posture: str = "standing") -> RawDetection:
@@ -56,7 +56,8 @@ def test_follow_ups_in_the_default_mode_answer_the_question_asked(settings):
     left = session.send("And how many of them are on the left half?")
     assert left.answer == "3"  # by box centre, not the left third (2)
     message = backend.requests[1]["messages"][-1].content
-    assert message == "Earlier: How many people are in this photo? (answer: 4)\nQ: And how many of them are on the left half?"
+    assert message == ("Earlier: How many people are in this photo? (answer: 4)\n"
+                       "Q: And how many of them are on the left half?")
     third = session.send("Is the one on the far right standing?")
     assert third.answer == "no"  # the rightmost has fallen
     assert backend.requests[2]["messages"][-1].content.startswith(
@@ -64,5 +65,6 @@ def test_follow_ups_in_the_default_mode_answer_the_question_asked(settings):
         "(answer: 3)\n")
     # a second photo: the planner sees both, by name and order, and compares them
     assert session.send("Which image has more people?", images=[blue]).answer == "first"
-    assert backend.requests[3]["messages"][-1].content.startswith("Images: img_0 (first, the other one), img_1 (second, this one)")
+    assert backend.requests[3]["messages"][-1].content.startswith(
+        "Images: img_0 (first, the other one), img_1 (second, this one)")
     assert session.send("How many people are in the first image?").answer == "4"

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import io
 
-from chat_helpers import Describe, answer, call, make_chat, png_bytes, photo
+from chat_helpers import Describe, answer, call, make_chat, photo, png_bytes
+
 from lavr.chat.cli import Repl
 from lavr.cli import build_parser
 

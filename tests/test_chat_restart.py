@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import httpx
-
 from chat_helpers import data_url, free_port, photo
 
 HERE = Path(__file__).resolve().parent

@@ -13,8 +13,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
-
 from chat_helpers import data_url, free_port, photo
 from postgres_server import postgres_url  # noqa: F401  (the fixture)
 
@@ -37,7 +35,7 @@ class Served:
              "--mode", "react", *options],
             stdout=self.out.open("w"), stderr=self.err.open("w"), env=full_env, cwd=tmp)
 
-    def wait_ready(self, timeout: float = 120) -> "Served":
+    def wait_ready(self, timeout: float = 120) -> Served:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -86,7 +84,8 @@ def test_serve_says_where_it_listens_logs_requests_and_warns_in_one_line(tmp_pat
     startup = [line for line in lines if "lavr serve: listening on" in line]
     assert startup == [f"INFO:     lavr serve: listening on http://127.0.0.1:{served.port}/v1 (model 'lavr': react "
                        "mode, LLM scripted); auth off (no LAVR_SERVER_TOKEN); web page at "
-                       f"http://127.0.0.1:{served.port}/; threads in SQLite {tmp_path / 'data' / 'chat' / 'threads.sqlite'}"]
+                       f"http://127.0.0.1:{served.port}/; "
+                       f"threads in SQLite {tmp_path / 'data' / 'chat' / 'threads.sqlite'}"]
     assert any(line.startswith("INFO:     Uvicorn running on http://127.0.0.1:") for line in lines)
     # the user's mistakes: one warning line each, no traceback anywhere
     assert "WARNING:  POST /v1/chat/completions refused (400 invalid_request): attach an image first: this " \

@@ -11,9 +11,9 @@ import time
 import httpx
 import openai
 import pytest
+from chat_helpers import FindPeople, LiveServer, answer, call, data_url, make_chat, photo, png_bytes
 from PIL import Image
 
-from chat_helpers import FindPeople, LiveServer, answer, call, data_url, make_chat, photo, png_bytes
 from lavr.chat import thread_of_completion
 from lavr.chat.server import create_app
 
@@ -80,7 +80,8 @@ def test_streaming_sends_steps_then_the_answer(server):
     chunks = list(stream)
     text = "".join(ch.choices[0].delta.content or "" for ch in chunks if ch.choices)
     assert text == "2"
-    events = [(k, v) for ch in chunks for k, v in (ch.model_extra.get("lavr") or {}).items() if k in ("step", "progress")]
+    events = [(k, v) for ch in chunks for k, v in (ch.model_extra.get("lavr") or {}).items()
+              if k in ("step", "progress")]
     assert [v["kind"] if k == "step" else v["text"] for k, v in events] == [
         "thinking (react planner)", "plan", "running find on img_0", "tool", "thinking (react planner)", "answer"]
     assert events[2][1] == {"kind": "progress", "stage": "tools", "tools": ["find(img_0)"],

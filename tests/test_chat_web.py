@@ -12,7 +12,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from chat_helpers import FindPeople, LiveServer, answer, call, make_chat, photo
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO, have
 from fake_openai import FakeOpenAI, completion
 from PIL import Image

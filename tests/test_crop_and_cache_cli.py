@@ -3,11 +3,11 @@ import json
 import pytest
 from PIL import Image
 
+from lavr.agents.executor import ToolExecutor
 from lavr.cache import ExpertCache
 from lavr.eval.precomputed import seed_file
 from lavr.images import content_hash, load_image
 from lavr.schema import Box, ToolCall
-from lavr.agents.executor import ToolExecutor
 from lavr.tools import CropTool, RunContext, ToolRegistry, default_tools
 from lavr.tools.detect import DetectInput
 

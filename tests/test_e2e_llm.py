@@ -1,7 +1,6 @@
 """End to end with the real embedded LLM (Qwen2.5-Coder-1.5B GGUF) and the real offline person detector."""
 
 import pytest
-
 from conftest import have
 
 pytestmark = [pytest.mark.llm, pytest.mark.models,
@@ -22,7 +21,8 @@ def agent(tmp_path_factory):
 def test_counts_the_people_on_the_bus_photo(agent, bus_jpg):
     ans = agent.ask(bus_jpg, "How many people are in this photo?")
     assert ans.answer == "4", ans.model_dump_json(indent=1)
-    assert any(s.kind == "tool" and s.tool in ("detect", "scene_graph", "people") and s.error is None for s in ans.steps)
+    assert any(s.kind == "tool" and s.tool in ("detect", "scene_graph", "people") and s.error is None
+               for s in ans.steps)
     assert ans.mode == "query"  # the default with the embedded LLM: one call writes the program, tools compute
     assert ans.evidence and ans.usage.llm_calls >= 1 and ans.usage.prompt_tokens > 0
     assert ans.llm.startswith("local:")

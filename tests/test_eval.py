@@ -10,21 +10,20 @@ import re
 import threading
 
 import pytest
+from eval_helpers import answer, call, ds_dir, row, write_jsonl  # noqa: F401 - ds_dir is a fixture
 from PIL import Image
+from tools_for_tests import BarrierTool, CountInput, CountOutput, CountTool
 
 from lavr import Agent
 from lavr.backends import ScriptedBackend
 from lavr.errors import BackendError, InputError
 from lavr.eval import groups as runner_mod
 from lavr.eval.dataset import load_dataset
-from lavr.eval.results import read_results
 from lavr.eval.groups import seed_everything
+from lavr.eval.results import read_results
 from lavr.eval.runner import group_by_image, run_eval
 from lavr.eval.spec import AgentSpec, agent_mode
 from lavr.tools.base import RunContext, Tool
-
-from eval_helpers import answer, call, ds_dir, row, write_jsonl  # noqa: F401 - ds_dir is a fixture
-from tools_for_tests import BarrierTool, CountInput, CountOutput, CountTool
 
 SUMMARY_RE = re.compile(r"^accuracy: \d\.\d{3} \(\d+ questions\)$")
 

@@ -12,15 +12,15 @@ import re
 from pathlib import Path
 
 import pytest
-from PIL import Image
-
 from eval_helpers import answer, ds_dir, row, write_jsonl  # noqa: F401 - ds_dir is a fixture
+from PIL import Image
 from report_pages import SHAPES, html_numbers, text_comparison_numbers, text_report_numbers, with_errors, write_results
+
 from lavr.cli import main
 from lavr.errors import InputError
 from lavr.eval.compare import compare_results, format_comparison
 from lavr.eval.dataset import load_dataset
-from lavr.eval.html_report import (check_html_path, render_report_html, write_compare_page, write_report_page)
+from lavr.eval.html_report import check_html_path, render_report_html, write_compare_page, write_report_page
 from lavr.eval.report import build_report, format_report, is_confidently_wrong, is_wrong
 from lavr.eval.results import read_results
 from lavr.eval.row_view import ImageEmbedder, evidence_boxes, program_of, trace_of
@@ -121,7 +121,8 @@ def test_text_from_the_results_file_is_shown_never_run(tmp_path, shapes):
 def test_the_program_is_found_wherever_a_row_keeps_it():
     plan = PlanStep(index=1, planner="query", program="count(all(dogs))")
     as_step = plan.model_dump(mode="json", exclude_none=True)
-    assert program_of({"trace": [as_step]}).text == "count(all(dogs))" and program_of({"trace": [as_step]}).words is None
+    assert program_of({"trace": [as_step]}).text == "count(all(dogs))"
+    assert program_of({"trace": [as_step]}).words is None
     # the query tool's output: the program it ran and its reading in words
     query = {"kind": "tool", "tool": "query", "data": {"program": "count(all(dogs))", "words": "the number of dogs"}}
     assert program_of({"trace": [as_step, query]}).words == "the number of dogs"

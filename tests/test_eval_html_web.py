@@ -9,8 +9,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from report_pages import SHAPES, text_comparison_numbers, text_report_numbers, with_errors, write_results
+
 from lavr.eval.compare import format_comparison
 from lavr.eval.dataset import load_dataset
 from lavr.eval.html_report import write_compare_page, write_report_page

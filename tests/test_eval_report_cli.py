@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
+from eval_helpers import answer, ds_dir, row, write_jsonl  # noqa: F401 - ds_dir is a fixture
 from PIL import Image
 
-from eval_helpers import answer, ds_dir, row, write_jsonl  # noqa: F401 - ds_dir is a fixture
 from lavr.cli import main
 from lavr.eval.cli import add_eval_commands
 from lavr.eval.compare import compare_files, compare_results, format_comparison

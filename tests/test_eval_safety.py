@@ -4,10 +4,11 @@ ids that cannot clash, and one allowed-roots rule with a clear reason when every
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+from eval_helpers import answer, ds_dir, row, write_jsonl  # noqa: F401 - ds_dir is a fixture
 from PIL import Image
+from tools_for_tests import CountTool
 
 from lavr import Agent
 from lavr.backends import ScriptedBackend
@@ -16,9 +17,6 @@ from lavr.errors import InputError
 from lavr.eval.dataset import load_dataset
 from lavr.eval.results import ResultsLock, read_results
 from lavr.eval.runner import run_eval
-
-from eval_helpers import answer, ds_dir, row, write_jsonl  # noqa: F401 - ds_dir is a fixture
-from tools_for_tests import CountTool
 
 
 def _factory(settings):

@@ -4,16 +4,15 @@ import importlib.util
 import sys
 
 import pytest
+from conftest import REPO, have
 
+from lavr.agents.executor import ToolExecutor
 from lavr.cache import ExpertCache
 from lavr.samples import sample_path
 from lavr.schema import ToolCall
 from lavr.settings import Settings
-from lavr.agents.executor import ToolExecutor
 from lavr.tools import FacesTool, RunContext, ToolRegistry, default_tools
 from lavr.tools.faces import FacesInput, check_weights, packaged_weights_dir, resolve_face_weights
-
-from conftest import REPO, have
 
 PHOTO_PACKAGES = ("ultralytics", "skimage", "sklearn", "matplotlib")
 HAVE_PHOTOS = all(map(have, PHOTO_PACKAGES))

@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 import pytest
+from embedded_model import embedded_gguf
 
 from lavr.backends.grammar_sampling import apply_repeat_penalty
-from embedded_model import embedded_gguf
 
 
 def test_repeat_penalty_divides_positive_and_multiplies_other_logits_once_per_token():

@@ -22,10 +22,8 @@ from typing import Any
 import jsonschema
 import numpy as np
 import pytest
-
 from embedded_model import embedded_gguf
 from grammar_cases import Case, all_cases
-
 
 pytestmark = pytest.mark.llm
 CASES = all_cases()
@@ -137,10 +135,10 @@ def test_on_the_same_logits_the_fast_path_picks_what_llama_cpp_pythons_chain_pic
 @pytest.mark.timeout(1200)
 @pytest.mark.parametrize("index", range(len(CASES)), ids=[c.name for c in CASES])
 def test_both_paths_reply_validly_with_the_same_accounting(paths: Paths, index: int):
-    from lavr.tools.query import check_program, parse
     from query_scenes import shapes
 
     from lavr.planners.query.prompt import QueryPrompt
+    from lavr.tools.query import check_program, parse
 
     case: Case = CASES[index]
     if case.name.startswith("query"):  # whatever ran before, the KV holds the query prompt's prefix

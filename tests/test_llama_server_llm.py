@@ -3,8 +3,8 @@
 
 One server per chat format, started once and shared by that format's cases (one server at a time). The default
 run covers json mode with the server's default format (the GGUF's own chat template) and with ``chatml``, and
-query mode over the default format; ``LAVR_TEST_SERVER_MATRIX=full`` adds the four known failures, marked expected to fail
-(strictly) with their reasons (see KNOWN_FAILURES and the README).
+query mode over the default format; ``LAVR_TEST_SERVER_MATRIX=full`` adds the four known failures, marked expected to
+fail (strictly) with their reasons (see KNOWN_FAILURES and the README).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, have
 
 pytestmark = [

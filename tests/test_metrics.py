@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from lavr.answers import short_answer
 from lavr.eval.metrics import (
     METRICS,
     exact_match,
@@ -16,7 +17,6 @@ from lavr.eval.metrics import (
     vqa_soft_accuracy,
     vqa_soft_accuracy_lenient,
 )
-from lavr.answers import short_answer
 
 OFFICIAL_CASES = Path(__file__).parent / "data" / "vqa_official_cases.jsonl"
 SHARED_CASES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "vqa_official_cases.jsonl"

@@ -15,8 +15,8 @@ import tarfile
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
+
 from lavr.errors import WeightsMissing
 from lavr.perception.install import (
     HUMAN_MODELS,

@@ -6,8 +6,8 @@ import importlib.util
 import json
 
 import pytest
-
 from conftest import REPO
+
 from lavr.agents import Agent
 from lavr.backends import ScriptedBackend
 from lavr.cache import ExpertCache

@@ -2,8 +2,8 @@
 
 import pytest
 
-from lavr.tools.detect import canonical_label
 from lavr.lexicon.nouns import plural_candidates, singular, singular_candidates
+from lavr.tools.detect import canonical_label
 
 
 @pytest.mark.parametrize("plural,one", [

@@ -4,14 +4,14 @@ import json
 import socket
 
 import pytest
+from fake_openai import FakeOpenAI, completion
 from PIL import Image
+from tools_for_tests import CountTool
 
 from lavr import Agent
 from lavr.backends import Message, make_backend
 from lavr.backends.openai_compat import OpenAIBackend, unescape_entity_json
 from lavr.errors import BackendError
-from fake_openai import FakeOpenAI, completion
-from tools_for_tests import CountTool
 
 
 def backend(settings, url, **kw):

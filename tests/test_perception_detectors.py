@@ -4,12 +4,12 @@ candidates down to the score floor, a clear error when the weights are missing."
 from __future__ import annotations
 
 import pytest
+from perception_helpers import needs_models
 from PIL import Image
 
 from lavr.errors import WeightsMissing
 from lavr.perception.detectors import COCO_LABELS, SCORE_FLOOR, CenterNet, NanoDet, human_defaults
 from lavr.settings import Settings
-from perception_helpers import needs_models
 
 pytestmark = pytest.mark.models
 

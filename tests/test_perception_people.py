@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import pytest
+from perception_helpers import needs_models
 from PIL import Image
 
 from lavr.errors import WeightsMissing
 from lavr.perception.face_attributes import (
     EXPRESSIONS,
     FaceAttributes,
-    human_age_bracket,
     face_crop,
     human_age,
+    human_age_bracket,
 )
 from lavr.perception.pose import KEYPOINTS, MoveNet
 from lavr.samples import sample_path
 from lavr.schema import Box
 from lavr.settings import Settings
-from perception_helpers import needs_models
 
 pytestmark = pytest.mark.models
 OFFLINE = Settings(human_models_auto_install=False)

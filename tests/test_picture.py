@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import package_file
 from PIL import Image, ImageDraw
+from tools_for_tests import FixedDetector
 
 from lavr.cache import ExpertCache
 from lavr.errors import ToolError
@@ -13,9 +15,6 @@ from lavr.settings import Settings
 from lavr.tools.base import RunContext
 from lavr.tools.detect import RawDetection
 from lavr.tools.picture import PictureInput, PictureTool, pixel_facts, things_by_kind
-
-from conftest import package_file
-from tools_for_tests import FixedDetector
 
 
 def drawing(background: str = "white", size: tuple[int, int] = (320, 240)) -> Image.Image:

@@ -4,21 +4,19 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import REPO
 from PIL import Image
+from tools_for_programs import FakeDetectTool, MemoTool
+from tools_for_tests import CountTool, CrashTool
 
 from lavr.agents import Agent, make_agent
 from lavr.backends import ScriptedBackend
 from lavr.cache import ExpertCache
-from lavr.errors import InputError
-from lavr.errors import PipelineError
+from lavr.errors import InputError, PipelineError
 from lavr.planners import make_planner
 from lavr.planners.pipeline import LlmStepSpec, Pipeline, ToolStepSpec
 from lavr.settings import Settings
 from lavr.tools import SceneGraphTool, default_tools
-from tools_for_programs import FakeDetectTool, MemoTool
-from tools_for_tests import CountTool, CrashTool
-
-from conftest import REPO
 
 COUNT_PEOPLE = """
 name: count_people
@@ -47,7 +45,9 @@ def run_pipeline(pipeline, agent, image, question):
 def make(settings, replies=(), tools=None, cache=False, **updates):
     s = settings.model_copy(update={"num_examples": 0, **updates})
     backend = ScriptedBackend(list(replies))
-    tools = tools if tools is not None else [CountTool(s), (fake := FakeDetectTool(s)), SceneGraphTool(s, detector=fake), CrashTool(s)]
+    if tools is None:
+        fake = FakeDetectTool(s)
+        tools = [CountTool(s), fake, SceneGraphTool(s, detector=fake), CrashTool(s)]
     return Agent(backend, settings=s, tools=tools, cache=cache), backend
 
 

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+from eval_helpers import answer, call
 from PIL import Image, ImageDraw
 
 from lavr.agents import Agent
@@ -21,8 +22,6 @@ from lavr.eval.results import read_results
 from lavr.settings import Settings
 from lavr.tools import RunContext, default_tools
 from lavr.tools.detect import DetectInput, DetectTool, RawDetections
-
-from eval_helpers import answer, call
 
 # Three flat shapes as an oracle would describe them: boxes as [x1, y1, x2, y2] lists (the box convention), no
 # confidence, attributes the experts cannot see, and (in some tests) no declared labels at all.

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, have
 
 needs_llm = [pytest.mark.llm,

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import REPO
 from pydantic import ValidationError
 
 from lavr.backends import ScriptedBackend
@@ -18,8 +19,6 @@ from lavr.schema import BOX_CONVENTION
 from lavr.settings import Settings
 from lavr.tools import default_tools
 from lavr.tools.detect import fall_detector_weights
-
-from conftest import REPO
 
 TOOLS = {t.name: t for t in default_tools(Settings())}
 EXAMPLES = load_examples()

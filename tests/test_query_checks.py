@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from query_scenes import blocks, two_photos
 
 from lavr.planners.query.checks import check, read_question
 from lavr.tools.query import check_program
-from query_scenes import blocks, two_photos
 
 WHOLE = [  # question, a program that answers it
     ("What color is the tiny matte thing?", "color(the(tiny, matte, thing))"),

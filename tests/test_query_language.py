@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import pytest
-
-from lavr.tools.query import (REGISTRY, ProgramSyntaxError, QueryError, TypeMismatch, UnknownOperation, UnknownValue,
-                              check_program, execute, parse, text)
-from lavr.tools.query.program import Call, Number, Word
 from query_scenes import blocks, scene, shapes, two_photos
+
+from lavr.tools.query import (
+    REGISTRY,
+    ProgramSyntaxError,
+    QueryError,
+    TypeMismatch,
+    UnknownOperation,
+    UnknownValue,
+    check_program,
+    execute,
+    parse,
+    text,
+)
+from lavr.tools.query.program import Call, Number, Word
 
 
 def answer(program: str, sc=None) -> str:

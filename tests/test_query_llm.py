@@ -5,20 +5,24 @@ from __future__ import annotations
 
 import pytest
 from PIL import Image
+from tools_for_tests import FixedDetector
 
 from lavr.agents import Agent
 from lavr.schema import Box
 from lavr.tools import QueryTool, SceneGraphTool
 from lavr.tools.detect import RawDetection
-from tools_for_tests import FixedDetector
 
 pytestmark = pytest.mark.llm
 
-SHAPES = [("circle", [0.05, 0.10, 0.20, 0.25], {"color": "red"}), ("circle", [0.40, 0.40, 0.55, 0.55], {"color": "blue"}),
-          ("square", [0.70, 0.10, 0.90, 0.30], {"color": "red"}), ("square", [0.10, 0.70, 0.30, 0.90], {"color": "green"}),
+SHAPES = [("circle", [0.05, 0.10, 0.20, 0.25], {"color": "red"}),
+          ("circle", [0.40, 0.40, 0.55, 0.55], {"color": "blue"}),
+          ("square", [0.70, 0.10, 0.90, 0.30], {"color": "red"}),
+          ("square", [0.10, 0.70, 0.30, 0.90], {"color": "green"}),
           ("square", [0.75, 0.70, 0.95, 0.90], {"color": "yellow"}),
-          ("triangle", [0.45, 0.78, 0.55, 0.88], {"color": "yellow"}), ("frame", [0.30, 0.30, 0.65, 0.65], {"color": "gray"})]
-PEOPLE = [("person", [0.05, 0.6, 0.4, 0.9], {"posture": "fallen"}), ("person", [0.6, 0.2, 0.7, 0.9], {"posture": "standing"})]
+          ("triangle", [0.45, 0.78, 0.55, 0.88], {"color": "yellow"}),
+          ("frame", [0.30, 0.30, 0.65, 0.65], {"color": "gray"})]
+PEOPLE = [("person", [0.05, 0.6, 0.4, 0.9], {"posture": "fallen"}),
+          ("person", [0.6, 0.2, 0.7, 0.9], {"posture": "standing"})]
 
 CASES = [  # question, expected answer; on the shapes unless a person scene is named
     ("How many red objects are there?", "2"),
@@ -41,8 +45,8 @@ def agent_for(settings, objects, labels):
                   for lbl, box, attrs in objects]
     detector = FixedDetector(settings, detections, labels=labels)
     scene = SceneGraphTool(settings, detector=detector)
-    return Agent("local", planner="query", settings=settings, tools=[detector, scene, QueryTool(settings, scene_graph=scene)],
-                 cache=False)
+    return Agent("local", planner="query", settings=settings,
+                 tools=[detector, scene, QueryTool(settings, scene_graph=scene)], cache=False)
 
 
 def test_the_embedded_llm_writes_programs_that_answer_right(tmp_path):

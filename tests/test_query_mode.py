@@ -3,6 +3,7 @@ that does not answer the whole question is fed back once, then "cannot tell"; pi
 
 import pytest
 from PIL import Image
+from tools_for_tests import FixedDetector
 
 from lavr.agents import Agent, make_agent
 from lavr.backends import BackendProfile, ScriptedBackend
@@ -11,12 +12,14 @@ from lavr.schema import Box
 from lavr.tools import QueryTool, SceneGraphTool
 from lavr.tools.detect import RawDetection
 from lavr.trace import AnswerStep, PlanStep, RetryStep, ToolStep
-from tools_for_tests import FixedDetector
 
 SHAPES = [
-    RawDetection(label="circle", confidence=1.0, box=Box(x1=0.05, y1=0.4, x2=0.2, y2=0.6), attributes={"color": "red"}),
-    RawDetection(label="square", confidence=1.0, box=Box(x1=0.4, y1=0.4, x2=0.55, y2=0.6), attributes={"color": "blue"}),
-    RawDetection(label="circle", confidence=1.0, box=Box(x1=0.7, y1=0.4, x2=0.85, y2=0.6), attributes={"color": "red"}),
+    RawDetection(label="circle", confidence=1.0, box=Box(x1=0.05, y1=0.4, x2=0.2, y2=0.6),
+                 attributes={"color": "red"}),
+    RawDetection(label="square", confidence=1.0, box=Box(x1=0.4, y1=0.4, x2=0.55, y2=0.6),
+                 attributes={"color": "blue"}),
+    RawDetection(label="circle", confidence=1.0, box=Box(x1=0.7, y1=0.4, x2=0.85, y2=0.6),
+                 attributes={"color": "red"}),
 ]
 COUNT_RED = "count(all(red, objects))"
 REACT_ANSWER = {"thought": "from the scene", "answer": "a drawing", "rationale": "the caption says so"}
@@ -127,7 +130,8 @@ def test_several_images_the_planner_builds_every_scene_and_names_the_images(sett
     ans = agent.ask([image, Image.new("RGB", (160, 120), (0, 0, 0))], "Which image has more circles?")
     scenes = [st for st in ans.steps if isinstance(st, ToolStep) and st.tool == "scene_graph"]
     assert sorted(st.args["image"] for st in scenes) == ["img_0", "img_1"]
-    assert backend.requests[0]["messages"][-1].content.startswith("Images: img_0 (first, this one), img_1 (second, the other one)")
+    assert backend.requests[0]["messages"][-1].content.startswith(
+        "Images: img_0 (first, this one), img_1 (second, the other one)")
     assert ans.answer.startswith("cannot tell: the images tie")  # the fixed detector sees the same in both
 
 
@@ -177,7 +181,8 @@ MIXED = [
 
 
 @pytest.mark.parametrize("question,program,expected", [
-    ("What color is the square?", "color(the(square))", "cannot tell: 3 objects match the square (obj_1, obj_2, obj_3)"),
+    ("What color is the square?", "color(the(square))",
+     "cannot tell: 3 objects match the square (obj_1, obj_2, obj_3)"),
     ("What material is the green square?", "material(the(green, square))",
      "cannot tell: the experts give no material for obj_2"),
 ])

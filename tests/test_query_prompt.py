@@ -4,13 +4,19 @@ questions, a byte-identical prefix, and a grammar (llama.cpp's own engine) that 
 from __future__ import annotations
 
 import pytest
+from query_scenes import blocks, shapes, two_photos
 
 from lavr.planners.query.checks import check
 from lavr.planners.query.grammar import build_grammar, scene_words
-from lavr.planners.query.prompt import (PREFILL, QueryPrompt, WorkedExample, example_scenes, images_line,
-                                        load_worked_examples)
+from lavr.planners.query.prompt import (
+    PREFILL,
+    QueryPrompt,
+    WorkedExample,
+    example_scenes,
+    images_line,
+    load_worked_examples,
+)
 from lavr.tools.query import REGISTRY, check_program, execute
-from query_scenes import blocks, shapes, two_photos
 
 EXAMPLES = load_worked_examples()
 
@@ -40,8 +46,8 @@ def test_the_prefix_is_byte_identical_and_only_the_question_message_changes():
     m2 = b.messages("Which image has more people?", two_photos(), earlier="How many people? (answer: 3)")
     assert [m.model_dump() for m in m1[:-1]] == [m.model_dump() for m in m2[:-1]]
     assert m1[-1].content == "Q: How many red circles are there?"
-    assert m2[-1].content == ("Images: img_0 (first, the other one), img_1 (second, this one)\nEarlier: How many people? "
-                              "(answer: 3)\nQ: Which image has more people?")
+    assert m2[-1].content == ("Images: img_0 (first, the other one), img_1 (second, this one)\n"
+                              "Earlier: How many people? (answer: 3)\nQ: Which image has more people?")
     for example in EXAMPLES:
         assert f"Q: {example.question}\n{PREFILL} {example.program}" in a.prefix_text
     assert images_line(blocks()) == ""
@@ -70,9 +76,8 @@ def test_the_grammar_is_bounded_by_the_scene_and_the_words_that_name_it():
 @pytest.fixture(scope="module")
 def vocab():
     pytest.importorskip("llama_cpp")
-    from llama_cpp import Llama
-
     from embedded_model import embedded_gguf
+    from llama_cpp import Llama
 
     return Llama(model_path=str(embedded_gguf()), vocab_only=True, verbose=False)
 

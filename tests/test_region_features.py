@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import logging
 import shutil
@@ -16,13 +15,13 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("torchvision")
 
 from PIL import Image  # noqa: E402
+from tools_for_tests import FixedDetector  # noqa: E402
 
 from lavr.errors import ToolError, WeightsMissing  # noqa: E402
 from lavr.schema import Box  # noqa: E402
-from lavr.tools.detect import RawDetection  # noqa: E402
-from tools_for_tests import FixedDetector  # noqa: E402
 from lavr.settings import Settings  # noqa: E402
 from lavr.tools.base import RunContext  # noqa: E402
+from lavr.tools.detect import RawDetection  # noqa: E402
 from lavr.tools.region_features import (  # noqa: E402
     GROUP_THRESHOLD,
     RegionFeaturesInput,

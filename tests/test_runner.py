@@ -8,6 +8,7 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from PIL import Image
 from pydantic import Field
+from tools_for_tests import CountTool, SlowTool
 
 from lavr import Agent
 from lavr.agents import make_agent
@@ -18,7 +19,6 @@ from lavr.schema import Box, ToolCall
 from lavr.tools.base import ImageArg, RunContext, Tool, ToolOutput
 from lavr.tools.registry import ToolRegistry
 from lavr.trace import AnswerStep, RefusalStep, ToolStep
-from tools_for_tests import CountTool, SlowTool
 
 
 def calls(*labels):

@@ -1,14 +1,20 @@
 import numpy as np
 import pytest
 from PIL import Image
+from tools_for_tests import FixedDetector
 
 from lavr.errors import ToolError
 from lavr.schema import Box
 from lavr.tools.base import RunContext
 from lavr.tools.detect import DetectInput, RawDetection
-from tools_for_tests import FixedDetector
-from lavr.tools.scene_graph import (SceneGraphInput, SceneGraphTool, build_scene_graph, colour_name, pair_relations,
-                                    query_graph)
+from lavr.tools.scene_graph import (
+    SceneGraphInput,
+    SceneGraphTool,
+    build_scene_graph,
+    colour_name,
+    pair_relations,
+    query_graph,
+)
 
 
 def _ctx(settings):

@@ -2,8 +2,7 @@ import pytest
 from pydantic import ValidationError
 
 from lavr.schema import Box, Detection, ToolCall, Usage
-from lavr.trace import (STEPS, Answer, AnswerStep, PlanStep, RefusalStep, RetryStep, ToolStep,
-                        MAX_THOUGHT_CHARS)
+from lavr.trace import MAX_THOUGHT_CHARS, STEPS, Answer, AnswerStep, PlanStep, RefusalStep, RetryStep, ToolStep
 
 
 def test_box_convention_and_geometry():

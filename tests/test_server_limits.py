@@ -19,7 +19,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from chat_helpers import data_url, free_port, photo
 
 HERE = Path(__file__).resolve().parent
@@ -81,7 +80,7 @@ def read_response(sock: socket.socket) -> tuple[int, bytes]:
     while True:
         try:
             chunk = sock.recv(65536)
-        except (ConnectionResetError, socket.timeout):
+        except (TimeoutError, ConnectionResetError):
             break
         if not chunk:
             break
@@ -171,7 +170,8 @@ def test_failed_requests_leave_no_thread_and_no_lock_file(server):
                        json={"messages": [{"role": "user", "content": "How many people?"}]})
         assert r.status_code == 400 and "attach an image first" in r.text
     r = httpx.post(server.url + "/v1/chat/completions", json={"messages": [{"role": "user", "content": [
-        {"type": "text", "text": "hang on"}, {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]}]})
+        {"type": "text", "text": "hang on"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]}]})
     assert r.status_code == 400
     assert len(server.threads()) == threads
     assert set((server.data / "chat" / "locks").glob("*.lock")) == locks

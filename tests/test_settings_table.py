@@ -4,6 +4,7 @@ import re
 import sys
 
 from conftest import REPO
+
 from lavr.settings import SETTING_GROUPS, Settings, settings_table
 
 sys.path.insert(0, str(REPO / "scripts"))

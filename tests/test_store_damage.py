@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 
 from chat_helpers import answer, make_chat, photo
+
 from lavr.cache import ExpertCache
 
 SHA = "a" * 64

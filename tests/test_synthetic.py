@@ -16,8 +16,8 @@ import pytest
 from PIL import Image
 
 from lavr.eval.synthetic import generate, main, write_dataset
-from lavr.eval.synthetic_scenes import BACKGROUNDS, COLORS, MIN_DY
 from lavr.eval.synthetic_questions import EXPRESSIBLE, FALLBACK
+from lavr.eval.synthetic_scenes import BACKGROUNDS, COLORS, MIN_DY
 
 REPO = Path(__file__).resolve().parents[1]
 YES_NO = {"exist", "compare_count", "same_attr", "verify_relation", "logic"}

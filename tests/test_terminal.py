@@ -6,10 +6,10 @@ from __future__ import annotations
 import io
 import json
 
-from PIL import Image
-
 from chat_helpers import answer, call, make_chat, photo, png_bytes
 from eval_helpers import ds_dir, row, write_jsonl  # noqa: F401 - ds_dir is a fixture
+from PIL import Image
+
 from lavr.chat.cli import Repl
 from lavr.cli import main
 from lavr.terminal import for_terminal

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tfjs_graphs import DType, GraphBuilder
 
 from lavr.errors import TfjsModelError, UnsupportedOp
 from lavr.tfjs import load_graph_model, supported_ops
-from tfjs_graphs import DType, GraphBuilder
 
 RNG = np.random.default_rng(7)
 

@@ -3,15 +3,14 @@ for the cache is used, not cached (issue 18)."""
 
 from __future__ import annotations
 
+from chat_helpers import photo
 from pydantic import BaseModel
 
-from lavr.cache import ExpertCache
 from lavr.agents.executor import ToolExecutor
+from lavr.cache import ExpertCache
 from lavr.schema import ToolCall
 from lavr.tools.base import ImageArg, RunContext, Tool, ToolOutput
 from lavr.tools.registry import ToolRegistry
-
-from chat_helpers import photo
 
 
 class Raw(BaseModel):

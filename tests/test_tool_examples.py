@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 from PIL import Image
+from tools_for_tests import FixedDetector
 
 from lavr.schema import Box
 from lavr.settings import Settings
@@ -17,8 +18,6 @@ from lavr.tools import default_tools
 from lavr.tools.base import RunContext
 from lavr.tools.detect import COCO_LABELS, DetectInput, RawDetection, canonical_label
 from lavr.tools.scene_graph import SceneGraphInput, SceneGraphTool, attribute_matches, build_scene_graph, query_graph
-
-from tools_for_tests import FixedDetector
 
 # Every "e.g." example in the input descriptions of the tools lavr ships: (tool, field) -> example values.
 EXAMPLES: dict[tuple[str, str], list[Any]] = {
@@ -142,7 +141,8 @@ def test_no_example_about_the_asked_image_at_any_working_size(tmp_path, zidane_j
         ctx = agent.new_context()
         stored = ctx.images.add(zidane_jpg)
         infos = [ImageInfo(**i) for i in agent.image_infos(ctx, [stored.id])]
-        request = PlanRequest(question="How many people are there?", images=infos, tools=[agent.registry.get(n) for n in agent.registry.names()],
+        request = PlanRequest(question="How many people are there?", images=infos,
+                              tools=[agent.registry.get(n) for n in agent.registry.names()],
                               steps=[], steps_left=3, retries_left=2)
         chosen = examples_for(request, 10)
         assert chosen and all("zidane" not in e.image.path for e in chosen), (side, [e.id for e in chosen])

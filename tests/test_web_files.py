@@ -15,12 +15,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
-
 from chat_helpers import free_port, photo, png_bytes
 from conftest import REPO
 

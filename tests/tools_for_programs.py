@@ -3,9 +3,6 @@ real SceneGraphTool can run on it) and a tool that caches through ``ctx.memo``."
 
 from __future__ import annotations
 
-import threading
-import time
-
 import numpy as np
 from pydantic import BaseModel, Field
 

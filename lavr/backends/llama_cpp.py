@@ -8,8 +8,9 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..errors import BackendError
 from ..schema import Usage
@@ -238,8 +239,9 @@ class LlamaCppBackend:
                 finally:
                     constraint.close()
                 return LLMReply(text=result.text, finish_reason=result.finish_reason,
-                                usage=Usage(prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
-                                            llm_calls=1, cached_prompt_tokens=result.prompt_tokens - result.evaluated))
+                                usage=Usage(prompt_tokens=result.prompt_tokens,
+                                            completion_tokens=result.completion_tokens, llm_calls=1,
+                                            cached_prompt_tokens=result.prompt_tokens - result.evaluated))
             evals = _eval_sizes(llm)
             evals.clear()
             try:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any, Callable, Iterable, Union
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from ..schema import ToolCall, Usage
 from .base import BackendProfile, LLMReply, Message, ToolProfileName
 
-Script = Union[str, dict[str, Any], LLMReply, Callable[[list[Message]], Union[str, dict[str, Any], LLMReply]]]
+Script = str | dict[str, Any] | LLMReply | Callable[[list[Message]], str | dict[str, Any] | LLMReply]
 
 
 class ScriptedBackend:

@@ -1,4 +1,5 @@
-"""``lavr chat`` (the terminal chat, ``lavr.chat.repl``) and ``lavr serve`` (the OpenAI-compatible server and web page)."""
+"""``lavr chat`` (the terminal chat, ``lavr.chat.repl``) and ``lavr serve`` (the OpenAI-compatible server and web
+page)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import sys
 from typing import Any
 
+from ..agents.options import MODE_HELP, MODE_METAVAR, planner_mode
 from ..errors import InputError
 from ..terminal import for_terminal
 from .models import check_thread_id
@@ -24,7 +26,7 @@ def _settings(args: argparse.Namespace) -> Any:
 
 def cmd_chat(args: argparse.Namespace) -> int:
     from .logs import store_description
-    from .repl import is_tty, input_lines
+    from .repl import input_lines, is_tty
     from .session import open_chat
 
     settings = _settings(args)
@@ -62,7 +64,7 @@ def add_chat_commands(sub: Any) -> None:
     chat.add_argument("--image", help="attach this image (or sample:NAME) to the first message")
     chat.add_argument("--thread", help="resume this thread id")
     chat.add_argument("--llm", help="local (default), openai:MODEL, or a .gguf path")
-    chat.add_argument("--mode", default="auto", help="auto (default: query with the embedded LLM, else react), query, react, program, pipeline:FILE")
+    chat.add_argument("--mode", default="auto", type=planner_mode, metavar=MODE_METAVAR, help=MODE_HELP)
     chat.add_argument("--max-steps", type=int, help="planning turns before a forced answer")
     chat.set_defaults(func=cmd_chat)
 
@@ -70,7 +72,7 @@ def add_chat_commands(sub: Any) -> None:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--llm", help="local (default), openai:MODEL, or a .gguf path")
-    serve.add_argument("--mode", default="auto", help="auto (default: query with the embedded LLM, else react), query, react, program, pipeline:FILE")
+    serve.add_argument("--mode", default="auto", type=planner_mode, metavar=MODE_METAVAR, help=MODE_HELP)
     serve.add_argument("--max-steps", type=int, help="planning turns before a forced answer")
     serve.add_argument("--no-web", action="store_true", help="only the API, no web page")
     serve.add_argument("--workers", type=int, default=1,

@@ -11,7 +11,7 @@ import base64
 import binascii
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlparse
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -40,19 +40,19 @@ class TextPart(BaseModel):
 
 class ImageURLPart(BaseModel):
     type: Literal["image_url"]
-    image_url: Union[ImageURL, str]
+    image_url: ImageURL | str
 
     @property
     def url(self) -> str:
         return self.image_url if isinstance(self.image_url, str) else self.image_url.url
 
 
-ContentPart = Annotated[Union[TextPart, ImageURLPart], Field(discriminator="type")]
+ContentPart = Annotated[TextPart | ImageURLPart, Field(discriminator="type")]
 
 
 class ChatMessageIn(BaseModel):
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: Union[str, list[ContentPart], None] = None
+    content: str | list[ContentPart] | None = None
     name: str | None = None
 
     def text(self) -> str:

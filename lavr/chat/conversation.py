@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 from ..backends.base import LLMBackend, Message
 from ..errors import BackendError
@@ -55,7 +55,7 @@ META_WORDS = (SUMMARY_WORDS | ASK_WORDS | WHY_WORDS | ANSWER_WORDS | set(ORDINAL
                  "go", "back", "up", "with", "by", "from", "did", "has", "have", "had", "we", "us", "our", "been",
                  "were", "talk", "said", "just", "ok", "okay", "hey", "hi", "thanks", "thank", "oh", "wasn", "t",
                  "isn", "didn", "s", "re", "ve", "ll", "d", "m", "as", "too", "also", "really", "exactly", "object",
-                 "objects", "image", "picture", "photo", "conversation", "chat", "thread", "us", "whole"})
+                 "objects", "image", "picture", "photo", "conversation", "chat", "thread", "whole"})
 OBJECT_ID = re.compile(r"\bobj_\d+\b")
 MAX_TRANSCRIPT_CHARS = 3000
 MAX_REPLY_CHARS = 600
@@ -273,8 +273,8 @@ def resolve(ws: list[str], past: list[Exchange]) -> tuple[Exchange | None, str]:
             target, how = past[ORDINALS[w] - 1], f"its number ({w})"
             break
     if target is None and content:  # words of an answer or a question: "why did you say 2?", "about the apples"
-        scored = [(len(set(content) & (set(words(ex.answer)) - FUNCTION_WORDS)) + len(set(content) & stems(ex.question)),
-                   ex) for ex in past]
+        scored = [(len(set(content) & (set(words(ex.answer)) - FUNCTION_WORDS))
+                   + len(set(content) & stems(ex.question)), ex) for ex in past]
         best = max(n for n, _ in scored)
         if best:
             target = [ex for n, ex in scored if n == best][-1]  # a tie: the latest
@@ -304,8 +304,9 @@ def why_reply(ex: Exchange, objects: list[Detection], how: str) -> Reply:
     """The evidence of an earlier answer, from its trace: the objects it rests on and the program in words."""
     head = f"I said {said(ex.answer)} to {quote(ex.question)} (your {ordinal(ex.number)} question)"
     if not ex.has_trace:
-        tail = f": {ex.rationale}." if ex.rationale else \
-            ". That answer came with the conversation as it was sent to me, without its trace, so I cannot show its evidence."
+        tail = f": {ex.rationale}." if ex.rationale else (
+            ". That answer came with the conversation as it was sent to me, without its trace, so I cannot show its "
+            "evidence.")
         return Reply(answer=head + tail, rationale=f"question {ex.number}, found by {how}; no stored trace",
                      method="template", refers_to=ex.turn)
     known = {o.id: o for o in objects}

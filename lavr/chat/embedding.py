@@ -13,8 +13,9 @@ import contextlib
 import json
 import logging
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -76,7 +77,8 @@ class SentenceEncoder:
         self.heads = int(config["num_attention_heads"])
         self.layers = min(self._layers or 99, int(config["num_hidden_layers"]))
         self.eps = float(config.get("layer_norm_eps", 1e-12))
-        raw = {k.removeprefix("bert."): v.astype(np.float32) for k, v in load_file(folder / "model.safetensors").items()}
+        tensors = load_file(folder / "model.safetensors")
+        raw = {k.removeprefix("bert."): v.astype(np.float32) for k, v in tensors.items()}
         self._w = _prepare(raw, self.layers)
         tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         tokenizer.enable_truncation(MAX_TOKENS)

@@ -18,8 +18,9 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator
+from typing import IO, Any
 
 from ..agents.events import Progress
 from ..errors import InputError, LavrError
@@ -164,7 +165,7 @@ class StatusLine:
         while not self._stop.wait(self.interval_s):
             self._draw()
 
-    def __enter__(self) -> "StatusLine":
+    def __enter__(self) -> StatusLine:
         self.started = time.monotonic()
         if self.enabled:
             self._thread = threading.Thread(target=self._run, name="lavr-status", daemon=True)

@@ -24,9 +24,10 @@ import hashlib
 import logging
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from ..errors import ImageError, InputError, LavrError, ThreadNotFound, ThreadStateError
 from ..images import ImageInput, load_image
@@ -34,8 +35,18 @@ from ..settings import Settings
 from ..trace import STEPS, Answer, Step, total_usage
 from .blobs import ImageBlobs
 from .conversation import ConversationAnswerer
-from .models import (ChatReply, ChatTurn, ProgressCallback, StepCallback, ThreadImage, ThreadInfo, check_thread_id,
-                     new_thread_id, turn_listener, utcnow)
+from .models import (
+    ChatReply,
+    ChatTurn,
+    ProgressCallback,
+    StepCallback,
+    ThreadImage,
+    ThreadInfo,
+    check_thread_id,
+    new_thread_id,
+    turn_listener,
+    utcnow,
+)
 from .routing import Kind, RouteDecision, Router, default_router
 from .thread import ThreadState, prompt_history
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ..images import ImageInput
-from ..trace import Answer
 from ..settings import Settings
+from ..trace import Answer
 from .models import ChatService, ChatTurn
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from .models import ChatReply
 
@@ -38,7 +39,7 @@ class TurnStream:
         finally:
             self._events.put(_END)
 
-    def start(self) -> "TurnStream":
+    def start(self) -> TurnStream:
         """Start the turn (iterating starts it too)."""
         if not self._thread.is_alive() and self._thread.ident is None:
             self._thread.start()

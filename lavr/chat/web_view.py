@@ -10,8 +10,9 @@ from __future__ import annotations
 import html
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import quote
 
 from PIL import Image
@@ -99,7 +100,7 @@ class TurnView:
         self._step_html: dict[int, str] = {}
 
     @classmethod
-    def of_turn(cls, turn: ChatTurn, picture_of: PictureOf) -> "TurnView":
+    def of_turn(cls, turn: ChatTurn, picture_of: PictureOf) -> TurnView:
         view = cls(turn.text, turn.answer.image, picture_of)
         view.steps, view.status, view.answer, view.turn = list(turn.answer.steps), None, turn.answer.answer, turn.index
         return view
@@ -122,7 +123,8 @@ class TurnView:
         url = self._url(self.focus, PICTURE_SIDE) if self.focus else None
         if url is None:
             return ""
-        return f'<div class="picture">{figure_html(*url, answer_boxes(self.steps, self.focus), image_id=self.focus)}</div>'
+        figure = figure_html(*url, answer_boxes(self.steps, self.focus), image_id=self.focus)
+        return f'<div class="picture">{figure}</div>'
 
     def step(self, step: Any) -> str:
         if step.index not in self._step_html:

@@ -14,7 +14,8 @@ __all__ = ["add_eval_commands", "cmd_compare", "cmd_eval", "cmd_report"]
 
 
 def add_eval_commands(subparsers: Any) -> None:
-    """Add the ``eval``, ``report`` and ``compare`` sub-commands; each sets ``func`` to a handler returning an exit code.
+    """Add the ``eval``, ``report`` and ``compare`` sub-commands; each sets ``func`` to a handler returning an exit
+    code.
 
     Args:
         subparsers: The object ``ArgumentParser.add_subparsers()`` returned.

@@ -188,7 +188,8 @@ def format_comparison(cmp: Comparison) -> str:
         width = max(len(k) for k in cmp.by_type)
         for qtype, t in cmp.by_type.items():
             delta = fmt_delta(t.delta)
-            lines.append(f"  {qtype:<{width}}  {fmt_score(t.accuracy_a)} ({t.n_a})  {fmt_score(t.accuracy_b)} ({t.n_b})  {delta}")
+            lines.append(f"  {qtype:<{width}}  {fmt_score(t.accuracy_a)} ({t.n_a})  "
+                         f"{fmt_score(t.accuracy_b)} ({t.n_b})  {delta}")
     if cmp.costs:
         lines.append("per question (A, B, delta): " + "; ".join(
             f"{c.name} {fmt_cost(c.a)}, {fmt_cost(c.b)}, {fmt_delta(c.delta, digits=2)}" for c in cmp.costs))

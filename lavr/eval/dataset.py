@@ -239,8 +239,8 @@ def _parse_row(raw: dict[str, Any], *, line: int, root: Path, allowed_roots: lis
 def _error_row(raw_id: Any, line: int, kind: str, reason: str, question: Any = None) -> EvalRow:
     given = str(raw_id).strip() if raw_id is not None and not isinstance(raw_id, (dict, list)) else ""
     suffix = f":{given}" if given else ""
-    return EvalRow(id=f"{ERROR_ID_PREFIX}line{line}{suffix}", line=line, question=question if isinstance(question, str) else "",
-                   error=reason, error_kind=kind)
+    return EvalRow(id=f"{ERROR_ID_PREFIX}line{line}{suffix}", line=line,
+                   question=question if isinstance(question, str) else "", error=reason, error_kind=kind)
 
 
 def _records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None, bool]]:

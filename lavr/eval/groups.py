@@ -3,8 +3,8 @@ the part of an evaluation that runs in a worker, a thread here or a Ray actor (`
 
 from __future__ import annotations
 
-import random
 import logging
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field

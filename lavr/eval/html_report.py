@@ -27,8 +27,22 @@ from ..trace import Step, ToolStep, clip
 from ..trace_html import box_shapes
 from . import plots
 from .compare import Comparison, compare_results
-from .report import (UNTYPED, EvalReport, build_report, expected_answer, fmt_cost, fmt_delta, fmt_score, is_abstention,
-                     is_confidently_wrong, is_right, is_scored, is_wrong, new_prompt_tokens, summary_line)
+from .report import (
+    UNTYPED,
+    EvalReport,
+    build_report,
+    expected_answer,
+    fmt_cost,
+    fmt_delta,
+    fmt_score,
+    is_abstention,
+    is_confidently_wrong,
+    is_right,
+    is_scored,
+    is_wrong,
+    new_prompt_tokens,
+    summary_line,
+)
 from .results import read_results
 from .row_view import Figure, ImageEmbedder, evidence_boxes, program_of, trace_of
 
@@ -57,14 +71,16 @@ table { border-collapse: collapse; margin: .6em 0; } th, td { border-bottom: 1px
 .shot { display: block; width: 100%; height: auto; background-size: 100% 100%; background-color: #eee; }
 .noimg { background: #f3f3f3; color: #777; padding: 2em .5em; text-align: center; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: .1em .8em; margin: .4em 0; } dt { color: #666; }
-dd { margin: 0; overflow-wrap: anywhere; } .given { color: #b00020; font-weight: 600; } .expected { color: #176b2c; font-weight: 600; }
+dd { margin: 0; overflow-wrap: anywhere; }
+.given { color: #b00020; font-weight: 600; } .expected { color: #176b2c; font-weight: 600; }
 pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #f6f6f6; padding: .4em; margin: .3em 0; }
 pre.error { background: #fde8e8; } .words { font-style: italic; }
 details { margin-top: .4em; } summary { cursor: pointer; color: #4363d8; }
 .step { border-left: 3px solid #ccc; padding-left: .6em; margin: .5em 0; } .step.answer { border-color: #3cb44b; }
 .step.retry, .step.refusal { border-color: #f58231; } .step h4 { margin: .2em 0; font-size: .9em; }
 .filters { position: sticky; top: 0; background: #fff; padding: .5em 0; z-index: 1; border-bottom: 1px solid #eee; }
-.pair { display: grid; grid-template-columns: 1fr 1fr; gap: 1em; } .pair .shot { max-width: 360px; } .flip { margin-bottom: 1.2em; }
+.pair { display: grid; grid-template-columns: 1fr 1fr; gap: 1em; } .pair .shot { max-width: 360px; }
+.flip { margin-bottom: 1.2em; }
 .delta-neg { color: #b00020; } .delta-pos { color: #176b2c; }
 """
 
@@ -194,7 +210,10 @@ def _by_type_section(report: EvalReport) -> str:
         return '<h2 id="by-type">Accuracy by question type</h2><p class="muted">nothing scored</p>'
     rows, names, acc, wrong, counts = [], [], [], [], []
     for qtype, t in report.by_type.items():
-        names.append(qtype); acc.append(t.accuracy); wrong.append(t.confidently_wrong_share); counts.append(t.n)
+        names.append(qtype)
+        acc.append(t.accuracy)
+        wrong.append(t.confidently_wrong_share)
+        counts.append(t.n)
         rows.append(f"<tr><td>{_e(qtype)}</td>{_n(f'by_type.{qtype}.n', str(t.n), 'td', 'num')}"
                     f"{_n(f'by_type.{qtype}.accuracy', fmt_score(t.accuracy), 'td', 'num')}"
                     f"{_n(f'by_type.{qtype}.confidently_wrong', fmt_score(t.confidently_wrong_share), 'td', 'num')}"
@@ -343,7 +362,8 @@ def _flips(title: str, key: str, ids: list[str], by_a: dict[str, dict[str, Any]]
     for i in ids[:MAX_GALLERY]:
         a, b = by_a.get(i), by_b.get(i)
         some = a or b or {"id": i}
-        parts.append(f'<article class="flip card" id="flip-{_e(i)}" data-type="{_e(some.get("question_type") or UNTYPED)}">'
+        parts.append(f'<article class="flip card" id="flip-{_e(i)}" '
+                     f'data-type="{_e(some.get("question_type") or UNTYPED)}">'
                      f'<h3 class="q">{_e(some.get("question") or "")}</h3><dl><dt>id</dt><dd><code>{_e(i)}</code></dd>'
                      f'<dt>type</dt><dd>{_e(some.get("question_type") or UNTYPED)}</dd><dt>expected</dt>'
                      f'<dd class="expected">{_e(expected_answer(some))}</dd></dl>'
@@ -368,7 +388,8 @@ def render_compare_html(records_a: Sequence[dict[str, Any]], records_b: Sequence
                                           ("B", cmp.b, cmp.accuracy_b, cmp.scored_b)))
     head = (f"<h1>lavr comparison</h1><p>{runs}</p>"
             f'<p class="summary">on {_n("common_scored", str(cmp.common_scored))} questions scored in both: '
-            f"A {_n('common_a', fmt_score(cmp.common_accuracy_a))}, B {_n('common_b', fmt_score(cmp.common_accuracy_b))}, "
+            f"A {_n('common_a', fmt_score(cmp.common_accuracy_a))}, "
+            f"B {_n('common_b', fmt_score(cmp.common_accuracy_b))}, "
             f"delta {_n('delta', fmt_delta(cmp.delta), cls=_delta_class(cmp.delta))}</p>"
             f"<p>{_n('changed', str(len(cmp.changed)))} questions scored differently; "
             f"{len(cmp.only_in_a)} only in A, {len(cmp.only_in_b)} only in B</p>"
@@ -380,7 +401,8 @@ def render_compare_html(records_a: Sequence[dict[str, Any]], records_b: Sequence
         svg = plots.side_by_side_svg(names, [t.accuracy_a for t in cmp.by_type.values()],
                                      [t.accuracy_b for t in cmp.by_type.values()], label_a="A", label_b="B")
         rows = "".join(
-            f"<tr><td>{_e(k)}</td>{_n(f'by_type.{k}.a', fmt_score(t.accuracy_a), 'td', 'num')}<td class=num>{t.n_a}</td>"
+            f"<tr><td>{_e(k)}</td>{_n(f'by_type.{k}.a', fmt_score(t.accuracy_a), 'td', 'num')}"
+            f"<td class=num>{t.n_a}</td>"
             f"{_n(f'by_type.{k}.b', fmt_score(t.accuracy_b), 'td', 'num')}<td class=num>{t.n_b}</td>"
             f"{_n(f'by_type.{k}.delta', fmt_delta(t.delta), 'td', 'num ' + _delta_class(t.delta))}</tr>"
             for k, t in cmp.by_type.items())

@@ -23,8 +23,8 @@ from typing import Any
 from ..errors import InputError, LavrError
 from ..settings import Settings
 from .dataset import EvalRow
-from .precomputed import ScratchCache
 from .groups import GroupOptions, OnRecord, base_record, evaluate_group, seed_everything
+from .precomputed import ScratchCache
 from .spec import AgentSpec, agent_mode
 
 logger = logging.getLogger(__name__)

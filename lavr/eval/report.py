@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -28,9 +29,9 @@ from .metrics import latency_percentiles, normalize_answer
 from .results import read_results
 
 __all__ = ["ABSTENTIONS", "Confusion", "ErrorReason", "EvalReport", "TypeAccuracy", "build_report", "expected_answer",
-           "fmt_cost", "fmt_delta", "fmt_score", "format_report", "is_abstention", "is_confidently_wrong", "is_report_file",
-           "is_right", "is_scored", "is_wrong", "new_prompt_tokens", "report_from_file", "summary_line",
-           "write_report_json"]
+           "fmt_cost", "fmt_delta", "fmt_score", "format_report", "is_abstention", "is_confidently_wrong",
+           "is_report_file", "is_right", "is_scored", "is_wrong", "new_prompt_tokens", "report_from_file",
+           "summary_line", "write_report_json"]
 
 UNTYPED = "(none)"
 # Answers that say the question could not be settled (normalised as the VQA evaluator does): a wrong abstention
@@ -249,7 +250,8 @@ def format_report(report: EvalReport) -> str:
         lines.append("latency (s): " + "  ".join(f"{k} {fmt_cost(v)}" for k, v in report.latency.items()))
     if report.tokens:
         t = report.tokens
-        lines.append(f"tokens per question: prompt {fmt_cost(t['mean_prompt'])} (new {fmt_cost(t['mean_new_prompt'])}), "
+        lines.append(f"tokens per question: prompt {fmt_cost(t['mean_prompt'])} "
+                     f"(new {fmt_cost(t['mean_new_prompt'])}), "
                      f"completion {fmt_cost(t['mean_completion'])}, LLM calls {fmt_cost(t['mean_llm_calls'])}")
     if report.tool_usage:
         lines.append("tool calls: " + ", ".join(f"{k}={v}" for k, v in report.tool_usage.items()))

@@ -9,7 +9,8 @@ Each record has these keys (``None`` where not applicable)::
 - ``prediction`` is the agent's answer exactly as it returned it (``raw_answer``, kept for older files), the
   string that was scored: the scorer never reformats an answer; ``score`` is in [0, 1], or
   ``None`` when the row failed (then ``error``/``error_kind`` say why).
-- ``tools`` lists the tool calls in order (names, repeated when a tool ran twice); ``steps`` counts trace steps; ``retries`` counts malformed LLM replies that were fed back.
+- ``tools`` lists the tool calls in order (names, repeated when a tool ran twice); ``steps`` counts trace steps;
+  ``retries`` counts malformed LLM replies that were fed back.
 - ``trace`` is the run's typed trace (``lavr.trace`` steps as JSON, ``None`` fields left out): the program a
   planner wrote, the tools' structured outputs (boxes) and the evidence the answer names, for the HTML report.
   ``image_path`` is the image's resolved path (``image`` is relative to the dataset's folder).

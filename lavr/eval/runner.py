@@ -36,8 +36,8 @@ from pydantic import BaseModel
 from ..errors import InputError
 from ..outputs import refuse_overwrite
 from .dataset import EvalDataset, EvalRow, load_dataset
-from .metrics import METRICS
 from .groups import GroupOptions, OnRecord, base_record, evaluate_group, seed_everything
+from .metrics import METRICS
 from .precomputed import ScratchCache
 from .report import EvalReport, build_report, summary_line
 from .results import ResultsLock, ResultsWriter, is_results_file, read_results, rewrite_results

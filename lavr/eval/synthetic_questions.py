@@ -16,11 +16,12 @@ import contextlib
 import itertools
 import random
 from collections import Counter
-from typing import Any, Callable, Iterator, Optional
+from collections.abc import Callable, Iterator
+from typing import Any
 
-from .synthetic_scenes import COLORS, MATERIALS, MIN_DY, SHAPES, SIZES, Obj, DrawnScene
+from .synthetic_scenes import COLORS, MATERIALS, MIN_DY, SHAPES, SIZES, DrawnScene, Obj
 
-Made = Optional[tuple[str, list[str]]]
+Made = tuple[str, list[str]] | None
 
 # Which half of every family's templates questions are written with: "tune" (even positions), "heldout" (odd
 # positions) or None (all). Accuracy is reported on the held-out half only: prompts, examples and the lexicon
@@ -386,7 +387,8 @@ FAMILIES: dict[str, Family] = {**EXPRESSIBLE, **FALLBACK}
 WEIGHTS: dict[str, float] = {name: (0.4 if name in FALLBACK else 1.0) for name in FAMILIES}
 
 
-def pick_questions(scene: DrawnScene, rng: random.Random, used: Counter[str], n: int) -> list[tuple[str, str, list[str]]]:
+def pick_questions(scene: DrawnScene, rng: random.Random, used: Counter[str],
+                   n: int) -> list[tuple[str, str, list[str]]]:
     """Up to ``n`` questions about ``scene``, each of another family, the least used families first.
 
     Updates ``used`` (family -> questions so far).

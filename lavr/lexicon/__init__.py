@@ -133,7 +133,8 @@ class Lexicon:
             for name, words in (data.get(section) or {}).items():
                 for word in words or []:
                     self._add(str(word), Reading(kind, name))  # type: ignore[arg-type]
-        self.numbers: dict[int, list[str]] = {int(n): [str(w) for w in ws] for n, ws in (data.get("numbers") or {}).items()}
+        numbers = data.get("numbers") or {}
+        self.numbers: dict[int, list[str]] = {int(n): [str(w) for w in ws] for n, ws in numbers.items()}
         for n, words in self.numbers.items():
             for word in words:
                 self._add(word, Reading("number", n))

@@ -19,6 +19,7 @@ import tarfile
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -332,7 +333,7 @@ def _extract(tarball: Path, pin: PackagePin, target: Path, scratch: Path) -> Non
             staging = scratch / path.replace("/", "__")
             digest = hashlib.sha256()
             with staging.open("wb") as out:
-                for block in iter(lambda: source.read(1 << 20), b""):
+                for block in iter(partial(source.read, 1 << 20), b""):
                     digest.update(block)
                     out.write(block)
             if digest.hexdigest() != sha:

@@ -8,7 +8,7 @@ from typing import Any
 from ..backends.base import LLMBackend
 from ..errors import InputError
 from ..settings import Settings
-from .base import CANNOT_TELL, CallTools, Failure, Final, ImageInfo, LlmStep, Move, PlanOutcome, Planner, PlanRequest
+from .base import CANNOT_TELL, CallTools, Failure, Final, ImageInfo, LlmStep, Move, Planner, PlanOutcome, PlanRequest
 from .parsing import Decision, InvalidReply, parse_decision
 from .react import ReactPlanner
 from .tool_profile import ToolProfile, resolve_profile
@@ -26,8 +26,9 @@ def make_planner(mode: str, settings: Settings, *, pipeline: Any = None, llm: LL
 
     Args:
         mode: ``"auto"`` (the backend's declared ``profile.default_planner``: ``query`` with the embedded LLM,
-            whose prompt-prefix state it reuses; ``react`` with any other), ``"query"`` (one constrained call writes a query program, executed exactly; ReAct where
-            the language cannot express the question), ``"react"`` (step by step),
+            whose prompt-prefix state it reuses; ``react`` with any other), ``"query"`` (one constrained call
+            writes a query program, executed exactly; ReAct where the language cannot express the question),
+            ``"react"`` (step by step),
             ``"pipeline"`` with ``pipeline=`` (a fixed scripted pipeline, no planning) or ``"pipeline:PATH"``,
             ``"naive"`` (the PICa-style baseline: every expert output pasted into one prompt, one LLM call).
         settings: budgets and prompt options (examples shown, max tokens, tool calls per turn).

@@ -9,13 +9,15 @@ resumed, and chat threads work for every mode alike.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, Union
+from typing import Literal, Protocol
 
-from ..answers import CANNOT_TELL
+# CANNOT_TELL is re-exported: planners and their callers name the abstention answer from this seam.
+from ..answers import CANNOT_TELL as CANNOT_TELL
 from ..backends.base import ImagePart, LLMBackend
 from ..schema import ToolCall, Usage
 from ..tools.base import Tool
 from ..trace import AnswerStep, Step
+
 
 @dataclass
 class ImageInfo:
@@ -95,7 +97,7 @@ class Final:
     kind: Literal["final"] = "final"
 
 
-Move = Union[CallTools, LlmStep, Final]
+Move = CallTools | LlmStep | Final
 
 
 @dataclass

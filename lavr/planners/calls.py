@@ -13,13 +13,13 @@ the substituted arguments are validated again by the executor right before the c
 from __future__ import annotations
 
 import functools
-from typing import Any, Collection, Mapping
+from collections.abc import Collection, Mapping
+from typing import Any
 
 from pydantic import ValidationError
 
 from ..refs import Loc, RefError, find_refs, format_path, parse_ref, substitute
 from ..tools.base import Tool, inline_schema
-
 
 # JSON schema walking -------------------------------------------------------------------------------------------
 

@@ -10,8 +10,8 @@ turn renders the same on every call, the prompt prefix stays byte-identical and 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 from ..backends.base import Message
 from ..trace import PlanStep, RefusalStep, RetryStep, Step, ToolStep

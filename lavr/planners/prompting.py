@@ -13,10 +13,8 @@ from ..answers import expects_yes_no
 from ..backends.base import ImagePart, LLMBackend
 from ..images import content_hash, decode_image
 from ..prompts.examples import Example, load_examples, select_examples
-from ..trace import named_objects
-from .base import CANNOT_TELL, Final, ImageInfo, PlanOutcome, PlanRequest
+from .base import CANNOT_TELL, ImageInfo, PlanOutcome, PlanRequest
 from .parsing import Decision, InvalidReply, parse_decision
-
 
 ANSWER_SCHEMA: dict[str, Any] = {
     "type": "object",

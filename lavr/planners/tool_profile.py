@@ -13,8 +13,9 @@ in-context examples (an example is only shown when it calls offered tools only).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Sequence, TypeVar, get_args
+from typing import Literal, TypeVar, get_args
 
 from ..backends.base import LLMBackend, ToolProfileName
 from ..errors import InputError

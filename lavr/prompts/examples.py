@@ -8,7 +8,6 @@ import importlib.util
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import yaml
 from pydantic import BaseModel, Field

@@ -15,8 +15,9 @@ from .region_features import RegionFeaturesTool
 from .registry import ToolRegistry
 from .scene_graph import SceneGraphTool
 
-__all__ = ["Availability", "CaptionTool", "CropTool", "DetectTool", "FacesTool", "PeopleTool", "PictureTool", "QueryTool", "RegionFeaturesTool", "RunContext", "SceneGraphTool", "Tool", "ToolInput",
-           "ToolOutput", "ToolRegistry", "default_tools"]
+__all__ = ["Availability", "CaptionTool", "CropTool", "DetectTool", "FacesTool", "PeopleTool", "PictureTool",
+           "QueryTool", "RegionFeaturesTool", "RunContext", "SceneGraphTool", "Tool", "ToolInput", "ToolOutput",
+           "ToolRegistry", "default_tools"]
 
 
 def default_tools(settings: Settings) -> list[Tool]:

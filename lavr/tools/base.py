@@ -9,8 +9,9 @@ import json
 import logging
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -46,8 +47,8 @@ class Availability(BaseModel):
     fix: str | None = None
 
 
-I = TypeVar("I", bound=ToolInput)
-O = TypeVar("O", bound=ToolOutput)
+In = TypeVar("In", bound=ToolInput)
+Out = TypeVar("Out", bound=ToolOutput)
 M = TypeVar("M", bound=BaseModel)
 S = TypeVar("S")
 
@@ -195,7 +196,7 @@ class RunContext:
         return value, False
 
 
-class Tool(ABC, Generic[I, O]):
+class Tool(ABC, Generic[In, Out]):
     """A typed expert. Subclasses set ``name``, ``input_model``, ``output_model`` and implement ``run``.
 
     The description the LLM sees is the class docstring; argument help comes from the input model's field
@@ -233,14 +234,14 @@ class Tool(ABC, Generic[I, O]):
                 self.setup()
                 self._ready = True
 
-    def prefetch(self, args: I, ctx: RunContext) -> None:
+    def prefetch(self, args: In, ctx: RunContext) -> None:
         """The expensive, order-independent part of a call (model inference, memoised through ``ctx.memo``).
 
         The executor runs the prefetches of one move in parallel, then the calls themselves in order. Tools
         without heavy work leave this alone."""
 
     @abstractmethod
-    def run(self, args: I, ctx: RunContext) -> O:
+    def run(self, args: In, ctx: RunContext) -> Out:
         """Do the work. Raise ``ToolError`` with a message the LLM can act on."""
 
     def parameters_schema(self) -> dict[str, Any]:

@@ -75,7 +75,8 @@ class FusedDetector:
 
         files = ",".join(f"{m}:{HUMAN_MODELS.files[f'models/{m}.bin'][:16]}" for m in COCO_MODELS)
         person = self.person.identity() if self.person else "no-person-detector"
-        return f"coco-fusion:{HUMAN_MODELS.spec}:{files}:{person}:{json.dumps(self.params.model_dump(), sort_keys=True)}"
+        params = json.dumps(self.params.model_dump(), sort_keys=True)
+        return f"coco-fusion:{HUMAN_MODELS.spec}:{files}:{person}:{params}"
 
     def load(self) -> None:
         for model in self._models().values():

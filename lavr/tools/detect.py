@@ -17,10 +17,27 @@ from ..errors import ToolError, WeightsMissing
 from ..schema import Detection
 from ..settings import Settings
 from .base import Availability, ImageArg, RunContext, Tool, ToolOutput
-from .detections import (COCO_LABELS, SAME_LABEL_IOU, SYNONYMS, DetectorDefaults, RawDetection, RawDetections,
-                         canonical_label, kept_detections, nms_per_label)
-from .yolo import (COCO_DEFAULT, LABEL_MAPS, YOLO_DEFAULTS, YoloDetector, coco_names, fall_detector_weights, file_digest,
-                   resolve_weights)
+from .detections import (
+    COCO_LABELS,
+    SAME_LABEL_IOU,
+    SYNONYMS,
+    DetectorDefaults,
+    RawDetection,
+    RawDetections,
+    canonical_label,
+    kept_detections,
+    nms_per_label,
+)
+from .yolo import (
+    COCO_DEFAULT,
+    LABEL_MAPS,
+    YOLO_DEFAULTS,
+    YoloDetector,
+    coco_names,
+    fall_detector_weights,
+    file_digest,
+    resolve_weights,
+)
 
 __all__ = ["COCO_DEFAULT", "COCO_LABELS", "LABEL_MAPS", "PREDICT_CONF", "SAME_LABEL_IOU", "SYNONYMS", "DetectInput",
            "DetectOutput", "DetectTool", "RawDetection", "RawDetections", "canonical_label", "coco_names",
@@ -86,7 +103,8 @@ class DetectOutput(ToolOutput):
     def to_text(self) -> str:
         w, h = self.image_size
         filt = f" (only {', '.join(self.classes)})" if self.classes else ""
-        head = f"{self.image} {w}x{h}: {len(self.detections)} objects{filt} with confidence >= {self.min_confidence:.2f}."
+        head = (f"{self.image} {w}x{h}: {len(self.detections)} objects{filt} "
+                f"with confidence >= {self.min_confidence:.2f}.")
         lines = [head]
         if self.counts:
             lines.append("counts: " + ", ".join(f"{k}={v}" for k, v in sorted(self.counts.items())))

@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from ..schema import Box
 from ..lexicon.nouns import plural_candidates, singular
+from ..schema import Box
 
 # IoU above which two boxes with the same output label are one object. 0.7 is the IoU of ultralytics' own
 # per-class NMS, so merging raw classes that map to one label (Normal and Fall are both `person`) behaves as if

@@ -58,7 +58,8 @@ class PeopleCount(BaseModel):
 
     count: int
     confirmed: list[Link] = Field(description="Person boxes confirmed by a face.")
-    boxes_counted_alone: list[str] = Field(description="Person boxes without a face that count (confident, body-shaped).")
+    boxes_counted_alone: list[str] = Field(
+        description="Person boxes without a face that count (confident, body-shaped).")
     boxes_not_counted: list[str] = Field(description="Person boxes without a face that do not count.")
     faces_alone: list[str] = Field(description="Faces without a person box; each counts as a person.")
     faces_on_animals: list[str] = Field(default_factory=list,

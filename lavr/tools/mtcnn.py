@@ -26,8 +26,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-
 # --- networks -----------------------------------------------------------------------------------------------
 
 def _flatten_whc(x: torch.Tensor) -> torch.Tensor:

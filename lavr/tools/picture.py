@@ -11,16 +11,19 @@ the border; the main colours; and what kinds of things the detector found ("shap
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 from ..errors import ToolError
+from ..lexicon.nouns import plural_candidates
 from .base import ImageArg, RunContext, Tool, ToolOutput
 from .detect import DetectInput, DetectTool, canonical_label
-from ..lexicon.nouns import plural_candidates
 from .scene_graph import colour_names
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 SIDE = 256  # colours are measured on a copy this size at most: enough for shares, fast
 STYLE_SIDE = 1024  # flatness is measured near full resolution (downscaling averages a photograph's noise away)

@@ -6,11 +6,11 @@ the run's ``RegionState`` (``ctx.state(RegionState)``) and in the expert cache a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import logging
 import os
 import sys
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 

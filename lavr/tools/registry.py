@@ -1,8 +1,10 @@
-"""A registry of named tools; ``available()`` are the ones offered to planners (calls run in ``lavr.agents.executor``)."""
+"""A registry of named tools; ``available()`` are the ones offered to planners (calls run in
+``lavr.agents.executor``)."""
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from pydantic import ValidationError
 

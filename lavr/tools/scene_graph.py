@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import networkx as nx
 import numpy as np
@@ -13,6 +13,9 @@ from ..errors import ToolError
 from ..schema import Box, Detection
 from .base import ImageArg, RunContext, Tool, ToolOutput
 from .detect import DetectInput, DetectTool, canonical_label
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 Relation = Literal["left_of", "right_of", "above", "below", "in_front_of", "behind", "overlaps", "inside",
                    "contains", "near"]

@@ -19,9 +19,9 @@ sys.path.insert(0, str(HERE.parent / "blind"))
 from build import detections, draw  # noqa: E402  (the blind sets' drawing and oracle detections)
 
 from lavr.planners.query.checks import check  # noqa: E402
+from lavr.schema import Box, Detection  # noqa: E402
 from lavr.tools.query import Scene, check_program, execute  # noqa: E402
 from lavr.tools.scene_graph import build_scene_graph  # noqa: E402
-from lavr.schema import Box, Detection  # noqa: E402
 
 
 def scene_of(*images: list[dict]) -> Scene:
@@ -29,7 +29,8 @@ def scene_of(*images: list[dict]) -> Scene:
     graphs, start = {}, 0
     for k, objects in enumerate(images):
         dets = [Detection(id=f"obj_{start + i}", image=f"img_{k}", label=o["shape"], confidence=1.0,
-                          box=Box.from_list(o["box"]), attributes={a: o[a] for a in ("shape", "color", "size", "material")})
+                          box=Box.from_list(o["box"]),
+                          attributes={a: o[a] for a in ("shape", "color", "size", "material")})
                 for i, o in enumerate(objects)]
         start += len(objects)
         graph = build_scene_graph(dets)
@@ -58,7 +59,8 @@ def main() -> None:
             row["images"] = [{"image": f"images/{n}.png", "precomputed": {"detect": detections({"objects": scenes[n]})}}
                              for n in names]
         else:
-            row.update(image=f"images/{names[0]}.png", precomputed={"detect": detections({"objects": scenes[names[0]]})})
+            row.update(image=f"images/{names[0]}.png",
+                       precomputed={"detect": detections({"objects": scenes[names[0]]})})
         rows.append(row)
     with (HERE / "dev.jsonl").open("w") as fh:
         for row in rows:

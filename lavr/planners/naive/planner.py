@@ -1,8 +1,8 @@
 """The naive baseline: paste every expert's output into one prompt and ask once (PICa style).
 
-No LLM chooses a tool: the first move runs the experts (``detect``, ``scene_graph`` and ``picture`` by default, those that
-are available) on the image with their default arguments; the second pastes their text outputs into one prompt
-after a short instruction and asks one LLM call for a short answer. It is the yardstick the planning modes must
+No LLM chooses a tool: the first move runs the experts (``detect``, ``scene_graph`` and ``picture`` by default,
+those that are available) on the image with their default arguments; the second pastes their text outputs into one
+prompt after a short instruction and asks one LLM call for a short answer. It is the yardstick the planning modes must
 beat with the same LLM on the same machine. The question comes last, so several questions about one image share
 the prompt's expert context and llama.cpp reuses its KV state.
 """

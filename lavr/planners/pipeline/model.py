@@ -28,8 +28,9 @@ and always by the runner before any step runs.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Iterable, Mapping, Union
+from typing import Annotated, Any
 
 import jinja2
 import yaml
@@ -85,7 +86,7 @@ def _step_kind(value: Any) -> str | None:
 
 
 PipelineStep = Annotated[
-    Union[Annotated[ToolStepSpec, Tag("tool")], Annotated[LlmStepSpec, Tag("llm")]],
+    Annotated[ToolStepSpec, Tag("tool")] | Annotated[LlmStepSpec, Tag("llm")],
     Discriminator(_step_kind, custom_error_type="invalid_step",
                   custom_error_message="a step needs exactly one of 'tool' (an expert call) or 'llm' (a prompt)"),
 ]

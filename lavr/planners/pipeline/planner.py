@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import jinja2
 
@@ -20,14 +21,12 @@ from ...backends.base import ImagePart, LLMBackend, Message
 from ...prompts import TemplateFile
 from ...schema import BOX_CONVENTION, ToolCall
 from ...tools.registry import ToolRegistry
-from ...trace import AnswerStep, RefusalStep
-from ...trace import ToolStep
+from ...trace import AnswerStep, RefusalStep, ToolStep
 from ..base import CANNOT_TELL, CallTools, Failure, Final, LlmStep, PlanOutcome, PlanRequest
 from ..messages import Replay
 from ..prompting import read_answer
-from .model import LLM_OUTPUT_SCHEMA
+from .model import LLM_OUTPUT_SCHEMA, LlmStepSpec, Pipeline, ToolStepSpec
 from .model import TEMPLATES as STEP_TEMPLATES
-from .model import LlmStepSpec, Pipeline, ToolStepSpec
 
 logger = logging.getLogger(__name__)
 
@@ -100,8 +99,8 @@ class PipelinePlanner:
         except jinja2.TemplateError as exc:
             logger.info("pipeline step %s: template error: %s", spec.id, exc)
             broken = LlmStep(step_id=spec.id, answer=CANNOT_TELL, error=f"template error: {exc}")
-            return PlanOutcome(move=Final(answer=CANNOT_TELL, step=broken, failure=Failure("broken", broken.error or ""))
-                               if is_last else broken)
+            final = Final(answer=CANNOT_TELL, step=broken, failure=Failure("broken", broken.error or ""))
+            return PlanOutcome(move=final if is_last else broken)
         if request.force_answer:  # the retry budget is spent on this step
             spent = LlmStep(step_id=spec.id, answer=CANNOT_TELL, prompt=prompt)
             return PlanOutcome(move=Final(answer=CANNOT_TELL, step=spent,

@@ -106,7 +106,8 @@ class QueryPlanner:
         context = [q for q, _ in turns]
         reading = read_question(question, scene, context)
         if reading.asks_about_the_picture():
-            return self._run(request, scene, UNSUPPORTED, "the question is about the picture as a whole, not its objects")
+            return self._run(request, scene, UNSUPPORTED,
+                             "the question is about the picture as a whole, not its objects")
         if reading.unknown_words() or reading.undetectable():
             verdict = check(question, check_program(UNSUPPORTED, scene), scene, context=context)
             return PlanOutcome(move=Final(answer=f"{CANNOT_TELL}: {verdict.reason()}", verbatim=True,

@@ -43,8 +43,8 @@ def parse_object(spec: str, image: str, index: int) -> SceneObject:
         if len(meanings) != 1:
             raise ValueError(f"{value!r} in {spec!r} is not one value the lexicon knows")
         attributes[meanings[0][0]] = meanings[0][1]
-    return SceneObject(id=f"obj_{index}", image=image, label=label, box=Box.from_list([float(v) for v in (x1, y1, x2, y2)]),
-                       attributes=attributes)
+    return SceneObject(id=f"obj_{index}", image=image, label=label,
+                       box=Box.from_list([float(v) for v in (x1, y1, x2, y2)]), attributes=attributes)
 
 
 def example_scene(images: dict[str, list[str]]) -> Scene:
@@ -116,7 +116,8 @@ class QueryPrompt:
     def messages(self, question: str, scene: Scene, earlier: str = "") -> list[Message]:
         return [*self.prefix_messages(), self.question_message(question, scene, earlier)]
 
-    def feedback_messages(self, question: str, scene: Scene, earlier: str, program: str, problems: str) -> list[Message]:
+    def feedback_messages(self, question: str, scene: Scene, earlier: str, program: str,
+                          problems: str) -> list[Message]:
         """The first attempt, what was wrong with it, and the question again."""
         return [*self.messages(question, scene, earlier), Message(role="assistant", content=f"{PREFILL} {program}"),
                 Message(role="user", content=TEMPLATES.render("feedback", problems=problems,

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import torch
 
 from ..node import Node
-from .registry import Constants, Kernel, register
 from .elementwise import torch_dtype
+from .registry import Constants, Kernel, register
 
 
 def ints(x: torch.Tensor) -> list[int]:

@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 
 from ..node import Node
-from .registry import Constants, Kernel, const_input, register
 from .array import ints
+from .registry import Constants, Kernel, const_input, register
 
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "Relu": torch.relu, "Relu6": lambda x: torch.clamp(x, 0.0, 6.0), "Elu": F.elu, "Sigmoid": torch.sigmoid,

@@ -11,8 +11,15 @@ graphs of one or more images and renders the answer and the program in words.
 
 from __future__ import annotations
 
-from .errors import (ProgramSyntaxError, QueryError, TypeMismatch, UnknownAttribute, UnknownLabel,
-                     UnknownOperation, UnknownValue)
+from .errors import (
+                     ProgramSyntaxError,
+                     QueryError,
+                     TypeMismatch,
+                     UnknownAttribute,
+                     UnknownLabel,
+                     UnknownOperation,
+                     UnknownValue,
+)
 from .evaluation import Problem
 from .executor import Execution, Typed, check_program, execute, typecheck
 from .ops import REGISTRY, Op

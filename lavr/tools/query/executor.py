@@ -14,17 +14,17 @@ Images: a set is taken from the question's image (``Scene.focus``) unless its co
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from ...answers import CANNOT_TELL
 from ...lexicon import Reading, lexicon, tokens
 from .errors import QueryError, TypeMismatch, UnknownOperation, UnknownValue
-from .evaluation import Evaluation, Problem, Result
+from .evaluation import Evaluation, Problem
 from .ops import REGISTRY, Op
 from .program import Call, Node, Number, Word, parse, text
-from .scene import REGIONS, Scene, SceneObject
+from .scene import REGIONS, Scene
 
 ALL_IMAGES = "all_images"
 ORDINAL_WORDS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")

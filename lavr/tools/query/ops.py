@@ -11,8 +11,9 @@ Parameter kinds add ``conds`` (one or more conditions), ``target`` (an object or
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from ...lexicon import Reading
 from ...lexicon.nouns import plural_candidates, singular_candidates
@@ -62,7 +63,7 @@ class Op:
     params: tuple[str, ...]
     result: str
     doc: str
-    run: Callable[[Evaluation, "Op", list[Any]], Result]
+    run: Callable[[Evaluation, Op, list[Any]], Result]
     words: Callable[[list[str]], str]
     reads: tuple[Reading, ...] = ()
     family: str = ""  # ops written alike in the prompt (relations, extremes, ...)

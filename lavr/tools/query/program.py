@@ -9,8 +9,8 @@ form the worked examples use. Types and meanings are the ops' business (``ops.py
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator, Union
 
 from .errors import ProgramSyntaxError
 
@@ -36,13 +36,13 @@ class Number:
 @dataclass(frozen=True)
 class Call:
     op: str
-    args: tuple["Node", ...]
+    args: tuple[Node, ...]
 
     def text_form(self) -> str:
         return f"{self.op}({', '.join(a.text_form() for a in self.args)})"
 
 
-Node = Union[Call, Word, Number]
+Node = Call | Word | Number
 
 
 def text(node: Node) -> str:

@@ -10,7 +10,8 @@ the experts' ``size`` attribute for "small"/"large". Relations hold only between
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import networkx as nx
 from pydantic import BaseModel, Field
@@ -120,7 +121,8 @@ class Scene:
             attrs.setdefault(key, set(KNOWN_VALUES[key]))
         for key, values in (known_values or {}).items():  # what the experts can give, found here or not
             attrs.setdefault(key, set()).update(canonical_value(key, v) for v in values)
-        self.vocabulary = SceneVocabulary(labels=sorted(labels), attributes={k: sorted(v) for k, v in sorted(attrs.items())},
+        self.vocabulary = SceneVocabulary(labels=sorted(labels),
+                                          attributes={k: sorted(v) for k, v in sorted(attrs.items())},
                                           scene_labels=sorted({o.label for o in self.objects}))
         self._relations: dict[tuple[str, str], set[str]] = {}
 

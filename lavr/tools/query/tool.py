@@ -47,7 +47,8 @@ class QueryOutput(ToolOutput):
     problem: Problem | None = None
 
     def to_text(self) -> str:
-        return f"query on {', '.join(self.images)}: answer: {self.answer}\nprogram: {self.program}\nin words: {self.words}"
+        return (f"query on {', '.join(self.images)}: answer: {self.answer}\nprogram: {self.program}\n"
+                f"in words: {self.words}")
 
 
 class QueryTool(Tool[QueryInput, QueryOutput]):
