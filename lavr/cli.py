@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         print(for_terminal(f"lavr: error: {_one_line(str(exc))}"), file=sys.stderr)
         return 2
     except ValidationError as exc:  # a pydantic model refused a value that no typed check caught first
-        first = exc.errors()[0] if exc.errors() else {}
+        first: dict[str, Any] = dict(exc.errors()[0]) if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ())) or exc.title
         print(for_terminal(f"lavr: error: invalid {where}: {first.get('msg', exc)}"), file=sys.stderr)
         return 2

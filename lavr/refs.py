@@ -65,7 +65,8 @@ def format_path(step: str, path: tuple[str | int, ...]) -> str:
 
 def resolve_path(data: Any, ref: Ref) -> Any:
     """Follow ``ref.path`` into ``data`` (a step's JSON output)."""
-    value, walked = data, ()
+    value = data
+    walked: tuple[str | int, ...] = ()
     for part in ref.path:
         here = format_path(ref.step, walked)
         if isinstance(part, int):

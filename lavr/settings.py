@@ -339,8 +339,8 @@ def describe_allowed(model: type[BaseSettings], name: str) -> str:
         base = next(a for a in typing.get_args(annotation) if a is not type(None))
     if typing.get_origin(base) is Literal:
         return "one of " + ", ".join(str(a) for a in typing.get_args(base))
-    kind = {int: "an integer", float: "a number", bool: "true or false", Path: "a path", str: "text"}.get(
-        base, str(base))
+    names: dict[Any, str] = {int: "an integer", float: "a number", bool: "true or false", Path: "a path", str: "text"}
+    kind = names.get(base, str(base))
     bounds = []
     for meta in field.metadata:
         if isinstance(meta, annotated_types.Ge):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, TypeAdapter
 
@@ -42,6 +42,9 @@ def _esc(value: Any) -> str:
 
 
 class StepBase(BaseModel):
+    if TYPE_CHECKING:
+        kind: str  # each step type declares its own Literal ``kind`` field (the trace union's discriminator)
+
     index: int
     seconds: float = 0.0
     usage: Usage | None = None

@@ -63,7 +63,8 @@ class GrammarConstraint:
 
     def allows(self, token: int) -> bool:
         """Whether the grammar, in its current state, accepts ``token`` next (it sets a rejected logit to -inf)."""
-        self._cell.id, self._cell.logit, self._cell.p = token, 0.0, 0.0
+        # llama_cpp declares the field's ctypes type; ctypes converts the int on assignment
+        self._cell.id, self._cell.logit, self._cell.p = token, 0.0, 0.0  # type: ignore[assignment]
         self._one.size, self._one.selected, self._one.sorted = 1, -1, False
         self._llama_cpp.llama_sampler_apply(self._sampler, ctypes.byref(self._one))
         return not math.isinf(self._cell.logit)

@@ -213,7 +213,7 @@ def restore_prefix(llm: Any, tokens: list[int], path: Path | None) -> PrefixRepo
     on_disk = path is not None and path.is_file()
     if _holds(llm, tokens) and (on_disk or path is None):
         return report("memory")
-    if on_disk and _load(llm, path, tokens):
+    if on_disk and path is not None and _load(llm, path, tokens):
         return report("file", path.stat().st_size)
     if _holds(llm, tokens):
         llm._ctx.kv_cache_seq_rm(-1, n, -1)  # keep the prefix, drop what followed it, so the file holds only it

@@ -27,7 +27,7 @@ import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..errors import ImageError, InputError, LavrError, ThreadNotFound, ThreadStateError
 from ..images import ImageInput, load_image
@@ -452,7 +452,8 @@ def set_aside_if_damaged(path: Path) -> Path | None:
 def open_postgres(url: str) -> Any:
     try:
         from langgraph.checkpoint.postgres import PostgresSaver
-        from psycopg.rows import dict_row
+        from psycopg import Connection
+        from psycopg.rows import DictRow, dict_row
         from psycopg_pool import ConnectionPool
     except ImportError as exc:  # pragma: no cover - a dependency
         raise LavrError(f"PostgreSQL threads need langgraph-checkpoint-postgres and psycopg ({exc})") from None
@@ -462,8 +463,10 @@ def open_postgres(url: str) -> Any:
         psycopg.connect(url, connect_timeout=10).close()
     except psycopg.Error as exc:
         raise LavrError(f"cannot use the PostgreSQL chat store ({str(exc).strip()[:300]})") from None
-    pool = ConnectionPool(url, min_size=1, max_size=8, open=False,
-                          kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row})
+    # its connections return rows as dicts (the row factory), which PostgresSaver requires
+    pool = cast("ConnectionPool[Connection[DictRow]]", ConnectionPool(
+        url, min_size=1, max_size=8, open=False,
+        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}))
     try:
         pool.open(wait=True, timeout=15)
         saver = PostgresSaver(pool, serde=serializer())
@@ -473,7 +476,12 @@ def open_postgres(url: str) -> Any:
         # process that has the lock, waits for).
         with pool.connection() as conn:
             deadline = time.monotonic() + 120
-            while not conn.execute("SELECT pg_try_advisory_lock(%s) AS got", (SETUP_LOCK_KEY,)).fetchone()["got"]:
+
+            def got_lock() -> bool:
+                row = conn.execute("SELECT pg_try_advisory_lock(%s) AS got", (SETUP_LOCK_KEY,)).fetchone()
+                return bool(row and row["got"])
+
+            while not got_lock():
                 if time.monotonic() > deadline:
                     raise LavrError("another process has been creating the chat tables for 2 minutes")
                 time.sleep(0.1)
@@ -489,8 +497,9 @@ def open_postgres(url: str) -> Any:
 
 def close_checkpointer(saver: Any) -> None:
     conn = getattr(saver, "conn", None)
-    with contextlib.suppress(Exception):
-        conn.close()
+    if conn is not None:
+        with contextlib.suppress(Exception):
+            conn.close()
 
 
 def thread_ids(saver: Any) -> list[str]:

@@ -51,6 +51,11 @@ TURNS_AT_ONCE = 16  # page turns that may run at once (each in its own thread; t
 WEB_USER = "lavr"
 
 
+def _same(value: Any) -> Any:
+    """``value`` itself: bound with ``functools.partial``, a loader for a picture already in memory."""
+    return value
+
+
 def upload_folder(settings: Settings) -> Path:
     """Gradio's temporary folder (uploads and the copies it serves): inside the data folder, private to the
     server's user, never a folder shared with other users such as ``/tmp/gradio``."""
@@ -191,7 +196,7 @@ def build_blocks(service: ChatService, settings: Settings) -> Any:
                     for n, (data, pil) in enumerate(zip(files, shown))}
         focus = list(attached)[-1] if attached else (f"img_{count - 1}" if count else "")
         live = TurnView(text, focus, pictures(state, attached))
-        bubbles = [image_message(thumbs.path(key, lambda pil=pil: pil), image_id)
+        bubbles = [image_message(thumbs.path(key, functools.partial(_same, pil)), image_id)
                    for image_id, (key, pil) in attached.items()]
         asked = {"role": "user", "content": bubbles + [text]}
 
@@ -209,16 +214,16 @@ def build_blocks(service: ChatService, settings: Settings) -> Any:
                 live.add(event)
             yield pending(), live.html(), skip, skip, skip, skip
         if stream.error is not None:
-            exc, box_again = stream.error, skip
-            if not isinstance(exc, LavrError):
-                logger.error("web page: the turn failed", exc_info=exc)
-                exc = LavrError(f"the turn failed ({type(exc).__name__}); nothing was saved")
+            error, box_again = stream.error, skip
+            if not isinstance(error, LavrError):
+                logger.error("web page: the turn failed", exc_info=error)
+                error = LavrError(f"the turn failed ({type(error).__name__}); nothing was saved")
             else:
-                logger.warning("web page: turn refused: %s", " ".join(str(exc).split()))
-                if not files and str(exc).startswith("attach an image first"):  # keep the question for the image
-                    exc, box_again = InputError(NO_IMAGE), gr.update(value={"text": text, "files": []})
+                logger.warning("web page: turn refused: %s", " ".join(str(error).split()))
+                if not files and str(error).startswith("attach an image first"):  # keep the question for the image
+                    error, box_again = InputError(NO_IMAGE), gr.update(value={"text": text, "files": []})
             panel = view(thread_id)[1] if thread_id else EMPTY_PANEL
-            yield refused(thread_id, str(exc)), panel, skip, skip, box_again, skip
+            yield refused(thread_id, str(error)), panel, skip, skip, box_again, skip
             return
         reply = stream.reply
         assert reply is not None

@@ -11,6 +11,7 @@ import html
 import os
 import tempfile
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -210,7 +211,7 @@ def chat_messages(state: ThreadState | None, image_of: Callable[[str], Any], thu
     for turn in state.turns:
         content: list[Any] = []
         for image_id in turn.images:
-            path = thumbs.path(images[image_id].sha256, lambda i=image_id: image_of(i))
+            path = thumbs.path(images[image_id].sha256, partial(image_of, image_id))
             content.append(image_message(path, image_id))
         out.append({"role": "user", "content": content + [turn.text]})
         out.append({"role": "assistant", "content": turn.answer.answer})

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..errors import InputError
 from ..images import ImageStore
@@ -153,7 +153,8 @@ def evaluate_group(agent: Any, rows: list[EvalRow], opts: GroupOptions, on_recor
     store = ImageStore(max_pixels=settings.max_image_pixels, work_side=settings.work_image_side,
                        allowed_roots=list(opts.allowed_roots or settings.allowed_roots))
     try:
-        stored = [store.add(path).id for path in (rows[0].images or [rows[0].image])]
+        # a valid row (the loader's error rows never get here) has its image, its last one when it has several
+        stored = [store.add(path).id for path in (rows[0].images or [cast(Path, rows[0].image)])]
     except Exception as exc:  # noqa: BLE001 - an unreadable image fails its rows, not the run
         for row in rows:
             record = base_record(row, opts)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..trace import Step, ToolStep, clip
+from ..trace import AnswerStep, Step, ToolStep, clip
 from ..trace_html import box_shapes
 from . import plots
 from .compare import Comparison, compare_results
@@ -182,8 +182,8 @@ def _reasoning_html(record: dict[str, Any], steps: list[Step]) -> str:
         parts.append(f'<pre class="program">{_e(program.text)}</pre>')
         if program.words:
             parts.append(f'<p class="words">{_e(program.words)}</p>')
-    final = next((s for s in reversed(steps) if s.kind == "answer" and getattr(s, "final", False)), None)
-    if final is not None and getattr(final, "rationale", ""):
+    final = next((s for s in reversed(steps) if isinstance(s, AnswerStep) and s.final), None)
+    if final is not None and final.rationale:
         parts.append(f'<p class="rationale"><span class="muted">rationale:</span> {_e(final.rationale)}</p>')
     parts.append(_trace_html(steps))
     return "".join(parts)

@@ -80,12 +80,14 @@ def parse_seed_line(line: str, identity_for: Callable[[str], str] | None) -> dic
     if not isinstance(obj, dict):
         raise ValueError("not a JSON object")
     sha, tool, params = obj.get("image_sha256"), obj.get("tool"), obj.get("params", {})
-    for ok, reason in ((isinstance(sha, str) and _SHA256.match(sha), "image_sha256 must be 64 hex digits"),
-                       (isinstance(tool, str) and tool, "tool must be a non-empty string"),
-                       (isinstance(params, dict), "params must be an object"),
-                       (isinstance(obj.get("value"), dict), "value must be an object")):
-        if not ok:
-            raise ValueError(reason)
+    if not (isinstance(sha, str) and _SHA256.match(sha)):
+        raise ValueError("image_sha256 must be 64 hex digits")
+    if not (isinstance(tool, str) and tool):
+        raise ValueError("tool must be a non-empty string")
+    if not isinstance(params, dict):
+        raise ValueError("params must be an object")
+    if not isinstance(obj.get("value"), dict):
+        raise ValueError("value must be an object")
     identity = obj.get("identity")
     if identity is None and identity_for is not None:
         try:

@@ -72,8 +72,9 @@ def program_of(record: dict[str, Any]) -> ProgramView | None:
     The raw JSON is read, not the typed steps, so that a field a newer version adds (the words) is found even
     where this version's step model does not declare it.
     """
-    answer = record.get("answer") if isinstance(record.get("answer"), dict) else {}
-    trace = record.get("trace") if isinstance(record.get("trace"), list) else answer.get("steps") or []
+    given_answer, given_trace = record.get("answer"), record.get("trace")
+    answer: dict[str, Any] = given_answer if isinstance(given_answer, dict) else {}
+    trace: list[Any] = given_trace if isinstance(given_trace, list) else answer.get("steps") or []
     plans = [s for s in reversed(trace) if isinstance(s, dict) and s.get("kind") == "plan" and s.get("program")]
     # the query tool's output holds the program it ran and its reading in words
     queries = [s["data"] for s in reversed(trace) if isinstance(s, dict) and s.get("tool") == "query"

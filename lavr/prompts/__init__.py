@@ -18,8 +18,9 @@ _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newlin
 
 
 @functools.cache
-def templates(package: str = __package__, file: str = "system.yaml") -> dict[str, str]:
-    """The named templates of one YAML file kept as package data (default: the ReAct planner's)."""
+def templates(package: str = __package__, file: str = "system.yaml") -> dict[str, Any]:
+    """The named templates of one YAML file kept as package data (default: the ReAct planner's); a file may
+    hold data beside its templates (the query prompt's worked examples and scenes)."""
     text = resources.files(package).joinpath(file).read_text(encoding="utf-8")
     data = yaml.safe_load(text)
     if not isinstance(data, dict):  # pragma: no cover - package data

@@ -121,7 +121,8 @@ class GraphModel:
                 kernel = builder(node, self)
                 self._kernels[name] = kernel
                 if node.inputs and all(ref.node in self._constants for ref in node.inputs):
-                    self._constants[name] = _as_tuple(kernel([self.value(ref) for ref in node.inputs]))
+                    inputs = [self._constants[ref.node][ref.index] for ref in node.inputs]
+                    self._constants[name] = _as_tuple(kernel(inputs))
 
     def _const_value(self, node: Node, weights: Mapping[str, np.ndarray]) -> torch.Tensor:
         if node.name not in weights:

@@ -54,6 +54,7 @@ FACINGS: tuple[str, ...] = ("camera", "away", "side")
 
 Point = tuple[float, float]
 ScoredPoint = tuple[float, float, float]
+Corners = Sequence[float]  # a box as x1, y1, x2, y2
 
 
 class Body:
@@ -189,7 +190,7 @@ MIN_IOU = 0.3  # IoU of the body's own box with the person box
 MARGIN = 0.05  # a box is grown by this share of its size on each side before the containment test
 
 
-def keypoints_inside(keypoints: Sequence[ScoredPoint], box: tuple[float, float, float, float], *,
+def keypoints_inside(keypoints: Sequence[ScoredPoint], box: Corners, *,
                      min_score: float = MIN_SCORE) -> float:
     """Share of the seen keypoints inside ``box`` (x1, y1, x2, y2, normalised) grown by ``MARGIN``; 0 if none."""
     x1, y1, x2, y2 = box
@@ -200,7 +201,7 @@ def keypoints_inside(keypoints: Sequence[ScoredPoint], box: tuple[float, float, 
     return sum(x1 - mx <= x <= x2 + mx and y1 - my <= y <= y2 + my for x, y in seen) / len(seen)
 
 
-def box_iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+def box_iou(a: Corners, b: Corners) -> float:
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
     inter = ix * iy
@@ -208,8 +209,8 @@ def box_iou(a: tuple[float, float, float, float], b: tuple[float, float, float, 
     return inter / union if union > 0 else 0.0
 
 
-def match_bodies(persons: Sequence[tuple[float, float, float, float]],
-                 bodies: Sequence[tuple[tuple[float, float, float, float], Sequence[ScoredPoint]]], *,
+def match_bodies(persons: Sequence[Corners],
+                 bodies: Sequence[tuple[Corners, Sequence[ScoredPoint]]], *,
                  min_score: float = MIN_SCORE) -> dict[int, int]:
     """Person box index -> body index, one body per box: a pair qualifies when at least ``MIN_INSIDE`` of the
     body's seen keypoints lie in the box and the boxes overlap by ``MIN_IOU``; among the matchings with the most

@@ -234,8 +234,8 @@ class DetectTool(Tool[DetectInput, DetectOutput]):
         known = {canonical_label(lbl, raw.labels): lbl for lbl in raw.labels}
         zero = wanted if wanted else (set(known) if len(known) <= MAX_LABELS_LISTED else set())
         counts: dict[str, int] = {known[w]: 0 for w in sorted(zero) if w in known}
-        for d in detections:
-            counts[d.label] = counts.get(d.label, 0) + 1
+        for found in detections:
+            counts[found.label] = counts.get(found.label, 0) + 1
         return DetectOutput(
             image=args.image, image_size=stored.size, model=raw.model or self.describe(),
             known_labels=raw.labels,

@@ -150,12 +150,13 @@ def kept_detections(detections: list[RawDetection], defaults: DetectorDefaults) 
     """The detections ``detect`` reports: those scoring ``confidence``, and worn things scoring
     ``worn_confidence`` inside the box of a person who scores ``confidence``."""
     kept = [d for d in detections if d.confidence >= defaults.confidence]
-    if defaults.worn_confidence is None:
+    worn_confidence = defaults.worn_confidence
+    if worn_confidence is None:
         return kept
     people = [d.box for d in kept if d.label == "person"]
 
     def worn(d: RawDetection) -> bool:
-        return (d.label in WORN and defaults.worn_confidence <= d.confidence < defaults.confidence and d.box.area > 0
+        return (d.label in WORN and worn_confidence <= d.confidence < defaults.confidence and d.box.area > 0
                 and any(d.box.intersection(p) / d.box.area >= WORN_INSIDE for p in people))
 
     return [d for d in detections if d.confidence >= defaults.confidence or worn(d)]

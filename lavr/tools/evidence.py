@@ -24,6 +24,8 @@ person detector calls a running cheetah a fallen person; the COCO models see the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import networkx as nx
 from pydantic import BaseModel, Field
 
@@ -121,7 +123,7 @@ def counts_alone(person: Detection, image_size: tuple[int, int], *, alone_confid
 
 
 def faceless_exclusions(persons: list[Detection], linking: Linking,
-                        animals: list[Detection] = ()) -> dict[str, str]:
+                        animals: Sequence[Detection] = ()) -> dict[str, str]:
     """Person boxes without a face that cannot count alone, whatever their score and shape: id -> why."""
     by_id = {p.id: p for p in persons}
     confirmed = [by_id[link.person] for link in linking.links]
@@ -138,14 +140,15 @@ def faceless_exclusions(persons: list[Detection], linking: Linking,
 
 def count_people(persons: list[Detection], faces: list[Detection], image_size: tuple[int, int], *,
                  alone_confidence: float, alone_min_aspect: float,
-                 animals: list[Detection] = ()) -> PeopleCount:
+                 animals: Sequence[Detection] = ()) -> PeopleCount:
     """Link faces to person boxes and count people: faces, plus person boxes without a face that count alone
     (not a part of a confirmed person, not an animal lying); a face without a person box inside an animal's box
     (``animals``) does not count."""
     linking = link_faces(persons, faces)
     by_id = {p.id: p for p in persons}
     excluded = faceless_exclusions(persons, linking, animals)
-    alone, not_counted = [], []
+    alone: list[str] = []
+    not_counted: list[str] = []
     for pid in linking.persons_without_face:
         ok = pid not in excluded and counts_alone(by_id[pid], image_size, alone_confidence=alone_confidence,
                                                   alone_min_aspect=alone_min_aspect)

@@ -155,23 +155,28 @@ class PictureTool(Tool[PictureInput, PictureOutput]):
         self.detector = detector
         self.scene_graph = scene_graph  # a SceneGraphTool: its objects (people cross-checked) are what it shows
 
-    def _detector_ready(self) -> bool:
-        return self.detector is not None and self.detector.availability().available
+    def _ready_detector(self) -> DetectTool | None:
+        """The detector when it is wired and can run, else ``None``."""
+        return self.detector if self.detector is not None and self.detector.availability().available else None
 
     def prefetch(self, args: PictureInput, ctx: RunContext) -> None:
-        if self.scene_graph is not None and self._detector_ready():
+        detector = self._ready_detector()
+        if detector is None:
+            return
+        if self.scene_graph is not None:
             self.scene_graph.prefetch(self.scene_graph.input_model(image=args.image), ctx)
-        elif self._detector_ready():
-            self.detector.prefetch(DetectInput(image=args.image), ctx)
+        else:
+            detector.prefetch(DetectInput(image=args.image), ctx)
 
     def labels_shown(self, image_id: str, ctx: RunContext) -> list[str]:
         """The labels of the things the picture shows: the scene graph's objects (people counted with faces;
         faces are parts of people, not things of their own) where it is wired, else the detector's."""
-        if not self._detector_ready():
+        detector = self._ready_detector()
+        if detector is None:
             return []
         if self.scene_graph is not None:
             return [o.label for o in self.scene_graph.scene_objects(image_id, ctx) if o.label != "face"]
-        return [d.label for d in self.detector.run(DetectInput(image=image_id), ctx).detections]
+        return [d.label for d in detector.run(DetectInput(image=image_id), ctx).detections]
 
     def run(self, args: PictureInput, ctx: RunContext) -> PictureOutput:
         try:

@@ -9,7 +9,7 @@ import importlib.util
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..schema import Box
 from ..settings import Settings
@@ -138,7 +138,8 @@ class YoloDetector:
         names = model.names if isinstance(model.names, dict) else dict(enumerate(model.names))
         if len(names) == 80 and all(str(n).isdigit() for n in names.values()):
             names = coco_names()  # an untrained COCO architecture built from a yaml
-            model.model.names = names
+            # ultralytics types ``model`` as a path until it is loaded; here it is the loaded network
+            cast(Any, model.model).names = names
         self._label_map = LABEL_MAPS.get(frozenset(names.values()), {})
         self.labels = sorted({self._label_map.get(n, (n, {}))[0] for n in names.values()})
         self._model = model

@@ -135,7 +135,10 @@ def cast(node: Node, consts: Constants) -> Kernel:
     return kernel
 
 
-REDUCE = {"Mean": torch.mean, "Sum": torch.sum, "Prod": torch.prod}
+# torch's reductions are overloaded builtins that mypy cannot type as one Callable; they all take (x, dim=, keepdim=)
+REDUCE: dict[str, Callable[..., torch.Tensor]] = {"Mean": torch.mean, "Sum": torch.sum, "Prod": torch.prod}
+EXTREME: dict[str, Callable[..., torch.Tensor]] = {"Max": torch.amax, "Min": torch.amin, "Any": torch.any,
+                                                   "All": torch.all}
 
 
 @register("Mean", "Sum", "Prod", "Max", "Min", "Any", "All")
@@ -156,7 +159,7 @@ def reduce(node: Node, consts: Constants) -> Kernel:
                     x = torch.prod(x, dim=a, keepdim=keep)
                 return x
             return REDUCE[op](x, dim=axes, keepdim=keep)
-        fn = {"Max": torch.amax, "Min": torch.amin, "Any": torch.any, "All": torch.all}[op]
+        fn = EXTREME[op]
         if op in ("Any", "All"):
             for a in reversed(axes):
                 x = fn(x, dim=a, keepdim=keep)

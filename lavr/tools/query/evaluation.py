@@ -67,21 +67,25 @@ class Evaluation:
         return typed.op.run(self, typed.op, typed.args)
 
     def word_test(self, readings: list[Reading]) -> Callable[[SceneObject], bool]:
-        tests = []
-        for r in readings:
-            if r.kind == "generic":
-                tests.append(lambda o: True)
-            elif r.kind == "label":
-                tests.append(lambda o, lbl=r.value: o.label == lbl or o.attributes.get("shape") == lbl)
-            elif r.kind == "value":
-                tests.append(lambda o, kv=r.value: o.has(*kv))
-            elif r.kind == "region":
-                tests.append(lambda o, test=REGIONS[r.value]: test(o.box))
-            elif r.kind == "image_id":
-                tests.append(lambda o, img=r.value: o.image == img)
-            elif r.kind == "image_picker":
-                tests.append(lambda o: True)
+        tests = [test for test in map(reading_test, readings) if test is not None]
         return lambda o: any(t(o) for t in tests)
+
+
+def reading_test(reading: Reading) -> Callable[[SceneObject], bool] | None:
+    """The object test one reading of a word stands for; ``None`` for a reading that tests no object."""
+    value = reading.value
+    if reading.kind in ("generic", "image_picker"):
+        return lambda o: True
+    if reading.kind == "label":
+        return lambda o: o.label == value or o.attributes.get("shape") == value
+    if reading.kind == "value":
+        return lambda o: o.has(*value)
+    if reading.kind == "region":
+        region = REGIONS[value]
+        return lambda o: region(o.box)
+    if reading.kind == "image_id":
+        return lambda o: o.image == value
+    return None
 
 
 def cond_result(test: Callable[[SceneObject], bool], evidence: list[str] | None = None,

@@ -133,15 +133,21 @@ def is_key(name: str) -> bool:
     return name == LABEL_KEY or name in lexicon().keys
 
 
+def _phrase(template: str, word: str) -> Callable[[list[str]], str]:
+    """An op's ``words`` that name ``word`` (the loop's, bound now): ``template`` filled with it as ``{w}`` and the
+    arguments' words as ``{0}``, ``{1}``."""
+    return lambda a: template.format(*a, w=word)
+
+
 def _query_op(key: str) -> Op:
     what = "what it is" if key == "label" else f"its {key}"
-    return Op(key, ("object",), "value", f"{key}(X): {what}", run_query, lambda a, k=key: f"the {k} of {a[0]}",
+    return Op(key, ("object",), "value", f"{key}(X): {what}", run_query, lambda a: f"the {key} of {a[0]}",
               (Reading("key", key),), family="query", keys=(key,))
 
 
 def _same_op(key: str) -> Op:
     return Op(f"same_{key}", ("object",), "cond", f"same_{key}(X): another object with the same {key} as X",
-              run_same, lambda a, k=key: f"with the same {k} as {a[0]}", (Reading("same", "same"),
+              run_same, lambda a: f"with the same {key} as {a[0]}", (Reading("same", "same"),
                                                                               Reading("key", key)),
               family="same", keys=(key,))
 
@@ -155,15 +161,15 @@ def _define() -> None:
            "cannot tell)", run_the, lambda a: "the " + " ".join(a), family="set"))
     for name, (word, _) in EXTREMES.items():
         add(Op(name, ("set",), "object", f"{name}(S): the {word} object of S", run_extreme,
-               lambda a, w=word: f"the {w} of {a[0]}", (Reading("extreme", name),), family="extreme"))
+               _phrase("the {w} of {0}", word), (Reading("extreme", name),), family="extreme"))
     for name, (direction, _) in ORDINALS.items():
         add(Op(name, ("set", "int"), "object", f"{name}(S, n): the n-th object of S from the {direction}",
-               run_ordinal, lambda a, d=direction: f"number {a[1]} from the {d} of {a[0]}",
+               run_ordinal, _phrase("number {1} from the {w} of {0}", direction),
                (Reading("direction", direction),), family="ordinal"))
     # Conditions
     for name, word in RELATIONS.items():
         add(Op(name, ("target",), "cond", f"{name}(X): {word} X (X one object, or a set: any of them)",
-               run_relation, lambda a, w=word: f"{w} {a[0]}", (Reading("relation", name),), family="relation"))
+               run_relation, _phrase("{w} {0}", word), (Reading("relation", name),), family="relation"))
     add(Op("not", ("cond",), "cond", "not(c): objects not meeting c", run_not_cond, lambda a: f"not {a[0]}",
            (Reading("logic", "not"),), family="logic"))
     add(Op("or", ("cond", "cond"), "cond", "or(c1, c2): objects meeting either", run_or_cond,
@@ -181,7 +187,7 @@ def _define() -> None:
            "same", run_equal, lambda a: f"whether {a[0]} equals {a[1]}"))
     for name, (word, _) in COMPARISONS.items():
         add(Op(name, ("number", "number"), "bool", f"{name}(a, b): yes if number a is {word} b", run_compare,
-               lambda a, w=word: f"whether {a[0]} is {w} {a[1]}", (Reading("compare", name),), family="compare"))
+               _phrase("whether {0} is {w} {1}", word), (Reading("compare", name),), family="compare"))
     add(Op("and", ("bool", "bool"), "bool", "and(p, q): yes if both", run_and_bool,
            lambda a: f"({a[0]} and {a[1]})", family="logic"))
     add(Op("or", ("bool", "bool"), "bool", "or(p, q): yes if either", run_or_bool,

@@ -119,8 +119,8 @@ class Scene:
                     values.update(value.split("-"))
         for key in AUTOMATIC_KEYS:  # every object has them from its box, so the words are meaningful
             attrs.setdefault(key, set(KNOWN_VALUES[key]))
-        for key, values in (known_values or {}).items():  # what the experts can give, found here or not
-            attrs.setdefault(key, set()).update(canonical_value(key, v) for v in values)
+        for key, given in (known_values or {}).items():  # what the experts can give, found here or not
+            attrs.setdefault(key, set()).update(canonical_value(key, v) for v in given)
         self.vocabulary = SceneVocabulary(labels=sorted(labels),
                                           attributes={k: sorted(v) for k, v in sorted(attrs.items())},
                                           scene_labels=sorted({o.label for o in self.objects}))
