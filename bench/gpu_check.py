@@ -24,6 +24,7 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "tests" / "tools"))  # test_caption builds the tiny GIT model
 
 from lavr.settings import Settings  # noqa: E402
 from lavr.tools.base import RunContext  # noqa: E402

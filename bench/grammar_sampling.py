@@ -6,7 +6,7 @@ Each prompt is first answered once (untimed) so its KV state is ready; then both
 re-reading one prompt token, so the time is the generation's. "decode" is the time inside ``Llama.eval``;
 "other" is the rest (sampling, grammar, detokenising). A difference in the replies is reported, not an error: the
 two paths read the prompt in different batch shapes, and on some CPUs the logits then differ in their last bits
-(tests/test_grammar_sampling_llm.py checks the token choice itself on identical logits).
+(tests/backends/test_grammar_sampling_llm.py checks the token choice itself on identical logits).
 
     PYTHONPATH=$PWD python bench/grammar_sampling.py [--cases query|all] [--repeats 1] [--threads N]
 """

@@ -4,7 +4,7 @@ Each case is a packaged photo (optionally a crop of it), the pre-processing huma
 (as tf calls, run by TF.js too) and the model's outputs. The node script ``scripts/tfjs_reference.mjs`` runs the
 pure-JavaScript ``@tensorflow/tfjs`` CPU backend; this driver writes its inputs, runs it and keeps, per tensor,
 its shape, summary statistics, a strided sample, its largest values with their positions, and the whole tensor
-where it is small. ``tests/test_tfjs_reference.py`` compares lavr's executor with them; CI needs no node.
+where it is small. ``tests/perception/test_tfjs_reference.py`` compares lavr's executor with them; CI needs no node.
 
 Regenerate (about 2 minutes; node 20 and npm needed):
 

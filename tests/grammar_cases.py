@@ -1,6 +1,6 @@
 """Prompts and schemas for comparing the embedded backend's two grammar-constrained decoding paths.
 
-Shared by tests/test_grammar_sampling_llm.py and bench/grammar_sampling.py. Query programs come first (they
+Shared by tests/backends/test_grammar_sampling_llm.py and bench/grammar_sampling.py. Query programs come first (they
 share the query prompt's prefix, so only the question is read), then other shapes of output.
 """
 

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from chat_helpers import data_url, free_port, photo
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]  # tests/, where the helper processes are
 MAX_IMAGE = 1_000_000  # LAVR_CHAT_MAX_IMAGE_BYTES: the body bound is 2 x this + 1 MB = 3 MB
 
 

@@ -20,7 +20,7 @@ from lavr.eval.results import read_results
 from lavr.eval.runner import run_eval
 from lavr.eval.spec import AgentSpec
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 # Report and compare ------------------------------------------------------------------------------------------

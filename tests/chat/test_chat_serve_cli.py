@@ -16,7 +16,7 @@ import httpx
 from chat_helpers import data_url, free_port, photo
 from postgres_server import postgres_url  # noqa: F401  (the fixture)
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 class Served:

@@ -18,7 +18,7 @@ from lavr.chat.service import ChatThreads
 from lavr.chat.thread import ThreadState, prompt_history, trim_history
 from lavr.errors import ImageError, InputError, ThreadNotFound, ThreadStateError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def question_text(backend: ScriptedBackend, n: int) -> str:

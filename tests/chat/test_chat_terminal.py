@@ -14,7 +14,7 @@ import pytest
 
 pexpect = pytest.importorskip("pexpect")
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]  # tests/, where chat_repl_proc.py is
 UP, CTRL_A = "\x1b[A", "\x01"
 
 

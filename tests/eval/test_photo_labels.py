@@ -14,7 +14,7 @@ from lavr.eval import load_dataset
 from lavr.eval.photo_labels import LabelledPhotos, PhotoLabels, load_photo_labels, match_counts, score_counts
 from lavr.samples import SAMPLES, sample_path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_every_labelled_photo_is_a_named_sample_and_every_sample_is_labelled():

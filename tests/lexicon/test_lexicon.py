@@ -9,7 +9,7 @@ import yaml
 from lavr.lexicon import COCO_LABELS, GENERIC, Lexicon, Reading, lexicon, load_data, tokens
 from lavr.tools.query import SceneVocabulary
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def readings(text: str, scene=None) -> list[tuple[str, list[str]]]:

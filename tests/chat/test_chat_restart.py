@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 from chat_helpers import data_url, free_port, photo
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]  # tests/, where the helper processes are
 
 
 def start(data: Path) -> tuple[subprocess.Popen, str]:

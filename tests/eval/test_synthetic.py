@@ -19,7 +19,7 @@ from lavr.eval.synthetic import generate, main, write_dataset
 from lavr.eval.synthetic_questions import EXPRESSIBLE, FALLBACK
 from lavr.eval.synthetic_scenes import BACKGROUNDS, COLORS, MIN_DY
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 YES_NO = {"exist", "compare_count", "same_attr", "verify_relation", "logic"}
 SHAPE_WORDS = {"circle": "circle", "circles": "circle", "square": "square", "squares": "square",
                "triangle": "triangle", "triangles": "triangle"}

@@ -15,7 +15,7 @@ from lavr.eval.runner import run_eval
 from lavr.eval.spec import AgentSpec
 from lavr.settings import Settings
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]  # tests/: the workers import tools_for_tests from there
 
 
 def test_gpus_per_actor():

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from perception_helpers import needs_models
 
-FIXTURES = sorted((Path(__file__).parent / "data" / "tfjs_reference").glob("*.json"))
+FIXTURES = sorted((Path(__file__).resolve().parents[1] / "data" / "tfjs_reference").glob("*.json"))
 TOLERANCE = 1e-3
 
 

@@ -4,6 +4,7 @@ person detector's posture; and the real models on packaged photos."""
 from __future__ import annotations
 
 import pytest
+from perception_helpers import needs_models
 
 from lavr.schema import Box, Detection
 from lavr.settings import Settings
@@ -11,7 +12,6 @@ from lavr.tools import RunContext, default_tools
 from lavr.tools.people import PeopleInput, PeopleTool, PersonEvidence
 from lavr.tools.person_attributes import PersonAttributes, person_posture
 from lavr.tools.yolo import fall_detector_weights
-from tests.test_tfjs_reference import needs_models
 
 
 class ScriptedAttributes(PersonAttributes):
