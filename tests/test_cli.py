@@ -11,6 +11,7 @@ from fake_openai import FakeOpenAI, completion
 from PIL import Image
 
 from lavr.cli import main
+from lavr.schema import BOX_CONVENTION
 
 
 def run(*args, env=None, timeout=300):
@@ -78,7 +79,7 @@ def test_ask_json_through_a_server_with_the_real_detector(tmp_path, bus_jpg, dat
     assert page.count("<rect") == 4 and "How many people are in this photo?" in page
     # the system prompt the server saw lists the tools and the box convention, and the examples
     system = server.requests[0]["messages"][0]["content"]
-    assert "- detect:" in system and "normalised" in system
+    assert "- detect:" in system and BOX_CONVENTION in system
     assert "Example 1." in server.requests[0]["messages"][1]["content"]
 
 

@@ -12,8 +12,8 @@ from pydantic import ValidationError
 from lavr.backends import ScriptedBackend
 from lavr.backends.llama_cpp import grammar_safe_schema
 from lavr.planners.base import ImageInfo, PlanRequest
-from lavr.planners.prompting import describe_args
-from lavr.planners.react import ReactPlanner, decision_schema
+from lavr.planners.prompting import ANSWER_SCHEMA, describe_args
+from lavr.planners.react import FINAL_ANSWER_TOOL, ReactPlanner, decision_schema
 from lavr.prompts import load_examples, render, select_examples, templates
 from lavr.schema import BOX_CONVENTION
 from lavr.settings import Settings
@@ -31,13 +31,17 @@ def test_every_template_renders_with_strict_variables():
     for name in TOOLS:
         assert f"- {name}: " in system
     assert "image (string, default \"img_0\"" in system
-    assert "Reply with exactly one JSON object" in system
-    assert "call final_answer" in ReactPlanner().system_prompt([], native=True)
+    # the JSON-mode prompt shows the replies the decision grammar accepts: every branch's required keys
+    for branch in decision_schema(list(TOOLS.values()))["anyOf"]:
+        assert all(f'"{key}"' in system for key in branch["required"]), branch["required"]
+    # with native tool calls, the prompt names the tool that is offered to end the run
+    assert f"call {FINAL_ANSWER_TOOL['name']}" in ReactPlanner().system_prompt([], native=True)
     obs = render("observation", observations=[{"tool": "detect", "error": True, "text": "boom"}], steps_left=0)
     assert obs == "Observation (detect, error): boom\nAnswer now."
     retry = render("invalid_reply", detail='bad "quote"', retries_left=2)
     assert json.loads(retry.splitlines()[0]) == {"error": "invalid_reply", "detail": 'bad "quote"', "retries_left": 2}
-    assert "No more tools can be called" in render("force_answer")
+    force = render("force_answer")  # shows the answer object the answer-only grammar accepts
+    assert all(f'"{key}"' in force for key in ANSWER_SCHEMA["required"])
     with pytest.raises(Exception, match="undefined"):
         render("observation", observations=[])
     assert set(templates()) == {"system", "examples_header", "example", "question", "observation",
