@@ -15,6 +15,7 @@ from lavr.backends.base import Message
 from lavr.planners.base import ImageInfo, PlanRequest
 from lavr.planners.query.grammar import build_grammar
 from lavr.planners.query.prompt import PREFILL, QueryPrompt
+from lavr.backends import ScriptedBackend
 from lavr.planners.react import ReactPlanner, decision_schema
 from lavr.settings import Settings
 from lavr.tools import default_tools
@@ -70,7 +71,7 @@ def other_cases() -> list[Case]:
     tools = default_tools(Settings())
     request = PlanRequest(question="How many people are in the picture?", images=[ImageInfo("img_0", 640, 480, "x")],
                           tools=tools, steps=[], steps_left=3, retries_left=2)
-    react = planner.messages(request, planner.choose_examples(request), None)  # type: ignore[arg-type]
+    react = planner.messages(request, planner.choose_examples(request), ScriptedBackend([]))  # a text-only profile
     return [
         Case("colours", [Message(role="user", content="Name seven colours of a rainbow, in JSON.")], COLOURS),
         Case("words", [Message(role="system", content="You are a careful translator."),

@@ -62,11 +62,20 @@ def weight_repacking(enabled: bool) -> Iterator[None]:
         low.llama_model_default_params = default
 
 
+# llama-cpp-python's converter writes a string's ``maxLength: N`` as N nested optional groups; llama.cpp's grammar
+# sampler recurses through them and crashed (SIGSEGV) on the caption tool's 300. Longer bounds are left to the
+# pydantic model that parses the reply.
+GRAMMAR_MAX_LENGTH = 32
+
+
 def grammar_safe_schema(schema: Any) -> Any:
-    """A copy of ``schema`` whose regex patterns use only constructs the grammar converter supports."""
+    """A copy of ``schema`` the grammar converter handles safely: regex patterns use only constructs it supports,
+    and string lengths above ``GRAMMAR_MAX_LENGTH`` are not bounded by the grammar."""
     if isinstance(schema, dict):
         out = {}
         for key, value in schema.items():
+            if key in ("maxLength", "minLength") and isinstance(value, int) and value > GRAMMAR_MAX_LENGTH:
+                continue
             if key == "pattern" and isinstance(value, str):
                 for escape, charset in _PATTERN_ESCAPES.items():
                     value = value.replace(escape, charset)

@@ -29,3 +29,28 @@ def test_three_turns_about_the_bus_photo(tmp_path, bus_jpg):
     turns = session.history
     assert [t.index for t in turns] == [0, 1, 2] and turns[0].images == ["img_0"]
     chat.close()
+
+
+def test_follow_ups_about_parts_of_the_photo_and_about_two_photos(tmp_path, bus_jpg, zidane_jpg):
+    """The follow-ups a new user tried (issue 19): the left half by box centre, "far right" as the rightmost,
+    and, with a second photo attached, which image has more people and a count in "the first image"."""
+    from lavr.cache import ExpertCache
+    from lavr.chat import ChatSession, open_chat
+    from lavr.settings import Settings
+
+    base = Settings()
+    settings = base.model_copy(update={"data_dir": tmp_path / "data", "gguf_path": base.gguf_path
+                                       or next(iter(sorted(base.subdir("models").glob("*.gguf"))), None)})
+    chat = open_chat("auto", "local", settings=settings, cache=ExpertCache(tmp_path / "experts.sqlite"))
+    session = ChatSession(chat)
+    assert session.send("How many people are there?", images=[bus_jpg]).answer == "4"
+    # box centres at x = 0.05, 0.16, 0.35 (left half) and 0.92
+    left = session.send("And how many of them are on the left half?")
+    assert left.answer == "3", left.model_dump_json(indent=1)
+    far_right = session.send("Is the one on the far right standing?")
+    assert far_right.answer == "yes", far_right.model_dump_json(indent=1)  # the keypoints say standing
+    more = session.send("Which image has more people?", images=[zidane_jpg])
+    assert more.answer.lower() in ("first", "the first image", "img_0", "first image"), more.model_dump_json(indent=1)
+    first = session.send("How many people are in the first image?")
+    assert first.answer == "4", first.model_dump_json(indent=1)
+    chat.close()

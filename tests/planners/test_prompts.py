@@ -130,6 +130,11 @@ def test_decision_schema_is_grammar_safe():
     # llama.cpp rejects (and crashes on) regex class escapes inside grammar literals
     for bad in ("\\d", "\\w", "\\s"):
         assert bad not in grammar
+    # a long maxLength becomes as many nested groups, which llama.cpp's sampler crashed on (the caption tool's
+    # question: 300); short bounds stay in the grammar
+    assert "(char (char (char" not in grammar and grammar.count("(") < 3000
+    assert grammar_safe_schema({"type": "string", "maxLength": 300}) == {"type": "string"}
+    assert grammar_safe_schema({"type": "string", "maxLength": 8}) == {"type": "string", "maxLength": 8}
     assert decision_schema([], force_answer=False)["required"] == ["thought", "answer", "rationale"]
 
 

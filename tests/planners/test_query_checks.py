@@ -85,6 +85,9 @@ def test_picture_questions_and_questions_naming_nothing_are_told_apart():
     assert read_question("What color is the background?", blocks()).asks_about_the_picture()
     assert read_question("What is in this picture?", blocks()).names_nothing()
     assert not read_question("What is left of the cube?", blocks()).names_nothing()
+    # "say" of a sign's text is the picture's; "would you say" only hedges a question about the objects
+    assert read_question("What does it say?", blocks()).asks_about_the_picture()
+    assert not read_question("Would you say the cube is left of the sphere?", blocks()).asks_about_the_picture()
 
 
 def test_several_images_the_question_must_name_the_image_the_program_uses():
