@@ -11,11 +11,11 @@ from typing import Any
 
 from query_scenes import scene, shapes
 
+from lavr.backends import ScriptedBackend
 from lavr.backends.base import Message
 from lavr.planners.base import ImageInfo, PlanRequest
 from lavr.planners.query.grammar import build_grammar
 from lavr.planners.query.prompt import PREFILL, QueryPrompt
-from lavr.backends import ScriptedBackend
 from lavr.planners.react import ReactPlanner, decision_schema
 from lavr.settings import Settings
 from lavr.tools import default_tools

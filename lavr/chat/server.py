@@ -311,7 +311,8 @@ async def _stream(send: Any, pool: ThreadPoolExecutor, thread_id: str, model: st
     yield b"data: [DONE]\n\n"
 
 
-SERVE_ENV = "LAVR_SERVE_OPTIONS"  # how ``serve`` hands its settings and options to worker processes
+# how ``serve`` hands its settings and options to its worker processes: internal (the underscore), not a setting
+SERVE_ENV = "_LAVR_SERVE_OPTIONS"
 
 
 def serve(*, host: str = "127.0.0.1", port: int = 8000, settings: Settings | None = None, mode: str = "auto",

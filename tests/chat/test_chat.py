@@ -248,19 +248,14 @@ def test_expert_outputs_are_reused_across_turns(settings):
     assert again.steps[1].cached and FindPeople.calls == 1
 
 
-@pytest.mark.parametrize("mode", ["react", "program"])
-def test_every_mode_chats_through_the_agents_graph(settings, mode):
-    """The thread lives in the runner graph's checkpointed state: messages, images, object ids, records."""
+def test_a_react_chat_lives_in_the_agents_graph(settings):
+    """The thread lives in the runner graph's checkpointed state: messages, images, object ids, records (query
+    mode's chat: tests/chat/test_chat_query.py)."""
     from lavr.agents import make_agent as make_mode_agent
 
+    mode = "react"
     s = settings.model_copy(update={"num_examples": 0})
-    if mode == "react":
-        replies = [call("find", image="img_0"), answer("2"), call("where", object="obj_1"), answer("right")]
-    else:
-        replies = [{"thought": "t", "program": [{"id": "s1", "tool": "find", "args": {"image": "img_0"}}]},
-                   answer("2"),
-                   {"thought": "t", "program": [{"id": "s1", "tool": "where", "args": {"object": "obj_1"}}]},
-                   answer("right")]
+    replies = [call("find", image="img_0"), answer("2"), call("where", object="obj_1"), answer("right")]
     agent = make_mode_agent(mode, ScriptedBackend(replies), settings=s, tools=[FindPeople(s), Where(s)],
                             cache=False)
     chat = ChatThreads(agent, settings=s)

@@ -10,6 +10,7 @@ import yaml
 from lavr.tools.body_attributes import ARMS, FACINGS, POSTURES
 from lavr.tools.detect import COCO_LABELS
 from lavr.tools.face_attributes import AGES, EXPRESSIONS
+from lavr.tools.yolo import LABEL_MAPS
 
 
 def lexicon() -> dict:
@@ -22,8 +23,10 @@ def test_every_coco_label_has_an_entry_and_nothing_else_does():
 
 def test_the_attribute_values_are_exactly_those_the_experts_give():
     values = lexicon()["values"]
+    # the keypoints' postures and the person detector's ("upright": not fallen; "lying": fallen)
+    detector = {a["posture"] for labels in LABEL_MAPS.values() for _, a in labels.values() if "posture" in a}
     assert {k: set(v) for k, v in values.items()} == {k: set(v) for k, v in {
-        "posture": POSTURES, "arms": ARMS, "facing": FACINGS, "expression": EXPRESSIONS, "age": AGES}.items()}
+        "posture": {*POSTURES, *detector}, "arms": ARMS, "facing": FACINGS, "expression": EXPRESSIONS, "age": AGES}.items()}
     assert set(lexicon()["keys"]) == set(values)
 
 

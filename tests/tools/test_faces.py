@@ -193,7 +193,7 @@ def test_people_tool_on_bus_and_chelsea(tmp_path):
                                   "without a face, 0 faces without a person box). counts: people=4")
     assert "not counted: 2 weak person boxes without a face (conf 0.11, 0.10)" in step.result
     # the half-seen person at the left edge (the COCO models call it a dog) counts by its narrow, tall box
-    assert "obj_4 person [0.003, 0.518, 0.090, 0.805] conf=0.17: no face in it" in step.result
+    assert "obj_4 person [0.003, 0.518, 0.090, 0.805] conf=0.17 posture=upright: no face in it" in step.result
     # only what counts became an object: 4 person boxes and 2 faces; scene_graph sees the same
     labels = sorted(o.label for o in ctx.objects_in("img_0"))
     assert labels == ["face"] * 2 + ["person"] * 4
