@@ -236,8 +236,17 @@ def entry() -> None:
 _last_command: str | None = None
 
 
+# Where a lavr command runs torch, its OpenMP threads sleep between operations instead of spinning: on the 2 cores
+# lavr targets, spinning threads took the cores from the Python thread that feeds them the next operation and from
+# the LLM loading beside them (a cold `lavr ask` took 17.6 s with libgomp's default policy, 9.7 s with PASSIVE, at
+# load average 4; bench/cold_ask.py). Read by libgomp when torch loads; a value the user set is kept.
+OPENMP_DEFAULTS = {"OMP_WAIT_POLICY": "PASSIVE"}
+
+
 def main(argv: list[str] | None = None) -> int:
     global _last_command
+    for name, value in OPENMP_DEFAULTS.items():
+        os.environ.setdefault(name, value)
     parser = build_parser()
     args = parser.parse_args(argv)
     _last_command = args.command

@@ -18,7 +18,7 @@ LAYERS: list[set[str]] = [
     {"lavr.planners"},
     {"lavr.tools", "lavr.backends", "lavr.prompts", "lavr.trace_html"},
     {"lavr.trace", "lavr.cache", "lavr.images", "lavr.samples", "lavr.refs", "lavr.answers", "lavr.perception"},
-    {"lavr.schema", "lavr.settings", "lavr.lexicon", "lavr.jsonl", "lavr.outputs", "lavr.tfjs"},
+    {"lavr.schema", "lavr.settings", "lavr.lexicon", "lavr.jsonl", "lavr.outputs", "lavr.tfjs", "lavr.box_ops"},
     {"lavr.errors", "lavr.terminal"},  # below settings: a bad setting raises lavr.errors.SettingsError
 ]
 

@@ -152,3 +152,15 @@ def test_verbose_logs_but_only_rationale_prints_the_rationale(tmp_path, capsys, 
     assert "rationale:" not in capsys.readouterr().err
     assert main([*common, "--rationale", "--seed", "7"]) == 0
     assert "rationale: said so" in capsys.readouterr().err
+
+
+def test_torch_threads_sleep_between_operations_unless_the_user_chose(tmp_path, monkeypatch, capsys):
+    """libgomp reads OMP_WAIT_POLICY when torch loads: a lavr command sets PASSIVE first (spinning threads took
+    the 2 cores from the thread feeding them), and keeps a policy the user chose."""
+    monkeypatch.setenv("LAVR_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    assert main(["cache", "stats"]) == 0
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    assert main(["cache", "stats"]) == 0
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"

@@ -124,7 +124,8 @@ class NanoDet:
     def detect(self, image: Image.Image, *, min_score: float = SCORE_FLOOR) -> list[Candidate]:
         """Candidates with score >= ``min_score`` after per-class NMS, best first (at most 100)."""
         import torch
-        from torchvision.ops import batched_nms
+
+        from ..box_ops import batched_nms
 
         all_boxes, all_scores, all_classes = [], [], []
         for grid, (scores, logits) in self.raw_outputs(image).items():
@@ -162,7 +163,8 @@ def human_defaults(detections: list[Candidate], *, min_score: float = HUMAN_MIN_
     """What ``@vladmandic/human`` reports from these candidates: score above ``min_score``, then one NMS over all
     classes at ``iou``, best first."""
     import torch
-    from torchvision.ops import nms
+
+    from ..box_ops import nms
 
     kept = [d for d in detections if d.score > min_score]
     if not kept:

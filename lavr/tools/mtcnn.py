@@ -137,7 +137,7 @@ def _nms(boxes: torch.Tensor, scores: torch.Tensor, threshold: float, *, mode: s
     if boxes.numel() == 0:
         return torch.zeros(0, dtype=torch.long)
     if mode == "union":
-        from torchvision.ops import nms
+        from ..box_ops import nms
 
         return nms(boxes, scores, threshold)
     x1, y1, x2, y2 = boxes.unbind(1)
@@ -179,14 +179,13 @@ def _crops(image: torch.Tensor, boxes: torch.Tensor, size: int) -> torch.Tensor:
     ``roi_align`` averages several bilinear samples per output pixel (adaptive sampling), which is an area
     resize: small and large boxes alike come out without aliasing, in one batched call.
     """
-    from torchvision.ops import roi_align
+    from ..box_ops import roi_align
 
     if boxes.shape[0] == 0:
         return image.new_zeros((0, 3, size, size))
     corners = boxes.floor()
     corners = torch.cat([corners[:, :2], corners[:, 2:] + 1], dim=1)  # inclusive pixel boxes -> pixel edges
-    return roi_align(image[None], [corners], output_size=(size, size), spatial_scale=1.0, sampling_ratio=-1,
-                     aligned=True)
+    return roi_align(image[None], [corners], (size, size), spatial_scale=1.0, sampling_ratio=-1, aligned=True)
 
 
 def pyramid_scales(height: int, width: int, config: CascadeConfig) -> list[float]:

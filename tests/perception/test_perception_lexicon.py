@@ -25,8 +25,9 @@ def test_the_attribute_values_are_exactly_those_the_experts_give():
     values = lexicon()["values"]
     # the keypoints' postures and the person detector's ("upright": not fallen; "lying": fallen)
     detector = {a["posture"] for labels in LABEL_MAPS.values() for _, a in labels.values() if "posture" in a}
-    assert {k: set(v) for k, v in values.items()} == {k: set(v) for k, v in {
-        "posture": {*POSTURES, *detector}, "arms": ARMS, "facing": FACINGS, "expression": EXPRESSIONS, "age": AGES}.items()}
+    given = {"posture": {*POSTURES, *detector}, "arms": ARMS, "facing": FACINGS, "expression": EXPRESSIONS,
+             "age": AGES}
+    assert {k: set(v) for k, v in values.items()} == {k: set(v) for k, v in given.items()}
     assert set(lexicon()["keys"]) == set(values)
 
 

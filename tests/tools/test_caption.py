@@ -270,3 +270,30 @@ def test_unsupported_folders(tmp_path: Path, models: dict[str, Path]) -> None:
     assert resolve_model(str(models["git"])).family == "git"
     (odd / "config.json").write_text(json.dumps({"model_type": "blip", "architectures": ["BlipForQuestionAnswering"]}))
     assert "not a BLIP captioner" in (resolve_model(str(odd)).reason or "")
+
+
+def test_a_hub_id_is_found_in_the_hub_cache_and_a_missing_one_without_the_hub_client(
+        tmp_path: Path, models: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    from huggingface_hub import constants
+
+    cache = tmp_path / "hub"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = cache / "models--lavr-tests--tiny-blip"
+    shutil.copytree(models["blip"], repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    found = resolve_model("lavr-tests/tiny-blip")
+    assert found.family == "blip" and found.path == repo / "snapshots" / commit, found.reason
+    missing = resolve_model("lavr-tests/not-cached")
+    assert missing.family is None and "not in the local Hugging Face cache" in (missing.reason or "")
+    # a new process that looks for a model the cache does not hold leaves the hub client's modules unimported
+    code = ("import sys; from lavr.tools.caption import resolve_model; r = resolve_model('lavr-tests/not-cached'); "
+            "print(r.family, 'huggingface_hub.hf_api' in sys.modules)")
+    env = {**os.environ, "HF_HUB_CACHE": str(cache), "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    assert out.split() == ["None", "False"]
