@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
+from ..lexicon import COCO_LABELS  # human's src/object/labels.ts: COCO's 80 classes in the same order
 from ..schema import Box
 from ..settings import Settings
 from .base import LazyGraph, image_pixels
@@ -24,18 +25,6 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
     from PIL import Image
 
-# human's src/object/labels.ts (COCO's 80 classes in order); equal to lavr.tools.detect.COCO_LABELS (a test checks).
-COCO_LABELS: tuple[str, ...] = (
-    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
-    "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep", "cow",
-    "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella", "handbag", "tie", "suitcase", "frisbee", "skis",
-    "snowboard", "sports ball", "kite", "baseball bat", "baseball glove", "skateboard", "surfboard",
-    "tennis racket", "bottle", "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple",
-    "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch",
-    "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard", "cell phone",
-    "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors", "teddy bear",
-    "hair drier", "toothbrush",
-)
 SCORE_FLOOR = 0.05
 HUMAN_MIN_SCORE = 0.2  # human's config.object.minConfidence
 HUMAN_NMS_IOU = 0.4  # human's config.object.iouThreshold (one NMS over all classes)

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from ..lexicon import COCO_LABELS
 from ..lexicon.nouns import plural_candidates, singular
 from ..schema import Box
 
@@ -25,19 +26,8 @@ SYNONYMS = {"people": "person", "persons": "person", "man": "person", "men": "pe
             "children": "person", "kid": "person", "boy": "person", "girl": "person"}
 
 
-# The 80 COCO labels (as in ultralytics' coco.yaml; a test checks they agree): the vocabulary canonical_label
+# The 80 COCO labels (the lexicon's; ultralytics' coco.yaml, a test checks) are the vocabulary canonical_label
 # keeps as is, so a singular that ends in "s" ("bus") is never "singularised" ("bu").
-COCO_LABELS: tuple[str, ...] = (
-    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
-    "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep", "cow",
-    "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella", "handbag", "tie", "suitcase", "frisbee", "skis",
-    "snowboard", "sports ball", "kite", "baseball bat", "baseball glove", "skateboard", "surfboard",
-    "tennis racket", "bottle", "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple",
-    "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch",
-    "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard", "cell phone",
-    "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors", "teddy bear",
-    "hair drier", "toothbrush",
-)
 
 
 def canonical_label(word: str, vocabulary: Iterable[str] = ()) -> str:

@@ -14,12 +14,6 @@ from lavr.settings import Settings
 pytestmark = pytest.mark.models
 
 
-def test_labels_are_lavrs_coco_labels():
-    from lavr.tools.detect import COCO_LABELS as DETECT_LABELS
-
-    assert COCO_LABELS == DETECT_LABELS
-
-
 def test_missing_weights_name_the_install_command(tmp_path):
     settings = Settings(data_dir=tmp_path, human_models_dir=None, human_models_auto_install=False)
     for detector in (CenterNet(settings), NanoDet(settings)):
