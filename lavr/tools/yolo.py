@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import importlib.metadata
 import importlib.util
+import json
 import logging
 import os
 import threading
@@ -127,9 +128,11 @@ class YoloDetector:
         return "fp16" if self.settings.resolved_device() == "cuda" else "fp32"
 
     def identity(self) -> str:
-        """Weights (name, content hash), ultralytics version and precision: any of them changes the boxes."""
+        """Weights (name, content hash), ultralytics version, precision and lavr's label maps: any of them changes
+        the detections (a cached output from before ``Normal`` became ``upright`` is not reused)."""
         weights = f"{self.path.name}:{file_digest(self.path)}" if self.path.is_file() else self.describe
-        return f"yolo:{weights}:ultralytics-{_package_version('ultralytics')}:{self.precision()}"
+        return (f"yolo:{weights}:ultralytics-{_package_version('ultralytics')}:{self.precision()}"
+                f":labels-{label_maps_digest()}")
 
     def load(self) -> None:
         if self._model is not None:
@@ -190,6 +193,12 @@ def predictor_without_warmup(model: Any) -> type:
 
 
 _NMS_LOCK = threading.Lock()
+
+
+def label_maps_digest() -> str:
+    """A short hash of ``LABEL_MAPS``, the labels and attributes lavr gives a detector's classes."""
+    text = json.dumps({",".join(sorted(k)): v for k, v in LABEL_MAPS.items()}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 @contextlib.contextmanager

@@ -175,6 +175,15 @@ def test_identity_names_weights_content_ultralytics_version_and_precision(tmp_pa
     cpu = DetectTool(Settings(data_dir=tmp_path, detector_weights=str(weights), device="cpu")).identity()
     cuda = DetectTool(Settings(data_dir=tmp_path, detector_weights=str(weights), device="cuda")).identity()
     version = importlib.metadata.version("ultralytics")
-    assert f"ultralytics-{version}" in cpu and cpu.endswith(":fp32") and cuda.endswith(":fp16")
+    assert f"ultralytics-{version}" in cpu and ":fp32:" in cpu and ":fp16:" in cuda
+    # lavr's own reading of the classes (Normal -> upright) is part of it too
+    from lavr.tools import yolo
+
+    original = yolo.LABEL_MAPS
+    try:
+        yolo.LABEL_MAPS = {frozenset({"Normal", "Fall"}): {"Normal": ("person", {}), "Fall": ("person", {})}}
+        assert DetectTool(Settings(data_dir=tmp_path, detector_weights=str(weights), device="cpu")).identity() != cpu
+    finally:
+        yolo.LABEL_MAPS = original
     weights.write_bytes(b"weights v2")  # same size, other content: another model
     assert DetectTool(Settings(data_dir=tmp_path, detector_weights=str(weights), device="cpu")).identity() != cpu
