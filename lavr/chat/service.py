@@ -540,7 +540,3 @@ def forget_lock(saver: Any, settings: Settings, thread_id: str) -> None:
     """Remove a thread's lock file (SQLite store; a PostgreSQL advisory lock leaves nothing behind)."""
     if getattr(getattr(saver, "conn", None), "__class__", type(None)).__name__ != "ConnectionPool":
         (settings.subdir("chat") / "locks" / f"{thread_id}.lock").unlink(missing_ok=True)
-
-
-def answer_of(reply: ChatReply) -> Answer:
-    return reply.turn.answer
