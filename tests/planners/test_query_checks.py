@@ -111,20 +111,3 @@ def test_a_follow_up_may_use_what_the_earlier_question_named():
     assert not check("And how many of them are on the left half?", program, sc).ok  # "person" from nowhere
     assert check("And how many of them are on the left half?", program, sc,
                  context=["How many people are in this photo?"]).ok
-
-
-def test_a_set_of_two_kinds_of_thing_is_sent_back_not_answered_no():
-    # "Can you see the face of the person?" written all(person, face): nothing is both, so it would say "no"
-    sc = two_photos()
-    v = check("Is the person's dog here?", check_program("exists(all(person, dog))", sc), sc)
-    assert not v.ok and v.fixable and "both a person and a dog" in v.feedback()
-    assert check("Is there a dog near a person?", check_program("exists(all(dog, near(all(person))))", sc), sc).ok
-
-
-def test_the_left_side_of_the_image_is_its_left_half_and_adverbs_are_not_unknown_words():
-    sc = two_photos()
-    assert check("Is there a person on the left side of the image?",
-                 check_program("exists(all(person, left_half))", sc), sc).ok
-    assert check("How many cars are on the left side of the dog?",
-                 check_program("count(all(cars, left_of(the(dog))))", sc), sc).ok
-    assert read_question("How many people can be clearly seen?", sc).unknown_words() == []

@@ -341,7 +341,7 @@ def check(question: str, typed: Typed, scene: Scene, *, context: list[str] = ())
             verdict.invented.append(f"{t.words()} (one of the answers to choose from, not a condition)")
             verdict.not_said |= set(offered)
     verdict.invented = list(dict.fromkeys(verdict.invented))
-    verdict.misplaced = misplaced_relations(q, typed) + both_labels(typed)
+    verdict.misplaced = misplaced_relations(q, typed)
     wanted, got = q.form(), _root_form(typed)
     if got != "unsupported" and wanted != got and not (wanted == "value" and got in ("count", "bool")
                                                        and not _asks_value(q)):
@@ -351,21 +351,6 @@ def check(question: str, typed: Typed, scene: Scene, *, context: list[str] = ())
                         "value": "the question asks what something is: the answer must be a value, e.g. "
                                  "color(the(...))"}[wanted]
     return verdict
-
-
-def both_labels(typed: Typed) -> list[str]:
-    """Sets whose conditions name two different kinds of thing ("all(person, face)"): nothing is both, so the
-    set is empty whatever the image holds; "Can you see the face of the person?" answered "no" that way."""
-    found = []
-    for t in typed.walk():
-        if t.op is None or "conds" not in t.op.params:
-            continue
-        labels = [r.value for a in t.args if a.op is None and a.readings and all(r.kind == "label" for r in a.readings)
-                  for r in a.readings]
-        if len(set(labels)) > 1:
-            kinds = " and a ".join(dict.fromkeys(str(v) for v in labels))
-            found.append(f"{t.words()} asks for things that are both a {kinds}, which nothing is")
-    return found
 
 
 def _head(t: Typed) -> str | None:
