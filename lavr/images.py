@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import tempfile
 import threading
 import warnings
 from dataclasses import dataclass
@@ -251,3 +253,16 @@ class ImageStore:
 
     def __contains__(self, image_id: object) -> bool:
         return image_id in self._images
+
+
+def save_image_atomically(pil: Image.Image, path: Path, **save: object) -> None:
+    """Write ``pil`` to ``path`` (``save``: PIL's format and options) so that a reader never sees half a file:
+    a temporary file in the same folder, renamed over ``path``."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            pil.save(fh, **save)  # type: ignore[arg-type]
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

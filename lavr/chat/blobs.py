@@ -6,15 +6,13 @@ same ``content_hash`` and the same expert-cache keys as when it was attached.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
 from PIL import Image
 
 from ..errors import ThreadStateError
-from ..images import content_hash
+from ..images import content_hash, save_image_atomically
 
 SHA = re.compile(r"^[0-9a-f]{64}$")
 
@@ -38,14 +36,7 @@ class ImageBlobs:
         if path.exists():
             return sha
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                pil.save(fh, format="PNG", compress_level=1)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        save_image_atomically(pil, path, format="PNG", compress_level=1)
         return sha
 
     def get(self, sha256: str) -> Image.Image:

@@ -8,8 +8,6 @@ All text from the LLM, the tools and the user is escaped (``html.escape``; the s
 from __future__ import annotations
 
 import html
-import os
-import tempfile
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -18,6 +16,7 @@ from urllib.parse import quote
 
 from PIL import Image
 
+from ..images import save_image_atomically
 from ..trace import AnswerStep, ToolStep
 from ..trace_html import STYLE, figure_html, jpeg_data_url, step_boxes
 from .models import ChatTurn
@@ -173,14 +172,7 @@ class Thumbnails:
                 self.folder.mkdir(parents=True, exist_ok=True)
                 pil = load().convert("RGB")
                 pil.thumbnail((side, side))
-                fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
-                try:
-                    with os.fdopen(fd, "wb") as fh:
-                        pil.save(fh, format="JPEG", quality=85)
-                    os.replace(tmp, target)
-                except BaseException:
-                    Path(tmp).unlink(missing_ok=True)
-                    raise
+                save_image_atomically(pil, target, format="JPEG", quality=85)
                 self._sizes[target] = pil.size
             else:
                 with Image.open(target) as img:
