@@ -2,17 +2,19 @@
 """Chat benchmarks: a follow-up turn against the first turn on the same image, the web page's time to its first
 streamed step, and the server's throughput.
 
-    python bench/chat_bench.py follow-up [--mode auto] [--llm local] [--image sample:bus]
+    python bench/chat_bench.py follow-up [--mode auto] [--llm local] [--image sample:bus] [--interleaved]
     python bench/chat_bench.py page [--mode auto] [--llm local] [--image sample:bus]
     python bench/chat_bench.py throughput [--clients 1 4 16] [--turns 8] [--llm-ms 50]
 
 ``follow-up``: chat threads in the default mode (query) with the real LLM (default ``local``) and the real experts.
 The LLM is loaded by a warm-up question on another photo first. Then a thread starts on the image (cold expert
-cache), and each later question is asked twice: as the first turn of a new thread on the same image (the experts'
-outputs cached, so the turn's own cost) and as a follow-up in the thread. Neither prompt was evaluated before (a
-follow-up's message also names the previous question), so llama.cpp reuses only the common prefix for both.
-Prints every turn (seconds, LLM calls, new prompt and completion tokens), and the median follow-up over the median
-first turn, over ``--rounds`` rounds, of the pairs that made as many LLM calls.
+cache) and the later questions follow in it, one after another, as one user asks them; then each of them is asked
+again as the first turn of a new thread on the same image (the experts' outputs cached, so the turn's own cost).
+A follow-up's prompt continues the thread's earlier exchanges, which llama.cpp still holds after the previous turn.
+With ``--interleaved`` each first turn is asked between the thread's turns (a server with many users): a
+follow-up then evaluates its thread's earlier exchanges again. Prints every turn (seconds, LLM calls, new prompt
+and completion tokens), and the median follow-up over the median first turn, over ``--rounds`` rounds, of the
+pairs that made as many LLM calls.
 
 ``page``: the server with the web page (same agent) and a headless Chromium (Debian's chromium + chromium-driver);
 the page sends a question about the photo, then a follow-up, and the browser itself times, from the Enter key:
@@ -91,17 +93,22 @@ def follow_up(args: argparse.Namespace) -> dict[str, Any]:
         thread = ChatSession(chat)
         rows.append(turn(thread, args.questions[0], f"round {r}: thread start" + (", experts cold" if r == 0 else ""),
                          True))
+        follows, firsts = [], []
         for question in args.questions[1:]:
-            # the same question as the first turn of a new thread (experts cached), then as a follow-up in the
-            # thread: neither prompt was seen before (a follow-up's message also names the previous question)
-            first = turn(ChatSession(chat), question, f"round {r}: first turn of a new thread", True)
-            follow = turn(thread, question, f"round {r}: follow-up", False)
+            if args.interleaved:  # another thread's turn between a thread's turns (a server with many users)
+                firsts.append(turn(ChatSession(chat), question, f"round {r}: first turn of a new thread", True))
+            follows.append(turn(thread, question, f"round {r}: follow-up", False))
+        if not args.interleaved:  # the thread's turns one after another (one user), then the same questions new
+            firsts = [turn(ChatSession(chat), q, f"round {r}: first turn of a new thread", True)
+                      for q in args.questions[1:]]
+        for first, follow in zip(firsts, follows):
             rows += [first, follow]
             if first["llm_calls"] == follow["llm_calls"]:  # like with like: a rejected program costs a 2nd call
                 pairs.append((first["seconds"], follow["seconds"]))
     chat.close()
     firsts, follows = [a for a, _ in pairs], [b for _, b in pairs]
-    return {"mode": args.mode, "llm": args.llm, "image": args.image, "warm_up_s": round(warm_s, 2),
+    return {"mode": args.mode, "llm": args.llm, "image": args.image, "interleaved": args.interleaved,
+            "warm_up_s": round(warm_s, 2),
             "machine_before": machine_before, "machine_after": _machine(), "turns": rows,
             "pairs_with_equal_llm_calls": len(pairs),
             "median_first_turn_s": round(statistics.median(firsts), 3) if pairs else None,
@@ -315,6 +322,9 @@ def throughput(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main() -> None:
+    from lavr.cli import set_openmp_defaults
+
+    set_openmp_defaults()  # as a lavr command runs (before torch and llama.cpp load libgomp)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="what", required=True)
     questions = ["How many people are there?", "And how many of them are on the left half?",
@@ -327,6 +337,8 @@ def main() -> None:
         f.add_argument("--questions", nargs="+", default=questions)
         if name == "follow-up":
             f.add_argument("--rounds", type=int, default=3, help="rounds of every question (medians are reported)")
+            f.add_argument("--interleaved", action="store_true",
+                           help="ask each question in a new thread between the thread's own turns")
         if name == "page":
             f.add_argument("--screenshot", help="save the page after the last turn here (PNG)")
     t = sub.add_parser("throughput")

@@ -236,17 +236,23 @@ def entry() -> None:
 _last_command: str | None = None
 
 
-# Where a lavr command runs torch, its OpenMP threads sleep between operations instead of spinning: on the 2 cores
-# lavr targets, spinning threads took the cores from the Python thread that feeds them the next operation and from
-# the LLM loading beside them (a cold `lavr ask` took 17.6 s with libgomp's default policy, 9.7 s with PASSIVE, at
-# load average 4; bench/cold_ask.py). Read by libgomp when torch loads; a value the user set is kept.
-OPENMP_DEFAULTS = {"OMP_WAIT_POLICY": "PASSIVE"}
+# Where a lavr command runs torch, its OpenMP threads spin only briefly between operations, then sleep: on the 2
+# cores lavr targets, threads spinning for long took the cores from the Python thread that feeds them the next
+# operation and from the LLM loading beside them (a cold `lavr ask` took 17.6 s with libgomp's default policy, 9.7 s
+# with PASSIVE, at load average 4; bench/cold_ask.py). Not spinning at all (PASSIVE alone) made each token the LLM
+# writes ~30% slower (llama.cpp shares the process's libgomp): a short spin keeps both (GOMP_SPINCOUNT overrides
+# the passive policy's zero). Read by libgomp when it loads; where the user chose either, lavr sets neither.
+OPENMP_DEFAULTS = {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "3000"}
+
+
+def set_openmp_defaults() -> None:
+    if not any(name in os.environ for name in OPENMP_DEFAULTS):
+        os.environ.update(OPENMP_DEFAULTS)
 
 
 def main(argv: list[str] | None = None) -> int:
     global _last_command
-    for name, value in OPENMP_DEFAULTS.items():
-        os.environ.setdefault(name, value)
+    set_openmp_defaults()
     parser = build_parser()
     args = parser.parse_args(argv)
     _last_command = args.command

@@ -155,12 +155,17 @@ def test_verbose_logs_but_only_rationale_prints_the_rationale(tmp_path, capsys, 
 
 
 def test_torch_threads_sleep_between_operations_unless_the_user_chose(tmp_path, monkeypatch, capsys):
-    """libgomp reads OMP_WAIT_POLICY when torch loads: a lavr command sets PASSIVE first (spinning threads took
-    the 2 cores from the thread feeding them), and keeps a policy the user chose."""
+    """libgomp reads OMP_WAIT_POLICY and GOMP_SPINCOUNT when torch loads: a lavr command sets PASSIVE with a short
+    spin first (long spinning took the 2 cores from the thread feeding them; none slowed the LLM's tokens), and
+    keeps a policy the user chose."""
     monkeypatch.setenv("LAVR_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
     assert main(["cache", "stats"]) == 0
     assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert os.environ["GOMP_SPINCOUNT"] == "3000"  # a short spin: the LLM's tokens need it
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    monkeypatch.delenv("GOMP_SPINCOUNT")
     assert main(["cache", "stats"]) == 0
     assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+    assert "GOMP_SPINCOUNT" not in os.environ  # it would cut the user's ACTIVE spinning short

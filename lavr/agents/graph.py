@@ -90,6 +90,19 @@ def new_question(question: str, images: list[dict[str, Any]], history: list[tupl
     return update
 
 
+def programs_that_ran(records: list[dict[str, Any]]) -> dict[str, str]:
+    """Each finished question's program (the last one a tool ran without an error), by question."""
+    programs: dict[str, str] = {}
+    for record in records:
+        steps = record.get("steps") or []
+        ran = {s.get("call_id") for s in steps if s.get("kind") == "tool" and s.get("error") is None}
+        for s in steps:
+            if s.get("kind") == "plan" and isinstance(s.get("program"), str) and \
+                    any(c.get("id") in ran for c in s.get("tool_calls") or []):
+                programs[str(record.get("question", ""))] = s["program"]
+    return programs
+
+
 def _context(config: RunnableConfig) -> RunContext:
     ctx = (config.get("configurable") or {}).get("lavr_context")
     if ctx is None:  # pragma: no cover - Agent always passes it
@@ -142,6 +155,7 @@ def build_graph(planner: Planner, llm: LLMBackend, registry: ToolRegistry, execu
             retries_left=max(0, max_retries - state.get("retries", 0)),
             force_answer=force,
             history=list(state.get("history", [])),
+            programs=programs_that_ran(state.get("answers", [])),
         )
 
     def record(state: AgentState, outcome: PlanOutcome, seconds: float, *, force: bool) -> dict[str, Any]:

@@ -32,6 +32,8 @@ DATA_FILES = ("words.yaml", "perception.yaml")
 ReadingKind = Literal["label", "generic", "value", "key", "relation", "region", "extreme", "ordinal", "direction",
                       "number", "image_noun", "image_picker", "image_id", "logic", "compare", "same", "form",
                       "picture", "function"]
+# "on the left side of the image": a side of the picture, not a relation to an object.
+SIDE_REGIONS = {"left_of": "left_half", "right_of": "right_half"}
 # Readings that carry no content: a phrase with one of them need not be accounted for by a program.
 OPTIONAL_KINDS = frozenset({"generic", "image_noun", "function", "form"})
 
@@ -187,7 +189,7 @@ class Lexicon:
                     out.append(Phrase(" ".join(words[i:i + n]), i, i + n, readings))
                     i += n
                     break
-        return out
+        return sides_of_the_picture(out)
 
     def scene_labels(self, words: tuple[str, ...], scene: SceneWords) -> list[Reading]:
         """A label only the scene's experts have (no entry here: "frame"), named by its own word in either number."""
@@ -346,3 +348,25 @@ COCO_LABELS: tuple[str, ...] = (
 def lexicon() -> Lexicon:
     """The package's lexicon (loaded once)."""
     return Lexicon(load_data(), coco_labels=COCO_LABELS)
+
+
+def sides_of_the_picture(phrases: list[Phrase]) -> list[Phrase]:
+    """A left/right relation whose object is the picture itself ("to the left of the photo", "on the right-hand
+    side of the image") becomes that half of the picture, one phrase."""
+    out: list[Phrase] = []
+    i = 0
+    while i < len(phrases):
+        phrase = phrases[i]
+        region = next((SIDE_REGIONS[r.value] for r in phrase.readings
+                       if r.kind == "relation" and r.value in SIDE_REGIONS), None)
+        j = i + 1
+        while region and j < len(phrases) and phrases[j].text in ("the", "this", "that"):
+            j += 1
+        if region and j < len(phrases) and "image_noun" in phrases[j].kinds():
+            out.append(Phrase(" ".join(p.text for p in phrases[i:j + 1]), phrase.start, phrases[j].end,
+                              [Reading("region", region)]))
+            i = j + 1
+            continue
+        out.append(phrase)
+        i += 1
+    return out

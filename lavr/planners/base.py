@@ -41,6 +41,9 @@ class PlanRequest:
     retries_left: int
     force_answer: bool = False
     history: list[tuple[str, str]] = field(default_factory=list)  # earlier (question, answer) turns of a chat
+    # The program each earlier question of the thread ran, by question: a follow-up's prompt continues the
+    # earlier exchanges as they were, so llama.cpp reuses their KV state.
+    programs: dict[str, str] = field(default_factory=dict)
 
     def answers(self) -> list[AnswerStep]:
         return [s for s in self.steps if isinstance(s, AnswerStep)]

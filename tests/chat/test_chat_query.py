@@ -55,14 +55,17 @@ def test_follow_ups_in_the_default_mode_answer_the_question_asked(settings):
     # "them": the previous question is in the prompt, and the program may name what it named
     left = session.send("And how many of them are on the left half?")
     assert left.answer == "3"  # by box centre, not the left third (2)
-    message = backend.requests[1]["messages"][-1].content
-    assert message == ("Earlier: How many people are in this photo? (answer: 4)\n"
-                       "Q: And how many of them are on the left half?")
+    # the earlier exchange as it was (the question, the program that ran), then the new question: the prompt
+    # continues the previous one, so llama.cpp reads only the new question
+    first_prompt = backend.requests[0]["messages"]
+    follow_up = backend.requests[1]["messages"]
+    assert [(m.role, m.content) for m in follow_up[len(first_prompt):]] == [
+        ("assistant", "P: count(all(people))"), ("user", "Q: And how many of them are on the left half?")]
+    assert follow_up[:len(first_prompt)] == first_prompt
     third = session.send("Is the one on the far right standing?")
     assert third.answer == "no"  # the rightmost has fallen
-    assert backend.requests[2]["messages"][-1].content.startswith(
-        "Earlier: How many people are in this photo? (answer: 4); And how many of them are on the left half? "
-        "(answer: 3)\n")
+    assert [(m.role, m.content) for m in backend.requests[2]["messages"][len(follow_up):]] == [
+        ("assistant", "P: count(all(person, left_half))"), ("user", "Q: Is the one on the far right standing?")]
     # a second photo: the planner sees both, by name and order, and compares them
     assert session.send("Which image has more people?", images=[blue]).answer == "first"
     assert backend.requests[3]["messages"][-1].content.startswith(

@@ -29,6 +29,20 @@ def test_phrases_are_read_longest_first_with_every_meaning():
     assert "generic:object" in read["thing"]
 
 
+def test_a_side_of_the_picture_is_a_half_and_a_side_of_an_object_a_relation():
+    """Read before, "on the left side of the image" was left_of(the image) and "right hand side" named arms."""
+    for text, region in [("Is anyone on the left side of the image?", "on the left side of the image"),
+                         ("Anything on the left-hand side of this photo?", "on the left hand side of this photo"),
+                         ("Is there a person to the left of the picture?", "to the left of the picture"),
+                         ("Is anyone standing on the left side?", "left side")]:
+        assert dict(readings(text))[region] == ["region:left_half"], text
+    assert dict(readings("What is on the right hand side of the photo?"))[
+        "on the right hand side of the photo"] == ["region:right_half"]
+    read = dict(readings("Is the dog on the left-hand side of the bus?"))
+    assert read["on the left hand side of"] == ["relation:left_of"] and read["bus"] == ["label:bus"]
+    assert dict(readings("Is the cup right of the bowl?"))["right of"] == ["relation:right_of"]
+
+
 def test_plurals_and_synonyms_meet_at_one_label():
     lex = lexicon()
     assert lex.label_of("buses") == "bus" and lex.label_of("people") == "person"

@@ -8,8 +8,10 @@ from query_scenes import blocks, shapes, two_photos
 
 from lavr.planners.query.checks import check
 from lavr.planners.query.grammar import build_grammar, scene_words
+from lavr.planners.query.planner import EARLIER_TURNS, window_start
 from lavr.planners.query.prompt import (
     PREFILL,
+    EarlierTurn,
     QueryPrompt,
     WorkedExample,
     example_scenes,
@@ -43,18 +45,44 @@ def test_the_worked_examples_cover_the_language():
 def test_the_prefix_is_byte_identical_and_only_the_question_message_changes():
     a, b = QueryPrompt(), QueryPrompt()
     m1 = a.messages("How many red circles are there?", shapes())
-    m2 = b.messages("Which image has more people?", two_photos(), earlier="How many people? (answer: 3)")
+    m2 = b.messages("Which image has more people?", two_photos())
     assert [m.model_dump() for m in m1[:-1]] == [m.model_dump() for m in m2[:-1]]
     assert m1[-1].content == "Q: How many red circles are there?"
     assert m2[-1].content == ("Images: img_0 (first, the other one), img_1 (second, this one)\n"
-                              "Earlier: How many people? (answer: 3)\nQ: Which image has more people?")
+                              "Q: Which image has more people?")
     for example in EXAMPLES:
         assert f"Q: {example.question}\n{PREFILL} {example.program}" in a.prefix_text
     assert images_line(blocks()) == ""
 
 
+def test_a_follow_up_continues_the_earlier_prompts_and_replies_byte_for_byte():
+    """Turn n's prompt followed by its reply is where turn n+1's prompt starts (llama.cpp then evaluates only the
+    new question); an earlier turn without a program shows its answer."""
+    prompt = QueryPrompt()
+    first = prompt.messages("How many people?", blocks())
+    one = [EarlierTurn(question="How many people?", program="count(all(person))", answer="3")]
+    second = prompt.messages("And how many of them are standing?", blocks(), one)
+    assert second[:len(first)] == first
+    assert [(m.role, m.content) for m in second[len(first):]] == [
+        ("assistant", "P: count(all(person))"), ("user", "Q: And how many of them are standing?")]
+    two = [*one, EarlierTurn(question="And how many of them are standing?", answer="cannot tell")]
+    third = prompt.messages("Is the largest one red?", blocks(), two)
+    assert third[:len(second)] == second
+    assert [(m.role, m.content) for m in third[len(second):]] == [
+        ("assistant", "A: cannot tell"), ("user", "Q: Is the largest one red?")]
+
+
+def test_the_earlier_turns_shown_move_in_steps_so_follow_ups_share_their_prompts():
+    starts = [window_start(n) for n in range(9)]
+    assert starts == [0, 0, 0, 0, 2, 2, 4, 4, 6]
+    for n, start in enumerate(starts):
+        assert min(n, EARLIER_TURNS) <= n - start <= 2 * EARLIER_TURNS - 1  # enough context, bounded
+    # between consecutive turns the start moves only every EARLIER_TURNS turns
+    assert sum(a != b for a, b in zip(starts, starts[1:])) == 3
+
+
 def test_feedback_shows_the_first_program_and_what_was_wrong_then_asks_again():
-    messages = QueryPrompt().feedback_messages("How many cubes?", blocks(), "", "count(all(red, cube))",
+    messages = QueryPrompt().feedback_messages("How many cubes?", blocks(), (), "count(all(red, cube))",
                                                'The program does not match the question: it uses "red".')
     assert [m.role for m in messages[-2:]] == ["assistant", "user"]
     assert messages[-2].content == "P: count(all(red, cube))"

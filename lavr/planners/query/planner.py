@@ -33,7 +33,7 @@ from ..base import CANNOT_TELL, CallTools, Final, PlanOutcome, PlanRequest
 from ..react import ReactPlanner
 from .checks import Verdict, check, read_question
 from .grammar import build_grammar
-from .prompt import PREFILL, QueryPrompt
+from .prompt import PREFILL, EarlierTurn, QueryPrompt
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,10 @@ SCENE_TOOL, QUERY_TOOL = "scene_graph", "query"
 MAX_WRITES = 2  # the first program and one rewrite after what was wrong was fed back
 PROGRAM_MAX_TOKENS = 96  # programs are 5-60 tokens; a longer reply is a model gone astray
 UNSUPPORTED = "unsupported()"
-EARLIER_TURNS = 2  # a chat's previous questions the prompt shows, for "them", "the one on the left", "that one"
+# A chat's earlier questions the prompt shows (for "them", "the one on the left", "that one"): at least the last
+# EARLIER_TURNS, from a start that moves EARLIER_TURNS turns at a time, so that consecutive follow-ups share their
+# prompt up to the new question (llama.cpp then reads only that) except when the start moves.
+EARLIER_TURNS = 2
 
 
 class QueryPlanner:
@@ -102,7 +105,8 @@ class QueryPlanner:
     # Writing the program -----------------------------------------------------------------------------------
     def _write(self, request: PlanRequest, llm: LLMBackend, scene: Scene) -> PlanOutcome:
         question = request.question
-        turns = _turns(request.history)[-EARLIER_TURNS:]
+        turns = _turns(request.history)
+        turns = turns[window_start(len(turns)):]
         context = [q for q, _ in turns]
         reading = read_question(question, scene, context)
         if reading.asks_about_the_picture():
@@ -114,7 +118,7 @@ class QueryPlanner:
                                           thought="the question has words no program over these objects can use"))
         if reading.names_nothing():
             return self._run(request, scene, UNSUPPORTED, "the question names none of the objects")
-        earlier = "; ".join(f"{q} (answer: {a})" for q, a in turns)
+        earlier = [EarlierTurn(question=q, program=request.programs.get(q), answer=a) for q, a in turns]
         failures = self._failures(request.steps)
         without: frozenset[Reading] = frozenset()
         without_ops: frozenset[str] = frozenset()
@@ -197,6 +201,12 @@ class QueryPlanner:
                            force_answer=request.force_answer, history=request.history)
 
 
+def window_start(turns: int, size: int = EARLIER_TURNS) -> int:
+    """The first of ``turns`` earlier turns a prompt shows: between ``size`` and ``2 * size - 1`` of them (all when
+    fewer), the start moving by ``size`` at a time."""
+    return max(0, (turns - size) // size * size)
+
+
 def _verdict(program: str, question: str, scene: Scene, context: list[str]) -> Verdict | None:
     """The check of an earlier program (None: it did not even type)."""
     try:
@@ -213,7 +223,9 @@ def _turns(history: list[tuple[str, str]]) -> list[tuple[str, str]]:
     for q, a in history:
         if q.startswith("(") and q.endswith(")"):
             continue
-        turns.append((re.sub(r"\s*\[attached [^\]]*\]$", "", q), a.split(" (", 1)[0]))
+        question = re.sub(r"\s*\[attached [^\]]*\]$", "", q)
+        if question:  # not a message that only brought images
+            turns.append((question, a.split(" (", 1)[0]))
     return turns
 
 

@@ -1,6 +1,7 @@
 """The query planner's prompt: a static prefix (the language and fixed worked examples) that is byte-identical for
-every question, and a short per-question message (the question; which images there are when there are several;
-the previous question of a chat). The reply is prefilled with ``P:`` and the grammar writes the program.
+every question, and a short per-question message (the question; which images there are when there are several).
+A chat's follow-up comes after its earlier exchanges, rendered as they were. The reply is prefilled with ``P:``
+and the grammar writes the program.
 
 Keeping the prefix identical lets llama.cpp evaluate it once and reuse (or load) its KV state; per question the
 model newly reads only the question's message. The worked examples live in ``prompts.yaml`` with their scenes,
@@ -10,6 +11,7 @@ so a test can type, check and execute every one of them to its stated answer.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -56,6 +58,14 @@ def example_scene(images: dict[str, list[str]]) -> Scene:
             index += 1
     labels = {o.label for o in objects}
     return Scene(objects, list(images), known_labels=labels)
+
+
+class EarlierTurn(BaseModel):
+    """A chat's earlier question, the program that answered it (None: no program ran) and its short answer."""
+
+    question: str
+    program: str | None = None
+    answer: str = ""
 
 
 class WorkedExample(BaseModel):
@@ -107,16 +117,26 @@ class QueryPrompt:
     def prefix_messages(self) -> list[Message]:
         return [Message(role="system", content=self.prefix_text)]
 
-    def question_message(self, question: str, scene: Scene, earlier: str = "") -> Message:
-        """The only part that changes per question: which images there are, the previous question, the question."""
-        text = TEMPLATES.render("question", question=" ".join(question.split()), images=images_line(scene),
-                                earlier=" ".join(earlier.split()))
+    def question_message(self, question: str, scene: Scene | None = None) -> Message:
+        """The only part that changes per question: which images there are (when several), the question."""
+        text = TEMPLATES.render("question", question=" ".join(question.split()),
+                                images=images_line(scene) if scene is not None else "")
         return Message(role="user", content=text)
 
-    def messages(self, question: str, scene: Scene, earlier: str = "") -> list[Message]:
-        return [*self.prefix_messages(), self.question_message(question, scene, earlier)]
+    def earlier_messages(self, earlier: Sequence[EarlierTurn]) -> list[Message]:
+        """A chat's earlier questions as the exchanges they were: the question's message and the program the model
+        wrote (or, where none ran, the answer). The same bytes as that turn's own prompt and reply, so llama.cpp
+        finds the conversation so far in its KV state and reads only the new question."""
+        messages: list[Message] = []
+        for turn in earlier:
+            reply = f"{PREFILL} {turn.program}" if turn.program else f"A: {turn.answer}"
+            messages += [self.question_message(turn.question), Message(role="assistant", content=reply)]
+        return messages
 
-    def feedback_messages(self, question: str, scene: Scene, earlier: str, program: str,
+    def messages(self, question: str, scene: Scene, earlier: Sequence[EarlierTurn] = ()) -> list[Message]:
+        return [*self.prefix_messages(), *self.earlier_messages(earlier), self.question_message(question, scene)]
+
+    def feedback_messages(self, question: str, scene: Scene, earlier: Sequence[EarlierTurn], program: str,
                           problems: str) -> list[Message]:
         """The first attempt, what was wrong with it, and the question again."""
         return [*self.messages(question, scene, earlier), Message(role="assistant", content=f"{PREFILL} {program}"),
