@@ -45,12 +45,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2, the target machine's cores)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--photos", nargs="*", help="sample names (default: every packaged photo installed here)")
-    parser.add_argument("--omp-wait-policy", choices=["default", "passive"], default="default",
-                        help="passive: OpenMP threads sleep instead of spinning between ops (set before torch loads)")
+    parser.add_argument("--omp-wait-policy", choices=["default", "passive", "lavr"], default="default",
+                        help="passive: OpenMP threads sleep instead of spinning between ops; lavr: as lavr commands "
+                             "set it (passive with a short spin); set before torch loads")
     parser.add_argument("--json", type=Path, help="write every number here")
     args = parser.parse_args(argv)
     if args.omp_wait_policy == "passive":
         os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    elif args.omp_wait_policy == "lavr":
+        from lavr.cli import OPENMP_DEFAULTS
+
+        os.environ.update(OPENMP_DEFAULTS)
 
     import torch
     from PIL import Image
@@ -100,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     load_after = os.getloadavg()
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, OMP_WAIT_POLICY="
-          f"{os.environ.get('OMP_WAIT_POLICY', 'default')}, {os.cpu_count()} CPUs; load average "
+          f"{os.environ.get('OMP_WAIT_POLICY', 'default')}, "
+          f"GOMP_SPINCOUNT={os.environ.get('GOMP_SPINCOUNT', 'default')}, {os.cpu_count()} CPUs; load average "
           f"{load_before[0]:.1f} before, {load_after[0]:.1f} after; {len(photos)} photos, median of {args.repeats}")
     print()
     print("| model | wall ms/image median | mean | min | max | CPU ms/image median | first call (load + warm-up) |")

@@ -81,6 +81,16 @@ def test_unknown_words_and_things_no_expert_finds_cannot_be_fixed_by_writing_aga
     assert v.not_detectable == ["dogs"] and v.reason() == "the experts here cannot find dogs"
 
 
+def test_a_side_of_the_picture_is_a_known_phrase_that_a_half_accounts_for():
+    """"on the left of the picture" is read as one phrase (a region), not as unknown words nor as left_of."""
+    question = "How many cubes are on the left of the picture?"
+    reading = read_question(question, blocks())
+    assert reading.unknown_words() == [] and not reading.asks_about_the_picture()
+    assert check(question, check_program("count(all(cube, left_half))", blocks()), blocks()).ok
+    wrong = check(question, check_program("count(all(cube, left))", blocks()), blocks())
+    assert not wrong.ok and "on the left of the picture" in wrong.feedback()
+
+
 def test_picture_questions_and_questions_naming_nothing_are_told_apart():
     assert read_question("What color is the background?", blocks()).asks_about_the_picture()
     assert read_question("What is in this picture?", blocks()).names_nothing()

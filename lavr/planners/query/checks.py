@@ -95,7 +95,8 @@ class QuestionReading:
         return [p for p in self.phrases if _required(p, self)]
 
     def unknown_words(self) -> list[str]:
-        return [p.text for p in self.phrases if not lexicon().lookup(tuple(p.text.split()))]
+        """Phrases with no meaning at all (a phrase read as a whole, "on the left of the picture", has one)."""
+        return [p.text for p in self.phrases if not p.readings and not lexicon().lookup(tuple(p.text.split()))]
 
     def undetectable(self) -> list[str]:
         """Labels the question names that the experts of this scene cannot find ("dog" among drawn shapes)."""
