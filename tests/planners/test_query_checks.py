@@ -91,6 +91,19 @@ def test_a_side_of_the_picture_is_a_known_phrase_that_a_half_accounts_for():
     assert not wrong.ok and "on the left of the picture" in wrong.feedback()
 
 
+def test_a_phrase_left_out_comes_back_with_the_word_of_the_language_that_says_it():
+    """The model that could not say "on the right of the picture" or "tiny" is told the word: right_half, small
+    (the user's reason stays in the user's words); a phrase that is its own word gets no hint."""
+    right = check("How many cubes are on the right of the picture?",
+                  check_program("count(all(cube, right_of(all(thing))))", blocks()), blocks())
+    assert 'leaves out "on the right of the picture" (right_half)' in right.feedback()
+    assert "right_half" not in right.reason()
+    tiny = check("Is the tiny sphere purple?", check_program("is(the(sphere), purple)", blocks()), blocks())
+    assert 'leaves out "tiny" (small).' in tiny.feedback()
+    left = check("What color is the leftmost cube?", check_program("color(the(cube))", blocks()), blocks())
+    assert 'leaves out "leftmost".' in left.feedback()
+
+
 def test_picture_questions_and_questions_naming_nothing_are_told_apart():
     assert read_question("What color is the background?", blocks()).asks_about_the_picture()
     assert read_question("What is in this picture?", blocks()).names_nothing()

@@ -27,11 +27,22 @@ CONTENT = ("label", "value", "relation", "region", "extreme", "ordinal", "number
            "logic", "compare", "same", "key")
 
 
+# Readings whose word in the language a feedback names for a phrase left out (one word each: a region, a relation,
+# an extreme, a value); a rewrite that did not know how to say a phrase then has the word for it.
+HINTED = ("region", "relation", "extreme", "value")
+
+
+def _term(r: Reading) -> str:
+    return str(r.value[1] if r.kind == "value" else r.value)
+
+
 @dataclass
 class Verdict:
     """What a check found: phrases left out, names the question does not say, a wrong form, unknown words."""
 
     missing: list[str] = field(default_factory=list)
+    # for a phrase left out, the words of the language that say it ("on the right of the picture": right_half)
+    hints: dict[str, list[str]] = field(default_factory=dict)
     invented: list[str] = field(default_factory=list)
     misplaced: list[str] = field(default_factory=list)
     form: str | None = None
@@ -55,7 +66,8 @@ class Verdict:
         """The problems, as the model reads them before writing the program again."""
         parts = []
         if self.missing:
-            parts.append("it leaves out " + ", ".join(f'"{m}"' for m in self.missing))
+            parts.append("it leaves out " + ", ".join(
+                f'"{m}"' + (f" ({' or '.join(self.hints[m])})" if self.hints.get(m) else "") for m in self.missing))
         if self.invented:
             parts.append("it uses " + ", ".join(f'"{m}"' for m in self.invented) + ", which the question does not say")
         parts += self.misplaced
@@ -307,6 +319,9 @@ def check(question: str, typed: Typed, scene: Scene, *, context: list[str] = ())
             p = Phrase(p.text, p.start, p.end, p.of("key"))  # "Which shape is ...": the key, not the noun
         if not _covers(p, have, scene, typed, choice):
             verdict.missing.append(p.text)
+            terms = list(dict.fromkeys(_term(r) for r in p.readings if r.kind in HINTED))
+            if terms and terms != [p.text]:  # "leftmost" needs no hint
+                verdict.hints[p.text] = terms
     said = [r for p in [*q.phrases, *q.context] for r in p.readings]
     said += [r for p in [*q.phrases, *q.context] for r in lexicon().lookup(tuple(p.text.split()))]
     for t in typed.walk():
