@@ -4,6 +4,7 @@ variable (``settings_table``: the README's is generated from it)."""
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -258,9 +259,10 @@ class Settings(LlmSettings, LimitSettings, ExpertSettings, StorageSettings, Chat
         path = self.data_dir / name
         try:
             path.mkdir(parents=True, exist_ok=True)
-            probe = path / f".lavr-write-test-{os.getpid()}"
-            probe.touch()
-            probe.unlink()
+            # a file of its own (named per process before: two threads of one process, the LLM's warm-up and
+            # the question, removed each other's and one of them failed)
+            with tempfile.TemporaryFile(dir=path):
+                pass
         except OSError as exc:
             raise SettingsError(
                 f"LAVR_DATA_DIR={self.data_dir}: cannot use {path} ({exc.strerror or exc}); "

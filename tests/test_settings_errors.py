@@ -98,3 +98,27 @@ def test_trace_html_to_a_missing_folder_is_refused_before_any_work(data_env, cap
     assert "--trace-html" in err and "does not exist" in err
     assert main(["ask", "sample:bus", "How many?", "--trace-html", str(data_env)]) == 2
     assert "is a folder" in _one_error_line(capsys)
+
+
+def test_threads_of_one_process_can_check_the_data_folder_at_once(tmp_path):
+    """The LLM's warm-up thread and the question both check ``models``: each check writes a file of its own (one
+    name per process made one thread's check fail now and then with 'No such file or directory')."""
+    import threading
+
+    settings = Settings(data_dir=tmp_path)
+    errors: list[Exception] = []
+
+    def check_many() -> None:
+        for _ in range(300):
+            try:
+                settings.subdir("models")
+            except SettingsError as exc:  # pragma: no cover - the failure this test is about
+                errors.append(exc)
+
+    threads = [threading.Thread(target=check_many) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert list((tmp_path / "models").iterdir()) == []  # no probe left behind
