@@ -143,7 +143,8 @@ class Lexicon:
         for n, words in (data.get("ordinals") or {}).items():
             for word in words:
                 self._add(str(word), Reading("ordinal", int(n)))
-        for word in data.get("image_nouns") or []:
+        self.image_nouns = {str(w) for w in data.get("image_nouns") or []}
+        for word in self.image_nouns:
             self._add(word, Reading("image_noun"))
         for word in data.get("picture_words") or []:
             self._add(str(word), Reading("picture"))
@@ -189,7 +190,7 @@ class Lexicon:
                     out.append(Phrase(" ".join(words[i:i + n]), i, i + n, readings))
                     i += n
                     break
-        return sides_of_the_picture(out)
+        return pictures_as_subjects(sides_of_the_picture(out), self.image_nouns)
 
     def scene_labels(self, words: tuple[str, ...], scene: SceneWords) -> list[Reading]:
         """A label only the scene's experts have (no entry here: "frame"), named by its own word in either number."""
@@ -369,4 +370,17 @@ def sides_of_the_picture(phrases: list[Phrase]) -> list[Phrase]:
             continue
         out.append(phrase)
         i += 1
+    return out
+
+
+def pictures_as_subjects(phrases: list[Phrase], image_nouns: set[str]) -> list[Phrase]:
+    """A verb of having whose subject is a picture ("Does either image contain ...", "Do both photos include ...")
+    says only that something is in it, never the ``contains`` relation between objects."""
+    out: list[Phrase] = []
+    for i, phrase in enumerate(phrases):
+        before = phrases[i - 1].text.split()[-1] if i else ""
+        if before in image_nouns and phrase.readings and all(
+                r in (Reading("relation", "contains"), Reading("function")) for r in phrase.readings):
+            phrase = Phrase(phrase.text, phrase.start, phrase.end, [Reading("function")])
+        out.append(phrase)
     return out

@@ -128,6 +128,26 @@ def test_several_images_the_question_must_name_the_image_the_program_uses():
     assert other.ok, other.feedback()
 
 
+def test_either_image_is_every_image_and_a_picture_that_contains_is_no_relation():
+    """"Does either image contain a dog?" written or(img_0, img_1) or all_images passes: the union of every
+    image is all of them, and "image contain" says only that the dog is in it. Left out, the phrase comes back
+    with all_images; a union of some images only is still an "or" the question does not say."""
+    sc = two_photos()
+    question = "Does either image contain a dog?"
+    for program in ("exists(all(dog, or(img_0, img_1)))", "exists(all(dog, all_images))"):
+        verdict = check(question, check_program(program, sc), sc)
+        assert verdict.ok, (program, verdict.feedback())
+    relation = check("Does the bus contain a dog?", check_program("exists(all(dog))", sc), sc)
+    assert 'leaves out "contain"' in relation.feedback()  # between objects it is still the relation
+    left_out = check("Is there a dog in at least one of the images?", check_program("exists(all(dog, img_0))", sc), sc)
+    assert 'leaves out "at least one of the images" (all_images)' in left_out.feedback()
+    only_one = check("Is there a dog in only one of the images?",
+                     check_program("exists(all(dog, or(img_0, img_1)))", sc), sc)
+    assert 'leaves out "only one of the images"' in only_one.feedback()  # not "either": one and not the other
+    assert check("Counting both pictures, how many people are there?",
+                 check_program("count(all(people, all_images))", sc), sc).ok
+
+
 def test_a_follow_up_may_use_what_the_earlier_question_named():
     sc = two_photos()
     program = check_program("count(all(person, left_half))", sc)

@@ -204,3 +204,22 @@ def test_a_rewrite_cannot_use_again_what_the_question_does_not_say(settings, ima
     first, second = backend.requests[0]["grammar"], backend.requests[1]["grammar"]
     assert '"blue"' in first and '"blue"' not in second  # the question never says blue
     assert '"red"' in second and '"circle"' in second
+
+
+def test_a_set_that_names_no_kind_gets_the_one_noun_the_question_left_out(settings, image):
+    """"How many circles are red?" written count(all(red)): the one set without a noun gets "circle", the
+    repaired program passes the checks and runs, with no second call; with two such sets nothing is guessed."""
+    agent, backend = agent_for(settings, ["count(all(red))"])
+    ans = agent.ask(image, "How many circles are red?")
+    assert ans.answer == "2" and len(backend.requests) == 1
+    assert next(s for s in ans.steps if isinstance(s, ToolStep) and s.tool == "query").args["program"] == \
+        "count(all(circle, red))"
+    agent, backend = agent_for(settings, ["exists(all(red, left_of(all(blue))))"] * 2)
+    ans = agent.ask(image, "Is there a red circle left of a blue square?")
+    assert ans.answer.startswith("cannot tell") and len(backend.requests) == 2  # circle or square: which set?
+
+
+def test_a_rewrite_after_a_wrong_form_cannot_start_with_the_same_op(settings, image):
+    agent, backend = agent_for(settings, ["exists(all(square))", "color(the(square))"])
+    assert agent.ask(image, "What color is the square?").answer == "blue"
+    assert '"exists("' in backend.requests[0]["grammar"] and '"exists("' not in backend.requests[1]["grammar"]

@@ -28,11 +28,16 @@ CONTENT = ("label", "value", "relation", "region", "extreme", "ordinal", "number
 
 
 # Readings whose word in the language a feedback names for a phrase left out (one word each: a region, a relation,
-# an extreme, a value); a rewrite that did not know how to say a phrase then has the word for it.
-HINTED = ("region", "relation", "extreme", "value")
+# an extreme, a value, a label); a rewrite that did not know how to say a phrase then has the word for it.
+HINTED = ("region", "relation", "extreme", "value", "label")
+
+
+EVERY_IMAGE = Reading("image_picker", "every")
 
 
 def _term(r: Reading) -> str:
+    if r == EVERY_IMAGE:
+        return "all_images"
     return str(r.value[1] if r.kind == "value" else r.value)
 
 
@@ -319,7 +324,7 @@ def check(question: str, typed: Typed, scene: Scene, *, context: list[str] = ())
             p = Phrase(p.text, p.start, p.end, p.of("key"))  # "Which shape is ...": the key, not the noun
         if not _covers(p, have, scene, typed, choice):
             verdict.missing.append(p.text)
-            terms = list(dict.fromkeys(_term(r) for r in p.readings if r.kind in HINTED))
+            terms = list(dict.fromkeys(_term(r) for r in p.readings if r.kind in HINTED or r == EVERY_IMAGE))
             if terms and terms != [p.text]:  # "leftmost" needs no hint
                 verdict.hints[p.text] = terms
     said = [r for p in [*q.phrases, *q.context] for r in p.readings]
@@ -333,6 +338,8 @@ def check(question: str, typed: Typed, scene: Scene, *, context: list[str] = ())
     for t in typed.walk():
         if t.op is None:
             continue
+        if t.op.name == "or" and EVERY_IMAGE in said and _names_every_image(t, scene):
+            continue  # "in either image": or(img_0, img_1) is all_images
         for r in t.op.reads:
             invented = (r.kind in ("relation", "extreme", "compare", "same") and not _justified(r, said, scene)
                         and not _equivalent_said(r, said)) or \
@@ -366,7 +373,37 @@ def check(question: str, typed: Typed, scene: Scene, *, context: list[str] = ())
                         "image": "the question asks which image: the answer must be which, most or fewest",
                         "value": "the question asks what something is: the answer must be a value, e.g. "
                                  "color(the(...))"}[wanted]
+        if typed.op is not None and _answers_no_part_of(got, wanted):
+            verdict.not_said_ops.add(typed.op.name)  # a rewrite that starts the same way fails the same way
     return verdict
+
+
+def _answers_no_part_of(got: str, wanted: str) -> bool:
+    """Whether a program answering in form ``got`` can have no part in one answering in form ``wanted`` (a yes/no
+    op in a count; a count in "what is ..."; but a count may sit inside a yes/no comparison)."""
+    return (got in ("bool", "image") or got == "count" and wanted in ("value", "image")
+            or got == "value" and wanted in ("count", "image"))
+
+
+def _names_every_image(t: Typed, scene: Scene) -> bool:
+    """Whether ``or(...)`` is a union of bare image ids naming every image of the scene."""
+    return _image_union(t) == set(scene.images)
+
+
+def _image_union(t: Typed) -> set[str] | None:
+    """The images a union of bare image ids names (``or(img_0, or(img_1, img_2))``); None: not such a union."""
+    if t.op is None:
+        ids = {str(r.value) for r in t.readings if r.kind == "image_id"}
+        return ids if ids and len(ids) == len(t.readings) else None
+    if t.op.name != "or":
+        return None
+    named: set[str] = set()
+    for a in t.args:
+        part = _image_union(a)
+        if part is None:
+            return None
+        named |= part
+    return named
 
 
 def _head(t: Typed) -> str | None:

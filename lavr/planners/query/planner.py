@@ -34,6 +34,7 @@ from ..react import ReactPlanner
 from .checks import Verdict, check, read_question
 from .grammar import build_grammar
 from .prompt import PREFILL, EarlierTurn, QueryPrompt
+from .repair import with_missing_noun
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +145,11 @@ class QueryPlanner:
         if typed.type == "unsupported":
             return self._run(request, scene, UNSUPPORTED, "the objects cannot answer this", outcome)
         verdict = check(question, typed, scene, context=context)
+        if not verdict.ok and verdict.fixable:
+            repaired = with_missing_noun(typed, verdict, {p.text: p.readings for p in reading.phrases}, scene)
+            if repaired is not None and _passes(repaired, question, scene, context):
+                return self._run(request, scene, repaired, f"{question} (the program's set named no kind of thing: "
+                                 "the question's noun added)", outcome)
         if not verdict.ok:
             if not verdict.fixable:
                 outcome.move = Final(answer=f"{CANNOT_TELL}: {verdict.reason()}", verbatim=True)
@@ -227,6 +233,13 @@ def _turns(history: list[tuple[str, str]]) -> list[tuple[str, str]]:
         if question:  # not a message that only brought images
             turns.append((question, a.split(" (", 1)[0]))
     return turns
+
+
+def _passes(program: str, question: str, scene: Scene, context: list[str]) -> bool:
+    try:
+        return check(question, check_program(program, scene), scene, context=context).ok
+    except QueryError:
+        return False
 
 
 def _program_text(reply: str) -> str:

@@ -1,0 +1,41 @@
+"""The one repair lavr makes to a written program itself: a set that names no kind of thing gets the one noun the
+question says and the program left out ("How many people have fallen?" written ``count(all(fallen))``). Only where
+that place is the only one it can go; the repaired program is checked against the question like any other."""
+
+from __future__ import annotations
+
+from ...lexicon import Reading
+from ...tools.query import Scene
+from ...tools.query.executor import Typed
+from ...tools.query.program import Call, Node, Word, text
+from .checks import Verdict
+
+SET_OPS = ("all", "the")
+
+
+def with_missing_noun(typed: Typed, verdict: Verdict, phrases: dict[str, list[Reading]], scene: Scene) -> str | None:
+    """The program with the one left-out noun put in its one set without a noun; None where that is not so.
+
+    ``phrases``: the readings of the question's phrases, by their text (the verdict names phrases by text)."""
+    if verdict.invented or verdict.misplaced or verdict.form or len(verdict.missing) != 1:
+        return None
+    labels = {r.value for r in phrases.get(verdict.missing[0], []) if r.kind == "label"}
+    if len(labels) != 1 or any(r.kind not in ("label", "generic", "function")
+                               for r in phrases.get(verdict.missing[0], [])):
+        return None
+    label = str(next(iter(labels)))
+    if label not in scene.vocabulary.labels:
+        return None
+    headless = [t for t in typed.walk() if t.op is not None and t.op.name in SET_OPS
+                and not any(r.kind in ("label", "generic") for a in t.args if a.op is None for r in a.readings)]
+    if len(headless) != 1:
+        return None
+    return text(_insert(typed.node, headless[0].node, Word(label)))
+
+
+def _insert(node: Node, target: Node, word: Word) -> Node:
+    if node is target and isinstance(node, Call):
+        return Call(node.op, (word, *node.args))
+    if isinstance(node, Call):
+        return Call(node.op, tuple(_insert(a, target, word) for a in node.args))
+    return node
