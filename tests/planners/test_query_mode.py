@@ -87,6 +87,9 @@ def test_a_program_that_cannot_run_is_fed_back_with_what_is_allowed(settings, im
     agent, backend = agent_for(settings, ["count(the(circle))", COUNT_RED])
     ans = agent.ask(image, "How many red objects are there?")
     assert ans.answer == "2" and "a set of objects" in ans.steps[1].error
+    agent, backend = agent_for(settings, ["count(the(circle))", "count(all(red, red, red"])
+    ans = agent.ask(image, "How many red objects are there?")  # twice: the user reads why, in plain words
+    assert ans.answer.startswith("cannot tell: I could not write a program for the whole question that runs (")
 
 
 def test_a_word_no_expert_knows_is_cannot_tell_without_calling_the_llm(settings, image):

@@ -141,7 +141,8 @@ class QueryPlanner:
         try:
             typed = check_program(program, scene)
         except QueryError as exc:
-            return self._reject(outcome, f"The program cannot run: {exc}.", failures, str(exc))
+            return self._reject(outcome, f"The program cannot run: {exc}.", failures,
+                                f"I could not write a program for the whole question that runs ({exc})")
         if typed.type == "unsupported":
             return self._run(request, scene, UNSUPPORTED, "the objects cannot answer this", outcome)
         verdict = check(question, typed, scene, context=context)
