@@ -338,7 +338,7 @@ def check(question: str, typed: Typed, scene: Scene, *, context: list[str] = ())
     for t in typed.walk():
         if t.op is None:
             continue
-        if t.op.name == "or" and EVERY_IMAGE in said and _names_every_image(t, scene):
+        if t.op.name == "or" and EVERY_IMAGE in said and _image_union(t) == set(scene.images):
             continue  # "in either image": or(img_0, img_1) is all_images
         for r in t.op.reads:
             invented = (r.kind in ("relation", "extreme", "compare", "same") and not _justified(r, said, scene)
@@ -385,11 +385,6 @@ def _answers_no_part_of(got: str, wanted: str) -> bool:
             or got == "value" and wanted in ("count", "image"))
 
 
-def _names_every_image(t: Typed, scene: Scene) -> bool:
-    """Whether ``or(...)`` is a union of bare image ids naming every image of the scene."""
-    return _image_union(t) == set(scene.images)
-
-
 def _image_union(t: Typed) -> set[str] | None:
     """The images a union of bare image ids names (``or(img_0, or(img_1, img_2))``); None: not such a union."""
     if t.op is None:
@@ -406,7 +401,7 @@ def _image_union(t: Typed) -> set[str] | None:
     return named
 
 
-def _head(t: Typed) -> str | None:
+def head_label(t: Typed) -> str | None:
     """The label a set or object is of ("the red cube" -> cube, "all(things)" -> object); None: unknown."""
     if t.op is None:
         return None
@@ -416,7 +411,7 @@ def _head(t: Typed) -> str | None:
             return str(labels[0])
         return GENERIC if any(r.kind == "generic" for c in t.args if c.op is None for r in c.readings) else None
     if t.op.family in ("extreme", "ordinal") and t.args:
-        return _head(t.args[0])
+        return head_label(t.args[0])
     return None
 
 
@@ -447,7 +442,7 @@ def misplaced_relations(q: QuestionReading, typed: Typed) -> list[str]:
     for t in typed.walk():
         if t.op is None or t.op.family != "relation" or t.op.name not in said:
             continue
-        head = _head(t.args[0])
+        head = head_label(t.args[0])
         nouns = said[t.op.name]
         if head is not None and head not in nouns and nouns != {GENERIC}:
             wanted = " or ".join(sorted(n for n in nouns if n != GENERIC))

@@ -8,9 +8,7 @@ from ...lexicon import Reading
 from ...tools.query import Scene
 from ...tools.query.executor import Typed
 from ...tools.query.program import Call, Node, Word, text
-from .checks import Verdict
-
-SET_OPS = ("all", "the")
+from .checks import Verdict, head_label
 
 
 def with_missing_noun(typed: Typed, verdict: Verdict, phrases: dict[str, list[Reading]], scene: Scene) -> str | None:
@@ -26,8 +24,7 @@ def with_missing_noun(typed: Typed, verdict: Verdict, phrases: dict[str, list[Re
     label = str(next(iter(labels)))
     if label not in scene.vocabulary.labels:
         return None
-    headless = [t for t in typed.walk() if t.op is not None and t.op.name in SET_OPS
-                and not any(r.kind in ("label", "generic") for a in t.args if a.op is None for r in a.readings)]
+    headless = [t for t in typed.walk() if t.op is not None and t.op.family == "set" and head_label(t) is None]
     if len(headless) != 1:
         return None
     return text(_insert(typed.node, headless[0].node, Word(label)))
