@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import importlib.resources
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -190,7 +190,8 @@ class Lexicon:
                     out.append(Phrase(" ".join(words[i:i + n]), i, i + n, readings))
                     i += n
                     break
-        return pictures_as_subjects(sides_of_the_picture(out), self.image_nouns)
+        out = pictures_as_subjects(sides_of_the_picture(out), self.image_nouns)
+        return numbers_of_pictures(numbers_compared(out, self.lookup))
 
     def scene_labels(self, words: tuple[str, ...], scene: SceneWords) -> list[Reading]:
         """A label only the scene's experts have (no entry here: "frame"), named by its own word in either number."""
@@ -321,13 +322,23 @@ def _merge(into: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
     return into
 
 
+class _WordLoader(yaml.SafeLoader):
+    """YAML with words as words: "no", "on", "off", "yes" stay strings (YAML 1.1 reads them as booleans, and
+    "no" became False); numbers stay numbers (the keys of ``numbers`` and ``ordinals``)."""
+
+
+_WordLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+
 def load_data(files: Iterable[str] = DATA_FILES) -> dict[str, Any]:
     data: dict[str, Any] = {}
     root = importlib.resources.files(__package__)
     for name in files:
         resource = root / name
         if resource.is_file():
-            _merge(data, yaml.safe_load(resource.read_text(encoding="utf-8")) or {})
+            _merge(data, yaml.load(resource.read_text(encoding="utf-8"), Loader=_WordLoader) or {})  # noqa: S506
     return data
 
 
@@ -382,5 +393,42 @@ def pictures_as_subjects(phrases: list[Phrase], image_nouns: set[str]) -> list[P
         if before in image_nouns and phrase.readings and all(
                 r in (Reading("relation", "contains"), Reading("function")) for r in phrase.readings):
             phrase = Phrase(phrase.text, phrase.start, phrase.end, [Reading("function")])
+        out.append(phrase)
+    return out
+
+
+# A comparative of size that compares two counts: its comparison.
+COMPARATIVE_SIZES = {"small": "fewer", "large": "more"}
+
+
+def numbers_compared(phrases: list[Phrase], lookup: Callable[[tuple[str, ...]], list[Reading]]) -> list[Phrase]:
+    """"Is the number of cubes smaller than the number of spheres?", "... bigger than 3?": a comparative of size
+    ("smaller", "bigger") followed by "than" and a number or a count compares numbers, not sizes (read in the
+    lexicon, whatever the scene's attributes); "bigger than the ball" stays a size."""
+    out: list[Phrase] = []
+    for i, phrase in enumerate(phrases):
+        sizes = [r.value[1] for r in lookup(tuple(phrase.text.split()))
+                 if r.kind == "value" and r.value[0] == "size" and r.value[1] in COMPARATIVE_SIZES]
+        after = [p for p in phrases[i + 1:i + 4] if p.text not in ("the", "a")]
+        if sizes and phrase.text.endswith("er") and len(after) > 1 and after[0].text == "than" and any(
+                r == Reading("form", "count") or r.kind == "number" for r in after[1].readings):
+            phrase = Phrase(phrase.text, phrase.start, phrase.end, [Reading("compare", COMPARATIVE_SIZES[sizes[0]])])
+        out.append(phrase)
+    return out
+
+
+PICTURES_DETERMINERS = frozenset({"all", "the", "these", "those", "both", "my", "our"})
+
+
+def numbers_of_pictures(phrases: list[Phrase]) -> list[Phrase]:
+    """"In all three images", "across the two pictures": a number after a determiner that counts the pictures
+    names every one of them, never a count of things ("Are there two pictures with cubes?" is not read so)."""
+    out: list[Phrase] = []
+    for i, phrase in enumerate(phrases):
+        following = phrases[i + 1] if i + 1 < len(phrases) else None
+        before = phrases[i - 1].text.split()[-1] if i else ""
+        if phrase.of("number") and following is not None and following.of("image_noun") \
+                and following.text.endswith("s") and before in PICTURES_DETERMINERS:
+            phrase = Phrase(phrase.text, phrase.start, phrase.end, [Reading("image_picker", "each")])
         out.append(phrase)
     return out

@@ -98,3 +98,42 @@ def test_a_lexicon_is_data_a_new_word_needs_no_code():
     assert lex.label_of("kettles") == "teapot"
     assert lex.values_of("bluegreen") == [("color", "teal")]
     assert lex.lookup(("kettle",)) == [Reading("label", "teapot")]
+
+
+def test_every_word_of_the_lexicon_files_is_read_as_written():
+    """YAML 1.1 reads no, on, off, yes as booleans: "no" was False and "on" True (so "Which picture has no cubes?"
+    had an unknown word, and "false" read as "not"). Every word stays the word it is."""
+    data = load_data()
+
+    def words(node):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                assert not isinstance(k, bool), k
+                yield from words(v)
+        elif isinstance(node, list):
+            for v in node:
+                yield from words(v) if isinstance(v, (dict, list)) else [v]
+
+    found = list(words(data))
+    assert found and all(isinstance(w, str) for w in found), [w for w in found if not isinstance(w, str)]
+    lex = lexicon()
+    assert Reading("number", 0) in lex.lookup(("no",)) and Reading("logic", "not") in lex.lookup(("no",))
+    assert lex.lookup(("on",)) == [Reading("function")] and lex.lookup(("false",)) == []
+    assert lex.number_words()["no"] == 0
+
+
+def test_a_comparative_of_size_after_a_count_compares_the_numbers():
+    assert dict(readings("Is the number of cubes smaller than the number of spheres?"))["smaller"] == ["compare:fewer"]
+    assert dict(readings("Is the number of cubes bigger than 3?"))["bigger"] == ["compare:more"]
+    for sizes in ("Is the cube smaller than the sphere?", "How many things are smaller than the ball?"):
+        assert dict(readings(sizes))["smaller"] == ["size=small"]  # sizes compared, not numbers
+    assert dict(readings("How big is the cube, small or large?"))["how big"] == ["key:size"]
+    assert "same" not in str(readings("Is there a cube and also a ball?"))
+
+
+def test_a_number_that_counts_the_pictures_names_every_picture():
+    for text, number in [("How many objects are there in all three images?", "three"),
+                         ("How many cubes are in the two photos?", "two")]:
+        assert dict(readings(text))[number] == ["image_picker:each"], text
+    assert "number:3" in dict(readings("Are there three pictures with cubes?"))["three"]  # no determiner
+    assert "number:3" in dict(readings("Are there three cubes in the images?"))["three"]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from gbnf_match import derives
 from query_scenes import blocks, two_photos
 
-from lavr.planners.query.checks import check, read_question
+from lavr.planners.query.checks import bounds, check, read_question
+from lavr.planners.query.grammar import build_grammar
 from lavr.tools.query import check_program
 
 WHOLE = [  # question, a program that answers it
@@ -36,6 +38,9 @@ WHOLE = [  # question, a program that answers it
     ("There is a rubber cylinder behind the small cyan cube; is it large?",
      "is(the(rubber, cylinder, behind(the(small, cyan, cube))), large)"),
     ("There is a tiny ball; what is it made of?", "material(the(tiny, ball))"),
+    ("How big is the purple cylinder, small or large?", "size(the(purple, cylinder))"),
+    ("Is the number of cubes smaller than the number of spheres?", "fewer(count(all(cube)), count(all(sphere)))"),
+    ("Is there a red cube and also a large sphere?", "and(exists(all(red, cube)), exists(all(large, sphere)))"),
 ]
 
 NOT_WHOLE = [  # question, a program that answers another question, what the check says
@@ -56,6 +61,8 @@ NOT_WHOLE = [  # question, a program that answers another question, what the che
      ['"left of" is said of the cylinder, not of the sphere', '"behind" is said of the sphere']),
     ("There is a rubber cylinder behind the small cyan cube; is it large?",
      "exists(all(rubber, cylinder, behind(the(small, cyan, cube))))", ["large"]),
+    # "smaller than" compares sizes here (no count before it): not a comparison of numbers
+    ("Is the cube smaller than the sphere?", "fewer(count(all(cube)), count(all(sphere)))", ['"smaller"', "fewer"]),
 ]
 
 
@@ -72,6 +79,35 @@ def test_a_program_for_another_question_is_caught_and_the_feedback_names_the_wor
     for words in said:
         assert words in verdict.feedback(), verdict.feedback()
     assert verdict.reason().startswith("I could not write a program for the whole question")
+
+
+def bounded_grammar(question: str, scene=None, context=()) -> str:
+    scene = scene or blocks()
+    return build_grammar(scene.vocabulary, scene.images, bounds=bounds(question, scene, list(context))).gbnf
+
+
+@pytest.mark.parametrize("question, program", WHOLE, ids=[q for q, _ in WHOLE])
+def test_the_grammar_bounded_by_the_check_still_writes_every_program_the_check_accepts(question, program):
+    assert derives(bounded_grammar(question), " " + program)
+
+
+# programs the check rejects for what they add or for their form: the bounded grammar cannot write them at all
+ADDED = [("How many cubes are there?", "count(all(red, cube))"),
+         ("How many cubes are left of the sphere?", "count(all(cube, right_of(the(sphere))))"),
+         ("How many spheres are there?", "exists(all(sphere))"),
+         ("Is the purple cylinder small or large?", "size(the(purple, cylinder, small))"),
+         ("Which shape is the thing closest to the camera?", "color(frontmost(all(shape)))"),
+         ("What is the color of the large cube?", "color(largest(all(cube)))"),
+         ("Is the small cube left of the sphere?", "exists(all(cube, left_of(the(sphere)), same_size(the(cube))))")]
+
+
+@pytest.mark.parametrize("question, program", ADDED, ids=[f"{q} {p}" for q, p in ADDED])
+def test_what_the_check_rejects_for_what_it_adds_the_bounded_grammar_cannot_write(question, program):
+    assert not check(question, check_program(program, blocks()), blocks()).ok
+    grammar = bounded_grammar(question)
+    assert not derives(grammar, " " + program)
+    unbounded = build_grammar(blocks().vocabulary, blocks().images).gbnf
+    assert derives(unbounded, " " + program)  # the scene alone allows it
 
 
 def test_unknown_words_and_things_no_expert_finds_cannot_be_fixed_by_writing_again():
@@ -154,3 +190,69 @@ def test_a_follow_up_may_use_what_the_earlier_question_named():
     assert not check("And how many of them are on the left half?", program, sc).ok  # "person" from nowhere
     assert check("And how many of them are on the left half?", program, sc,
                  context=["How many people are in this photo?"]).ok
+
+
+SEVERAL = [  # question, earlier questions of a chat, a program the check accepts (two images, or a follow-up)
+    ("How many people are in the first picture?", (), "count(all(people, img_0))"),
+    ("Which image has more people?", (), "which_more(all(people))"),
+    ("Is there a dog in the other photo?", (), "exists(all(dog, img_0))"),
+    ("Does either image contain a dog?", (), "exists(all(dog, or(img_0, img_1)))"),
+    ("Does either image contain a dog?", (), "exists(all(dog, all_images))"),
+    ("Counting both pictures, how many people are there?", (), "count(all(people, all_images))"),
+    ("And how many of them are on the left half?", ("How many people are in this photo?",),
+     "count(all(person, left_half))"),
+]
+
+
+@pytest.mark.parametrize("question, context, program", SEVERAL, ids=[f"{q} {p}" for q, _, p in SEVERAL])
+def test_several_images_and_follow_ups_the_bounded_grammar_still_writes_what_the_check_accepts(
+        question, context, program):
+    sc = two_photos()
+    assert check(question, check_program(program, sc), sc, context=list(context)).ok
+    assert derives(bounded_grammar(question, sc, context), " " + program)
+
+
+def test_images_compared_in_the_other_order_than_the_question_are_sent_back():
+    sc = two_photos()
+    question = "Does the first picture have more people than the second?"
+    right = "more(count(all(people, img_0)), count(all(people, img_1)))"
+    assert check(question, check_program(right, sc), sc).ok
+    swapped = check(question, check_program("more(count(all(people, img_1)), count(all(people, img_0)))", sc), sc)
+    assert not swapped.ok and "in the question img_0 (first image) comes first" in swapped.feedback()
+    later_first = "Are there fewer people in the second image than in the first?"
+    assert check(later_first, check_program("fewer(count(all(people, img_1)), count(all(people, img_0)))", sc), sc).ok
+
+
+def test_both_images_in_a_yes_no_question_asks_each_image_and_in_a_count_adds_them_up():
+    """"Is there a dog in both images?" written exists(all(dog, all_images)) answered "is there a dog in either"
+    (seen: a confident "yes"); it must ask each image by name. A count over both images adds them up."""
+    sc = two_photos()
+    question = "Is there a dog in both images?"
+    as_one = check(question, check_program("exists(all(dog, all_images))", sc), sc)
+    assert not as_one.ok and "img_0 and img_1, each by name" in as_one.feedback()
+    each = "and(exists(all(dog, img_0)), exists(all(dog, img_1)))"
+    assert check(question, check_program(each, sc), sc).ok
+    assert derives(bounded_grammar(question, sc), " " + each)
+    for total in ("How many people are there in both images?", "How many people are in all three images?"):
+        assert check(total, check_program("count(all(people, all_images))", sc), sc).ok, total
+    assert check("Is there a dog in either image?", check_program("exists(all(dog, all_images))", sc), sc).ok
+
+
+def test_no_before_a_noun_says_there_is_none_not_that_something_else_is_there():
+    sc = two_photos()
+    wrong = check("Which picture has no dogs?", check_program("which(all(not(dog)))", sc), sc)
+    assert not wrong.ok and 'leaves out "no"' in wrong.feedback()
+    for question, program in [("Are there no dogs?", "not(exists(all(dog)))"),
+                              ("Are there no dogs?", "equal(count(all(dog)), 0)"),
+                              ("How many things are not dogs?", "count(all(not(dog)))")]:
+        assert check(question, check_program(program, sc), sc).ok, (question, program)
+
+
+def test_a_relation_said_of_one_thing_written_of_another_with_the_same_noun_is_sent_back():
+    question = "Is the small object below the yellow object?"
+    swapped = check(question, check_program("exists(all(yellow, object, below(the(small, object))))", blocks()),
+                    blocks())
+    assert not swapped.ok and '"below" is said of the yellow one, not of the small one' in swapped.feedback()
+    assert check(question, check_program("exists(all(small, object, below(the(yellow, object))))", blocks()),
+                 blocks()).ok
+    assert check(question, check_program("is(the(small, object), below(the(yellow, object)))", blocks()), blocks()).ok

@@ -53,7 +53,12 @@ def test_one_llm_call_writes_the_program_and_the_tools_compute_the_answer(settin
     assert ans.usage.llm_calls == 1 and len(backend.requests) == 1  # no second call to compose the answer
     request = backend.requests[0]
     assert request["prefill"] == "P:" and request["grammar"].startswith('root ::= " " answer')
-    assert '"circle"' in request["grammar"] and '"red"' in request["grammar"]  # the scene's words
+    grammar = request["grammar"]
+    assert '"red"' in grammar and '"objects"' in grammar  # the scene's words the question says
+    # what the check would reject in any program is left out: a label, a value and an op it does not say, and an
+    # answer of another form ("how many" is answered with count(...))
+    assert '"circle"' not in grammar and '"blue"' not in grammar and '"left_of("' not in grammar
+    assert grammar.splitlines()[1] == 'answer ::= number | "unsupported()"'
     assert request["messages"][0].content == QueryPrompt().prefix_text  # the static prefix, byte for byte
     assert request["messages"][1].content == "Q: How many red objects are there?"
 
@@ -201,12 +206,15 @@ def test_an_answer_computed_by_the_query_tool_is_never_reworded(settings, image,
     assert ans.answer == expected  # ... is the answer, whole (short_answer is for free LLM text only)
 
 
-def test_a_rewrite_cannot_use_again_what_the_question_does_not_say(settings, image):
+def test_no_grammar_offers_what_the_question_does_not_say_and_a_reply_outside_it_is_sent_back(settings, image):
+    """A backend that ignores the grammar (as a remote one may) wrote "blue": the check sends it back, saying so;
+    neither grammar offered it."""
     agent, backend = agent_for(settings, ["count(all(blue, objects))", COUNT_RED])
     assert agent.ask(image, "How many red objects are there?").answer == "2"
     first, second = backend.requests[0]["grammar"], backend.requests[1]["grammar"]
-    assert '"blue"' in first and '"blue"' not in second  # the question never says blue
-    assert '"red"' in second and '"circle"' in second
+    assert '"blue"' not in first and '"blue"' not in second  # the question never says blue
+    assert '"red"' in second and '"objects"' in second
+    assert 'it uses "blue"' in backend.requests[1]["messages"][-1].content
 
 
 def test_a_set_that_names_no_kind_gets_the_one_noun_the_question_left_out(settings, image):

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 
 from ...lexicon import GENERIC, Phrase, Reading, lexicon, tokens
 from ...tools.query.executor import Typed
+from ...tools.query.ops import Op
 from ...tools.query.program import Number
-from ...tools.query.scene import Scene
+from ...tools.query.scene import REGIONS, Scene
 
 # Reading kinds a question's phrase must see in its program (when it has no optional reading that serves).
 CONTENT = ("label", "value", "relation", "region", "extreme", "ordinal", "number", "image_picker", "image_id",
@@ -33,10 +34,11 @@ HINTED = ("region", "relation", "extreme", "value", "label")
 
 
 EVERY_IMAGE = Reading("image_picker", "every")
+EACH_IMAGE = Reading("image_picker", "each")
 
 
 def _term(r: Reading) -> str:
-    if r == EVERY_IMAGE:
+    if r in (EVERY_IMAGE, EACH_IMAGE):
         return "all_images"
     return str(r.value[1] if r.kind == "value" else r.value)
 
@@ -157,10 +159,14 @@ class QuestionReading:
 
     def choices(self) -> list[Phrase]:
         """The phrases offered as answers in a choice question: "metal", "rubber" of "Is it metal or rubber?" (a
-        question that starts as a yes/no one; "How many things are green or purple?" is a union)."""
+        question that starts as a yes/no one) or of "How big is it, small or large?" (one that asks what, and ends
+        with the choice; "How many things are green or purple?" is a union)."""
         clause = self.asking_clause()
         first = clause[0].text.split()[0] if clause else ""
-        if Reading("form", "yes_no") not in lexicon().lookup((first,)):
+        ends_with_choice = not any(r in (Reading("form", "count"), Reading("form", "which_image"))
+                                   for p in self.phrases for r in p.readings) and \
+            len(self.phrases) > 2 and Reading("logic", "or") in self.phrases[-2].readings
+        if Reading("form", "yes_no") not in lexicon().lookup((first,)) and not ends_with_choice:
             return []
         for i, p in enumerate(self.phrases):
             if Reading("logic", "or") in p.readings and 0 < i < len(self.phrases) - 1:
@@ -251,8 +257,14 @@ def _root_form(typed: Typed) -> str:
     return {"number": "count", "bool": "bool", "value": "value", "image": "image"}.get(typed.type, typed.type)
 
 
-def _covers(q: Phrase, have: list[Reading], scene: Scene, typed: Typed, choice: bool) -> bool:
-    """Whether the program's readings account for one required phrase of the question."""
+def _covers(q: Phrase, have: list[Reading], scene: Scene, typed: Typed, choice: bool, each_apart: bool) -> bool:
+    """Whether the program's readings account for one required phrase of the question (``each_apart``: a yes/no
+    question, where "both images" means each image by name, not the images as one)."""
+    if Reading("number", 0) in q.readings and Reading("logic", "not") in q.readings:
+        # "Which picture has no cylinders?": none of them (a count of 0, a yes/no answer negated), never the things
+        # that are not cylinders (which(all(not(cylinder))) was the picture with anything else)
+        return Reading("number", 0) in have or any(t.op is not None and t.op.name == "not" and t.op.result == "bool"
+                                                   for t in typed.walk())
     for r in q.readings:
         if r in have:
             return True
@@ -280,7 +292,11 @@ def _covers(q: Phrase, have: list[Reading], scene: Scene, typed: Typed, choice: 
                 return True
             if r.value == "other" and images - {scene.focus}:
                 return True
-            if r.value == "every" and (len(images) > 1 or Reading("image_picker", "every") in have
+            if r == EACH_IMAGE and each_apart:  # "Is there a dog in both images?": asked of each image by name
+                if images == set(scene.images):
+                    return True
+                continue
+            if r.value in ("every", "each") and (len(images) > 1 or Reading("image_picker", "every") in have
                                        or typed.type == "image" or any(h == Reading("form", "which_image")
                                                                        for h in have)):
                 return True
@@ -303,7 +319,8 @@ def _justified(r: Reading, said: list[Reading], scene: Scene) -> bool:
             return True
         index = scene.images.index(r.value) if r.value in scene.images else -1
         return any(s.kind == "ordinal" and (s.value - 1 == index or s.value == -1 and index == len(scene.images) - 1)
-                   for s in said) or any(s.kind == "image_picker" and s.value in ("other", "every") for s in said)
+                   for s in said) or any(s.kind == "image_picker" and s.value in ("other", "every", "each")
+                                         for s in said)
     if r.kind == "image_picker":
         return any(s.kind in ("image_picker", "ordinal", "image_noun") for s in said) or len(scene.images) > 1
     if r.kind == "ordinal" and r.value == 1:
@@ -319,16 +336,21 @@ def check(question: str, typed: Typed, scene: Scene, *, context: list[str] = ())
         return verdict
     have = program_readings(typed)
     choice = q.offers_choice()
+    each_apart = q.form() == "bool"
     for p in q.content:
         if p.of("key") and p.of("generic") and _names_a_key(p, q):
             p = Phrase(p.text, p.start, p.end, p.of("key"))  # "Which shape is ...": the key, not the noun
-        if not _covers(p, have, scene, typed, choice):
+        if not _covers(p, have, scene, typed, choice, each_apart):
             verdict.missing.append(p.text)
-            terms = list(dict.fromkeys(_term(r) for r in p.readings if r.kind in HINTED or r == EVERY_IMAGE))
+            if EACH_IMAGE in p.readings and each_apart:
+                verdict.hints[p.text] = [" and ".join(scene.images) + ", each by name (and(...) of one answer per "
+                                         "image)"]
+                continue
+            terms = list(dict.fromkeys(_term(r) for r in p.readings if r.kind in HINTED or r == EVERY_IMAGE
+                                       or r == EACH_IMAGE))
             if terms and terms != [p.text]:  # "leftmost" needs no hint
                 verdict.hints[p.text] = terms
-    said = [r for p in [*q.phrases, *q.context] for r in p.readings]
-    said += [r for p in [*q.phrases, *q.context] for r in lexicon().lookup(tuple(p.text.split()))]
+    said = _said(q)
     for t in typed.walk():
         if t.op is None and not isinstance(t.node, Number):
             named = [r for r in t.readings if r.kind in ("label", "value", "region", "image_id")]
@@ -338,22 +360,16 @@ def check(question: str, typed: Typed, scene: Scene, *, context: list[str] = ())
     for t in typed.walk():
         if t.op is None:
             continue
-        if t.op.name == "or" and EVERY_IMAGE in said and _image_union(t) == set(scene.images):
+        if t.op.name == "or" and _images_as_one(q, said) and _image_union(t) == set(scene.images):
             continue  # "in either image": or(img_0, img_1) is all_images
         for r in t.op.reads:
-            invented = (r.kind in ("relation", "extreme", "compare", "same") and not _justified(r, said, scene)
-                        and not _equivalent_said(r, said)) or \
-                       (r.kind == "logic" and r.value in ("or", "not") and not _justified(r, said, scene)
-                        and not (r.value == "not" and Reading("same", "different") in said))
-            if invented:
+            if _op_reading_invented(r, said, scene):
                 verdict.invented.append(str(r.value).replace("_", " "))
                 verdict.not_said_ops.add(t.op.name)
     for r in program_readings(typed):
         if r.kind == "number" and not _justified(r, said, scene):
             verdict.invented.append(str(r.value))
-    asked = {str(r.value) for r in said if r.kind == "key"} | {"label"}
-    asked |= {"shape", "label"} if "shape" in asked or "label" in asked else set()
-    asked |= {k for p in q.choices() for r in p.readings if r.kind == "value" for k in [r.value[0]]}
+    asked = _asked_keys(q, said)
     for t in typed.walk():  # "Which shape is ...?" answered with a color: another question
         if t.op is not None and t.op.family == "query" and t.op.keys[0] not in asked:
             verdict.invented.append(t.op.keys[0])
@@ -364,10 +380,9 @@ def check(question: str, typed: Typed, scene: Scene, *, context: list[str] = ())
             verdict.invented.append(f"{t.words()} (one of the answers to choose from, not a condition)")
             verdict.not_said |= set(offered)
     verdict.invented = list(dict.fromkeys(verdict.invented))
-    verdict.misplaced = misplaced_relations(q, typed)
+    verdict.misplaced = misplaced_relations(q, typed) + misplaced_images(q, typed)
     wanted, got = q.form(), _root_form(typed)
-    if got != "unsupported" and wanted != got and not (wanted == "value" and got in ("count", "bool")
-                                                       and not _asks_value(q)):
+    if got != "unsupported" and got not in _accepted_forms(q):
         verdict.form = {"count": "the question asks how many: the answer must be count(...)",
                         "bool": "the question asks yes or no: the answer must be yes/no (exists, equal, more, ...)",
                         "image": "the question asks which image: the answer must be which, most or fewest",
@@ -376,6 +391,87 @@ def check(question: str, typed: Typed, scene: Scene, *, context: list[str] = ())
         if typed.op is not None and _answers_no_part_of(got, wanted):
             verdict.not_said_ops.add(typed.op.name)  # a rewrite that starts the same way fails the same way
     return verdict
+
+
+def _said(q: QuestionReading) -> list[Reading]:
+    """Every meaning the question (and the chat's earlier questions) says, each phrase also read as a whole."""
+    said = [r for p in [*q.phrases, *q.context] for r in p.readings]
+    return said + [r for p in [*q.phrases, *q.context] for r in lexicon().lookup(tuple(p.text.split()))]
+
+
+def _images_as_one(q: QuestionReading, said: list[Reading]) -> bool:
+    """Whether the question takes its images as one ("in either image", "in both images" of a count)."""
+    return EVERY_IMAGE in said or EACH_IMAGE in said and q.form() != "bool"
+
+
+def _op_reading_invented(r: Reading, said: list[Reading], scene: Scene) -> bool:
+    """Whether an op's reading (a relation, an extreme, a comparison, a "same", an "or", a "not") is one the
+    question does not say, in any of its words."""
+    if r.kind in ("relation", "extreme", "compare", "same"):
+        return not _justified(r, said, scene) and not _equivalent_said(r, said)
+    if r.kind == "logic" and r.value in ("or", "not"):
+        return not _justified(r, said, scene) and not (r.value == "not" and Reading("same", "different") in said)
+    return False
+
+
+def _asked_keys(q: QuestionReading, said: list[Reading]) -> set[str]:
+    """The attribute keys an answer may ask for: those the question names (and its choices' key), shape, label."""
+    asked = {str(r.value) for r in said if r.kind == "key"} | {"label"}
+    asked |= {"shape", "label"} if "shape" in asked or "label" in asked else set()
+    return asked | {k for p in q.choices() for r in p.readings if r.kind == "value" for k in [r.value[0]]}
+
+
+def _accepted_forms(q: QuestionReading) -> set[str]:
+    """The forms of answer the question accepts: its own, and for "what ..." that names no attribute also a count
+    or a yes/no (read as the question's own answer)."""
+    wanted = q.form()
+    return {wanted, "count", "bool"} if wanted == "value" and not _asks_value(q) else {wanted}
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """What the check rejects in every program for one question, known before a program is written: meanings the
+    question does not say, the answers a choice question offers (never conditions), ops that say what it does not,
+    and the forms of answer it does not ask for. The grammar leaves these out, so the model's first program is
+    never one the check must send back for them; the program the question means uses none of them, so leaving
+    them out cannot exclude it."""
+
+    not_said: frozenset[Reading]  # labels, values, parts of the picture and images the question does not say
+    offered: frozenset[Reading]
+    asked_keys: frozenset[str]
+    forms: frozenset[str]
+    said: tuple[Reading, ...]
+    every_image: bool
+    scene: Scene
+
+    def allows_word(self, readings: list[Reading]) -> bool:
+        """A condition word, by its label, value, region and image readings in the scene (none: a generic noun)."""
+        if any(r in self.offered for r in readings):
+            return False
+        return not readings or not all(r in self.not_said for r in readings)
+
+    def allows_op(self, op: Op) -> bool:
+        if op.family == "query":
+            return op.keys[0] in self.asked_keys
+        if op.name == "or" and self.every_image:
+            return True  # "in either image": or(img_0, img_1)
+        return not any(_op_reading_invented(r, list(self.said), self.scene) for r in op.reads)
+
+
+def bounds(question: str, scene: Scene, context: list[str] = ()) -> Bounds:  # type: ignore[assignment]
+    """The ``Bounds`` of a question over a scene (and a chat's earlier questions, ``context``)."""
+    q = read_question(question, scene, context)
+    said = _said(q)
+    vocabulary = scene.vocabulary
+    candidates = [Reading("label", label) for label in vocabulary.labels]
+    candidates += [Reading("value", (key, value)) for key, values in vocabulary.attributes.items()
+                   for value in values]
+    candidates += [Reading("region", region) for region in REGIONS]
+    candidates += [Reading("image_id", image) for image in scene.images] if len(scene.images) > 1 else []
+    return Bounds(not_said=frozenset(r for r in candidates if not _justified(r, said, scene)),
+                  offered=frozenset(r for p in q.choices() for r in p.readings),
+                  asked_keys=frozenset(_asked_keys(q, said)), forms=frozenset(_accepted_forms(q)),
+                  said=tuple(said), every_image=_images_as_one(q, said), scene=scene)
 
 
 def _answers_no_part_of(got: str, wanted: str) -> bool:
@@ -429,26 +525,86 @@ def _noun_after(q: QuestionReading, i: int) -> str | None:
     return None
 
 
+def _values_after(q: QuestionReading, i: int) -> frozenset[tuple[str, str]]:
+    """The values of the noun phrase a relation phrase at ``i`` points to ("below the yellow object" -> yellow),
+    up to its noun."""
+    values: set[tuple[str, str]] = set()
+    for p in q.phrases[i + 1:]:
+        if p.of("relation") or p.of("label") or p.of("generic") and not p.of("value"):
+            break
+        values |= {r.value for r in p.of("value")}
+    return frozenset(values)
+
+
+def _set_values(t: Typed) -> set[tuple[str, str]]:
+    """The values a set or object names in its own conditions (``the(small, object)`` -> small)."""
+    if t.op is None:
+        return set()
+    if t.op.family == "set":
+        return {r.value for c in t.args if c.op is None for r in c.readings if r.kind == "value"}
+    if t.op.family in ("extreme", "ordinal") and t.args:
+        return _set_values(t.args[0])
+    return set()
+
+
 def misplaced_relations(q: QuestionReading, typed: Typed) -> list[str]:
     """Relations whose object is not the one the question gives them: "the cubes behind the sphere that is left
-    of the cylinder" written with left_of(the sphere) and behind(the cylinder) (seen)."""
-    said: dict[str, set[str]] = {}
+    of the cylinder" written with left_of(the sphere) and behind(the cylinder) (seen); "Is the small object below
+    the yellow object?" written with below(the small object) (seen: nouns alike, told apart by their values)."""
+    said: dict[str, list[tuple[str, frozenset[tuple[str, str]]]]] = {}
     for i, p in enumerate(q.phrases):
         for r in p.of("relation"):
             noun = _noun_after(q, i)
             if noun is not None:
-                said.setdefault(str(r.value), set()).add(noun)
+                said.setdefault(str(r.value), []).append((noun, _values_after(q, i)))
     out = []
     for t in typed.walk():
         if t.op is None or t.op.family != "relation" or t.op.name not in said:
             continue
-        head = head_label(t.args[0])
-        nouns = said[t.op.name]
+        head, values = head_label(t.args[0]), _set_values(t.args[0])
+        nouns = {noun for noun, _ in said[t.op.name]}
+        relation = t.op.name.replace("_", " ")
         if head is not None and head not in nouns and nouns != {GENERIC}:
             wanted = " or ".join(sorted(n for n in nouns if n != GENERIC))
-            out.append(f'in the question "{t.op.name.replace("_", " ")}" is said of the {wanted}, '
+            out.append(f'in the question "{relation}" is said of the {wanted}, '
                        f'not of the {head if head != GENERIC else "thing"}')
+        elif values and all(said_values and not said_values & values for _, said_values in said[t.op.name]):
+            wanted = " or ".join(sorted(" ".join(v for _, v in sorted(sv)) for _, sv in said[t.op.name]))
+            out.append(f'in the question "{relation}" is said of the {wanted} one, '
+                       f'not of the {" ".join(v for _, v in sorted(values))} one')
     return list(dict.fromkeys(out))
+
+
+def misplaced_images(q: QuestionReading, typed: Typed) -> list[str]:
+    """Images compared in the other order than the question's: "Does the second picture have more cubes than the
+    third?" written more(count(... img_2), count(... img_1)) (seen; "more" is not symmetric)."""
+    images = q.scene.images
+    if len(images) < 2:
+        return []
+    named: list[str] = []  # the images the question's ordinals name, in its order
+    for i, p in enumerate(q.phrases):
+        nouns = [x.text.split()[0] in lexicon().image_nouns for x in q.phrases[i + 1:i + 3]]
+        if p.of("ordinal") and (any(nouns) or i == len(q.phrases) - 1):  # "the first picture have": a noun
+            n = p.of("ordinal")[0].value
+            index = n - 1 if n > 0 else len(images) - 1
+            if 0 <= index < len(images):
+                named.append(images[index])
+    out = []
+    for t in typed.walk():
+        if t.op is None or t.op.family != "compare" or len(t.args) != 2:
+            continue
+        ids = [{str(r.value) for a in arg.walk() for r in a.readings if r.kind == "image_id"} for arg in t.args]
+        if all(len(i) == 1 for i in ids) and ids[0] != ids[1] and all(i <= set(named) for i in ids):
+            first, second = next(iter(ids[0])), next(iter(ids[1]))
+            if named.index(first) > named.index(second):
+                out.append(f"in the question {second} ({_ordinal_word(images.index(second))} image) comes first: "
+                           f"{t.op.name}(... {second} ..., ... {first} ...)")
+    return out
+
+
+def _ordinal_word(index: int) -> str:
+    return next((w for n, ws in lexicon().section("ordinals").items() if int(n) == index + 1 for w in ws[:1]),
+                str(index + 1))
 
 
 def _asks_value(q: QuestionReading) -> bool:
@@ -467,4 +623,4 @@ def _equivalent_said(r: Reading, said: list[Reading]) -> bool:
     return False
 
 
-__all__ = ["QuestionReading", "Verdict", "check", "program_readings", "read_question"]
+__all__ = ["Bounds", "QuestionReading", "Verdict", "bounds", "check", "program_readings", "read_question"]

@@ -3,8 +3,9 @@ vocabulary and the lexicon's words for it.
 
 Bounded by what the scene's experts can name and the words that name it (every label's singular, plural and
 synonyms, every value's synonyms: "big", "tiny", "shiny", "matte", "ball" are legal and mean what the lexicon
-says), never narrowed by the question's wording: a phrasing no table foresaw must not force the model down a
-wrong path. What the question does say is checked after generation (``checks.py``).
+says), and by what the check of the question (``checks.py``) rejects in every program: a word, op or form of answer
+it would send back. Never narrowed by word tables of its own: a phrasing no table foresaw must not force the model
+down a wrong path. Whether the program says the whole question is checked after generation.
 
 The prompt ends at ``P:`` and the grammar writes the space before the program: the worked examples read
 ``P: count(...)``, so the model's preferred first token is the space-prefixed one.
@@ -17,9 +18,10 @@ from dataclasses import dataclass
 
 from ...lexicon import LABEL_KEY, Reading, lexicon, tokens
 from ...lexicon.nouns import plural_candidates
-from ...tools.query.executor import ALL_IMAGES
+from ...tools.query.executor import ALL_IMAGES, word_readings
 from ...tools.query.ops import QUERY_KEYS, REGISTRY, Op
 from ...tools.query.scene import REGIONS, SceneVocabulary
+from .checks import Bounds
 
 # Parameter kinds -> grammar rules
 _PARAM_RULE = {"set": "set", "object": "object", "cond": "cond", "conds": "conds", "target": "target",
@@ -36,9 +38,10 @@ class Grammar:
 
 
 def scene_words(vocabulary: SceneVocabulary, images: list[str], *,
-                without: frozenset[Reading] = frozenset()) -> list[str]:
+                without: frozenset[Reading] = frozenset(), bounds: Bounds | None = None) -> list[str]:
     """Every condition word a program may write for this scene, as people write them; ``without``: words that
-    only mean one of these (what a rewrite must not use again)."""
+    only mean one of these (what a rewrite must not use again); ``bounds``: only words the question's check can
+    accept."""
     lex = lexicon()
     words: list[str] = []
     for label in vocabulary.labels:
@@ -56,6 +59,9 @@ def scene_words(vocabulary: SceneVocabulary, images: list[str], *,
         words += [*images, ALL_IMAGES]
     if without:
         words = [w for w in words if not _only_means(w, vocabulary, without)]
+    if bounds is not None:
+        words = [w for w in words if w == ALL_IMAGES or bounds.allows_word(
+            [r for r in word_readings(w, bounds.scene) if r.kind in ("label", "value", "region", "image_id")])]
     seen: dict[str, None] = {}
     for w in words:
         w = " ".join(w.lower().split())
@@ -104,7 +110,7 @@ def _call(name: str, params: tuple[str, ...], depth: int = MAX_DEPTH) -> str:
 
 
 def build_grammar(vocabulary: SceneVocabulary, images: list[str], *, without: frozenset[Reading] = frozenset(),
-                  without_ops: frozenset[str] = frozenset()) -> Grammar:
+                  without_ops: frozenset[str] = frozenset(), bounds: Bounds | None = None) -> Grammar:
     """The grammar of programs for a scene of ``images`` (ids in order) with ``vocabulary``.
 
     Sets, objects and conditions are written once per nesting depth (``MAX_DEPTH``): a condition's own sets
@@ -114,7 +120,11 @@ def build_grammar(vocabulary: SceneVocabulary, images: list[str], *, without: fr
     ``without`` and ``without_ops``: for a rewrite, the meanings and ops the first program used although the
     question says none of them (``checks.Verdict``). The program the question means never uses them, so
     leaving them out cannot exclude it; the model, which was seen writing "metal" for "not rubber" again after
-    being told, cannot."""
+    being told, cannot.
+
+    ``bounds``: what the check of this question rejects in any program (``checks.Bounds``): words and ops that say
+    what the question does not, the offered answers of a choice as conditions, answers of another form. Bounded
+    by the check itself, not by word tables: a program left out here is one that would never be answered."""
     keys = query_keys(vocabulary)
     same_keys = [k for k in keys if k != LABEL_KEY]
     for k in keys:  # make the per-key ops exist in the registry
@@ -127,6 +137,8 @@ def build_grammar(vocabulary: SceneVocabulary, images: list[str], *, without: fr
     for op in REGISTRY.all():
         if not _offered(op, keys, same_keys, several) or op.name in without_ops:
             continue
+        if bounds is not None and not bounds.allows_op(op):
+            continue
         if op.result in ("set", "object"):
             for d in range(MAX_DEPTH + 1):
                 rules[f"{op.result}{d}"].append(_call(op.name, op.params, d))
@@ -135,8 +147,10 @@ def build_grammar(vocabulary: SceneVocabulary, images: list[str], *, without: fr
                 rules[f"cond{d}"].append(_call(op.name, op.params, d - 1))
         else:
             rules["answer" if op.result == "unsupported" else op.result].append(_call(op.name, op.params))
-    rules["answer"] = [r for r in ["number", "bool", "value", "image" if several else ""] if r] + rules["answer"]
-    words = scene_words(vocabulary, images, without=without)
+    forms = {"number": "count", "bool": "bool", "value": "value", "image": "image"}
+    rules["answer"] = [r for r in ["number", "bool", "value", "image" if several else ""]
+                       if r and (bounds is None or forms[r] in bounds.forms)] + rules["answer"]
+    words = scene_words(vocabulary, images, without=without, bounds=bounds)
     lines = ['root ::= " " answer']
     for name, alternatives in rules.items():
         if name.startswith("cond"):

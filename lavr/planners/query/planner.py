@@ -8,7 +8,8 @@ The moves, read from the trace:
    does not know, or a thing no expert here can find, is answered "cannot tell", saying which word.
 3. Write the program: the static prefix (the language, fixed worked examples: byte-identical, so llama.cpp
    reuses or loads its KV state) plus one short message (the question; the images; the previous question of a
-   chat), the reply prefilled with ``P:`` under a grammar bounded by the scene's vocabulary and its words.
+   chat), the reply prefilled with ``P:`` under a grammar bounded by the scene's vocabulary and its words, and by
+   what step 4 rejects in any program for this question (words and ops it does not say, another form of answer).
 4. Check it against the whole question (``checks.py``): every content phrase accounted for, nothing added, the
    question's form. A program that does not type, or does not answer the whole question, is fed back once with
    what is wrong; a second failure is answered "cannot tell", naming what was not understood. Never an answer to
@@ -31,7 +32,7 @@ from ...tools.query import QueryError, Scene, check_program
 from ...trace import PlanStep, RetryStep, Step, ToolStep
 from ..base import CANNOT_TELL, CallTools, Final, PlanOutcome, PlanRequest
 from ..react import ReactPlanner
-from .checks import Verdict, check, read_question
+from .checks import Verdict, bounds, check, read_question
 from .grammar import build_grammar
 from .prompt import PREFILL, EarlierTurn, QueryPrompt
 from .repair import with_missing_noun
@@ -133,7 +134,8 @@ class QueryPlanner:
             messages = self.prompt.messages(question, scene, earlier)
             if llm.profile.can_prime_prefix:
                 llm.prime(self.prompt.prefix_messages())  # the prefix's KV state: kept, loaded from disk, or computed
-        grammar = build_grammar(scene.vocabulary, scene.images, without=without, without_ops=without_ops)
+        grammar = build_grammar(scene.vocabulary, scene.images, without=without, without_ops=without_ops,
+                                bounds=bounds(question, scene, context))
         reply = llm.generate(messages, grammar=grammar.gbnf, prefill=PREFILL, max_tokens=self.max_tokens,
                              repeat_penalty=1.0)
         outcome = PlanOutcome(move=None, raw_reply=reply.text, usage=reply.usage)
