@@ -65,7 +65,8 @@ def test_follow_ups_in_the_default_mode_answer_the_question_asked(settings):
     third = session.send("Is the one on the far right standing?")
     assert third.answer == "no"  # the rightmost has fallen
     assert [(m.role, m.content) for m in backend.requests[2]["messages"][len(follow_up):]] == [
-        ("assistant", "P: count(all(person, left_half))"), ("user", "Q: Is the one on the far right standing?")]
+        ("assistant", "P: count(all(person, left_half))"),
+        ("user", "Q: Is the one on the far right standing?\nTerms: far right = rightmost")]
     # a second photo: the planner sees both, by name and order, and compares them
     assert session.send("Which image has more people?", images=[blue]).answer == "first"
     assert backend.requests[3]["messages"][-1].content.startswith(

@@ -17,6 +17,7 @@ from lavr.planners.query.prompt import (
     example_scenes,
     images_line,
     load_worked_examples,
+    terms,
 )
 from lavr.tools.query import REGISTRY, check_program, execute
 
@@ -51,8 +52,23 @@ def test_the_prefix_is_byte_identical_and_only_the_question_message_changes():
     assert m2[-1].content == ("Images: img_0 (first, the other one), img_1 (second, this one)\n"
                               "Q: Which image has more people?")
     for example in EXAMPLES:
-        assert f"Q: {example.question}\n{PREFILL} {example.program}" in a.prefix_text
+        glossed = f"Terms: {terms(example.question)}\n" if terms(example.question) else ""
+        assert f"Q: {example.question}\n{glossed}{PREFILL} {example.program}" in a.prefix_text
     assert images_line(blocks()) == ""
+
+
+def test_phrases_that_say_an_op_in_other_words_come_with_the_language_s_word():
+    """"tiniest" is smallest(S), "closest to the bottom" bottommost(S): said next to the question (and the worked
+    examples), so the model need not guess; a phrase of two meanings ("over": above, or more than) gets none."""
+    assert terms("What shape is the tiniest object?") == "tiniest = smallest"
+    assert terms("Is the thing closest to the bottom to the left of the cube?") == \
+        "closest to the bottom = bottommost; to the left of = left_of"
+    assert terms("Is the number of cubes smaller than the number of balls?") == "smaller = fewer"
+    assert terms("Is the ball over the cube?") == "" and terms("Is the leftmost cube left of the ball?") == ""
+    message = QueryPrompt().messages("What shape is the tiniest object?", blocks())[-1].content
+    assert message == "Q: What shape is the tiniest object?\nTerms: tiniest = smallest"
+    assert ("Q: What color is the object on the far right?\nTerms: far right = rightmost\n"
+            "P: color(rightmost(all(object)))") in QueryPrompt().prefix_text
 
 
 def test_a_follow_up_continues_the_earlier_prompts_and_replies_byte_for_byte():

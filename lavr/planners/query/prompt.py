@@ -97,6 +97,28 @@ def images_line(scene: Scene) -> str:
     return ", ".join(parts)
 
 
+# Readings whose word in the language the prompt gives next to the question ("tiniest = smallest").
+GLOSSED = ("relation", "region", "extreme", "compare")
+CONTENT_KINDS = ("relation", "region", "extreme", "compare", "value", "label", "same", "logic", "number")
+
+
+def terms(question: str) -> str:
+    """The language's word for each phrase of the question that says a relation, a part of the picture, an extreme
+    or a comparison in other words: "tiniest = smallest; closest to the bottom = bottommost". Only phrases with that
+    one meaning ("over" is also "more than": none). Read from the question alone (no scene), so a chat's earlier
+    question renders the same bytes again."""
+    out: list[str] = []
+    for p in lexicon().read(question):
+        content = {(r.kind, str(r.value)) for r in p.readings if r.kind in CONTENT_KINDS}
+        if len(content) != 1:
+            continue
+        kind, name = content.pop()
+        line = f"{p.text} = {name}"
+        if kind in GLOSSED and name != "_".join(p.text.split()) and name not in p.text.split() and line not in out:
+            out.append(line)
+    return "; ".join(out)
+
+
 class QueryPrompt:
     """Builds the query planner's messages.
 
@@ -111,15 +133,17 @@ class QueryPrompt:
     def prefix_text(self) -> str:
         """The system text and the worked examples: the same bytes for every question."""
         parts = [TEMPLATES.render("system")]
-        parts += [TEMPLATES.render("example", question=ex.question, program=ex.program) for ex in self.examples]
+        parts += [TEMPLATES.render("example", question=ex.question, program=ex.program, terms=terms(ex.question))
+                  for ex in self.examples]
         return "\n\n".join(parts)
 
     def prefix_messages(self) -> list[Message]:
         return [Message(role="system", content=self.prefix_text)]
 
     def question_message(self, question: str, scene: Scene | None = None) -> Message:
-        """The only part that changes per question: which images there are (when several), the question."""
-        text = TEMPLATES.render("question", question=" ".join(question.split()),
+        """The only part that changes per question: which images there are (when several), the question, and the
+        language's words for its phrases that say a relation, a part of the picture or an extreme otherwise."""
+        text = TEMPLATES.render("question", question=" ".join(question.split()), terms=terms(question),
                                 images=images_line(scene) if scene is not None else "")
         return Message(role="user", content=text)
 
