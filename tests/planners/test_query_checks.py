@@ -256,3 +256,16 @@ def test_a_relation_said_of_one_thing_written_of_another_with_the_same_noun_is_s
     assert check(question, check_program("exists(all(small, object, below(the(yellow, object))))", blocks()),
                  blocks()).ok
     assert check(question, check_program("is(the(small, object), below(the(yellow, object)))", blocks()), blocks()).ok
+
+
+def test_a_word_that_names_no_kind_comes_once_a_set_and_never_inside_not_or_and():
+    """Seen under a bounded grammar: "the(things, and(something, and(something, ...", a loop until the tokens ran
+    out. Such words say nothing inside a condition or twice in one set; the grammar has no room for them there."""
+    grammar = bounded_grammar("What shape is the tiniest object?")
+    assert derives(grammar, " shape(smallest(all(object)))")
+    for loop in (" shape(the(things, and(something, something)))", " shape(the(ones, things))",
+                 " shape(smallest(all(object, not(thing))))"):
+        assert not derives(grammar, loop), loop
+    nothing_said = bounded_grammar("How many objects are there?")  # no label or value said: no condition words
+    assert derives(nothing_said, " count(all(objects))") and not derives(nothing_said, " count(all(red, objects))")
+    assert derives(bounded_grammar("How many metal things are not cubes?"), " count(all(metal, things, not(cubes)))")

@@ -14,6 +14,7 @@ The prompt ends at ``P:`` and the grammar writes the space before the program: t
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from ...lexicon import LABEL_KEY, Reading, lexicon, tokens
@@ -151,16 +152,43 @@ def build_grammar(vocabulary: SceneVocabulary, images: list[str], *, without: fr
     rules["answer"] = [r for r in ["number", "bool", "value", "image" if several else ""]
                        if r and (bounds is None or forms[r] in bounds.forms)] + rules["answer"]
     words = scene_words(vocabulary, images, without=without, bounds=bounds)
-    lines = ['root ::= " " answer']
-    for name, alternatives in rules.items():
-        if name.startswith("cond"):
-            alternatives = [*alternatives, "word"]
-        if alternatives:
-            lines.append(f"{name} ::= " + " | ".join(alternatives))
+    generic = [w for w in words if _is_generic(w)]
     for d in range(MAX_DEPTH + 1):
-        lines += [f'conds{d} ::= cond{d} (", " cond{d})*', f"target{d} ::= object{d} | set{d}"]
-    lines += ["numarg ::= number | int", 'int ::= [0-9] | [1-9] [0-9]', f"word ::= {_alt(words)}"]
+        rules[f"cond{d}"].append("cword")
+        rules[f"cc{d}"] = [f'cond{d} (", " cond{d})*']
+        # at most one word that names no kind ("thing", "ones"), never inside not/or/and: repeated or nested, such
+        # words were a model's loop until its tokens ran out (seen: "the(things, and(something, and(something, ...")
+        rules[f"conds{d}"] = ["gword", f'gword ", " cc{d}', f"cc{d}", f'cc{d} ", " gword',
+                              f'cc{d} ", " gword ", " cc{d}']
+        rules[f"target{d}"] = [f"object{d}", f"set{d}"]
+    rules["numarg"] = ["number", "int"]
+    rules["int"] = ["[0-9]", "[1-9] [0-9]"]
+    rules["gword"] = [_alt(generic)] if generic else []
+    rules["cword"] = [_alt([w for w in words if w not in generic])] if len(generic) < len(words) else []
+    lines = ['root ::= " " answer']
+    lines += [f"{name} ::= " + " | ".join(alternatives) for name, alternatives in _prune(rules).items()]
     return Grammar(gbnf="\n".join(lines) + "\n", words=tuple(words), keys=tuple(keys))
+
+
+def _is_generic(word: str) -> bool:
+    """A word that names no kind of thing and no property ("thing", "objects", "one")."""
+    kinds = {r.kind for r in lexicon().lookup(tuple(tokens(word)))}
+    return "generic" in kinds and not kinds & {"label", "value"}
+
+
+_LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"')
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _prune(rules: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Without the rules that derive nothing (no words of that kind here, every op of it left out) and the
+    alternatives that need one of them."""
+    while True:
+        empty = {name for name, alternatives in rules.items() if not alternatives}
+        if not empty:
+            return rules
+        rules = {name: [a for a in alternatives if not set(_NAME.findall(_LITERAL.sub("", a))) & empty]
+                 for name, alternatives in rules.items() if name not in empty}
 
 
 def _offered(op: Op, keys: list[str], same_keys: list[str], several: bool) -> bool:
