@@ -41,6 +41,8 @@ WHOLE = [  # question, a program that answers it
     ("How big is the purple cylinder, small or large?", "size(the(purple, cylinder))"),
     ("Is the number of cubes smaller than the number of spheres?", "fewer(count(all(cube)), count(all(sphere)))"),
     ("Is there a red cube and also a large sphere?", "and(exists(all(red, cube)), exists(all(large, sphere)))"),
+    ("Are there as many small shapes as large shapes?", "equal(count(all(small, shapes)), count(all(large, shapes)))"),
+    ("Is there an object with an identical shape as the red cube?", "exists(all(object, same_shape(the(red, cube))))"),
 ]
 
 NOT_WHOLE = [  # question, a program that answers another question, what the check says

@@ -213,15 +213,17 @@ def _required(p: Phrase, q: QuestionReading) -> bool:
 
 
 KEY_BEFORE = {"what", "which", "same", "the same", "its", "their", "his", "her", "what's"}
-KEY_AFTER = {"of", "as"}
+KEY_AFTER = {"of"}
 
 
 def _names_a_key(p: Phrase, q: QuestionReading) -> bool:
-    """"What shape is ...", "the same shape as", "the shape of": a word such as "shape" names the attribute."""
+    """"What shape is ...", "the same shape as", "the shape of", "an identical shape as": a word such as "shape"
+    names the attribute; in "as many small shapes as large shapes" it is the noun."""
     i = q.phrases.index(p)
     before = q.phrases[i - 1].text if i else ""
     after = q.phrases[i + 1].text if i + 1 < len(q.phrases) else ""
-    return before in KEY_BEFORE or after in KEY_AFTER
+    sameness = any(x.of("same") for x in q.phrases[:i])
+    return before in KEY_BEFORE or after in KEY_AFTER or after == "as" and sameness
 
 
 def _before_image_noun(p: Phrase, q: QuestionReading) -> bool:
