@@ -258,6 +258,10 @@ def test_a_relation_said_of_one_thing_written_of_another_with_the_same_noun_is_s
     assert check(question, check_program("exists(all(small, object, below(the(yellow, object))))", blocks()),
                  blocks()).ok
     assert check(question, check_program("is(the(small, object), below(the(yellow, object)))", blocks()), blocks()).ok
+    shapes = "Would you say the green shape is to the left of the yellow shape?"  # "shape" a noun, not the key
+    both = check(shapes, check_program("exists(all(shape, left_of(the(green, shape)), left_of(the(yellow, shape))))",
+                                       blocks()), blocks())
+    assert '"left of" is said of the yellow one, not of the green one' in both.feedback()
 
 
 def test_a_word_that_names_no_kind_comes_once_a_set_and_never_inside_not_or_and():

@@ -522,7 +522,7 @@ def _noun_after(q: QuestionReading, i: int) -> str | None:
         labels = [r.value for r in p.of("label")]
         if labels:
             return str(labels[0])
-        if p.of("generic") and not p.of("key"):
+        if p.of("generic") and not (p.of("key") and _names_a_key(p, q)):  # "left of the yellow shape": a noun
             return GENERIC
     return None
 
