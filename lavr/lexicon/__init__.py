@@ -191,7 +191,7 @@ class Lexicon:
                     i += n
                     break
         out = pictures_as_subjects(sides_of_the_picture(out), self.image_nouns)
-        return numbers_of_pictures(numbers_compared(out, self.lookup))
+        return numbers_of_pictures(numbers_compared(out, self.lookup), self.image_nouns)
 
     def scene_labels(self, words: tuple[str, ...], scene: SceneWords) -> list[Reading]:
         """A label only the scene's experts have (no entry here: "frame"), named by its own word in either number."""
@@ -420,15 +420,15 @@ def numbers_compared(phrases: list[Phrase], lookup: Callable[[tuple[str, ...]], 
 PICTURES_DETERMINERS = frozenset({"all", "the", "these", "those", "both", "my", "our"})
 
 
-def numbers_of_pictures(phrases: list[Phrase]) -> list[Phrase]:
+def numbers_of_pictures(phrases: list[Phrase], image_nouns: set[str]) -> list[Phrase]:
     """"In all three images", "across the two pictures": a number after a determiner that counts the pictures
     names every one of them, never a count of things ("Are there two pictures with cubes?" is not read so)."""
     out: list[Phrase] = []
     for i, phrase in enumerate(phrases):
         following = phrases[i + 1] if i + 1 < len(phrases) else None
         before = phrases[i - 1].text.split()[-1] if i else ""
-        if phrase.of("number") and following is not None and following.of("image_noun") \
-                and following.text.endswith("s") and before in PICTURES_DETERMINERS:
+        noun = following.text.split()[0] if following is not None else ""  # "images contain": one phrase
+        if phrase.of("number") and noun.endswith("s") and noun in image_nouns and before in PICTURES_DETERMINERS:
             phrase = Phrase(phrase.text, phrase.start, phrase.end, [Reading("image_picker", "each")])
         out.append(phrase)
     return out

@@ -275,3 +275,41 @@ def test_a_word_that_names_no_kind_comes_once_a_set_and_never_inside_not_or_and(
     nothing_said = bounded_grammar("How many objects are there?")  # no label or value said: no condition words
     assert derives(nothing_said, " count(all(objects))") and not derives(nothing_said, " count(all(red, objects))")
     assert derives(bounded_grammar("How many metal things are not cubes?"), " count(all(metal, things, not(cubes)))")
+
+
+def test_the_one_image_a_program_names_becomes_every_image_only_where_the_question_takes_them_as_one():
+    from lavr.planners.query.repair import with_every_image
+
+    sc = two_photos()
+
+    def repaired(question: str, program: str) -> str | None:
+        typed = check_program(program, sc)
+        return with_every_image(typed, check(question, typed, sc), sc)
+
+    fixed = repaired("Is there a dog in either image?", "exists(all(dog, img_0))")
+    assert fixed == "exists(all(dog, all_images))" and check("Is there a dog in either image?",
+                                                              check_program(fixed, sc), sc).ok
+    assert repaired("How many people are in all three images?", "count(all(people, img_1))") == \
+        "count(all(people, all_images))"
+    assert repaired("Is there a dog in both images?", "exists(all(dog, img_0))") is None  # each, by name
+    assert repaired("Is there a car in either image?", "exists(all(dog, img_0))") is None  # more is wrong
+    assert repaired("Is there a dog in the first image?", "exists(all(dog, img_1))") is None
+
+
+def test_a_key_right_before_its_value_says_the_value_and_asks_nothing():
+    question = "What color is the large ball made of metal?"
+    assert not check(question, check_program("material(the(large, ball, metal))", blocks()), blocks()).ok
+    assert check(question, check_program("color(the(large, ball, metal))", blocks()), blocks()).ok
+    assert not derives(bounded_grammar(question), " material(the(large, ball, metal))")
+    assert check("What is the ball made of?", check_program("material(the(ball))", blocks()), blocks()).ok
+
+
+def test_picture_phrases_read_whole_or_after_determiners_still_name_their_images():
+    """Seen confidently wrong: "Do all of the images have a gray object?" as exists(all(gray, all_images)), "Which
+    picture has two cylinders?" as which(all(cylinder)), "Does the other picture have ..." about this picture."""
+    sc = two_photos()
+    assert not check("Do all of the images have a dog?", check_program("exists(all(dog, all_images))", sc), sc).ok
+    assert not check("Which picture has two dogs?", check_program("which(all(dog))", sc), sc).ok
+    other = "Does the other picture have a dog too?"
+    assert not check(other, check_program("exists(all(dog, img_1))", sc), sc).ok
+    assert check(other, check_program("exists(all(dog, img_0))", sc), sc).ok

@@ -226,9 +226,19 @@ def _names_a_key(p: Phrase, q: QuestionReading) -> bool:
     return before in KEY_BEFORE or after in KEY_AFTER or after == "as" and sameness
 
 
+BEFORE_A_PICTURE = {"of", "the", "of the", "these", "those", "my", "our"}
+
+
 def _before_image_noun(p: Phrase, q: QuestionReading) -> bool:
+    """Whether an image noun follows, with only determiners between ("the other photo", "all of the images"; "the
+    other picture have": a phrase read whole that starts with one)."""
     i = q.phrases.index(p)
-    return any(x.of("image_noun") for x in q.phrases[i + 1:i + 3])
+    for x in q.phrases[i + 1:i + 5]:
+        if x.of("image_noun") or x.text.split()[0] in lexicon().image_nouns:
+            return True
+        if x.text not in BEFORE_A_PICTURE and not x.of("image_picker", "number"):
+            return False
+    return False
 
 
 # The program's side --------------------------------------------------------------------------------------------
@@ -371,7 +381,7 @@ def check(question: str, typed: Typed, scene: Scene, *, context: list[str] = ())
     for r in program_readings(typed):
         if r.kind == "number" and not _justified(r, said, scene):
             verdict.invented.append(str(r.value))
-    asked = _asked_keys(q, said)
+    asked = _asked_keys(q)
     for t in typed.walk():  # "Which shape is ...?" answered with a color: another question
         if t.op is not None and t.op.family == "query" and t.op.keys[0] not in asked:
             verdict.invented.append(t.op.keys[0])
@@ -416,9 +426,15 @@ def _op_reading_invented(r: Reading, said: list[Reading], scene: Scene) -> bool:
     return False
 
 
-def _asked_keys(q: QuestionReading, said: list[Reading]) -> set[str]:
-    """The attribute keys an answer may ask for: those the question names (and its choices' key), shape, label."""
-    asked = {str(r.value) for r in said if r.kind == "key"} | {"label"}
+def _asked_keys(q: QuestionReading) -> set[str]:
+    """The attribute keys an answer may ask for: those the question names, but not right before a value of theirs
+    ("the ball made of metal"), its choices' key, shape and label."""
+    asked = {"label"}
+    phrases = [*q.phrases, *q.context]
+    for i, p in enumerate(phrases):
+        value = phrases[i + 1].of("value") if i + 1 < len(phrases) else []
+        asked |= {str(r.value) for r in [*p.readings, *lexicon().lookup(tuple(p.text.split()))] if r.kind == "key"
+                  and not any(v.value[0] == r.value for v in value)}  # "made of metal" says it, asks no material
     asked |= {"shape", "label"} if "shape" in asked or "label" in asked else set()
     return asked | {k for p in q.choices() for r in p.readings if r.kind == "value" for k in [r.value[0]]}
 
@@ -472,7 +488,7 @@ def bounds(question: str, scene: Scene, context: list[str] = ()) -> Bounds:  # t
     candidates += [Reading("image_id", image) for image in scene.images] if len(scene.images) > 1 else []
     return Bounds(not_said=frozenset(r for r in candidates if not _justified(r, said, scene)),
                   offered=frozenset(r for p in q.choices() for r in p.readings),
-                  asked_keys=frozenset(_asked_keys(q, said)), forms=frozenset(_accepted_forms(q)),
+                  asked_keys=frozenset(_asked_keys(q)), forms=frozenset(_accepted_forms(q)),
                   said=tuple(said), every_image=_images_as_one(q, said), scene=scene)
 
 
@@ -585,8 +601,7 @@ def misplaced_images(q: QuestionReading, typed: Typed) -> list[str]:
         return []
     named: list[str] = []  # the images the question's ordinals name, in its order
     for i, p in enumerate(q.phrases):
-        nouns = [x.text.split()[0] in lexicon().image_nouns for x in q.phrases[i + 1:i + 3]]
-        if p.of("ordinal") and (any(nouns) or i == len(q.phrases) - 1):  # "the first picture have": a noun
+        if p.of("ordinal") and (_before_image_noun(p, q) or i == len(q.phrases) - 1):
             n = p.of("ordinal")[0].value
             index = n - 1 if n > 0 else len(images) - 1
             if 0 <= index < len(images):

@@ -35,7 +35,7 @@ from ..react import ReactPlanner
 from .checks import Verdict, bounds, check, read_question
 from .grammar import build_grammar
 from .prompt import PREFILL, EarlierTurn, QueryPrompt
-from .repair import with_missing_noun
+from .repair import with_every_image, with_missing_noun
 
 logger = logging.getLogger(__name__)
 
@@ -149,10 +149,13 @@ class QueryPlanner:
             return self._run(request, scene, UNSUPPORTED, "the objects cannot answer this", outcome)
         verdict = check(question, typed, scene, context=context)
         if not verdict.ok and verdict.fixable:
-            repaired = with_missing_noun(typed, verdict, {p.text: p.readings for p in reading.phrases}, scene)
-            if repaired is not None and _passes(repaired, question, scene, context):
-                return self._run(request, scene, repaired, f"{question} (the program's set named no kind of thing: "
-                                 "the question's noun added)", outcome)
+            repairs = [(with_missing_noun(typed, verdict, {p.text: p.readings for p in reading.phrases}, scene),
+                        "the program's set named no kind of thing: the question's noun added"),
+                       (with_every_image(typed, verdict, scene),
+                        "the program named one image where the question takes them all as one: all_images")]
+            for repaired, why in repairs:
+                if repaired is not None and _passes(repaired, question, scene, context):
+                    return self._run(request, scene, repaired, f"{question} ({why})", outcome)
         if not verdict.ok:
             if not verdict.fixable:
                 outcome.move = Final(answer=f"{CANNOT_TELL}: {verdict.reason()}", verbatim=True)
