@@ -232,6 +232,8 @@ def test_both_images_in_a_yes_no_question_asks_each_image_and_in_a_count_adds_th
     question = "Is there a dog in both images?"
     as_one = check(question, check_program("exists(all(dog, all_images))", sc), sc)
     assert not as_one.ok and "img_0 and img_1, each by name" in as_one.feedback()
+    in_either = check(question, check_program("exists(all(dog, img_0, img_1))", sc), sc)  # seen: "yes"
+    assert not in_either.ok and "each by name" in in_either.feedback()
     each = "and(exists(all(dog, img_0)), exists(all(dog, img_1)))"
     assert check(question, check_program(each, sc), sc).ok
     assert derives(bounded_grammar(question, sc), " " + each)
@@ -292,6 +294,9 @@ def test_the_one_image_a_program_names_becomes_every_image_only_where_the_questi
     assert repaired("How many people are in all three images?", "count(all(people, img_1))") == \
         "count(all(people, all_images))"
     assert repaired("Is there a dog in both images?", "exists(all(dog, img_0))") is None  # each, by name
+    no_image = repaired("Does either image contain a dog?", "exists(all(dog, anything))")
+    assert no_image == "exists(all(all_images, dog, anything))"
+    assert check("Does either image contain a dog?", check_program(no_image, sc), sc).ok
     assert repaired("Is there a car in either image?", "exists(all(dog, img_0))") is None  # more is wrong
     assert repaired("Is there a dog in the first image?", "exists(all(dog, img_1))") is None
 
@@ -313,3 +318,18 @@ def test_picture_phrases_read_whole_or_after_determiners_still_name_their_images
     other = "Does the other picture have a dog too?"
     assert not check(other, check_program("exists(all(dog, img_1))", sc), sc).ok
     assert check(other, check_program("exists(all(dog, img_0))", sc), sc).ok
+
+
+def test_a_yes_no_program_about_one_image_is_asked_of_each_where_the_question_asks_each():
+    from lavr.planners.query.repair import with_each_image
+
+    sc = two_photos()
+    question = "Is there a dog in each image?"
+    typed = check_program("exists(all(dog, img_0))", sc)
+    fixed = with_each_image(typed, check(question, typed, sc), sc)
+    assert fixed == "and(exists(all(dog, img_0)), exists(all(dog, img_1)))"
+    assert check(question, check_program(fixed, sc), sc).ok
+    count = check_program("count(all(dog, img_0))", sc)  # not a yes/no answer: nothing to join
+    assert with_each_image(count, check(question, count, sc), sc) is None
+    either = check_program("exists(all(dog, img_0))", sc)
+    assert with_each_image(either, check("Is there a dog in either image?", either, sc), sc) is None

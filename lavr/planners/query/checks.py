@@ -35,6 +35,7 @@ HINTED = ("region", "relation", "extreme", "value", "label")
 
 EVERY_IMAGE = Reading("image_picker", "every")
 EACH_IMAGE = Reading("image_picker", "each")
+EACH_HINT = ", each by name (and(...) of one answer per image)"
 
 
 def _term(r: Reading) -> str:
@@ -305,7 +306,7 @@ def _covers(q: Phrase, have: list[Reading], scene: Scene, typed: Typed, choice: 
             if r.value == "other" and images - {scene.focus}:
                 return True
             if r == EACH_IMAGE and each_apart:  # "Is there a dog in both images?": asked of each image by name
-                if images == set(scene.images):
+                if images == set(scene.images) and _one_image_a_set(typed):
                     return True
                 continue
             if r.value in ("every", "each") and (len(images) > 1 or Reading("image_picker", "every") in have
@@ -355,8 +356,7 @@ def check(question: str, typed: Typed, scene: Scene, *, context: list[str] = ())
         if not _covers(p, have, scene, typed, choice, each_apart):
             verdict.missing.append(p.text)
             if EACH_IMAGE in p.readings and each_apart:
-                verdict.hints[p.text] = [" and ".join(scene.images) + ", each by name (and(...) of one answer per "
-                                         "image)"]
+                verdict.hints[p.text] = [" and ".join(scene.images) + EACH_HINT]
                 continue
             terms = list(dict.fromkeys(_term(r) for r in p.readings if r.kind in HINTED or r == EVERY_IMAGE
                                        or r == EACH_IMAGE))
@@ -497,6 +497,12 @@ def _answers_no_part_of(got: str, wanted: str) -> bool:
     op in a count; a count in "what is ..."; but a count may sit inside a yes/no comparison)."""
     return (got in ("bool", "image") or got == "count" and wanted in ("value", "image")
             or got == "value" and wanted in ("count", "image"))
+
+
+def _one_image_a_set(typed: Typed) -> bool:
+    """Whether no set names two images (``all(gray, img_0, img_1)`` is a gray thing in either: not each)."""
+    return all(sum(1 for c in t.args if c.op is None for r in c.readings if r.kind == "image_id") <= 1
+               for t in typed.walk() if t.op is not None and t.op.family == "set")
 
 
 def _image_union(t: Typed) -> set[str] | None:

@@ -35,7 +35,7 @@ from ..react import ReactPlanner
 from .checks import Verdict, bounds, check, read_question
 from .grammar import build_grammar
 from .prompt import PREFILL, EarlierTurn, QueryPrompt
-from .repair import with_every_image, with_missing_noun
+from .repair import with_each_image, with_every_image, with_missing_noun
 
 logger = logging.getLogger(__name__)
 
@@ -152,7 +152,9 @@ class QueryPlanner:
             repairs = [(with_missing_noun(typed, verdict, {p.text: p.readings for p in reading.phrases}, scene),
                         "the program's set named no kind of thing: the question's noun added"),
                        (with_every_image(typed, verdict, scene),
-                        "the program named one image where the question takes them all as one: all_images")]
+                        "the program named one image where the question takes them all as one: all_images"),
+                       (with_each_image(typed, verdict, scene),
+                        "the program asked about one image where the question asks each: asked of each")]
             for repaired, why in repairs:
                 if repaired is not None and _passes(repaired, question, scene, context):
                     return self._run(request, scene, repaired, f"{question} ({why})", outcome)
