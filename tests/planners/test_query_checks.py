@@ -333,3 +333,20 @@ def test_a_yes_no_program_about_one_image_is_asked_of_each_where_the_question_as
     assert with_each_image(count, check(question, count, sc), sc) is None
     either = check_program("exists(all(dog, img_0))", sc)
     assert with_each_image(either, check("Is there a dog in either image?", either, sc), sc) is None
+
+
+def test_a_word_the_program_uses_more_often_than_the_question_says_it_is_sent_back():
+    for question, program in [("Count the things that are either cyan or red.", "count(all(cyan, or(red, cyan)))"),
+                              ("Is the rightmost thing a cube?", "is(rightmost(all(cube)), cube)"),
+                              ("How many metal objects are cyan or purple?",
+                               "count(all(metal, objects, or(cyan, and(purple, cyan))))")]:
+        verdict = check(question, check_program(program, blocks()), blocks())
+        assert not verdict.ok and "more often than the question says it" in verdict.feedback(), question
+    for question, program in [("Count the things that are either cyan or red.", "count(all(things, or(cyan, red)))"),
+                              ("Is there a red cube and a blue one?",
+                               "and(exists(all(red, cube)), exists(all(blue, cube)))"),
+                              ("Are there fewer red cubes than cubes?", "fewer(count(all(red, cubes)), count(all(cubes)))")]:
+        assert check(question, check_program(program, blocks()), blocks()).ok, question
+    sc = two_photos()  # one copy an image
+    assert check("Are there more dogs in the first image than in the second?",
+                 check_program("more(count(all(dog, img_0)), count(all(dog, img_1)))", sc), sc).ok

@@ -15,6 +15,7 @@ account for it. Where a check fails the planner feeds the problems back once, th
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 from ...lexicon import GENERIC, Phrase, Reading, lexicon, tokens
@@ -369,6 +370,7 @@ def check(question: str, typed: Typed, scene: Scene, *, context: list[str] = ())
             if named and not any(_justified(r, said, scene) for r in named):
                 verdict.invented.append(t.words())
                 verdict.not_said |= set(named)
+    verdict.invented += repeated_words(q, typed)
     for t in typed.walk():
         if t.op is None:
             continue
@@ -490,6 +492,27 @@ def bounds(question: str, scene: Scene, context: list[str] = ()) -> Bounds:  # t
                   offered=frozenset(r for p in q.choices() for r in p.readings),
                   asked_keys=frozenset(_asked_keys(q)), forms=frozenset(_accepted_forms(q)),
                   said=tuple(said), every_image=_images_as_one(q, said), scene=scene)
+
+
+def repeated_words(q: QuestionReading, typed: Typed) -> list[str]:
+    """Labels and values the program uses more often than the question (and a chat's earlier questions) says them:
+    "Count the things that are either cyan or red." written all(cyan, or(red, cyan)) (seen, with three more like
+    it: confident wrong counts). Each image of several may have its own copy ("in both images", "more in the first
+    image than in the second"); "a red circle and a blue one" says the noun once more."""
+    said: Counter[Reading] = Counter()
+    for p in [*q.phrases, *q.context]:
+        said.update({r for r in p.readings if r.kind in ("label", "value")})
+    again = sum(1 for p in q.phrases if p.text in ("one", "ones"))
+    used: Counter[Reading] = Counter()
+    words: dict[Reading, str] = {}
+    for t in typed.walk():
+        if t.op is None and not isinstance(t.node, Number):
+            for r in {r for r in t.readings if r.kind in ("label", "value")}:
+                used[r] += 1
+                words[r] = t.words()
+    copies = max(1, len(q.scene.images))
+    return [f"{words[r]} (more often than the question says it)" for r, n in used.items()
+            if said[r] and n > (said[r] + (again if r.kind == "label" else 0)) * copies]
 
 
 def _answers_no_part_of(got: str, wanted: str) -> bool:
