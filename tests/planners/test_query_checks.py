@@ -345,6 +345,7 @@ def test_a_word_the_program_uses_more_often_than_the_question_says_it_is_sent_ba
     for question, program in [("Count the things that are either cyan or red.", "count(all(things, or(cyan, red)))"),
                               ("Is there a red cube and a blue one?",
                                "and(exists(all(red, cube)), exists(all(blue, cube)))"),
+                              ("How many cylinders are made of rubber?", "count(all(cylinders, and(matte, rubber)))"),
                               ("Are there fewer red cubes than cubes?",
                                "fewer(count(all(red, cubes)), count(all(cubes)))")]:
         assert check(question, check_program(program, blocks()), blocks()).ok, question

@@ -497,22 +497,49 @@ def bounds(question: str, scene: Scene, context: list[str] = ()) -> Bounds:  # t
 def repeated_words(q: QuestionReading, typed: Typed) -> list[str]:
     """Labels and values the program uses more often than the question (and a chat's earlier questions) says them:
     "Count the things that are either cyan or red." written all(cyan, or(red, cyan)) (seen, with three more like
-    it: confident wrong counts). Each image of several may have its own copy ("in both images", "more in the first
-    image than in the second"); "a red circle and a blue one" says the noun once more."""
+    it: confident wrong counts). A word said twice among one set's conditions (``all(thing, and(matte, rubber))``
+    for "made of rubber") counts once: the same set either way. Each image of several may have its own copy ("in
+    both images", "more in the first image than in the second"); "a red circle and a blue one" says the noun once
+    more."""
     said: Counter[Reading] = Counter()
     for p in [*q.phrases, *q.context]:
         said.update({r for r in p.readings if r.kind in ("label", "value")})
     again = sum(1 for p in q.phrases if p.text in ("one", "ones"))
     used: Counter[Reading] = Counter()
     words: dict[Reading, str] = {}
-    for t in typed.walk():
-        if t.op is None and not isinstance(t.node, Number):
-            for r in {r for r in t.readings if r.kind in ("label", "value")}:
-                used[r] += 1
-                words[r] = t.words()
+    _count_uses(typed, used, words)
     copies = max(1, len(q.scene.images))
     return [f"{words[r]} (more often than the question says it)" for r, n in used.items()
             if said[r] and n > (said[r] + (again if r.kind == "label" else 0)) * copies]
+
+
+def _count_uses(t: Typed, used: Counter[Reading], words: dict[Reading, str]) -> None:
+    """Count each label and value a program names: once a set for its own conditions (joined by and), once an
+    occurrence anywhere else (inside or/not, a condition of ``is``)."""
+    def named(w: Typed) -> set[Reading]:
+        found = {r for r in w.readings if r.kind in ("label", "value")}
+        words.update({r: w.words() for r in found})
+        return found
+
+    if t.op is None:
+        if not isinstance(t.node, Number):
+            used.update(named(t))
+        return
+    if t.op.family != "set":
+        for a in t.args:
+            _count_uses(a, used, words)
+        return
+    group: set[Reading] = set()
+    pending = list(t.args)
+    while pending:
+        a = pending.pop()
+        if a.op is None and not isinstance(a.node, Number):
+            group |= named(a)
+        elif a.op is not None and a.op.name == "and" and a.op.result == "cond":
+            pending += a.args
+        else:
+            _count_uses(a, used, words)
+    used.update(group)
 
 
 def _answers_no_part_of(got: str, wanted: str) -> bool:
