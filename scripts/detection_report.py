@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Per-class precision and recall of lavr's detector on the labelled photo set, as deployed (default settings).
 
-Usage: python scripts/detection_report.py [--json] [--photos NAME,NAME]
+Usage: python scripts/detection_report.py [--json] [--photos NAME,NAME] [--write-recall]
 
 Runs the real tools through lavr's own code paths on every photo of ``examples/eval/photos_labels.yaml`` whose
 package is installed, and scores by counts (see ``lavr/eval/photo_labels.py``):
@@ -9,6 +9,9 @@ package is installed, and scores by counts (see ``lavr/eval/photo_labels.py``):
 - ``scene graph``: what the query language counts: the scene graph's objects, people cross-checked with faces
   (faces themselves are not a COCO class and are left out).
 Prints a per-class table for each, and a per-photo table (hand counts, what each found, the mistakes).
+``--write-recall`` stores the scene graph's per-class recall in ``lavr/tools/coco_recall.json``: the labels whose
+recall is below ``lavr.tools.coco_fusion.MIN_RECALL`` are those whose absence the query language does not take as
+"none" (``often_missed``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from lavr.eval.photo_labels import ClassScore, LabelledPhotos, load_photo_labels
 from lavr.samples import sample_path
 from lavr.settings import Settings
 from lavr.tools import RunContext, default_tools
+from lavr.tools.coco_fusion import RECALL_FILE
 from lavr.tools.detect import COCO_LABELS, DetectInput
 
 FACE = "face"
@@ -84,16 +88,33 @@ def photo_table(labels: LabelledPhotos, measured: dict[str, dict[str, dict]]) ->
     return lines
 
 
+def write_recall(scores: dict[str, ClassScore], present: list[str], photos: int) -> None:
+    """The per-class recall the fused detector reports with its detections (``FusedDetector.often_missed``)."""
+    classes = {label: {"found": scores.get(label, ClassScore()).tp,
+                       "there": scores.get(label, ClassScore()).tp + scores.get(label, ClassScore()).fn}
+               for label in present}
+    RECALL_FILE.write_text(json.dumps({"source": f"scripts/detection_report.py --write-recall: the scene graph on "
+                                                 f"{photos} labelled photos (examples/eval/photos_labels.yaml)",
+                                       "classes": classes}, indent=1) + "\n")
+    print(f"wrote {RECALL_FILE}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print the counts and scores as JSON")
     parser.add_argument("--photos", help="only these photos (comma-separated sample names)")
+    parser.add_argument("--write-recall", action="store_true",
+                        help="store the scene graph's per-class recall in lavr/tools/coco_recall.json")
     args = parser.parse_args(argv)
     labels = load_photo_labels()
     only = set(args.photos.split(",")) if args.photos else None
     measured = measure(Settings(), labels, only)  # no expert cache: each RunContext has none
     present = [c for c in labels.classes_present() if any(labels.photos[n].objects.get(c) for n in measured)]
     scores = {stage: score_counts(labels, {n: m[stage] for n, m in measured.items()}) for stage in ("detect", "scene")}
+    if args.write_recall:
+        if only:
+            parser.error("--write-recall needs every photo (no --photos)")
+        write_recall(scores["scene"], present, len(measured))
     if args.json:
         print(json.dumps({"photos": measured, "scores": {stage: {k: v.model_dump() for k, v in s.items()}
                                                          for stage, s in scores.items()}}, indent=1))

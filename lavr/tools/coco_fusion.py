@@ -10,8 +10,11 @@ prints the choice, every alternative's errors and a per-photo table.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from ..settings import Settings
@@ -31,6 +34,20 @@ FUSION = FusionParams(weights={"centernet": 1.0, "nanodet": 0.5, PERSON_MODEL: 0
                       floor=FLOOR)
 DEFAULTS = DetectorDefaults(confidence=0.4, worn_confidence=0.14, person_alone_confidence=0.13,
                             person_alone_min_aspect=3.63, person_conflict_iou=FUSION.conflict_iou)
+
+
+# A label whose recall on the labelled photos is below this is "often missed": none found is not "none" (the query
+# language answers "cannot tell"). The recalls are measured by scripts/detection_report.py --write-recall.
+MIN_RECALL = 0.8
+RECALL_FILE = Path(__file__).with_name("coco_recall.json")
+
+
+@cache
+def often_missed() -> dict[str, tuple[int, int]]:
+    """label -> (found, there) for the labels the fused detector found too few of on the labelled photos."""
+    classes = json.loads(RECALL_FILE.read_text())["classes"]
+    return {label: (c["found"], c["there"]) for label, c in classes.items()
+            if c["there"] and c["found"] / c["there"] < MIN_RECALL}
 
 
 def human_models_usable(settings: Settings) -> tuple[bool, str | None]:
@@ -76,7 +93,8 @@ class FusedDetector:
         files = ",".join(f"{m}:{HUMAN_MODELS.files[f'models/{m}.bin'][:16]}" for m in COCO_MODELS)
         person = self.person.identity() if self.person else "no-person-detector"
         params = json.dumps(self.params.model_dump(), sort_keys=True)
-        return f"coco-fusion:{HUMAN_MODELS.spec}:{files}:{person}:{params}"
+        recall = hashlib.sha256(json.dumps(often_missed(), sort_keys=True).encode()).hexdigest()[:12]
+        return f"coco-fusion:{HUMAN_MODELS.spec}:{files}:{person}:{params}:missed-{recall}"
 
     def load(self) -> None:
         for model in self._models().values():
@@ -107,5 +125,5 @@ class FusedDetector:
             dets = [RawDetection(label=f.label, confidence=f.score, box=f.box, attributes=f.attributes)
                     for f in fused if f.score >= conf]
             dets.sort(key=lambda d: (d.box.x1, d.box.y1))
-            out.append(RawDetections(detections=dets, labels=self.labels))
+            out.append(RawDetections(detections=dets, labels=self.labels, often_missed=often_missed()))
         return out

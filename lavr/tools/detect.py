@@ -99,6 +99,9 @@ class DetectOutput(ToolOutput):
     counts: dict[str, int]
     classes: list[str] | None = None
     min_confidence: float
+    often_missed: dict[str, tuple[int, int]] = Field(
+        default_factory=dict, description="Labels the detector often misses: label -> (found, there) on the "
+        "labelled photos; none found is no evidence of none.")
 
     def to_text(self) -> str:
         w, h = self.image_size
@@ -114,6 +117,9 @@ class DetectOutput(ToolOutput):
         elif not self.classes:  # say what the silence about the other labels means: none found
             lines.append(f"this detector knows {len(self.known_labels)} labels; those not counted above were not "
                          "found")
+        missed = sorted(label for label in self.often_missed if not self.counts.get(label))
+        if missed:
+            lines.append(f"not found, but this detector often misses them: {', '.join(missed)}")
         return "\n".join(lines)
 
 
@@ -233,12 +239,13 @@ class DetectTool(Tool[DetectInput, DetectOutput]):
         # requested labels, or every label of a detector that knows only a few (the person detector).
         known = {canonical_label(lbl, raw.labels): lbl for lbl in raw.labels}
         zero = wanted if wanted else (set(known) if len(known) <= MAX_LABELS_LISTED else set())
-        counts: dict[str, int] = {known[w]: 0 for w in sorted(zero) if w in known}
+        counts: dict[str, int] = {known[w]: 0 for w in sorted(zero) if w in known  # no 0 for a label often missed
+                                  and known[w] not in raw.often_missed}
         for found in detections:
             counts[found.label] = counts.get(found.label, 0) + 1
         return DetectOutput(
             image=args.image, image_size=stored.size, model=raw.model or self.describe(),
             known_labels=raw.labels,
             detections=detections, counts=counts, classes=sorted(wanted) if wanted else None,
-            min_confidence=threshold,
+            min_confidence=threshold, often_missed=raw.often_missed,
         )

@@ -83,11 +83,16 @@ class RawDetections(BaseModel):
     detections' labels always count as known (they are added after the declared ones), so a seeded result answers
     any ``classes`` filter over its own labels, and a declared label it did not find counts as 0.
     ``model`` names where a precomputed result came from (the local detector's name when absent).
+    ``often_missed``: what the detector's measured recall says about a label it did not find (a precomputed
+    result has none: its absences are taken as given).
     """
 
     detections: list[RawDetection]
     labels: list[str] = Field(default_factory=list)
     model: str | None = None
+    often_missed: dict[str, tuple[int, int]] = Field(
+        default_factory=dict, description="Labels this detector often misses: label -> (found, there) on the "
+        "labelled photos. None of them found is no evidence that there is none.")
 
     @model_validator(mode="after")
     def _own_labels_are_known(self) -> RawDetections:

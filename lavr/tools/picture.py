@@ -33,6 +33,8 @@ STILL_STEP = 2  # a pixel is "still" when no channel differs by more than this f
 # coffee, chelsea, china, flower, rocket, grace_hopper, camera); a logo (0.75) or a photo of the moon on black
 # (0.73) fall between, on the photograph side.
 DRAWING_SHARE = 0.85
+GREY_CHROMA = 16  # a pixel whose channels differ by at most this is grey (JPEG noise tints a grey photo slightly)
+GREY_SHARE = 0.98  # a picture with at least this share of grey pixels is black and white
 BORDER = 0.04  # the border band (fraction of each side) whose colour is the background
 BACKGROUND_SHARE = 0.5  # a colour must cover this share of the border to be called the background
 
@@ -79,6 +81,8 @@ class PictureOutput(ToolOutput):
     size: tuple[int, int]
     style: Literal["drawing", "photograph"]
     flat_share: float = Field(description="Share of pixels equal to their right and lower neighbours.")
+    tone: Literal["black and white", "colour"] = Field(
+        "colour", description="Black and white when nearly every pixel is grey (its channels nearly equal).")
     background: str = Field(description="Colour name of the border, or 'mixed'.")
     background_share: float
     colours: dict[str, float] = Field(description="Main colour names and their share of the pixels.")
@@ -91,7 +95,8 @@ class PictureOutput(ToolOutput):
         background = (f"{self.background} ({self.background_share:.0%} of the border)" if self.background != "mixed"
                       else "mixed (no colour covers half the border)")
         things = "; ".join(t.to_text() for t in self.things) or "no objects detected"
-        return (f"{self.image}: {w}x{h} pixels; style: {self.style} ({flat}); background: {background}; "
+        return (f"{self.image}: {w}x{h} pixels; style: {self.style} ({flat}); tone: {self.tone}; "
+                f"background: {background}; "
                 f"main colours: {main}; shows: {things}")
 
 
@@ -124,7 +129,10 @@ def pixel_facts(pil: Any) -> dict[str, Any]:
     share = n / len(border)
     names = Counter(colour_names(flat).tolist())
     colours = {name: round(c / len(flat), 2) for name, c in names.most_common(4) if c / len(flat) >= 0.02}
+    chroma = px.max(axis=2).astype(np.int16) - px.min(axis=2)
+    grey = float((chroma <= GREY_CHROMA).mean())
     return {"style": "drawing" if flat_share >= DRAWING_SHARE else "photograph", "flat_share": flat_share,
+            "tone": "black and white" if grey >= GREY_SHARE else "colour",
             "background": background if share >= BACKGROUND_SHARE else "mixed",
             "background_share": round(share, 3), "colours": colours}
 

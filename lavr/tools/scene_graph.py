@@ -65,6 +65,9 @@ class SceneGraphOutput(ToolOutput):
     known_labels: list[str] = Field(default_factory=list, description="Every label the detector could have found.")
     known_values: dict[str, list[str]] = Field(default_factory=dict,
                                                description="Attribute key -> every value the experts can give.")
+    often_missed: dict[str, tuple[int, int]] = Field(
+        default_factory=dict, description="Labels the detector often misses: label -> (found, there) on the "
+        "labelled photos; none found is no evidence of none.")
     nodes: list[NodeInfo]
     triples: list[Triple]
     counts: dict[str, int]
@@ -300,14 +303,15 @@ class SceneGraphTool(Tool[SceneGraphInput, SceneGraphOutput]):
         """Every object of the image (no class filter), with this run's object ids."""
         return self._scene(image_id, ctx)[0]
 
-    def _scene(self, image_id: str, ctx: RunContext) -> tuple[list[Detection], list[str]]:
-        """The objects and every label the experts could have found.
+    def _scene(self, image_id: str, ctx: RunContext) -> tuple[list[Detection], list[str], dict[str, tuple[int, int]]]:
+        """The objects, every label the experts could have found, and those the detector often misses.
 
         The scene graph is a pure function of the image: it runs (or reuses from the cache) its own unfiltered
         detection, never whatever earlier calls happened to register, so call order cannot change it."""
         if self.detector is None:
             raise ToolError("scene_graph has no detector to build the graph from")
         detected = self.detector.run(DetectInput(image=image_id), ctx)
+        missed = dict(getattr(detected, "often_missed", None) or {})
         objects = list(detected.detections)
         known = list(getattr(detected, "known_labels", None) or sorted({o.label for o in objects}))
         if self.people is not None and PERSON in known and self.people.availability().available:
@@ -322,21 +326,23 @@ class SceneGraphTool(Tool[SceneGraphInput, SceneGraphOutput]):
             objects = [o for o in objects if o.label != PERSON
                        and not (overlap and any(o.box.iou(b) >= overlap for b in counted))] + people
             known = sorted(set(known) | {FACE})
-        return objects, known
+        return objects, known, missed
 
     def graph(self, image_id: str, ctx: RunContext) -> nx.MultiDiGraph:
         """The scene graph of an image, as ``run`` builds it (the query language executes on it).
 
         ``graph.graph["known_labels"]`` lists every label the detector could have found, so that a question
-        about a label it knows but did not find has an exact answer (0, no); ``graph.graph["known_values"]`` the
-        same for the people's attribute values (``known_values``)."""
+        about a label it knows but did not find has an exact answer (0, no), except those in
+        ``graph.graph["often_missed"]`` (label -> [found, there] on the labelled photos), whose absence is no
+        evidence; ``graph.graph["known_values"]`` the same for the people's attribute values (``known_values``)."""
         try:
             stored = ctx.images.get(image_id)
         except Exception as exc:
             raise ToolError(str(exc)) from None
-        objects, known = self._scene(image_id, ctx)
+        objects, known, missed = self._scene(image_id, ctx)
         graph = build_scene_graph(objects, stored.pil)
         graph.graph["known_labels"] = known
+        graph.graph["often_missed"] = {label: list(v) for label, v in missed.items()}
         # the people experts' values only where there are people: a drawing of shapes has no posture to ask about
         people = any(canonical_label(o.label) in (PERSON, FACE) for o in objects)
         graph.graph["known_values"] = self.known_values() if people else {}
@@ -381,7 +387,8 @@ class SceneGraphTool(Tool[SceneGraphInput, SceneGraphOutput]):
         triples.sort(key=lambda t: -t.confidence)
         out = SceneGraphOutput(image=args.image, nodes=nodes, triples=triples, counts=counts,
                                known_labels=list(graph.graph.get("known_labels", [])),
-                               known_values=dict(graph.graph.get("known_values", {})))
+                               known_values=dict(graph.graph.get("known_values", {})),
+                               often_missed={k: tuple(v) for k, v in graph.graph.get("often_missed", {}).items()})
         query = {k: v for k, v in (("label", args.label), ("attribute", args.attribute),
                                    ("relation", args.relation), ("target", args.target)) if v}
         if query:

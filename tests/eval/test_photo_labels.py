@@ -95,3 +95,18 @@ def test_photos_question_set_builds_and_matches_the_committed_file(tmp_path):
     # the photos asked about are photos of the labelled set
     labelled = {sample_path(name).name for name in load_photo_labels().photos}
     assert {Path(r.image).name for r in ds.rows} <= labelled
+
+
+def test_the_detector_recall_lavr_ships_is_measured_on_these_labels():
+    # lavr/tools/coco_recall.json (scripts/detection_report.py --write-recall): a class's "there" is its hand count
+    from lavr.tools.coco_fusion import MIN_RECALL, RECALL_FILE, often_missed
+
+    labels = load_photo_labels()
+    import json
+
+    shipped = json.loads(RECALL_FILE.read_text())["classes"]
+    assert list(shipped) == labels.classes_present()
+    for label, c in shipped.items():
+        assert c["there"] == sum(p.objects.get(label, 0) for p in labels.photos.values())
+        assert 0 <= c["found"] <= c["there"]
+    assert set(often_missed()) == {label for label, c in shipped.items() if c["found"] / c["there"] < MIN_RECALL}

@@ -335,6 +335,24 @@ def test_a_yes_no_program_about_one_image_is_asked_of_each_where_the_question_as
     assert with_each_image(either, check("Is there a dog in either image?", either, sc), sc) is None
 
 
+def test_a_question_asked_of_some_of_the_images_is_asked_of_each_where_the_question_asks_all():
+    """Seen: "Do all three images contain something purple?" written for the first two images only."""
+    from query_scenes import graph
+
+    from lavr.planners.query.repair import with_each_image
+    from lavr.tools.query import Scene
+
+    dog = ("dog", [0.1, 0.5, 0.3, 0.8], {})
+    sc = Scene.from_graphs({f"img_{i}": graph(dog, image=f"img_{i}", first_id=i) for i in range(3)}, focus="img_2")
+    question = "Do all three images contain a dog?"
+    two = check_program("and(exists(all(dog, img_0)), exists(all(dog, img_1)))", sc)
+    fixed = with_each_image(two, check(question, two, sc), sc)
+    assert fixed == "and(exists(all(dog, img_0)), and(exists(all(dog, img_1)), exists(all(dog, img_2))))"
+    assert check(question, check_program(fixed, sc), sc).ok
+    unlike = check_program("and(exists(all(dog, img_0)), exists(all(dog, near(all(dog)), img_1)))", sc)
+    assert with_each_image(unlike, check(question, unlike, sc), sc) is None  # two different questions
+
+
 def test_a_word_the_program_uses_more_often_than_the_question_says_it_is_sent_back():
     for question, program in [("Count the things that are either cyan or red.", "count(all(cyan, or(red, cyan)))"),
                               ("Is the rightmost thing a cube?", "is(rightmost(all(cube)), cube)"),
@@ -352,3 +370,33 @@ def test_a_word_the_program_uses_more_often_than_the_question_says_it_is_sent_ba
     sc = two_photos()  # one copy an image
     assert check("Are there more dogs in the first image than in the second?",
                  check_program("more(count(all(dog, img_0)), count(all(dog, img_1)))", sc), sc).ok
+
+
+def test_which_image_has_no_or_exactly_n_things_is_which_count_with_the_number_said():
+    sc = two_photos()
+    for question, program, ok in [("Which picture has no dogs?", "which_count(all(dogs), 0)", True),
+                                  ("Which image has two people?", "which_count(all(people), 2)", True),
+                                  ("Which photo has exactly 3 people?", "which_count(all(people), 3)", True),
+                                  ("Which photo has a dog?", "which_count(all(dog), 1)", False),
+                                  ("Which picture has no dogs?", "which(all(not(dogs)))", False),
+                                  ("Which image has two people?", "which_count(all(people), 3)", False)]:
+        assert check(question, check_program(program, sc), sc).ok is ok, (question, program)
+
+
+def test_is_the_a_relation_the_b_is_built_from_the_question_alone():
+    from lavr.planners.query.repair import relation_of_the_subject
+
+    sc = blocks()
+    for question, program in [
+            ("Is the small cyan cube left of the red block?", "is(the(small, cyan, cube), left_of(the(red, block)))"),
+            ("Would you say the yellow ball is behind a cylinder?", "is(the(yellow, ball), behind(all(cylinder)))"),
+            ("Is it true that the big shiny ball is over the small thing?",
+             "is(the(big, shiny, ball), above(the(small, thing)))")]:
+        assert relation_of_the_subject(read_question(question, sc)) == program
+        assert check(question, check_program(program, sc), sc).ok
+    for question in ["Is there a cube left of the red block?",  # exists, not is
+                     "Is the cube left of the red block and behind the ball?",  # two relations
+                     "Is the cube left of the red block small?",  # asks a property
+                     "Is the cube left of the red block or right of it?",
+                     "How many cubes are left of the red block?"]:
+        assert relation_of_the_subject(read_question(question, sc)) is None, question

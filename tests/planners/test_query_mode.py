@@ -105,6 +105,41 @@ def test_a_word_no_expert_knows_is_cannot_tell_without_calling_the_llm(settings,
     assert ans.answer == "cannot tell: the experts here cannot find dogs" and backend.requests == []
 
 
+@pytest.mark.parametrize("question", ["Is the triangle left of the square?", "What color is the triangle?",
+                                      "Is the red triangle on the left?", "Are the triangles blue?"])
+def test_a_thing_the_question_takes_to_be_there_but_not_found_is_cannot_tell_not_no(settings, image, question):
+    agent, backend = agent_for(settings, [])
+    ans = agent.ask(image, question)
+    noun = "triangles" if "triangles" in question else "triangle"
+    assert ans.answer == f"cannot tell: the question speaks of the {noun}, but the experts found no {noun}"
+    assert backend.requests == []
+
+
+@pytest.mark.parametrize(("question", "program", "expected"), [
+    ("Is there a triangle left of the square?", "exists(all(triangle, left_of(all(square))))", "no"),
+    ("Do the triangles outnumber the squares?", "more(count(all(triangles)), count(all(squares)))", "no"),
+    ("How many triangles are left of the square?", "count(all(triangles, left_of(all(square))))", "0"),
+    ("Is the square left of the circle?", "is(the(square), left_of(the(circle)))", "cannot tell"),
+])
+def test_an_indefinite_or_counted_absent_thing_is_asked_as_usual(settings, image, question, program, expected):
+    agent, backend = agent_for(settings, [program])
+    assert agent.ask(image, question).answer.startswith(expected) and len(backend.requests) == 1
+
+
+def test_a_relation_put_on_the_wrong_thing_is_repaired_from_the_question_without_a_second_call(settings, image):
+    s = settings.model_copy(update={"num_examples": 0})
+    pair = [RawDetection(label="circle", confidence=1.0, box=Box(x1=0.05, y1=0.4, x2=0.2, y2=0.6),
+                         attributes={"color": "red"}),
+            RawDetection(label="square", confidence=1.0, box=Box(x1=0.6, y1=0.4, x2=0.8, y2=0.6),
+                         attributes={"color": "blue"})]
+    backend = ScriptedBackend(["exists(all(square, left_of(the(red, circle))))"])
+    agent = Agent(backend, planner="query", settings=s, tools=tools(s, pair), cache=False)
+    ans = agent.ask(image, "Is the red circle left of the blue square?")
+    assert ans.answer == "yes" and len(backend.requests) == 1
+    query = next(st for st in ans.steps if isinstance(st, ToolStep) and st.tool == "query")
+    assert query.args["program"] == "is(the(red, circle), left_of(the(blue, square)))"
+
+
 def test_an_unsupported_question_falls_back_to_react(settings, image):
     agent, backend = agent_for(settings, ["unsupported()", REACT_ANSWER])
     ans = agent.ask(image, "How many more circles than squares are there?")

@@ -41,6 +41,16 @@ def test_a_flat_drawing_is_a_drawing_with_its_background_colour(background, name
 def test_real_photographs_are_photographs(package, path):
     facts = pixel_facts(Image.open(package_file(package, path)))
     assert facts["style"] == "photograph" and facts["flat_share"] < 0.7
+    # camera.png is a black and white photograph (stored grey); the others are in colour
+    assert facts["tone"] == ("black and white" if path.endswith("camera.png") else "colour")
+
+
+def test_a_grey_picture_saved_as_colour_is_black_and_white_and_a_little_colour_is_not():
+    grey = Image.open(package_file("skimage", "data/camera.png")).convert("RGB")
+    assert pixel_facts(grey)["tone"] == "black and white"
+    tinted = grey.copy()
+    ImageDraw.Draw(tinted).rectangle((0, 0, 200, 200), fill=(200, 40, 40))  # a red corner: about 15 % of it
+    assert pixel_facts(tinted)["tone"] == "colour"
 
 
 def test_noise_makes_a_drawing_a_photograph_and_a_busy_border_has_no_background():

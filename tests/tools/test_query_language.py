@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from query_scenes import blocks, scene, shapes, two_photos
+from query_scenes import blocks, graph, scene, shapes, two_photos
 
 from lavr.tools.query import (
     REGISTRY,
     ProgramSyntaxError,
     QueryError,
+    Scene,
     TypeMismatch,
     UnknownOperation,
     UnknownValue,
@@ -196,3 +197,33 @@ def test_an_upright_person_is_not_lying_but_may_be_standing_or_sitting():
     assert execute("count(all(person, standing))", sc).answer == "cannot tell: the experts give no posture for obj_1"
     assert execute("is(rightmost(all(person)), sitting)", sc).answer.startswith("cannot tell")
     assert execute("count(all(person, upright))", sc).answer == "2"  # standing is upright
+
+
+def test_none_found_of_a_label_the_detectors_often_miss_is_cannot_tell_not_none():
+    cup = ("cup", [0.2, 0.3, 0.5, 0.7], {"color": "red"})
+    g = graph(cup, known_labels=["cup", "spoon", "fork", "cat"])
+    g.graph["often_missed"] = {"spoon": [0, 1], "cat": [0, 1]}
+    sc = Scene.from_graphs({"img_0": g})
+    missed = "cannot tell: the detectors found no spoon, but they often miss one (they found 0 of 1 on the " \
+             "labelled photos)"
+    assert execute("exists(all(spoon))", sc).answer == missed
+    assert execute("count(all(spoons))", sc).answer == missed
+    assert execute("exists(all(cup, left_of(all(spoon))))", sc).answer == missed  # a relation to what may be there
+    assert execute("exists(all(fork))", sc).answer == "no"  # a label found reliably enough: none is none
+    assert execute("count(all(red, cup))", sc).answer == "1"
+    seen = graph(cup, ("spoon", [0.6, 0.5, 0.8, 0.6], {}), known_labels=["cup", "spoon"])
+    seen.graph["often_missed"] = {"spoon": [0, 1]}
+    both = Scene.from_graphs({"img_0": seen})
+    assert execute("exists(all(spoon))", both).answer == "yes"
+    # a spoon was found: a set of spoons that is empty by its other conditions is an exact "no"
+    assert execute("exists(all(red, spoon))", both).answer == "no"
+
+
+def test_the_image_with_exactly_n_of_a_set():
+    sc = two_photos()  # img_0: two people and a car; img_1: three people and a dog
+    assert execute("which_count(all(dog), 0)", sc).answer == "first"
+    assert execute("which_count(all(people), 3)", sc).answer == "second"
+    assert execute("which_count(all(people), 2)", sc).answer == "first"
+    assert execute("which_count(all(people), 4)", sc).answer.startswith("cannot tell: nothing matches an image")
+    assert execute("which_count(all(people, standing), 2)", sc).answer == ("cannot tell: the images tie on having "
+                                                                          "exactly 2 standing people")

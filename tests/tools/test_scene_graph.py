@@ -132,3 +132,19 @@ def test_colour_names_of_an_array():
 
     pixels = np.array([[220, 20, 20], [20, 20, 220], [250, 250, 250], [240, 140, 20], [120, 70, 20]], dtype=np.uint8)
     assert list(colour_names(pixels)) == ["red", "blue", "white", "orange", "brown"]
+
+
+def test_labels_the_detector_often_misses_reach_the_scene_and_the_detect_text(settings):
+    ctx = _ctx(settings)
+    detector = FixedDetector(settings, SCENE, labels=["person", "dog", "spoon", "cat"])
+    detector.fixed = detector.fixed.model_copy(update={"often_missed": {"spoon": (0, 1), "dog": (1, 2)}})
+    found = detector.run(DetectInput(image="img_0"), ctx)
+    assert found.often_missed == {"spoon": (0, 1), "dog": (1, 2)}
+    assert "not found, but this detector often misses them: spoon" in found.to_text()  # a dog was found
+    assert found.counts == {"cat": 0, "dog": 1, "person": 2}  # no exact 0 for a spoon
+    out = SceneGraphTool(settings, detector=detector).run(SceneGraphInput(image="img_0"), ctx)
+    assert out.often_missed == {"spoon": (0, 1), "dog": (1, 2)}
+    from lavr.tools.query import Scene
+
+    scene = Scene.from_data({"img_0": out.model_dump(mode="json")})
+    assert scene.often_missed == {"spoon": (0, 1), "dog": (1, 2)}

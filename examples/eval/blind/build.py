@@ -7,11 +7,13 @@ Each scene becomes a small drawing (so the image cache has pixels to key on) and
 precomputed `detect` output: oracle detections, so only translation and execution are measured.
 
     python examples/eval/blind/build.py          # writes single.jsonl, multi.jsonl, images/
+    python examples/eval/blind/build.py examples/eval/blind2    # the same for another set written the same way
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from PIL import Image, ImageDraw
@@ -49,19 +51,19 @@ def detections(scene: dict) -> dict:
             "labels": LABELS, "model": "oracle"}
 
 
-def main() -> None:
-    (HERE / "images").mkdir(exist_ok=True)
-    single, multi = json.loads((HERE / "single.json").read_text()), json.loads((HERE / "multi.json").read_text())
+def main(here: Path = HERE) -> None:
+    (here / "images").mkdir(exist_ok=True)
+    single, multi = json.loads((here / "single.json").read_text()), json.loads((here / "multi.json").read_text())
     scenes = {s["id"]: s for s in [*single["scenes"], *multi.get("scenes", [])]}
     for sid, scene in scenes.items():
-        draw(scene, HERE / "images" / f"{sid}.png")
-    with (HERE / "single.jsonl").open("w") as fh:
+        draw(scene, here / "images" / f"{sid}.png")
+    with (here / "single.jsonl").open("w") as fh:
         for q in single["questions"]:
             row = {"id": q["id"], "image": f"images/{q['scene']}.png", "question": q["question"],
                    "answers": [str(q["answer"])], "question_type": q["kind"],
                    "precomputed": {"detect": detections(scenes[q["scene"]])}}
             fh.write(json.dumps(row) + "\n")
-    with (HERE / "multi.jsonl").open("w") as fh:
+    with (here / "multi.jsonl").open("w") as fh:
         for q in multi["questions"]:
             images = [{"image": f"images/{sid}.png", "precomputed": {"detect": detections(scenes[sid])}}
                       for sid in q["scenes"]]
@@ -73,4 +75,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else HERE)

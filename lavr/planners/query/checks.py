@@ -19,6 +19,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from ...lexicon import GENERIC, Phrase, Reading, lexicon, tokens
+from ...tools.query.evaluation import reading_test
 from ...tools.query.executor import Typed
 from ...tools.query.ops import Op
 from ...tools.query.program import Number
@@ -102,6 +103,9 @@ class Verdict:
         return "I could not write a program for the whole question (" + "; ".join(parts) + ")"
 
 
+DEFINITE = frozenset({"the", "this", "that", "these", "those"})  # a noun after them is taken to be there
+
+
 @dataclass
 class QuestionReading:
     """A question read against a scene: its phrases, what it needs from a program, and how it asks."""
@@ -129,6 +133,29 @@ class QuestionReading:
             if labels:
                 out.append(p.text)
         return out
+
+    def presupposed_missing(self) -> list[str]:
+        """Things the question takes to be there that no image of the scene has: "Is the bench left of the
+        motorcycle?" with no bench found. A yes/no or a count over an empty set would answer another question
+        ("is there a bench left of ..."): a false presupposition gets "cannot tell", never "no"."""
+        if any(r.kind == "compare" or r == Reading("form", "count") for p in self.phrases for r in p.readings):
+            return []  # "Do the triangles outnumber the squares?" speaks of kinds: none is a count of 0
+        missing = []
+        for i, p in enumerate(self.phrases):
+            if p.text not in DEFINITE:
+                continue
+            following = self.phrases[i + 1:]
+            while following and following[0].readings and all(r.kind == "value" for r in following[0].readings):
+                following = following[1:]  # "the red bench"
+            if not following or not following[0].readings:
+                continue
+            noun = following[0]
+            if any(r.kind != "label" for r in noun.readings):
+                continue  # "the object", "the left", "the picture": no kind of thing that could be missing
+            tests = [t for t in map(reading_test, noun.readings) if t is not None]
+            if not any(t(o) for t in tests for o in self.scene.objects):
+                missing.append(noun.text)
+        return list(dict.fromkeys(missing))
 
     def asks_about_the_picture(self) -> bool:
         """A word about the picture as a whole ("background", "drawing"): no program over objects answers it."""
@@ -383,6 +410,11 @@ def check(question: str, typed: Typed, scene: Scene, *, context: list[str] = ())
     for r in program_readings(typed):
         if r.kind == "number" and not _justified(r, said, scene):
             verdict.invented.append(str(r.value))
+    for t in typed.walk():  # "Which picture has a cube?" is which(...): which_count's number must be said
+        if t.op is not None and t.op.name == "which_count" and isinstance(t.args[1].node, Number) \
+                and Reading("number", t.args[1].node.value) not in said:
+            verdict.invented.append(f"exactly {t.args[1].node.value}")
+            verdict.not_said_ops.add(t.op.name)
     asked = _asked_keys(q)
     for t in typed.walk():  # "Which shape is ...?" answered with a color: another question
         if t.op is not None and t.op.family == "query" and t.op.keys[0] not in asked:

@@ -35,7 +35,7 @@ from ..react import ReactPlanner
 from .checks import Verdict, bounds, check, read_question
 from .grammar import build_grammar
 from .prompt import PREFILL, EarlierTurn, QueryPrompt
-from .repair import with_each_image, with_every_image, with_missing_noun
+from .repair import relation_of_the_subject, with_each_image, with_every_image, with_missing_noun
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +118,13 @@ class QueryPlanner:
             verdict = check(question, check_program(UNSUPPORTED, scene), scene, context=context)
             return PlanOutcome(move=Final(answer=f"{CANNOT_TELL}: {verdict.reason()}", verbatim=True,
                                           thought="the question has words no program over these objects can use"))
+        missing = reading.presupposed_missing()
+        if missing:
+            things = " and no ".join(missing)
+            return PlanOutcome(move=Final(
+                answer=f"{CANNOT_TELL}: the question speaks of the {missing[0]}, but the experts found no {things}",
+                verbatim=True,
+                thought="a thing the question takes to be there was not found: no program answers it"))
         if reading.names_nothing():
             return self._run(request, scene, UNSUPPORTED, "the question names none of the objects")
         earlier = [EarlierTurn(question=q, program=request.programs.get(q), answer=a) for q, a in turns]
@@ -154,7 +161,9 @@ class QueryPlanner:
                        (with_every_image(typed, verdict, scene),
                         "the program named one image where the question takes them all as one: all_images"),
                        (with_each_image(typed, verdict, scene),
-                        "the program asked about one image where the question asks each: asked of each")]
+                        "the program asked about one image where the question asks each: asked of each"),
+                       (relation_of_the_subject(reading),
+                        "the question only asks whether one thing is in a relation to another")]
             for repaired, why in repairs:
                 if repaired is not None and _passes(repaired, question, scene, context):
                     return self._run(request, scene, repaired, f"{question} ({why})", outcome)

@@ -7,15 +7,22 @@ repaired program is checked against the question like any other:
   the program left out ("Is there a cylinder in either image?" written ``exists(all(cylinder, img_0))``, seen twice
   in a row after the feedback);
 - a yes/no program about one image is asked of each image, joined by and, where the question asks it of each
-  ("Is there a sphere in each of the three images?" written ``exists(all(sphere, img_0))``)."""
+  ("Is there a sphere in each of the three images?" written ``exists(all(sphere, img_0))``);
+- "Is the A <relation> the B?", said in nothing but those words, is ``is(the(A), relation(the(B)))`` where the
+  written program put the relation on the wrong one ("Is the small shape left of the large blue shape?" written
+  ``exists(all(shape, left_of(the(small, shape)), ...))``)."""
 
 from __future__ import annotations
 
-from ...lexicon import Reading
+import re
+
+from ...lexicon import Phrase, Reading
 from ...tools.query import Scene
 from ...tools.query.executor import ALL_IMAGES, Typed
 from ...tools.query.program import Call, Node, Word, text
-from .checks import EACH_HINT, Verdict, head_label
+from .checks import DEFINITE, EACH_HINT, QuestionReading, Verdict, head_label
+
+IMAGE_ID = re.compile(r"img_[0-9]+")
 
 
 def with_missing_noun(typed: Typed, verdict: Verdict, phrases: dict[str, list[Reading]], scene: Scene) -> str | None:
@@ -69,15 +76,53 @@ def with_each_image(typed: Typed, verdict: Verdict, scene: Scene) -> str | None:
         return None
     if typed.type != "bool" or any(not verdict.hints.get(m, [""])[0].endswith(EACH_HINT) for m in verdict.missing):
         return None
-    named = _images(typed)
-    if len(named) != 1:
+    template = _one_image_program(typed.node)
+    if template is None:
         return None
-    one = next(iter(named))
-    parts = [_replace(typed.node, one, Word(image)) for image in scene.images]
+    node, one = template
+    parts = [_replace(node, one, Word(image)) for image in scene.images]
     joined = parts[-1]
     for part in reversed(parts[:-1]):
         joined = Call("and", (part, joined))
     return text(joined)
+
+
+def _one_image_program(node: Node) -> tuple[Node, str] | None:
+    """(program, its image) where ``node`` asks about one image, or is that question asked of some of the images
+    joined by and ("all three images" written for two of them); None otherwise."""
+    named = _node_images(node)
+    if len(named) == 1:
+        return node, next(iter(named))
+    parts = _and_parts(node)
+    if len(parts) < 2:
+        return None
+    first = _node_images(parts[0])
+    if len(first) != 1:
+        return None
+    one = next(iter(first))
+    seen: set[str] = set()
+    for part in parts:
+        images = _node_images(part)
+        if len(images) != 1 or images & seen:
+            return None
+        seen |= images
+        if _replace(part, next(iter(images)), Word(one)) != parts[0]:
+            return None
+    return parts[0], one
+
+
+def _and_parts(node: Node) -> list[Node]:
+    if isinstance(node, Call) and node.op == "and" and len(node.args) == 2:
+        return _and_parts(node.args[0]) + _and_parts(node.args[1])
+    return [node]
+
+
+def _node_images(node: Node) -> set[str]:
+    if isinstance(node, Word):
+        return {node.text} if IMAGE_ID.fullmatch(node.text) else set()
+    if isinstance(node, Call):
+        return set().union(*(_node_images(a) for a in node.args)) if node.args else set()
+    return set()
 
 
 def _images(typed: Typed) -> set[str]:
@@ -90,3 +135,55 @@ def _replace(node: Node, image: str, word: Word) -> Node:
     if isinstance(node, Call):
         return Call(node.op, tuple(_replace(a, image, word) for a in node.args))
     return node
+
+
+INDEFINITE = frozenset({"a", "an", "any", "some"})
+
+
+def relation_of_the_subject(q: QuestionReading) -> str | None:
+    """``is(the(A), relation(the(B)))`` for a yes/no question that says only "Is the A <relation> the B?" (any
+    words of no content around them); None for any other question."""
+    if q.form() != "bool" or q.offers_choice():
+        return None
+    phrases = q.asking_clause()
+    content = {id(p) for p in q.content}
+    groups: list[tuple[str, list[str]]] = []  # (determiner, words) of the two noun phrases
+    relation: str | None = None
+    i = 0
+    while i < len(phrases):
+        p = phrases[i]
+        if (p.text in DEFINITE or p.text in INDEFINITE) and i + 1 < len(phrases) and _noun_phrase_start(phrases[i + 1]):
+            words, i = _noun_phrase(phrases, i + 1)
+            if words is None:
+                return None
+            groups.append((p.text, words))
+            continue
+        relations = p.of("relation")
+        if relations and len(groups) == 1 and relation is None:
+            relation = str(relations[0].value)
+        elif id(p) in content:
+            return None  # any other word with content: not the simple question
+        i += 1
+    if relation is None or len(groups) != 2 or groups[0][0] not in DEFINITE:
+        return None
+    (_, subject), (det, target) = groups
+    inner = f"the({', '.join(target)})" if det in DEFINITE else f"all({', '.join(target)})"
+    return f"is(the({', '.join(subject)}), {relation}({inner}))"
+
+
+def _noun_phrase_start(p: Phrase) -> bool:
+    return bool(p.of("value", "label", "generic")) and not p.of("relation")
+
+
+def _noun_phrase(phrases: list[Phrase], i: int) -> tuple[list[str] | None, int]:
+    """The words of values ending in a noun from ``i`` ("small green shape"), and the index after the noun."""
+    words: list[str] = []
+    while i < len(phrases):
+        p = phrases[i]
+        if p.of("label", "generic") and not p.of("relation"):
+            return [*words, p.text], i + 1
+        if not p.of("value") or p.of("relation"):
+            return None, i
+        words.append(p.text)
+        i += 1
+    return None, i

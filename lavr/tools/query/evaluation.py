@@ -24,9 +24,10 @@ if TYPE_CHECKING:  # pragma: no cover
 class Problem(BaseModel):
     """Why there is no answer: nothing or several objects where the question means one, a missing attribute."""
 
-    kind: Literal["not_found", "ambiguous", "no_attribute", "tie", "unsupported"]
+    kind: Literal["not_found", "ambiguous", "no_attribute", "tie", "unsupported", "often_missed"]
     what: str = Field("", description="The phrase of the program it concerns, in words.")
     objects: list[str] = Field(default_factory=list)
+    measured: str = Field("", description="For often_missed: the detectors' recall on the labelled photos.")
 
     def message(self) -> str:
         ids = f" ({', '.join(self.objects)})" if self.objects else ""
@@ -34,6 +35,7 @@ class Problem(BaseModel):
                 "ambiguous": f"{len(self.objects)} objects match {self.what}{ids}",
                 "no_attribute": f"the experts give no {self.what} for {', '.join(self.objects)}",
                 "tie": f"the images tie on {self.what}",
+                "often_missed": f"the detectors found no {self.what}, but they often miss one ({self.measured})",
                 "unsupported": "the question needs more than the objects the experts found"}[self.kind]
 
 
@@ -135,7 +137,28 @@ def select(ev: Evaluation, conds: list[Typed]) -> tuple[list[SceneObject], list[
         if problem is not None:
             return [], evidence, problem, inner
         chosen = [o for o in chosen if test(o)]
+    if not chosen:
+        missed = often_missed(inner, conds)
+        if missed is not None:
+            return [], evidence, missed, inner
     return chosen, evidence, None, inner
+
+
+def often_missed(ev: Evaluation, conds: list[Typed]) -> Problem | None:
+    """An empty set of a label the detectors often miss, none of which they found in these images: "none" would
+    be a guess ("Is there a spoon?" -> "no" with a spoon in the cup's saucer), so the answer is cannot tell."""
+    for c in conds:
+        if c.op is not None:
+            continue
+        labels = {r.value for r in c.readings if r.kind == "label"}
+        if not labels or len(labels) != len(c.readings):
+            continue
+        weak = sorted(label for label in labels if label in ev.scene.often_missed)
+        if weak and not any(o.label in labels for o in ev.objects()):
+            found, there = ev.scene.often_missed[weak[0]]
+            return Problem(kind="often_missed", what=weak[0],
+                           measured=f"they found {found} of {there} on the labelled photos")
+    return None
 
 
 def unknown_for(scene: Scene, cond: Typed, objects: list[SceneObject]) -> tuple[str, list[str]] | tuple[()]:

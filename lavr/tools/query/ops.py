@@ -203,6 +203,9 @@ def _define() -> None:
     add(Op("which_fewer", ("set",), "image", "which_fewer(S): the image with fewer S (the fewest)", run_fewest,
            lambda a: f"the image with the fewest {a[0]}", (Reading("form", "which_image"),
                                                              Reading("compare", "fewer")), family="image"))
+    add(Op("which_count", ("set", "int"), "image", "which_count(S, n): the image with exactly n S (0: none)",
+           run_which_count, lambda a: f"the image with exactly {a[1]} {a[0]}", (Reading("form", "which_image"),),
+           family="image"))
     add(Op("unsupported", (), "unsupported", "unsupported(): the question needs more than objects and their "
            "properties (text, actions, the picture as a whole)", run_unsupported, lambda a: "unsupported"))
 
@@ -393,6 +396,18 @@ def run_which(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
         return Result("image", value=having[0], evidence=evidence)
     value = "none" if not having else "all" if len(having) == len(counts) else ", ".join(having)
     return Result("image", value=value, evidence=evidence, problem=problem)
+
+
+def run_which_count(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
+    counts, evidence, problem = _per_image(ev, args[0])
+    n = args[1].node.value if isinstance(args[1].node, Number) else -1
+    having = [img for img, k in counts.items() if k == n]
+    if problem is None and len(having) == 1:
+        return Result("image", value=having[0], evidence=evidence)
+    if problem is None:
+        problem = Problem(kind="not_found" if not having else "tie",
+                          what=f"{'an image with ' if not having else 'having '}exactly {n} {args[0].words()}")
+    return Result("image", evidence=evidence, problem=problem)
 
 
 def _extreme_image(ev: Evaluation, args: list[Typed], pick: Callable[[Any], int]) -> Result:

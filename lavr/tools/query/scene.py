@@ -101,13 +101,16 @@ class Scene:
     about when it names none (the latest attached in a chat)."""
 
     def __init__(self, objects: list[SceneObject], images: list[str], *, focus: str | None = None,
-                 known_labels: Iterable[str] = (), known_values: dict[str, Iterable[str]] | None = None):
+                 known_labels: Iterable[str] = (), known_values: dict[str, Iterable[str]] | None = None,
+                 often_missed: dict[str, tuple[int, int]] | None = None):
         objects = [_with_box_attributes(o) for o in objects]
         self.objects = sorted(objects, key=lambda o: (images.index(o.image) if o.image in images else 99,
                                                       _number(o.id)))
         self.images = list(images)
         self.focus = focus or (images[-1] if images else "img_0")
         self.by_id = {o.id: o for o in self.objects}
+        # labels whose absence is no evidence: (found, there) on the labelled photos (a count of 0 is unknown)
+        self.often_missed = {canonical_label(k): (int(v[0]), int(v[1])) for k, v in (often_missed or {}).items()}
         labels = {o.label for o in self.objects} | {canonical_label(k) for k in known_labels}
         labels.discard(GENERIC)
         attrs: dict[str, set[str]] = {}
@@ -129,25 +132,27 @@ class Scene:
     @classmethod
     def from_graphs(cls, graphs: dict[str, nx.MultiDiGraph], *, focus: str | None = None) -> Scene:
         """A scene from scene graphs (``scene_graph.build_scene_graph``), one per image id."""
-        objects, known, values = [], set(), {}
+        objects, known, values, missed = [], set(), {}, {}
         for image, graph in graphs.items():
             known |= {canonical_label(k) for k in graph.graph.get("known_labels", ())}
             values.update(graph.graph.get("known_values", {}))
+            missed.update(graph.graph.get("often_missed", {}))
             for node, data in graph.nodes(data=True):
                 objects.append(_object(node, image, data["label"], data["box"], data.get("attributes", {}), known))
-        return cls(objects, list(graphs), focus=focus, known_labels=known, known_values=values)
+        return cls(objects, list(graphs), focus=focus, known_labels=known, known_values=values, often_missed=missed)
 
     @classmethod
     def from_data(cls, scenes: dict[str, dict[str, Any]], *, focus: str | None = None) -> Scene:
         """A scene from ``scene_graph`` outputs (structured data, as a trace keeps them), one per image id."""
-        objects, known, values = [], set(), {}
+        objects, known, values, missed = [], set(), {}, {}
         for image, scene in scenes.items():
             known |= {canonical_label(k) for k in scene.get("known_labels", ())}
             values.update(scene.get("known_values", {}))
+            missed.update(scene.get("often_missed", {}))
             for node in scene.get("nodes", []):
                 box = node["box"] if isinstance(node["box"], Box) else Box.model_validate(node["box"])
                 objects.append(_object(node["id"], image, node["label"], box, node.get("attributes", {}), known))
-        return cls(objects, list(scenes), focus=focus, known_labels=known, known_values=values)
+        return cls(objects, list(scenes), focus=focus, known_labels=known, known_values=values, often_missed=missed)
 
     # Geometry ------------------------------------------------------------------------------------------------
     def relations(self, a: SceneObject, b: SceneObject) -> set[str]:
