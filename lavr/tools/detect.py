@@ -117,7 +117,9 @@ class DetectOutput(ToolOutput):
         elif not self.classes:  # say what the silence about the other labels means: none found
             lines.append(f"this detector knows {len(self.known_labels)} labels; those not counted above were not "
                          "found")
-        missed = sorted(label for label in self.often_missed if not self.counts.get(label))
+        asked = set(self.classes) if self.classes else None  # a class filter: only what was asked for
+        missed = sorted(label for label in self.often_missed
+                        if not self.counts.get(label) and (asked is None or label in asked))
         if missed:
             lines.append(f"not found, but this detector often misses them: {', '.join(missed)}")
         return "\n".join(lines)

@@ -142,6 +142,8 @@ def test_labels_the_detector_often_misses_reach_the_scene_and_the_detect_text(se
     assert found.often_missed == {"spoon": (0, 1), "dog": (1, 2)}
     assert "not found, but this detector often misses them: spoon" in found.to_text()  # a dog was found
     assert found.counts == {"cat": 0, "dog": 1, "person": 2}  # no exact 0 for a spoon
+    only_dogs = detector.run(DetectInput(image="img_0", classes=["dog", "spoon", "cat"]), ctx).to_text()
+    assert "often misses them: spoon\n" in only_dogs + "\n"  # only the asked-for labels are named
     out = SceneGraphTool(settings, detector=detector).run(SceneGraphInput(image="img_0"), ctx)
     assert out.often_missed == {"spoon": (0, 1), "dog": (1, 2)}
     from lavr.tools.query import Scene
