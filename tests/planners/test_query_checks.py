@@ -400,3 +400,19 @@ def test_is_the_a_relation_the_b_is_built_from_the_question_alone():
                      "Is the cube left of the red block or right of it?",
                      "How many cubes are left of the red block?"]:
         assert relation_of_the_subject(read_question(question, sc)) is None, question
+
+
+def test_a_not_the_question_does_not_say_is_sent_back():
+    """Seen after the prefix changed: "Is there a block that isn't metallic?" as not(exists(all(block, not(metal))))."""
+    sc = blocks()
+    for question, program, ok in [
+            ("Is there a block that isn't metallic?", "not(exists(all(block, not(metal))))", False),
+            ("Is there a block that isn't metallic?", "exists(all(block, not(metal)))", True),
+            ("Is there a big thing that is neither rubber nor a sphere?",
+             "exists(all(big, thing, not(rubber), not(sphere)))", True),
+            ("Is there a big thing that is neither rubber nor a sphere?",
+             "not(exists(all(big, thing, not(rubber), not(sphere))))", False),
+            ("Are the ball and the cube different colors?",
+             "not(equal(color(the(yellow, ball)), color(the(red, cube))))", True)]:
+        verdict = check(question, check_program(program, sc), sc)
+        assert (not any('"not"' in m for m in verdict.invented)) is ok, (question, program, verdict.invented)

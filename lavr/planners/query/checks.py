@@ -397,7 +397,7 @@ def check(question: str, typed: Typed, scene: Scene, *, context: list[str] = ())
             if named and not any(_justified(r, said, scene) for r in named):
                 verdict.invented.append(t.words())
                 verdict.not_said |= set(named)
-    verdict.invented += repeated_words(q, typed)
+    verdict.invented += repeated_words(q, typed) + repeated_negations(q, typed)
     for t in typed.walk():
         if t.op is None:
             continue
@@ -543,6 +543,19 @@ def repeated_words(q: QuestionReading, typed: Typed) -> list[str]:
     copies = max(1, len(q.scene.images))
     return [f"{words[r]} (more often than the question says it)" for r, n in used.items()
             if said[r] and n > (said[r] + (again if r.kind == "label" else 0)) * copies]
+
+
+def repeated_negations(q: QuestionReading, typed: Typed) -> list[str]:
+    """More "not"s than the question says: "Is there a block that isn't metallic?" written
+    not(exists(all(block, not(metal)))) (seen, four confident wrong answers of this form). "different" written
+    not(equal(...)) says its own not."""
+    said = sum(1 for p in [*q.phrases, *q.context] if Reading("logic", "not") in p.readings)
+    nots = [t for t in typed.walk() if t.op is not None and t.op.name == "not"
+            and not (t.args and t.args[0].op is not None
+                     and (t.args[0].op.name == "equal" or t.args[0].op.family == "same"))]
+    if len(nots) > said * max(1, len(q.scene.images)):
+        return [f'"not" {len(nots)} times (the question says it {said} time{"s" * (said != 1)})']
+    return []
 
 
 def _count_uses(t: Typed, used: Counter[Reading], words: dict[Reading, str]) -> None:
