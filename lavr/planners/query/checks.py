@@ -554,7 +554,7 @@ def repeated_negations(q: QuestionReading, typed: Typed) -> list[str]:
             and not (t.args and t.args[0].op is not None
                      and (t.args[0].op.name == "equal" or t.args[0].op.family == "same"))]
     if len(nots) > said * max(1, len(q.scene.images)):
-        return [f'"not" {len(nots)} times (the question says it {said} time{"s" * (said != 1)})']
+        return [f"not {len(nots)} times (the question says it {said} time{'s' * (said != 1)})"]
     return []
 
 
