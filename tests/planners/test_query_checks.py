@@ -416,3 +416,19 @@ def test_a_not_the_question_does_not_say_is_sent_back():
              "not(equal(color(the(yellow, ball)), color(the(red, cube))))", True)]:
         verdict = check(question, check_program(program, sc), sc)
         assert (not any(m.startswith("not ") for m in verdict.invented)) is ok, (question, program, verdict.invented)
+
+
+def test_a_set_of_two_kinds_nothing_is_both_is_sent_back():
+    sc = two_photos()  # people, a car, a dog
+    verdict = check("Is there a dog near the car?", check_program("exists(all(dog, car))", sc), sc)
+    assert any("nothing is both" in m for m in verdict.invented)
+    assert check("Is there a dog?", check_program("exists(all(dog, dogs))", sc), sc).ok  # one kind, said twice
+
+
+def test_a_persons_face_is_a_face():
+    from lavr.lexicon import lexicon
+
+    for question in ["Is there a human face in this picture?", "Can you see the face of the person in this photo?",
+                     "Is a person's face visible?"]:
+        faces = [p for p in lexicon().read(question) if any(r.kind == "label" for r in p.readings)]
+        assert [r.value for p in faces for r in p.readings] == ["face"], question

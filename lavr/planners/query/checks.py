@@ -397,7 +397,7 @@ def check(question: str, typed: Typed, scene: Scene, *, context: list[str] = ())
             if named and not any(_justified(r, said, scene) for r in named):
                 verdict.invented.append(t.words())
                 verdict.not_said |= set(named)
-    verdict.invented += repeated_words(q, typed) + repeated_negations(q, typed)
+    verdict.invented += repeated_words(q, typed) + repeated_negations(q, typed) + two_kinds(typed)
     for t in typed.walk():
         if t.op is None:
             continue
@@ -556,6 +556,28 @@ def repeated_negations(q: QuestionReading, typed: Typed) -> list[str]:
     if len(nots) > said * max(1, len(q.scene.images)):
         return [f"not {len(nots)} times (the question says it {said} time{'s' * (said != 1)})"]
     return []
+
+
+def two_kinds(typed: Typed) -> list[str]:
+    """A set of two kinds of thing that nothing is both: "Can you see the face of the person?" written
+    exists(all(face, individual)) answered "no" (seen: a face is not a person; the set is always empty)."""
+    out = []
+    for t in typed.walk():
+        if t.op is None or t.op.family != "set":
+            continue
+        kinds: list[tuple[str, set[str]]] = []
+        pending = list(t.args)
+        while pending:
+            a = pending.pop()
+            if a.op is not None and a.op.name == "and" and a.op.result == "cond":
+                pending += a.args
+            elif a.op is None and a.readings and all(r.kind == "label" for r in a.readings):
+                kinds.append((a.words(), {str(r.value) for r in a.readings}))
+        for i, (word, labels) in enumerate(kinds):
+            clash = next((w for w, other in kinds[i + 1:] if not labels & other), None)
+            if clash is not None:
+                out.append(f"{clash} and {word} in one set (nothing is both)")
+    return list(dict.fromkeys(out))
 
 
 def _count_uses(t: Typed, used: Counter[Reading], words: dict[Reading, str]) -> None:
