@@ -363,3 +363,8 @@ class ExpertCache:
     def count_missing(self, keys: list[str]) -> int:
         """How many of ``keys`` (distinct) are not stored: seeded entries that the size bound evicted again."""
         return sum(1 for key in set(keys) if not self.contains(key))
+
+
+def open_cache(settings: Any) -> ExpertCache:
+    """The expert cache a ``Settings`` names: ``<data_dir>/cache/experts.sqlite``, bounded by ``cache_max_bytes``."""
+    return ExpertCache(settings.subdir("cache") / "experts.sqlite", max_bytes=settings.cache_max_bytes)

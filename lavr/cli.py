@@ -51,7 +51,8 @@ def _check_output_file(path: str, what: str) -> None:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from .agents import make_agent
+    from .backends import make_backend
+    from .prefetch import prefetch_scene
     from .samples import resolve_image_arg
 
     settings = settings_from_args(args)
@@ -63,7 +64,21 @@ def cmd_ask(args: argparse.Namespace) -> int:
         _check_output_file(args.trace_html, "--trace-html")
         refuse_overwrite(args.trace_html, option="--trace-html", inputs=[("the image", image)],
                          written_by_lavr=is_trace_page, kind="a lavr trace page")
-    agent = make_agent(args.mode, settings.llm, settings=settings, cache=not args.no_cache)
+    backend = make_backend(settings.llm, settings)
+    # query mode's first move is the image's scene graph: a forked child builds it (into the expert cache) while
+    # this process imports the agent and loads the LLM (lavr.prefetch)
+    planned = args.mode if args.mode != "auto" else backend.profile.default_planner
+    scene = prefetch_scene(image, settings) if planned == "query" and not args.no_cache else None
+    try:
+        from .agents import make_agent  # after the fork: the child needs none of it
+
+        agent = make_agent(args.mode, backend, settings=settings, cache=not args.no_cache)
+        if scene is not None:
+            agent.warm_up()
+            scene.wait(settings.tool_timeout_s)
+    finally:
+        if scene is not None:
+            scene.cancel()
     answer = agent.ask(image, args.question)
     if args.json:
         print(for_terminal(answer.model_dump_json(indent=2 if args.pretty else None), json=True))
@@ -149,7 +164,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
-    from .agents.agent import open_cache
+    from .cache import open_cache
     from .errors import InputError
 
     settings = settings_from_args(args)

@@ -4,6 +4,7 @@ variable (``settings_table``: the README's is generated from it)."""
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -219,6 +220,17 @@ SETTING_GROUPS: tuple[type[SettingGroup], ...] = (LlmSettings, LimitSettings, Ex
                                                   ChatSettings)
 
 
+
+def accelerator_possible() -> bool:
+    """Whether torch could find a GPU here, answered without importing torch (1-2 s of a new process): on Linux a
+    CUDA or ROCm device shows as a device file (``/dev/nvidia*``, ``/dev/kfd``; ``/dev/dxg`` under WSL). Elsewhere
+    (macOS's MPS, other systems) torch is asked."""
+    if not sys.platform.startswith("linux"):
+        return True
+    dev = Path("/dev")
+    return any(dev.glob("nvidia[0-9]*")) or (dev / "kfd").exists() or (dev / "dxg").exists()
+
+
 class Settings(LlmSettings, LimitSettings, ExpertSettings, StorageSettings, ChatSettings):
     """Everything configurable, read from ``LAVR_*`` environment variables or passed explicitly, in groups
     (``SETTING_GROUPS``: the LLM, limits, experts, data and cache, chat and server; one class each, every field
@@ -243,6 +255,8 @@ class Settings(LlmSettings, LimitSettings, ExpertSettings, StorageSettings, Chat
         """The torch device to use: ``auto`` picks cuda, then mps, then cpu."""
         if self.device != "auto":
             return self.device
+        if not accelerator_possible():
+            return "cpu"
         try:
             import torch
 

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from PIL import Image
 
 from ..backends import LLMBackend, make_backend
+from ..cache import open_cache
 from ..errors import BackendError, InputError
 from ..images import ImageInput
 from ..planners import ImageInfo, Planner, make_planner
@@ -30,12 +31,6 @@ from .graph import build_graph, new_question
 logger = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000
-
-
-def open_cache(settings: Settings) -> Any:
-    from ..cache import ExpertCache
-
-    return ExpertCache(settings.subdir("cache") / "experts.sqlite", max_bytes=settings.cache_max_bytes)
 
 
 def check_question(question: Any) -> str:
@@ -114,6 +109,13 @@ class Agent:
         e.g. ``agent.with_planner(make_planner("pipeline", agent.settings, pipeline=path))``."""
         return Agent(self.backend, planner=planner, settings=self.settings, tools=list(self.registry.tools()),
                      cache=self.cache or False, checkpointer=self.checkpointer)
+
+    def warm_up(self) -> None:
+        """Start loading what the planner's first LLM call needs (the embedded model and its prompt prefix), in
+        the background; planners with nothing to load ignore it."""
+        warm_up = getattr(self.planner, "warm_up", None)
+        if warm_up is not None:
+            warm_up(self.backend)
 
     @property
     def mode(self) -> str:

@@ -43,6 +43,7 @@ WHOLE = [  # question, a program that answers it
     ("Is there a red cube and also a large sphere?", "and(exists(all(red, cube)), exists(all(large, sphere)))"),
     ("Are there as many small shapes as large shapes?", "equal(count(all(small, shapes)), count(all(large, shapes)))"),
     ("Is there an object with an identical shape as the red cube?", "exists(all(object, same_shape(the(red, cube))))"),
+    ("Among the cylinders, how many are not gray?", "count(all(cylinders, not(gray)))"),
 ]
 
 NOT_WHOLE = [  # question, a program that answers another question, what the check says
@@ -432,3 +433,69 @@ def test_a_persons_face_is_a_face():
                      "Is a person's face visible?"]:
         faces = [p for p in lexicon().read(question) if any(r.kind == "label" for r in p.readings)]
         assert [r.value for p in faces for r in p.readings] == ["face"], question
+
+
+def test_a_relation_is_said_of_the_noun_right_before_it_and_moved_there_when_written_of_another():
+    from lavr.planners.query.repair import with_relations_moved
+
+    sc = blocks()
+    for question, flat, nested, said in [
+        ("What color is the cylinder to the right of the purple object that is behind the cyan cube?",
+         "color(the(cylinder, right_of(the(purple, object)), behind(the(cyan, cube))))",
+         "color(the(cylinder, right_of(the(purple, object, behind(the(cyan, cube))))))",
+         '"behind" is said of the purple thing, not of the cylinder'),
+        ("How many things are left of the small sphere that's in front of the purple cylinder?",
+         "count(all(things, left_of(the(small, sphere)), in_front_of(the(purple, cylinder))))",
+         "count(all(things, left_of(the(small, sphere, in_front_of(the(purple, cylinder))))))",
+         '"in front of" is said of the small sphere, not of all the things'),
+        # the same noun twice: "the sphere" is one thing, not the spheres counted
+        ("How many spheres are in front of the sphere that is right of the red cube?",
+         "count(all(spheres, right_of(the(red, cube)), in_front_of(the(sphere))))",
+         "count(all(spheres, in_front_of(the(sphere, right_of(the(red, cube))))))",
+         '"right of" is said of the sphere, not of all the spheres'),
+    ]:
+        verdict = check(question, check_program(flat, sc), sc)
+        assert not verdict.ok and said in verdict.feedback(), verdict.feedback()
+        assert with_relations_moved(check_program(flat, sc), read_question(question, sc)) == nested
+        assert check(question, check_program(nested, sc), sc).ok
+    for question, program in [  # joined by and/both/or, or said of a pronoun: the question does not nest them
+        ("How many things are left of the purple cylinder and behind the cyan cube?",
+         "count(all(things, left_of(the(purple, cylinder)), behind(the(cyan, cube))))"),
+        ("Is there a cube that is both left of the purple cylinder and in front of the yellow sphere?",
+         "exists(all(cube, left_of(the(purple, cylinder)), in_front_of(the(yellow, sphere))))"),
+        ("How many things are left of the purple cylinder or behind the cyan cube?",
+         "count(all(things, or(left_of(the(purple, cylinder)), behind(the(cyan, cube)))))"),
+        ("There is a small sphere; how many cubes are left of it?", "count(all(cubes, left_of(the(small, sphere))))"),
+        ("Is the red cube left of the small sphere?", "is(the(red, cube), left_of(the(small, sphere)))"),
+        ("Is there a cube left of the small sphere?", "exists(all(cube, left_of(the(small, sphere))))"),
+    ]:
+        typed = check_program(program, sc)
+        assert check(question, typed, sc).ok, (question, check(question, typed, sc).feedback())
+        assert with_relations_moved(typed, read_question(question, sc)) is None
+
+
+def test_several_images_asked_which_of_them_in_other_words_or_in_total():
+    from lavr.planners.query.repair import with_every_image
+
+    sc = two_photos()
+    for question in ["Which of the two photos has a dog?", "In which of the two images is there a dog?",
+                     "Which one of the two pictures contains a dog?"]:
+        assert read_question(question, sc).form() == "image", question
+        assert check(question, check_program("which(all(dog))", sc), sc).ok, question
+        wrong = check(question, check_program("exists(all(dog, all_images))", sc), sc)
+        assert not wrong.ok and "which image" in wrong.feedback()
+    question = "How many people are there altogether?"
+    one = check(question, check_program("count(all(people))", sc), sc)
+    assert not one.ok and "altogether" in one.feedback()
+    assert with_every_image(check_program("count(all(people, img_1))", sc), one, sc) == \
+        "count(all(people, all_images))"
+    assert check(question, check_program("count(all(people, all_images))", sc), sc).ok
+    assert check("How many people are in the first image in total?", check_program("count(all(people, img_0))", sc),
+                 sc).ok  # one image named: "in total" adds up that image's
+
+
+def test_only_before_a_kind_or_a_value_is_not_understood():
+    sc = two_photos()
+    assert read_question("Which image has only standing people?", sc).unknown_words() == ["only"]
+    assert read_question("Is there only one dog?", sc).unknown_words() == []
+    assert read_question("Is there a dog in only one of the images?", sc).unknown_words() == []

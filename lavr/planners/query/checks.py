@@ -120,8 +120,12 @@ class QuestionReading:
         return [p for p in self.phrases if _required(p, self)]
 
     def unknown_words(self) -> list[str]:
-        """Phrases with no meaning at all (a phrase read as a whole, "on the left of the picture", has one)."""
-        return [p.text for p in self.phrases if not p.readings and not lexicon().lookup(tuple(p.text.split()))]
+        """Phrases with no meaning at all (a phrase read as a whole, "on the left of the picture", has one), and
+        "only" before a kind or a value ("Which image has only metal objects?": every object metal, which no
+        program says; read as a word of no content it answered which images have a metal object)."""
+        unknown = [p.text for p in self.phrases if not p.readings and not lexicon().lookup(tuple(p.text.split()))]
+        return unknown + [p.text for p, after in zip(self.phrases, self.phrases[1:])
+                          if p.text == "only" and after.of("value", "label", "generic") and not after.of("number")]
 
     def undetectable(self) -> list[str]:
         """Labels the question names that the experts of this scene cannot find ("dog" among drawn shapes)."""
@@ -176,11 +180,27 @@ class QuestionReading:
         first = clause[0].text.split()[0] if clause else ""
         if Reading("form", "yes_no") in lexicon().lookup((first,)) and not self.offers_choice():
             return "bool"  # "Is the number of cubes ...?" asks yes or no
-        if any(r == Reading("form", "which_image") for p in self.phrases for r in p.readings):
+        if any(r == Reading("form", "which_image") for p in self.phrases for r in p.readings) \
+                or self.which_image_phrase():
             return "image"
         if any(r == Reading("form", "count") for p in self.phrases for r in p.readings):
             return "count"
         return "value"
+
+    def which_image_phrase(self) -> tuple[int, int] | None:
+        """Where "which"/"what" asks for one of the images, in words the lexicon has no phrase for ("Which of the
+        three photos ...", "In which of the two images ...", "Which scene ..."): the indexes of "which" and of the
+        image noun; None where it does not."""
+        for i, p in enumerate(self.phrases):
+            if p.text not in ("which", "what"):
+                continue
+            j = i + 1
+            while j < len(self.phrases) and (self.phrases[j].text in WHICH_OF or self.phrases[j].of("image_picker")
+                                             or self.phrases[j].of("number")):
+                j += 1
+            if j < len(self.phrases) and self.phrases[j].of("image_noun"):
+                return i, j
+        return None
 
     def offers_choice(self) -> bool:
         """"Is it metal or rubber?": an "or" between two values of one key (answered with the value)."""
@@ -215,8 +235,15 @@ def read_question(question: str, scene: Scene, context: list[str] = ()) -> Quest
     return QuestionReading(phrases, context_phrases, scene, clause_start)
 
 
+# Words between "which" and the image noun of a question that asks for an image ("which one of the two images").
+WHICH_OF = frozenset({"of", "one", "one of", "the", "these", "those"})
+
+
 def _required(p: Phrase, q: QuestionReading) -> bool:
     """Whether a question's phrase must be accounted for by the program."""
+    span = q.which_image_phrase()
+    if span is not None and span[0] < q.phrases.index(p) < span[1]:
+        return False  # "Which of the three photos ...": which image is asked, not each of the three
     strong = [r for r in p.readings if r.kind in ("label", "value", "relation", "region", "extreme", "compare",
                                                   "same", "key")]
     if strong and {r.kind for r in strong} == {"key"} and "generic" in p.kinds() and not _names_a_key(p, q):
@@ -226,6 +253,8 @@ def _required(p: Phrase, q: QuestionReading) -> bool:
     if len(q.scene.images) > 1 and p.of("image_picker", "ordinal") and _before_image_noun(p, q) \
             and p.of("image_picker") != [Reading("image_picker", "this")]:
         return True  # "the other picture", "the first image": which image, among several
+    if len(q.scene.images) > 1 and p.text in TOTAL_WORDS and EVERY_IMAGE in p.readings and not _names_one_image(q):
+        return True  # "How many cylinders are there altogether?" about several images: all of them, not one
     if p.optional:
         return False
     kinds = p.kinds()
@@ -239,6 +268,16 @@ def _required(p: Phrase, q: QuestionReading) -> bool:
             return False
         return not (p.start == 0 and p.text.endswith("n't"))  # "Isn't the ball yellow?" asks yes or no
     return bool(kinds & set(CONTENT))
+
+
+# Words that take several images as one where the question names none of them ("in total", "altogether").
+TOTAL_WORDS = frozenset({"altogether", "in total", "total", "overall", "combined", "together", "in all"})
+
+
+def _names_one_image(q: QuestionReading) -> bool:
+    """Whether the question names one of several images ("the first image", "img_1", "the other photo")."""
+    return any(p.of("image_id") or p.of("ordinal", "image_picker") and _before_image_noun(p, q)
+               and not {EVERY_IMAGE, EACH_IMAGE} & set(p.readings) for p in q.phrases)
 
 
 KEY_BEFORE = {"what", "which", "same", "the same", "its", "their", "his", "her", "what's"}
@@ -426,7 +465,7 @@ def check(question: str, typed: Typed, scene: Scene, *, context: list[str] = ())
             verdict.invented.append(f"{t.words()} (one of the answers to choose from, not a condition)")
             verdict.not_said |= set(offered)
     verdict.invented = list(dict.fromkeys(verdict.invented))
-    verdict.misplaced = misplaced_relations(q, typed) + misplaced_images(q, typed)
+    verdict.misplaced = misplaced_relations(q, typed) + misplaced_subjects(q, typed) + misplaced_images(q, typed)
     wanted, got = q.form(), _root_form(typed)
     if got != "unsupported" and got not in _accepted_forms(q):
         verdict.form = {"count": "the question asks how many: the answer must be count(...)",
@@ -677,14 +716,14 @@ def _values_after(q: QuestionReading, i: int) -> frozenset[tuple[str, str]]:
     return frozenset(values)
 
 
-def _set_values(t: Typed) -> set[tuple[str, str]]:
+def set_values(t: Typed) -> set[tuple[str, str]]:
     """The values a set or object names in its own conditions (``the(small, object)`` -> small)."""
     if t.op is None:
         return set()
     if t.op.family == "set":
         return {r.value for c in t.args if c.op is None for r in c.readings if r.kind == "value"}
     if t.op.family in ("extreme", "ordinal") and t.args:
-        return _set_values(t.args[0])
+        return set_values(t.args[0])
     return set()
 
 
@@ -702,7 +741,7 @@ def misplaced_relations(q: QuestionReading, typed: Typed) -> list[str]:
     for t in typed.walk():
         if t.op is None or t.op.family != "relation" or t.op.name not in said:
             continue
-        head, values = head_label(t.args[0]), _set_values(t.args[0])
+        head, values = head_label(t.args[0]), set_values(t.args[0])
         nouns = {noun for noun, _ in said[t.op.name]}
         relation = t.op.name.replace("_", " ")
         if head is not None and head not in nouns and nouns != {GENERIC}:
@@ -714,6 +753,124 @@ def misplaced_relations(q: QuestionReading, typed: Typed) -> list[str]:
             out.append(f'in the question "{relation}" is said of the {wanted} one, '
                        f'not of the {" ".join(v for _, v in sorted(values))} one')
     return list(dict.fromkeys(out))
+
+
+# Words that join two conditions of one thing ("left of the cube and behind the ball"): a relation after one is
+# not said of the noun before it.
+COORDINATORS = frozenset({"and", "or", "but", "both", "either", "neither", "nor", "than", "as well as"})
+PRONOUNS = frozenset({"it", "its", "they", "them", "their", "he", "she", "him", "her", "his"})
+_BETWEEN_KINDS = ("relation", "logic", "compare", "same", "number", "region", "extreme", "ordinal", "image_picker",
+                  "image_id")
+
+
+@dataclass(frozen=True)
+class SaidNoun:
+    """A noun phrase of the question as the check compares it with a program's sets: its label (or the generic
+    noun), its values, and whether it is one definite thing ("the sphere", not "spheres")."""
+
+    label: str
+    values: frozenset[tuple[str, str]]
+    the_one: bool = False
+
+    def fits(self, t: Typed) -> bool:
+        """Whether the set or object ``t`` is this noun phrase: its label (any, for "thing") and at least its values."""
+        head = head_label(t)
+        return head is not None and (self.label == GENERIC or head == self.label) and self.values <= set_values(t)
+
+    def words(self) -> str:
+        return " ".join([v for _, v in sorted(self.values)] + [self.label if self.label != GENERIC else "thing"])
+
+
+def said_subject(q: QuestionReading, i: int) -> SaidNoun | None:
+    """The noun phrase the relation phrase at ``i`` is said of: the nearest noun before it, over words of no
+    content ("the cylinder to the right of", "the ball that is behind"); None where a coordinator, a pronoun or any
+    other content comes between, or the clause starts, so that the question's words do not say it."""
+    j = i - 1
+    while j >= 0:
+        p = q.phrases[j]
+        if p.text in COORDINATORS or p.text in PRONOUNS or p.of(*_BETWEEN_KINDS) \
+                or p.start < q.clause_start <= q.phrases[i].start:
+            return None
+        if p.of("label") or p.of("generic") and not p.of("value", "key"):
+            labels = p.of("label")
+            values: set[tuple[str, str]] = set()
+            k = j - 1
+            while k >= 0 and q.phrases[k].of("value") and not q.phrases[k].of("label", "relation"):
+                values |= {r.value for r in q.phrases[k].of("value")}
+                k -= 1
+            the_one = k >= 0 and q.phrases[k].text == "the" and not _plural(p.text)
+            return SaidNoun(str(labels[0].value) if labels else GENERIC, frozenset(values), the_one)
+        if p.of("value", "key", "label", "generic"):
+            return None
+        j -= 1
+    return None
+
+
+def _plural(noun: str) -> bool:
+    word = noun.split()[-1]
+    return word in ("people", "men", "women", "children") or word.endswith("s") and not word.endswith("ss")
+
+
+def said_of(said: SaidNoun, subject: Typed, typed: Typed) -> bool:
+    """Whether a program's set ``subject`` is the noun phrase ``said``: it fits, and where the question says one
+    definite thing ("the sphere that is right of ..."), the program does not take a set of them while another of
+    its sets is that one thing (``all(spheres, right_of(...), in_front_of(the(sphere)))``)."""
+    if not said.fits(subject):
+        return False
+    return not (said.the_one and subject.op is not None and subject.op.name == "all" and any(
+        t is not subject and t.op is not None and t.op.name == "the" and said.fits(t) for t in typed.walk()))
+
+
+def relation_subjects(t: Typed, subject: Typed | None = None) -> list[tuple[Typed, Typed]]:
+    """(the set or object a relation is a condition of, the relation) for each relation of a program whose
+    subject the program makes plain: a condition of a set (also under not/and/or), or ``is(X, relation(...))``."""
+    if t.op is None:
+        return []
+    out: list[tuple[Typed, Typed]] = []
+    if t.op.family == "relation":
+        if subject is not None:
+            out.append((subject, t))
+        subjects: list[Typed | None] = [None] * len(t.args)
+    elif t.op.family == "set":
+        subjects = [t] * len(t.args)
+    elif t.op.name == "is" and len(t.args) == 2:
+        subjects = [None, t.args[0]]
+    elif t.type == "cond":
+        subjects = [subject] * len(t.args)
+    else:
+        subjects = [None] * len(t.args)
+    for arg, sub in zip(t.args, subjects):
+        out += relation_subjects(arg, sub)
+    return out
+
+
+def misplaced_subjects(q: QuestionReading, typed: Typed) -> list[str]:
+    """Relations the program says of another thing than the question does: "the cylinder to the right of the blue
+    object that is behind the blue cylinder" written with behind(...) a condition of the cylinder, not of the
+    blue object (seen, answered confidently)."""
+    said = said_subjects(q)
+    out = []
+    for subject, relation in relation_subjects(typed):
+        assert relation.op is not None
+        subjects = said.get(relation.op.name)
+        if not subjects or any(s is None for s in subjects) or head_label(subject) is None:
+            continue
+        if not any(said_of(s, subject, typed) for s in subjects if s is not None):
+            wanted = " or ".join(sorted({s.words() for s in subjects if s is not None}))
+            got = SaidNoun(head_label(subject) or GENERIC, frozenset(set_values(subject))).words()
+            out.append(f'in the question "{relation.op.name.replace("_", " ")}" is said of the {wanted}, '
+                       f"not of {'the ' if subject.op and subject.op.name == 'the' else 'all the '}{got}"
+                       + ("s" if subject.op and subject.op.name == "all" else ""))
+    return list(dict.fromkeys(out))
+
+
+def said_subjects(q: QuestionReading) -> dict[str, list[SaidNoun | None]]:
+    """For each relation the question says, what it says it of (``said_subject``), in the order said."""
+    said: dict[str, list[SaidNoun | None]] = {}
+    for i, p in enumerate(q.phrases):
+        for r in p.of("relation"):
+            said.setdefault(str(r.value), []).append(said_subject(q, i))
+    return said
 
 
 def misplaced_images(q: QuestionReading, typed: Typed) -> list[str]:

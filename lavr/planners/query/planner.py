@@ -35,7 +35,7 @@ from ..react import ReactPlanner
 from .checks import Verdict, bounds, check, read_question
 from .grammar import build_grammar
 from .prompt import PREFILL, EarlierTurn, QueryPrompt
-from .repair import relation_of_the_subject, with_each_image, with_every_image, with_missing_noun
+from .repair import relation_of_the_subject, with_each_image, with_every_image, with_missing_noun, with_relations_moved
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class QueryPlanner:
         scenes = {s.args.get("image"): s for s in request.steps if isinstance(s, ToolStep) and s.tool == SCENE_TOOL}
         missing = [i for i in images if i not in scenes]
         if missing:
-            self._warm_up(llm)
+            self.warm_up(llm)
             return PlanOutcome(move=CallTools(
                 calls=[ToolCall(tool=SCENE_TOOL, args={"image": i}, id=f"scene_{i}") for i in missing],
                 thought="what the experts can name in the image" + "s" * (len(images) > 1)))
@@ -87,7 +87,7 @@ class QueryPlanner:
         scene = Scene.from_data({i: scenes[i].data or {} for i in images}, focus=focus)
         return self._write(request, llm, scene)
 
-    def _warm_up(self, llm: LLMBackend) -> None:
+    def warm_up(self, llm: LLMBackend) -> None:
         """Load the model and its prefix state in the background while the experts build the scene graph (a new
         process overlaps the two instead of paying for both in turn). The program call primes again: it then
         finds the state in memory, or waits for this thread to finish; a failure here is only logged (that call
@@ -163,7 +163,9 @@ class QueryPlanner:
                        (with_each_image(typed, verdict, scene),
                         "the program asked about one image where the question asks each: asked of each"),
                        (relation_of_the_subject(reading),
-                        "the question only asks whether one thing is in a relation to another")]
+                        "the question only asks whether one thing is in a relation to another"),
+                       (with_relations_moved(typed, reading),
+                        "a relation the program said of another thing than the question: moved to that thing")]
             for repaired, why in repairs:
                 if repaired is not None and _passes(repaired, question, scene, context):
                     return self._run(request, scene, repaired, f"{question} ({why})", outcome)

@@ -10,7 +10,10 @@ repaired program is checked against the question like any other:
   ("Is there a sphere in each of the three images?" written ``exists(all(sphere, img_0))``);
 - "Is the A <relation> the B?", said in nothing but those words, is ``is(the(A), relation(the(B)))`` where the
   written program put the relation on the wrong one ("Is the small shape left of the large blue shape?" written
-  ``exists(all(shape, left_of(the(small, shape)), ...))``)."""
+  ``exists(all(shape, left_of(the(small, shape)), ...))``);
+- a relation the program made a condition of another thing than the question says it of moves to the one set that
+  is what the question says ("the cylinder right of the blue object that is behind the blue cylinder" written
+  ``the(cylinder, right_of(the(blue, object)), behind(...))``: behind(...) moves into the(blue, object, ...))."""
 
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ from ...lexicon import Phrase, Reading
 from ...tools.query import Scene
 from ...tools.query.executor import ALL_IMAGES, Typed
 from ...tools.query.program import Call, Node, Word, text
-from .checks import DEFINITE, EACH_HINT, QuestionReading, Verdict, head_label
+from .checks import DEFINITE, EACH_HINT, QuestionReading, Verdict, head_label, relation_subjects, said_of, said_subjects
 
 IMAGE_ID = re.compile(r"img_[0-9]+")
 
@@ -187,3 +190,38 @@ def _noun_phrase(phrases: list[Phrase], i: int) -> tuple[list[str] | None, int]:
         words.append(p.text)
         i += 1
     return None, i
+
+
+def with_relations_moved(typed: Typed, q: QuestionReading) -> str | None:
+    """The program with a relation the question says of another thing than the program does moved into the one
+    set of the program that is that thing; None where there is nothing to move, or not exactly one place for it.
+    One relation moves (the repaired program is checked again like any other)."""
+    said = said_subjects(q)
+    for subject, relation in relation_subjects(typed):
+        assert relation.op is not None
+        subjects = said.get(relation.op.name)
+        if not subjects or len(subjects) != 1 or subjects[0] is None or head_label(subject) is None:
+            continue
+        noun = subjects[0]
+        if said_of(noun, subject, typed):
+            continue
+        if relation not in subject.args or subject.op is None or subject.op.family != "set":
+            return None  # under not/or, or the object of is(...): no one place to take it from
+        inside = {id(t) for t in relation.walk()}
+        targets = [t for t in subject.walk() if t is not subject and id(t) not in inside
+                   and t.op is not None and t.op.family == "set" and said_of(noun, t, typed)]
+        if len(targets) != 1:
+            return None
+        return text(_move(typed.node, subject.node, targets[0].node, relation.node))
+    return None
+
+
+def _move(node: Node, source: Node, target: Node, item: Node) -> Node:
+    """``node`` with ``item`` taken out of ``source``'s arguments and put last in ``target``'s (inside source)."""
+    if not isinstance(node, Call):
+        return node
+    if node is source:
+        return Call(node.op, tuple(_move(a, source, target, item) for a in node.args if a is not item))
+    if node is target:
+        return Call(node.op, (*(_move(a, source, target, item) for a in node.args), item))
+    return Call(node.op, tuple(_move(a, source, target, item) for a in node.args))
