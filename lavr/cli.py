@@ -74,7 +74,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
         agent = make_agent(args.mode, backend, settings=settings, cache=not args.no_cache)
         if scene is not None:
-            agent.warm_up()
+            agent.warm_up(args.question)
             scene.wait(settings.tool_timeout_s)
     finally:
         if scene is not None:

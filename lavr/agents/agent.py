@@ -110,12 +110,13 @@ class Agent:
         return Agent(self.backend, planner=planner, settings=self.settings, tools=list(self.registry.tools()),
                      cache=self.cache or False, checkpointer=self.checkpointer)
 
-    def warm_up(self) -> None:
-        """Start loading what the planner's first LLM call needs (the embedded model and its prompt prefix), in
-        the background; planners with nothing to load ignore it."""
+    def warm_up(self, question: str | None = None) -> None:
+        """Start loading what the planner's first LLM call needs (the embedded model and its prompt prefix, and
+        the prompt of ``question`` where it is the first question about one image), in the background; planners
+        with nothing to load ignore it."""
         warm_up = getattr(self.planner, "warm_up", None)
         if warm_up is not None:
-            warm_up(self.backend)
+            warm_up(self.backend, question)
 
     @property
     def mode(self) -> str:

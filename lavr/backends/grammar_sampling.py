@@ -108,7 +108,7 @@ class GreedyResult:
     evaluated: int  # prompt tokens evaluated by this call (the rest came from the KV state)
 
 
-def _evaluate_prompt(llm: Any, tokens: list[int]) -> int:
+def evaluate_prompt(llm: Any, tokens: list[int]) -> int:
     """Bring the KV state to ``tokens`` with live logits for the last one, as ``Llama.generate`` does: keep the
     longest common prefix, re-evaluate one token when all of it is cached (the logits may be stale). Returns
     how many tokens were evaluated."""
@@ -165,7 +165,7 @@ def greedy_constrained(llm: Any, prompt: list[int], constraint: GrammarConstrain
     n_vocab = llm.n_vocab()
     last_n = llm.last_n_tokens_size
 
-    evaluated = _evaluate_prompt(llm, list(prompt))
+    evaluated = evaluate_prompt(llm, list(prompt))
     completion: list[int] = []
     finish: Literal["stop", "length"] = "length"
     text = b""

@@ -180,6 +180,18 @@ class LlamaCppBackend:
                     path.name)
         return report
 
+    def read_ahead(self, messages: list[Message], prefill: str = "") -> int:
+        """Evaluate the prompt a coming ``generate(messages, prefill=...)`` will have, so that call only samples:
+        query mode knows its question's prompt before the image's scene graph (which bounds the reply) is ready.
+        Returns the tokens evaluated. If the call's prompt then differs, llama.cpp keeps what the two share."""
+        from .grammar_sampling import evaluate_prompt
+
+        llm = self._llama()
+        with self._lock:
+            prompt, _ = chat_prompt(llm, _chat(messages))
+            prompt = prompt + (llm.tokenize(prefill.encode("utf-8"), add_bos=False, special=False) if prefill else [])
+            return evaluate_prompt(llm, prompt)
+
     def generate(self, messages: list[Message], *, json_schema: dict[str, Any] | None = None,
                  grammar: str | None = None, prefill: str | None = None,
                  tools: list[dict[str, Any]] | None = None, max_tokens: int | None = None,

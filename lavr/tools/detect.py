@@ -22,6 +22,7 @@ from .detections import (
     SAME_LABEL_IOU,
     SYNONYMS,
     DetectorDefaults,
+    OftenMissed,
     RawDetection,
     RawDetections,
     canonical_label,
@@ -99,9 +100,7 @@ class DetectOutput(ToolOutput):
     counts: dict[str, int]
     classes: list[str] | None = None
     min_confidence: float
-    often_missed: dict[str, tuple[int, int]] = Field(
-        default_factory=dict, description="Labels the detector often misses: label -> (found, there) on the "
-        "labelled photos; none found is no evidence of none.")
+    often_missed: OftenMissed = Field(default_factory=dict)
 
     def to_text(self) -> str:
         w, h = self.image_size

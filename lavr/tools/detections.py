@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from ..lexicon import COCO_LABELS
 from ..lexicon.nouns import plural_candidates, singular
 from ..schema import Box
+
+# What a detector reports of the labels it often misses, carried by every model that passes detections on.
+OftenMissed = Annotated[dict[str, tuple[int, int]], Field(
+    description="Labels the detectors often miss: label -> (found, there) on the labelled photos; none of them "
+    "found is no evidence that there is none.")]
 
 # IoU above which two boxes with the same output label are one object. 0.7 is the IoU of ultralytics' own
 # per-class NMS, so merging raw classes that map to one label (Normal and Fall are both `person`) behaves as if
@@ -90,9 +95,7 @@ class RawDetections(BaseModel):
     detections: list[RawDetection]
     labels: list[str] = Field(default_factory=list)
     model: str | None = None
-    often_missed: dict[str, tuple[int, int]] = Field(
-        default_factory=dict, description="Labels this detector often misses: label -> (found, there) on the "
-        "labelled photos. None of them found is no evidence that there is none.")
+    often_missed: OftenMissed = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _own_labels_are_known(self) -> RawDetections:

@@ -13,6 +13,7 @@ from ..errors import ToolError
 from ..schema import Box, Detection
 from .base import ImageArg, RunContext, Tool, ToolOutput
 from .detect import DetectInput, DetectTool, canonical_label
+from .detections import OftenMissed
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -65,9 +66,7 @@ class SceneGraphOutput(ToolOutput):
     known_labels: list[str] = Field(default_factory=list, description="Every label the detector could have found.")
     known_values: dict[str, list[str]] = Field(default_factory=dict,
                                                description="Attribute key -> every value the experts can give.")
-    often_missed: dict[str, tuple[int, int]] = Field(
-        default_factory=dict, description="Labels the detector often misses: label -> (found, there) on the "
-        "labelled photos; none found is no evidence of none.")
+    often_missed: OftenMissed = Field(default_factory=dict)
     nodes: list[NodeInfo]
     triples: list[Triple]
     counts: dict[str, int]

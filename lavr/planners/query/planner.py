@@ -87,18 +87,24 @@ class QueryPlanner:
         scene = Scene.from_data({i: scenes[i].data or {} for i in images}, focus=focus)
         return self._write(request, llm, scene)
 
-    def warm_up(self, llm: LLMBackend) -> None:
+    def warm_up(self, llm: LLMBackend, question: str | None = None) -> None:
         """Load the model and its prefix state in the background while the experts build the scene graph (a new
-        process overlaps the two instead of paying for both in turn). The program call primes again: it then
-        finds the state in memory, or waits for this thread to finish; a failure here is only logged (that call
-        raises it where it counts)."""
+        process overlaps the two instead of paying for both in turn). With ``question`` (a first question about
+        one image: its prompt does not depend on the scene) the question's prompt is read too, where the backend
+        can (``read_ahead``), so the program call only writes. The program call primes again: it then finds the
+        state in memory, or waits for this thread to finish; a failure here is only logged (that call raises it
+        where it counts)."""
         if not llm.profile.can_prime_prefix or self._warmed:  # after the first question the model stays loaded
             return
         self._warmed = True
+        read_ahead = getattr(llm, "read_ahead", None)
+        ahead = [*self.prompt.prefix_messages(), self.prompt.question_message(question)] if question else None
 
         def run() -> None:
             try:
                 llm.prime(self.prompt.prefix_messages())
+                if read_ahead is not None and ahead is not None:
+                    read_ahead(ahead, PREFILL)
             except Exception as exc:  # noqa: BLE001 - reported by the program call's own prime
                 logger.info("prefix warm-up failed: %s", exc)
 
