@@ -334,6 +334,13 @@ def test_a_yes_no_program_about_one_image_is_asked_of_each_where_the_question_as
     assert with_each_image(count, check(question, count, sc), sc) is None
     either = check_program("exists(all(dog, img_0))", sc)
     assert with_each_image(either, check("Is there a dog in either image?", either, sc), sc) is None
+    for union in ["exists(all(dog, img_0, img_1))", "exists(all(dog, all_images))"]:  # the images as one
+        typed = check_program(union, sc)
+        for question in ["Is there a dog in both pictures?", "Is there a dog in every image?"]:
+            assert with_each_image(typed, check(question, typed, sc), sc) == \
+                "and(exists(all(dog, img_0)), exists(all(dog, img_1)))", (union, question)
+    one_of_them = check_program("exists(all(dog, img_1, car))", sc)  # not the union of every image
+    assert with_each_image(one_of_them, check("Is there a dog in every image?", one_of_them, sc), sc) is None
 
 
 def test_a_question_asked_of_some_of_the_images_is_asked_of_each_where_the_question_asks_all():

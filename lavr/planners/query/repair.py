@@ -79,7 +79,7 @@ def with_each_image(typed: Typed, verdict: Verdict, scene: Scene) -> str | None:
         return None
     if typed.type != "bool" or any(not verdict.hints.get(m, [""])[0].endswith(EACH_HINT) for m in verdict.missing):
         return None
-    template = _one_image_program(typed.node)
+    template = _one_image_program(typed.node) or _union_of_all_images(typed.node, scene.images)
     if template is None:
         return None
     node, one = template
@@ -112,6 +112,38 @@ def _one_image_program(node: Node) -> tuple[Node, str] | None:
         if _replace(part, next(iter(images)), Word(one)) != parts[0]:
             return None
     return parts[0], one
+
+
+def _union_of_all_images(node: Node, images: list[str]) -> tuple[Node, str] | None:
+    """(program, its image) where the one set of ``node`` that names images takes every image as one
+    (``all_images``, or each image listed: "in both pictures" written ``exists(all(cyan, cylinder, img_0, img_1))``,
+    seen four times in a row), with that set about the first image alone; None otherwise."""
+    sets = [n for n in _calls(node) if n.op in ("all", "the") and any(_is_image_word(a) for a in n.args)]
+    if len(sets) != 1:
+        return None
+    named = {a.text for a in sets[0].args if isinstance(a, Word) and _is_image_word(a)}
+    if named != {ALL_IMAGES} and named != set(images):
+        return None
+    one = Call(sets[0].op, (*(a for a in sets[0].args if not _is_image_word(a)), Word(images[0])))
+    return _swap(node, sets[0], one), images[0]
+
+
+def _is_image_word(node: Node) -> bool:
+    return isinstance(node, Word) and (node.text == ALL_IMAGES or bool(IMAGE_ID.fullmatch(node.text)))
+
+
+def _calls(node: Node) -> list[Call]:
+    if not isinstance(node, Call):
+        return []
+    return [node, *(c for a in node.args for c in _calls(a))]
+
+
+def _swap(node: Node, old: Node, new: Node) -> Node:
+    if node is old:
+        return new
+    if isinstance(node, Call):
+        return Call(node.op, tuple(_swap(a, old, new) for a in node.args))
+    return node
 
 
 def _and_parts(node: Node) -> list[Node]:
