@@ -19,6 +19,10 @@ class BackendError(LavrError):
     """The LLM backend cannot be built or reached."""
 
 
+class ContextFull(BackendError):
+    """The prompt no longer fits the LLM's context window: the question took more steps than the model can hold."""
+
+
 class WeightsMissing(LavrError):
     """An expert's weights are not available here; the message says how to fix it."""
 

@@ -22,8 +22,18 @@ from langgraph.types import Overwrite
 
 from ..answers import short_answer
 from ..backends.base import LLMBackend
-from ..errors import BackendError
-from ..planners.base import CANNOT_TELL, CallTools, Final, ImageInfo, LlmStep, Planner, PlanOutcome, PlanRequest
+from ..errors import BackendError, ContextFull
+from ..planners.base import (
+    CANNOT_TELL,
+    CallTools,
+    Failure,
+    Final,
+    ImageInfo,
+    LlmStep,
+    Planner,
+    PlanOutcome,
+    PlanRequest,
+)
 from ..schema import ToolCall
 from ..tools.base import RunContext
 from ..tools.registry import ToolRegistry
@@ -129,7 +139,7 @@ def conclude(state: AgentState) -> Finished:
     if final is None or state.get("forced") == "budget":
         return "budget_exhausted"  # no answer within the budget, or one only given because the budget was spent
     failure = final.get("failure")
-    if failure == "retries":
+    if failure in ("retries", "context"):
         return "budget_exhausted"
     return "failed" if failure else "answered"
 
@@ -201,6 +211,10 @@ def build_graph(planner: Planner, llm: LLMBackend, registry: ToolRegistry, execu
         start = time.perf_counter()
         try:
             outcome = planner.decide(request(state, force=force), llm)
+        except ContextFull as exc:  # a budget the steps ran out of, like the step budget: no answer, not a failure
+            outcome = PlanOutcome(move=Final(
+                answer=f"{CANNOT_TELL}: the steps so far no longer fit the language model's context",
+                verbatim=True, failure=Failure("context", str(exc))))
         except BackendError as exc:
             return {"error": str(exc), "outcome": "error", "final": None, "pending": []}
         return record(state, outcome, round(time.perf_counter() - start, 4), force=force)

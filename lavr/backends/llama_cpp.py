@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import BackendError
+from ..errors import BackendError, ContextFull
 from ..schema import Usage
 from ..settings import Settings
 from .base import BackendProfile, LLMReply, Message
@@ -92,6 +92,14 @@ _MODELS: dict[tuple[str, int, int], Any] = {}  # loaded once per process and sha
 # One lock per loaded model: backends that share a model share its context (KV state, token bookkeeping).
 _MODEL_LOCKS: dict[tuple[str, int, int], threading.Lock] = {}
 _MODELS_LOCK = threading.Lock()
+
+
+def llm_failed(exc: ValueError) -> BackendError:
+    """llama-cpp-python's error as lavr's: ``ContextFull`` where the prompt outgrew the context window (the agent
+    then answers "cannot tell" instead of failing the question), ``BackendError`` otherwise."""
+    if "exceed context window" in str(exc):
+        return ContextFull(f"the prompt no longer fits the model's context window ({exc})")
+    return BackendError(f"local LLM failed: {exc}")
 
 
 @atexit.register
@@ -224,7 +232,7 @@ class LlamaCppBackend:
             try:
                 result = llm.create_chat_completion(**kwargs)
             except ValueError as exc:  # e.g. the prompt does not fit the context
-                raise BackendError(f"local LLM failed: {exc}") from None
+                raise llm_failed(exc) from None
             # The first evaluation of a call is the prompt's part that its KV state did not already hold.
             evaluated = evals[0] if evals else 0
         choice = result["choices"][0]
@@ -256,7 +264,7 @@ class LlamaCppBackend:
                     result = greedy_constrained(llm, prompt, constraint, max_tokens=max_tokens,
                                                 repeat_penalty=penalty, stop=stop)
                 except ValueError as exc:
-                    raise BackendError(f"local LLM failed: {exc}") from None
+                    raise llm_failed(exc) from None
                 finally:
                     constraint.close()
                 return LLMReply(text=result.text, finish_reason=result.finish_reason,
@@ -271,7 +279,7 @@ class LlamaCppBackend:
                                                grammar=LlamaGrammar.from_string(grammar, verbose=False)
                                                if grammar is not None else None)
             except ValueError as exc:
-                raise BackendError(f"local LLM failed: {exc}") from None
+                raise llm_failed(exc) from None
             evaluated = evals[0] if evals else 0
         choice = result["choices"][0]
         usage = result.get("usage") or {}
@@ -304,7 +312,7 @@ class LlamaCppBackend:
                 result = greedy_constrained(llm, prompt, constraint, max_tokens=max_tokens, repeat_penalty=penalty,
                                             stop=stop)
             except ValueError as exc:  # the prompt does not fit the context
-                raise BackendError(f"local LLM failed: {exc}") from None
+                raise llm_failed(exc) from None
             finally:
                 constraint.close()
         return LLMReply(

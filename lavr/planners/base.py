@@ -75,10 +75,11 @@ class LlmStep:
 
 @dataclass
 class Failure:
-    """Why a ``Final`` carries no real answer: the retry budget was spent (``retries``), or a scripted pipeline
-    broke (``broken``: a template error, a failed step). ``detail`` goes to the trace."""
+    """Why a ``Final`` carries no real answer: the retry budget was spent (``retries``), the steps filled the
+    LLM's context window (``context``), or a scripted pipeline broke (``broken``: a template error, a failed
+    step). ``detail`` goes to the trace."""
 
-    reason: Literal["retries", "broken"]
+    reason: Literal["retries", "context", "broken"]
     detail: str
 
 

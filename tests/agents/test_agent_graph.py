@@ -185,3 +185,26 @@ def test_the_answers_evidence_is_the_reported_objects_its_words_name(settings, i
                     tools=[FakeDetectTool(settings)])
     ans = agent.ask(image, "Who is on the right?")
     assert ans.evidence == ["obj_2"] == ans.steps[-1].evidence
+
+
+def test_steps_that_outgrow_the_llms_context_end_in_cannot_tell_not_an_error(settings, image):
+    from lavr.errors import ContextFull
+
+    def full(messages):
+        raise ContextFull("the prompt no longer fits the model's context window (Requested tokens (8337) exceed "
+                          "context window of 8192)")
+
+    agent, backend = make(settings, [call("count", label="person"), full])
+    ans = agent.ask(image, "How many people?")
+    assert ans.answer.startswith("cannot tell: the steps so far no longer fit") and ans.finished == "budget_exhausted"
+    assert [s.kind for s in ans.steps] == ["plan", "tool", "answer"]
+    assert "8192" in (ans.steps[-1].error or "")
+
+
+def test_llama_cpps_context_error_is_context_full_and_others_stay_backend_errors():
+    from lavr.backends.llama_cpp import llm_failed
+    from lavr.errors import BackendError, ContextFull
+
+    assert isinstance(llm_failed(ValueError("Requested tokens (8337) exceed context window of 8192")), ContextFull)
+    other = llm_failed(ValueError("llama_decode returned -3"))
+    assert type(other) is BackendError and str(other) == "local LLM failed: llama_decode returned -3"
