@@ -501,8 +501,19 @@ def test_several_images_asked_which_of_them_in_other_words_or_in_total():
                  sc).ok  # one image named: "in total" adds up that image's
 
 
-def test_only_before_a_kind_or_a_value_is_not_understood():
+def test_only_or_all_of_a_kind_cannot_be_said_and_says_so():
     sc = two_photos()
-    assert read_question("Which image has only standing people?", sc).unknown_words() == ["only"]
-    assert read_question("Is there only one dog?", sc).unknown_words() == []
-    assert read_question("Is there a dog in only one of the images?", sc).unknown_words() == []
+    for question, words in [("Which image has only standing people?", ["only"]),
+                            ("In which image are all of the people standing?", ["all"]),
+                            ("Are all the people standing?", ["all the"]), ("Is every person standing?", ["every"])]:
+        q = read_question(question, sc)
+        assert q.says_every_one() == words, question
+        verdict = check(question, check_program("which(all(person, standing))" if q.form() == "image"
+                                                else "exists(all(person, standing))", sc), sc)
+        assert not verdict.ok and not verdict.fixable
+        assert verdict.reason() == f'the query language cannot say "{words[0]}" of every one of a kind'
+    for question in ["Is there only one dog?", "Is there a dog in only one of the images?", "Count all the people.",
+                     "How many people are there in all the images?", "Is there a dog in all the images?",
+                     "Is there a person in every image?", "How many people are standing?",
+                     "Does every picture have a dog?", "Do all of the images contain a dog?"]:
+        assert read_question(question, sc).says_every_one() == [], question

@@ -61,16 +61,18 @@ class Verdict:
     not_said_ops: set[str] = field(default_factory=set)
     unknown: list[str] = field(default_factory=list)
     not_detectable: list[str] = field(default_factory=list)
+    every_one: list[str] = field(default_factory=list)  # "only metal objects", "are all the cubes red"
 
     @property
     def ok(self) -> bool:
         return not (self.missing or self.invented or self.misplaced or self.form or self.unknown
-                    or self.not_detectable)
+                    or self.not_detectable or self.every_one)
 
     @property
     def fixable(self) -> bool:
-        """Whether writing the program again can help (unknown words and undetectable things cannot)."""
-        return not (self.unknown or self.not_detectable)
+        """Whether writing the program again can help (unknown words, undetectable things and claims about every
+        one of a kind cannot)."""
+        return not (self.unknown or self.not_detectable or self.every_one)
 
     def feedback(self) -> str:
         """The problems, as the model reads them before writing the program again."""
@@ -92,6 +94,9 @@ class Verdict:
                 f'"{w}"' for w in self.unknown)
         if self.not_detectable:
             return "the experts here cannot find " + ", ".join(self.not_detectable)
+        if self.every_one:
+            return "the query language cannot say " + " or ".join(f'"{w}"' for w in dict.fromkeys(self.every_one)) \
+                + " of every one of a kind"
         parts = []
         if self.missing:
             parts.append("could not use " + ", ".join(f'"{m}"' for m in self.missing))
@@ -104,6 +109,7 @@ class Verdict:
 
 
 DEFINITE = frozenset({"the", "this", "that", "these", "those"})  # a noun after them is taken to be there
+EVERY_ONE = frozenset({"all", "all the", "all of the", "every", "each"})  # before a kind: every one of them
 
 
 @dataclass
@@ -120,12 +126,28 @@ class QuestionReading:
         return [p for p in self.phrases if _required(p, self)]
 
     def unknown_words(self) -> list[str]:
-        """Phrases with no meaning at all (a phrase read as a whole, "on the left of the picture", has one), and
-        "only" before a kind or a value ("Which image has only metal objects?": every object metal, which no
-        program says; read as a word of no content it answered which images have a metal object)."""
-        unknown = [p.text for p in self.phrases if not p.readings and not lexicon().lookup(tuple(p.text.split()))]
-        return unknown + [p.text for p, after in zip(self.phrases, self.phrases[1:])
-                          if p.text == "only" and after.of("value", "label", "generic") and not after.of("number")]
+        """Phrases with no meaning at all (a phrase read as a whole, "on the left of the picture", has one)."""
+        return [p.text for p in self.phrases if not p.readings and not lexicon().lookup(tuple(p.text.split()))]
+
+    def says_every_one(self) -> list[str]:
+        """Words that say something of every one of a kind, which no program can: "only" before a kind or a value
+        ("Which image has only metal objects?"), and "all"/"every" before a kind in a yes/no or which-image
+        question ("In which image are all of the objects small?": read as words of no content, both answered
+        which images have one such object, confidently)."""
+        out = []
+        for i, p in enumerate(self.phrases):
+            after = self.phrases[i + 1:]
+            if p.text == "only" and after and after[0].of("value", "label", "generic") and not after[0].of("number"):
+                out.append(p.text)
+            elif p.text in EVERY_ONE and self.form() in ("bool", "image"):
+                for x in after:
+                    if x.of("image_noun", "number", "image_picker", "ordinal", "image_id") \
+                            or x.text.split()[0] in lexicon().image_nouns:  # "every picture have": one phrase
+                        break
+                    if x.of("label", "generic"):
+                        out.append(p.text)
+                        break
+        return out
 
     def undetectable(self) -> list[str]:
         """Labels the question names that the experts of this scene cannot find ("dog" among drawn shapes)."""
@@ -411,7 +433,7 @@ def _justified(r: Reading, said: list[Reading], scene: Scene) -> bool:
 def check(question: str, typed: Typed, scene: Scene, *, context: list[str] = ()) -> Verdict:  # type: ignore[assignment]
     """Check a typed program against its question (and the chat's earlier questions, ``context``)."""
     q = read_question(question, scene, context)
-    verdict = Verdict(unknown=q.unknown_words(), not_detectable=q.undetectable())
+    verdict = Verdict(unknown=q.unknown_words(), not_detectable=q.undetectable(), every_one=q.says_every_one())
     if typed.type == "unsupported":  # the fallback answers it: nothing to account for here
         return verdict
     have = program_readings(typed)

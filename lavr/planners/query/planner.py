@@ -120,7 +120,7 @@ class QueryPlanner:
         if reading.asks_about_the_picture():
             return self._run(request, scene, UNSUPPORTED,
                              "the question is about the picture as a whole, not its objects")
-        if reading.unknown_words() or reading.undetectable():
+        if reading.unknown_words() or reading.undetectable() or reading.says_every_one():
             verdict = check(question, check_program(UNSUPPORTED, scene), scene, context=context)
             return PlanOutcome(move=Final(answer=f"{CANNOT_TELL}: {verdict.reason()}", verbatim=True,
                                           thought="the question has words no program over these objects can use"))
