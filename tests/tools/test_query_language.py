@@ -158,6 +158,18 @@ def test_several_images_a_set_comes_from_the_question_image_unless_it_names_othe
     assert e.answer.startswith("cannot tell: the images tie")
 
 
+def test_which_image_an_image_without_the_thing_a_set_is_said_of_holds_none_of_it():
+    sc = two_photos()  # a car in the first image only, a dog in the second only
+    assert execute("which(all(person, left_of(the(car))))", sc).answer == "first"
+    assert execute("which(all(person, left_of(the(dog))))", sc).answer == "second"
+    assert execute("which_more(all(person, left_of(the(dog))))", sc).answer == "second"
+    assert execute("which(all(person, left_of(the(dog, right_of(the(car))))))", sc).answer.startswith(
+        "cannot tell: nothing matches")  # in no image at all: no answer, not "none"
+    # where none would be the answer, a missing thing gives none
+    assert execute("which_count(all(person, left_of(the(car))), 0)", sc).answer.startswith("cannot tell: nothing")
+    assert execute("which_fewer(all(person, left_of(the(car))))", sc).answer.startswith("cannot tell: nothing")
+
+
 def test_unsupported_is_an_answer_type_the_planner_hands_over():
     e = execute("unsupported()", blocks())
     assert e.answer_type == "unsupported" and e.answer.startswith("cannot tell")

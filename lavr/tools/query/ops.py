@@ -377,20 +377,32 @@ def run_not_bool(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
     return Result("bool", value=not a.value, evidence=a.evidence, problem=a.problem)
 
 
-def _per_image(ev: Evaluation, typed: Typed) -> tuple[dict[str, int], list[str], Problem | None]:
+def _per_image(ev: Evaluation, typed: Typed, *, missing_is_none: bool = False
+               ) -> tuple[dict[str, int], list[str], Problem | None]:
+    """How many of the set each image holds. With ``missing_is_none`` (which image has it, which has the most), an
+    image without the one thing the set is said of ("In which image is the blue ball in front of the red
+    cylinder?", no red cylinder in the first) holds none of it; with that thing in no image at all, or several of
+    it in one, there is no answer. Elsewhere (exactly n, the fewest: where none would be the answer) a missing
+    thing is no answer."""
     counts: dict[str, int] = {}
     evidence: list[str] = []
+    missing: Problem | None = None
     for image in ev.scene.images:
         r = ev.within((image,), fixed=True).eval(typed)
+        if r.problem and r.problem.kind == "not_found" and missing_is_none:
+            counts[image], missing = 0, r.problem
+            continue
         if r.problem:
             return counts, evidence, r.problem
         counts[image] = len(r.objects)
         evidence += r.objects
+    if missing is not None and not any(counts.values()):
+        return counts, evidence, missing
     return counts, evidence, None
 
 
 def run_which(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
-    counts, evidence, problem = _per_image(ev, args[0])
+    counts, evidence, problem = _per_image(ev, args[0], missing_is_none=True)
     having = [img for img, n in counts.items() if n]
     if problem is None and len(having) == 1:
         return Result("image", value=having[0], evidence=evidence)
@@ -411,7 +423,7 @@ def run_which_count(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
 
 
 def _extreme_image(ev: Evaluation, args: list[Typed], pick: Callable[[Any], int]) -> Result:
-    counts, evidence, problem = _per_image(ev, args[0])
+    counts, evidence, problem = _per_image(ev, args[0], missing_is_none=pick is max)
     if problem is not None or not counts:
         return Result("image", evidence=evidence, problem=problem)
     best = pick(counts.values())
