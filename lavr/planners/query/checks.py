@@ -220,8 +220,9 @@ class QuestionReading:
             while j < len(self.phrases) and (self.phrases[j].text in WHICH_OF or self.phrases[j].of("image_picker")
                                              or self.phrases[j].of("number")):
                 j += 1
-            if j < len(self.phrases) and self.phrases[j].of("image_noun"):
-                return i, j
+            if j < len(self.phrases) and (self.phrases[j].of("image_noun")
+                                          or self.phrases[j].text.split()[0] in lexicon().image_nouns):
+                return i, j  # "which scene has": a phrase read whole that starts with the image noun
         return None
 
     def offers_choice(self) -> bool:
