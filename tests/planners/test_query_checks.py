@@ -224,6 +224,12 @@ def test_images_compared_in_the_other_order_than_the_question_are_sent_back():
     assert not swapped.ok and "in the question img_0 (first image) comes first" in swapped.feedback()
     later_first = "Are there fewer people in the second image than in the first?"
     assert check(later_first, check_program("fewer(count(all(people, img_1)), count(all(people, img_0)))", sc), sc).ok
+    from lavr.planners.query.repair import with_images_in_question_order
+
+    typed = check_program("more(count(all(people, img_1)), count(all(people, img_0)))", sc)
+    assert with_images_in_question_order(typed, swapped, read_question(question, sc)) == right
+    assert with_images_in_question_order(check_program(right, sc), check(question, check_program(right, sc), sc),
+                                         read_question(question, sc)) is None  # nothing to turn round
 
 
 def test_both_images_in_a_yes_no_question_asks_each_image_and_in_a_count_adds_them_up():

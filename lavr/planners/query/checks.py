@@ -900,6 +900,18 @@ def misplaced_images(q: QuestionReading, typed: Typed) -> list[str]:
     """Images compared in the other order than the question's: "Does the second picture have more cubes than the
     third?" written more(count(... img_2), count(... img_1)) (seen; "more" is not symmetric)."""
     images = q.scene.images
+    out = []
+    for t, first, second in reversed_comparisons(q, typed):
+        assert t.op is not None
+        out.append(f"in the question {second} ({_ordinal_word(images.index(second))} image) comes first: "
+                   f"{t.op.name}(... {second} ..., ... {first} ...)")
+    return out
+
+
+def reversed_comparisons(q: QuestionReading, typed: Typed) -> list[tuple[Typed, str, str]]:
+    """(comparison, its first image, its second image) for each comparison of two images, one on each side, in
+    the other order than the question's ordinals name them."""
+    images = q.scene.images
     if len(images) < 2:
         return []
     named: list[str] = []  # the images the question's ordinals name, in its order
@@ -917,8 +929,7 @@ def misplaced_images(q: QuestionReading, typed: Typed) -> list[str]:
         if all(len(i) == 1 for i in ids) and ids[0] != ids[1] and all(i <= set(named) for i in ids):
             first, second = next(iter(ids[0])), next(iter(ids[1]))
             if named.index(first) > named.index(second):
-                out.append(f"in the question {second} ({_ordinal_word(images.index(second))} image) comes first: "
-                           f"{t.op.name}(... {second} ..., ... {first} ...)")
+                out.append((t, first, second))
     return out
 
 

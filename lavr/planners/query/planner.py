@@ -35,7 +35,14 @@ from ..react import ReactPlanner
 from .checks import Verdict, bounds, check, read_question
 from .grammar import build_grammar
 from .prompt import PREFILL, EarlierTurn, QueryPrompt
-from .repair import relation_of_the_subject, with_each_image, with_every_image, with_missing_noun, with_relations_moved
+from .repair import (
+    relation_of_the_subject,
+    with_each_image,
+    with_every_image,
+    with_images_in_question_order,
+    with_missing_noun,
+    with_relations_moved,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -171,7 +178,9 @@ class QueryPlanner:
                        (relation_of_the_subject(reading),
                         "the question only asks whether one thing is in a relation to another"),
                        (with_relations_moved(typed, reading),
-                        "a relation the program said of another thing than the question: moved to that thing")]
+                        "a relation the program said of another thing than the question: moved to that thing"),
+                       (with_images_in_question_order(typed, verdict, reading),
+                        "the program compared the images in the other order than the question: turned round")]
             for repaired, why in repairs:
                 if repaired is not None and _passes(repaired, question, scene, context):
                     return self._run(request, scene, repaired, f"{question} ({why})", outcome)

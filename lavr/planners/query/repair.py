@@ -11,6 +11,7 @@ repaired program is checked against the question like any other:
 - "Is the A <relation> the B?", said in nothing but those words, is ``is(the(A), relation(the(B)))`` where the
   written program put the relation on the wrong one ("Is the small shape left of the large blue shape?" written
   ``exists(all(shape, left_of(the(small, shape)), ...))``);
+- two images compared in the other order than the question names them are turned round;
 - a relation the program made a condition of another thing than the question says it of moves to the one set that
   is what the question says ("the cylinder right of the blue object that is behind the blue cylinder" written
   ``the(cylinder, right_of(the(blue, object)), behind(...))``: behind(...) moves into the(blue, object, ...))."""
@@ -23,7 +24,19 @@ from ...lexicon import Phrase, Reading
 from ...tools.query import Scene
 from ...tools.query.executor import ALL_IMAGES, Typed
 from ...tools.query.program import Call, Node, Word, text
-from .checks import DEFINITE, EACH_HINT, QuestionReading, Verdict, head_label, relation_subjects, said_of, said_subjects
+from .checks import (
+    DEFINITE,
+    EACH_HINT,
+    QuestionReading,
+    Verdict,
+    head_label,
+    misplaced_relations,
+    misplaced_subjects,
+    relation_subjects,
+    reversed_comparisons,
+    said_of,
+    said_subjects,
+)
 
 IMAGE_ID = re.compile(r"img_[0-9]+")
 
@@ -257,3 +270,20 @@ def _move(node: Node, source: Node, target: Node, item: Node) -> Node:
     if node is target:
         return Call(node.op, (*(_move(a, source, target, item) for a in node.args), item))
     return Call(node.op, tuple(_move(a, source, target, item) for a in node.args))
+
+
+def with_images_in_question_order(typed: Typed, verdict: Verdict, q: QuestionReading) -> str | None:
+    """The program with each comparison of two images turned to the question's order ("Does the second image have
+    more rubber objects than the third?" written more(count(... img_2), count(... img_1)), seen twice in a row),
+    where that is all that is wrong; None otherwise."""
+    if verdict.missing or verdict.invented or verdict.form or not verdict.misplaced \
+            or misplaced_relations(q, typed) or misplaced_subjects(q, typed):
+        return None
+    swaps = [t.node for t, _, _ in reversed_comparisons(q, typed)]
+    if not swaps:
+        return None
+    node = typed.node
+    for old in swaps:
+        assert isinstance(old, Call)
+        node = _swap(node, old, Call(old.op, (old.args[1], old.args[0])))
+    return text(node)
