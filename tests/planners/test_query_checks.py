@@ -44,9 +44,24 @@ WHOLE = [  # question, a program that answers it
     ("Are there as many small shapes as large shapes?", "equal(count(all(small, shapes)), count(all(large, shapes)))"),
     ("Is there an object with an identical shape as the red cube?", "exists(all(object, same_shape(the(red, cube))))"),
     ("Among the cylinders, how many are not gray?", "count(all(cylinders, not(gray)))"),
+    ("Apart from the large purple cylinder, how many objects have the same colour as it?",
+     "count(all(objects, same_color(the(large, purple, cylinder))))"),
+    ("Besides the red cube, how many things share the colour of the red cube?",
+     "count(all(things, same_color(the(red, cube))))"),
+    ("Name the colour of the biggest object.", "color(largest(all(object)))"),
+    ("I'd like to know how many cubes are left of the purple cylinder.",
+     "count(all(cubes, left_of(the(purple, cylinder))))"),
+    ("Are the purple cylinder and the red cube equally sized?",
+     "equal(size(the(purple, cylinder)), size(the(red, cube)))"),
+    ("The purple cylinder has a sphere to its left. What colour is that sphere?",
+     "color(the(sphere, left_of(the(purple, cylinder))))"),
+    ("Name the colour of the object that is farthest from the viewer.", "color(backmost(all(object)))"),
 ]
 
 NOT_WHOLE = [  # question, a program that answers another question, what the check says
+    # "apart from" leaves out something else than what "same ... as" compares with: it counts
+    ("Apart from the cubes, how many things have the same colour as the small sphere?",
+     "count(all(things, same_color(the(small, sphere))))", ['"apart from"']),
     ("What color is the tiny matte thing?", "count(all(small, thing))", ["color", "matte", "value"]),
     ("What number of metal things are yellow things or large cyan things?", "count(all(metal, yellow))",
      ["large", "cyan"]),

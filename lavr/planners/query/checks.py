@@ -267,6 +267,10 @@ def _required(p: Phrase, q: QuestionReading) -> bool:
     span = q.which_image_phrase()
     if span is not None and span[0] < q.phrases.index(p) < span[1]:
         return False  # "Which of the three photos ...": which image is asked, not each of the three
+    if p.text == "name" and q.phrases.index(p) == 0:
+        return False  # "Name the colour of ...": a verb that asks, not the key "name"
+    if p.text in EXCLUDING and _excludes_what_same_excludes(p, q):
+        return False  # "Apart from the grey cylinder, how many objects have its colour?": same_color leaves it out
     strong = [r for r in p.readings if r.kind in ("label", "value", "relation", "region", "extreme", "compare",
                                                   "same", "key")]
     if strong and {r.kind for r in strong} == {"key"} and "generic" in p.kinds() and not _names_a_key(p, q):
@@ -291,6 +295,46 @@ def _required(p: Phrase, q: QuestionReading) -> bool:
             return False
         return not (p.start == 0 and p.text.endswith("n't"))  # "Isn't the ball yellow?" asks yes or no
     return bool(kinds & set(CONTENT))
+
+
+# "Apart from X": words that leave one thing out.
+EXCLUDING = frozenset({"except", "except for", "besides", "other than", "apart from", "aside from", "excluding",
+                       "not counting"})
+SELF = frozenset({"it", "itself", "that one", "this one", "them", "themselves"})
+
+
+def _noun_phrase_at(q: QuestionReading, i: int) -> tuple[str, frozenset[tuple[str, str]]] | None:
+    """(label, values) of the noun phrase that starts at or after phrase ``i`` ("the big grey cylinder"), over
+    determiners; None where something else comes first."""
+    values: set[tuple[str, str]] = set()
+    for p in q.phrases[i:]:
+        if p.of("label") or p.of("generic") and not p.of("value"):
+            return (str(p.of("label")[0].value) if p.of("label") else GENERIC), frozenset(values)
+        if p.of("value"):
+            values |= {r.value for r in p.of("value")}
+        elif not (p.optional and not p.of(*CONTENT)):
+            return None
+    return None
+
+
+def _excludes_what_same_excludes(p: Phrase, q: QuestionReading) -> bool:
+    """Whether "apart from X" leaves out the very thing a "same ... as" compares with ("Apart from the grey
+    cylinder, how many objects have the same colour as it?", "... as the grey cylinder"): a same_* op never counts
+    the thing itself, so the words say nothing more."""
+    i = q.phrases.index(p)
+    left_out = _noun_phrase_at(q, i + 1)
+    if left_out is None:
+        return False
+    for j, x in enumerate(q.phrases):
+        if j <= i or not x.of("same"):
+            continue
+        for k in range(j + 1, len(q.phrases)):
+            if q.phrases[k].text in ("as", "of", "with"):  # "the same colour as", "share the colour of"
+                after = q.phrases[k + 1] if k + 1 < len(q.phrases) else None
+                if after is not None and after.text in SELF:
+                    return True
+                return _noun_phrase_at(q, k + 1) == left_out
+    return False
 
 
 # Words that take several images as one where the question names none of them ("in total", "altogether").
@@ -717,9 +761,11 @@ def head_label(t: Typed) -> str | None:
 def _noun_after(q: QuestionReading, i: int) -> str | None:
     """The label of the noun a relation phrase at ``i`` points to ("left of the big cube" -> cube), or None
     ("left of it", or another relation comes first)."""
+    if set(q.phrases[i].text.split()) & PRONOUNS:
+        return None  # "to its left"
     for p in q.phrases[i + 1:]:
-        if p.of("relation"):
-            return None
+        if p.of("relation") or p.text in PRONOUNS:
+            return None  # "a sphere behind it": what "it" is, the check does not say
         labels = [r.value for r in p.of("label")]
         if labels:
             return str(labels[0])
