@@ -538,3 +538,20 @@ def test_only_or_all_of_a_kind_cannot_be_said_and_says_so():
                      "Is there a person in every image?", "How many people are standing?",
                      "Does every picture have a dog?", "Do all of the images contain a dog?"]:
         assert read_question(question, sc).says_every_one() == [], question
+
+
+def test_a_chain_of_three_relations_written_flat_is_nested_by_moving_each():
+    from lavr.planners.query.repair import with_relations_moved
+
+    sc = blocks()
+    question = ("What color is the cube in front of the large sphere that is left of the purple cylinder that is "
+                "behind the cyan cube?")
+    flat = ("color(the(cube, in_front_of(the(large, sphere)), left_of(the(purple, cylinder)), "
+            "behind(the(cyan, cube))))")
+    nested = ("color(the(cube, in_front_of(the(large, sphere, left_of(the(purple, cylinder, "
+              "behind(the(cyan, cube))))))))")
+    assert not check(question, check_program(flat, sc), sc).ok
+    assert with_relations_moved(check_program(flat, sc), read_question(question, sc)) == nested
+    assert check(question, check_program(nested, sc), sc).ok
+    assert with_relations_moved(check_program(flat, sc), read_question(question, sc), moves=1) == (
+        "color(the(cube, in_front_of(the(large, sphere, left_of(the(purple, cylinder)))), behind(the(cyan, cube))))")

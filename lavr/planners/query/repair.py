@@ -22,7 +22,8 @@ import re
 
 from ...lexicon import Phrase, Reading
 from ...tools.query import Scene
-from ...tools.query.executor import ALL_IMAGES, Typed
+from ...tools.query.errors import QueryError
+from ...tools.query.executor import ALL_IMAGES, Typed, check_program
 from ...tools.query.program import Call, Node, Word, text
 from .checks import (
     DEFINITE,
@@ -237,10 +238,25 @@ def _noun_phrase(phrases: list[Phrase], i: int) -> tuple[list[str] | None, int]:
     return None, i
 
 
-def with_relations_moved(typed: Typed, q: QuestionReading) -> str | None:
-    """The program with a relation the question says of another thing than the program does moved into the one
-    set of the program that is that thing; None where there is nothing to move, or not exactly one place for it.
-    One relation moves (the repaired program is checked again like any other)."""
+def with_relations_moved(typed: Typed, q: QuestionReading, *, moves: int = 3) -> str | None:
+    """The program with each relation the question says of another thing than the program does moved into the one
+    set of the program that is that thing (a chain of three relations written flat needs two moves), at most
+    ``moves`` of them; None where there is nothing to move, or not exactly one place for one. The repaired program
+    is checked again like any other."""
+    moved: str | None = None
+    for _ in range(moves):
+        one = _move_one_relation(typed, q)
+        if one is None:
+            break
+        moved = one
+        try:
+            typed = check_program(one, q.scene)
+        except QueryError:
+            break
+    return moved
+
+
+def _move_one_relation(typed: Typed, q: QuestionReading) -> str | None:
     said = said_subjects(q)
     for subject, relation in relation_subjects(typed):
         assert relation.op is not None
