@@ -14,7 +14,7 @@ LAYERS: list[set[str]] = [
     {"lavr.cli"},
     {"lavr.chat"},
     {"lavr.eval"},
-    {"lavr.agents"},
+    {"lavr.agents", "lavr.prefetch"},
     {"lavr.planners"},
     {"lavr.tools", "lavr.backends", "lavr.prompts", "lavr.trace_html"},
     {"lavr.trace", "lavr.cache", "lavr.images", "lavr.samples", "lavr.refs", "lavr.answers", "lavr.perception"},
