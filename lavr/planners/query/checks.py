@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from ...lexicon import GENERIC, Phrase, Reading, lexicon, tokens
 from ...tools.query.evaluation import reading_test
@@ -203,12 +204,13 @@ class QuestionReading:
         if Reading("form", "yes_no") in lexicon().lookup((first,)) and not self.offers_choice():
             return "bool"  # "Is the number of cubes ...?" asks yes or no
         if any(r == Reading("form", "which_image") for p in self.phrases for r in p.readings) \
-                or self.which_image_phrase():
+                or self.which_image_phrase is not None:
             return "image"
         if any(r == Reading("form", "count") for p in self.phrases for r in p.readings):
             return "count"
         return "value"
 
+    @cached_property
     def which_image_phrase(self) -> tuple[int, int] | None:
         """Where "which"/"what" asks for one of the images, in words the lexicon has no phrase for ("Which of the
         three photos ...", "In which of the two images ...", "Which scene ..."): the indexes of "which" and of the
@@ -264,7 +266,7 @@ WHICH_OF = frozenset({"of", "one", "one of", "the", "these", "those"})
 
 def _required(p: Phrase, q: QuestionReading) -> bool:
     """Whether a question's phrase must be accounted for by the program."""
-    span = q.which_image_phrase()
+    span = q.which_image_phrase  # read once per question, not once per phrase
     if span is not None and span[0] < q.phrases.index(p) < span[1]:
         return False  # "Which of the three photos ...": which image is asked, not each of the three
     if p.text == "name" and q.phrases.index(p) == 0:
