@@ -34,6 +34,8 @@ ReadingKind = Literal["label", "generic", "value", "key", "relation", "region", 
                       "picture", "function"]
 # "on the left side of the image": a side of the picture, not a relation to an object.
 SIDE_REGIONS = {"left_of": "left_half", "right_of": "right_half"}
+# "on the left of the picture" says no side or half: it is "on the left", the left third (the position value).
+THIRD_OF_THE_PICTURE = {"on the left of": "left", "on the right of": "right"}
 # Readings that carry no content: a phrase with one of them need not be accounted for by a program.
 OPTIONAL_KINDS = frozenset({"generic", "image_noun", "function", "form"})
 
@@ -375,8 +377,9 @@ def sides_of_the_picture(phrases: list[Phrase]) -> list[Phrase]:
         while region and j < len(phrases) and phrases[j].text in ("the", "this", "that"):
             j += 1
         if region and j < len(phrases) and "image_noun" in phrases[j].kinds():
+            third = THIRD_OF_THE_PICTURE.get(phrase.text)  # "on the left of the picture" is "on the left"
             out.append(Phrase(" ".join(p.text for p in phrases[i:j + 1]), phrase.start, phrases[j].end,
-                              [Reading("region", region)]))
+                              [Reading("value", ("position", third)) if third else Reading("region", region)]))
             i = j + 1
             continue
         out.append(phrase)

@@ -8,7 +8,7 @@ from query_scenes import blocks, two_photos
 
 from lavr.planners.query.checks import bounds, check, read_question
 from lavr.planners.query.grammar import build_grammar
-from lavr.tools.query import check_program
+from lavr.tools.query import check_program, execute
 
 WHOLE = [  # question, a program that answers it
     ("What color is the tiny matte thing?", "color(the(tiny, matte, thing))"),
@@ -136,21 +136,25 @@ def test_unknown_words_and_things_no_expert_finds_cannot_be_fixed_by_writing_aga
 
 
 def test_a_side_of_the_picture_is_a_known_phrase_that_a_half_accounts_for():
-    """"on the left of the picture" is read as one phrase (a region), not as unknown words nor as left_of."""
-    question = "How many cubes are on the left of the picture?"
+    """"on the left side of the picture" is read as one phrase (a region), not as unknown words nor as left_of;
+    "on the left of the picture" says no side: it is "on the left", the left third."""
+    question = "How many cubes are on the left side of the picture?"
     reading = read_question(question, blocks())
     assert reading.unknown_words() == [] and not reading.asks_about_the_picture()
     assert check(question, check_program("count(all(cube, left_half))", blocks()), blocks()).ok
     wrong = check(question, check_program("count(all(cube, left))", blocks()), blocks())
-    assert not wrong.ok and "on the left of the picture" in wrong.feedback()
+    assert not wrong.ok and "on the left side of the picture" in wrong.feedback()
+    question = "How many cubes are on the left of the picture?"
+    assert check(question, check_program("count(all(cube, left))", blocks()), blocks()).ok
+    assert not check(question, check_program("count(all(cube, left_half))", blocks()), blocks()).ok
 
 
 def test_a_phrase_left_out_comes_back_with_the_word_of_the_language_that_says_it():
     """The model that could not say "on the right of the picture" or "tiny" is told the word: right_half, small
     (the user's reason stays in the user's words); a phrase that is its own word gets no hint."""
-    right = check("How many cubes are on the right of the picture?",
+    right = check("How many cubes are on the right side of the picture?",
                   check_program("count(all(cube, right_of(all(thing))))", blocks()), blocks())
-    assert 'leaves out "on the right of the picture" (right_half)' in right.feedback()
+    assert 'leaves out "on the right side of the picture" (right_half)' in right.feedback()
     assert "right_half" not in right.reason()
     tiny = check("Is the tiny sphere purple?", check_program("is(the(sphere), purple)", blocks()), blocks())
     assert 'leaves out "tiny" (small).' in tiny.feedback()
@@ -522,22 +526,30 @@ def test_several_images_asked_which_of_them_in_other_words_or_in_total():
                  sc).ok  # one image named: "in total" adds up that image's
 
 
-def test_only_or_all_of_a_kind_cannot_be_said_and_says_so():
+def test_only_or_all_of_a_kind_is_said_with_every_and_nothing_else():
     sc = two_photos()
-    for question, words in [("Which image has only standing people?", ["only"]),
-                            ("In which image are all of the people standing?", ["all"]),
-                            ("Are all the people standing?", ["all the"]), ("Is every person standing?", ["every"])]:
+    for question, words, right, answer in [
+            ("Which image has only standing people?", ["only"], "which_every(all(people), standing)", "first"),
+            ("In which image are all of the people standing?", ["all"], "which_every(all(people), standing)",
+             "first"),
+            ("Are all the people standing?", ["all the"], "every(all(people), standing)", "no"),
+            ("Is every person standing?", ["every"], "every(all(person), standing)", "no")]:
         q = read_question(question, sc)
         assert q.says_every_one() == words, question
         verdict = check(question, check_program("which(all(person, standing))" if q.form() == "image"
                                                 else "exists(all(person, standing))", sc), sc)
-        assert not verdict.ok and not verdict.fixable
-        assert verdict.reason() == f'the query language cannot say "{words[0]}" of every one of a kind'
+        assert not verdict.ok and verdict.fixable
+        assert f'"{words[0]}" of every one of a kind' in verdict.feedback() and "every(S, c)" in verdict.feedback()
+        typed = check_program(right, sc)
+        assert check(question, typed, sc).ok, question
+        assert execute(typed, sc).answer == answer, question
     for question in ["Is there only one dog?", "Is there a dog in only one of the images?", "Count all the people.",
                      "How many people are there in all the images?", "Is there a dog in all the images?",
                      "Is there a person in every image?", "How many people are standing?",
                      "Does every picture have a dog?", "Do all of the images contain a dog?"]:
         assert read_question(question, sc).says_every_one() == [], question
+    wrong = check("How many people are standing?", check_program("every(all(people), standing)", sc), sc)
+    assert not wrong.ok  # every(...) where the question says no "all": another question
 
 
 def test_a_chain_of_three_relations_written_flat_is_nested_by_moving_each():
@@ -555,3 +567,298 @@ def test_a_chain_of_three_relations_written_flat_is_nested_by_moving_each():
     assert check(question, check_program(nested, sc), sc).ok
     assert with_relations_moved(check_program(flat, sc), read_question(question, sc), moves=1) == (
         "color(the(cube, in_front_of(the(large, sphere, left_of(the(purple, cylinder)))), behind(the(cyan, cube))))")
+
+
+def test_a_pronoun_lets_the_program_name_the_same_thing_again_and_nothing_else():
+    sc = blocks()
+    for question, program in [
+            ("Is the yellow sphere both to the left of the gray cylinder and in front of it?",
+             "is(the(yellow, sphere), and(left_of(the(gray, cylinder)), in_front_of(the(gray, cylinder))))"),
+            ("What color is the object that is left of the small cube and behind it?",
+             "color(the(object, left_of(the(small, cube)), behind(the(small, cube))))")]:
+        assert check(question, check_program(program, sc), sc).ok, question
+    no_pronoun = check("Is the yellow sphere to the left of the gray cylinder?", check_program(
+        "is(the(yellow, sphere), and(left_of(the(gray, cylinder)), in_front_of(the(gray, cylinder))))", sc), sc)
+    assert not no_pronoun.ok
+    # "it" names the yellow ball again: a bare yellow elsewhere is another word, sent back
+    question = "Apart from the yellow ball, how many things are made of the same material as it?"
+    wrong = check(question, check_program("count(all(things, same_material(the(yellow, ball)), not(yellow)))", sc), sc)
+    assert not wrong.ok and "yellow (more often" in wrong.feedback()
+    assert check(question, check_program("count(all(things, same_material(the(yellow, ball))))", sc), sc).ok
+
+
+def test_besides_x_with_that_same_property_needs_no_not():
+    sc = blocks()
+    question = "Besides the purple ball, how many objects have that same shape?"
+    assert check(question, check_program("count(all(objects, same_shape(the(purple, ball))))", sc), sc).ok
+    assert not check("Besides the purple ball, how many objects are there?",
+                     check_program("count(all(objects))", sc), sc).ok
+
+
+def test_the_words_right_before_or_are_one_side_of_it():
+    sc = blocks()
+    question = "How many items are either red cylinders or gray balls?"
+    flat = check(question, check_program("count(all(red, cylinder, or(gray, ball)))", sc), sc)
+    assert not flat.ok and '"cylinders" is one side of "or"' in flat.feedback()
+    assert check(question, check_program("count(all(items, or(and(red, cylinders), and(gray, balls))))", sc), sc).ok
+    for question, program in [("Are there any metal objects or red cylinders?",
+                               "or(exists(all(metal, objects)), exists(all(red, cylinders)))"),
+                              ("How many things are either cylinders or purple?",
+                               "count(all(things, or(cylinders, purple)))"),
+                              ("Is the large sphere rubber or metal?", "material(the(large, sphere))")]:
+        assert check(question, check_program(program, sc), sc).ok, question
+
+
+def test_which_one_after_a_sentence_about_the_pictures_asks_for_an_image():
+    sc = two_photos()
+    for question in ["Only one of these pictures has a dog in it. Which one?",
+                     "One of these images has a car. Which one is it?"]:
+        assert read_question(question, sc).form() == "image", question
+        assert not check(question, check_program("exists(all(dog, img_1))", sc), sc).ok
+    assert read_question("There is a dog. Which one is brown?", sc).form() != "image"
+
+
+def test_words_people_use_for_cubes_heights_thirds_and_sums():
+    from lavr.lexicon import Reading, lexicon
+
+    def readings(text: str) -> list[Reading]:
+        return [r for p in lexicon().read(text) for r in p.readings]
+
+    assert Reading("label", "cube") in readings("boxes")
+    assert Reading("relation", "above") in readings("higher up")
+    assert Reading("relation", "in_front_of") in readings("nearer the camera than")
+    assert Reading("value", ("position", "right")) in readings("rightmost third")
+    assert Reading("extreme", "topmost") in readings("nearest the top")
+    for words in ["adding up", "between them", "any of the three"]:
+        assert Reading("image_picker", "every") in readings(words), words
+    sc = two_photos()
+    for question in ["How many people do the two images have between them?",
+                     "Adding up both images, how many people are there?"]:
+        assert check(question, check_program("count(all(people, all_images))", sc), sc).ok, question
+        assert not check(question, check_program("count(all(people, img_0))", sc), sc).ok, question
+    question = "Does any of the two images contain a car?"
+    assert check(question, check_program("exists(all(car, all_images))", sc), sc).ok
+    assert check("How many people are there in the last of the two pictures?",
+                 check_program("count(all(people, img_1))", sc), sc).ok
+
+
+def test_how_many_more_and_whether_a_set_is_alike_are_checked_like_any_op():
+    sc = two_photos()
+    question = "How many more people does the second image have than the first?"
+    right = "how_many_more(count(all(people, img_1)), count(all(people, img_0)))"
+    assert check(question, check_program(right, sc), sc).ok
+    turned = check(question, check_program("how_many_more(count(all(people, img_0)), count(all(people, img_1)))",
+                                           sc), sc)
+    assert not turned.ok
+    sc = blocks()
+    assert check("Are the two cylinders the same colour?", check_program("alike_color(all(cylinders))", sc), sc).ok
+    assert check("Do the two spheres have different sizes?",
+                 check_program("not(alike_size(all(spheres)))", sc), sc).ok
+    wrong_key = check("Are the two cylinders the same colour?", check_program("alike_size(all(cylinders))", sc), sc)
+    assert not wrong_key.ok and "colour" in wrong_key.feedback()
+
+
+def test_words_a_set_repeats_from_the_thing_its_same_compares_with_are_taken_out():
+    from lavr.planners.query.repair import without_words_of_the_compared
+
+    sc = blocks()
+    for question, written, repaired in [
+            ("There is a small gray cylinder; what color is the other cylinder of the same material?",
+             "color(the(small, gray, cylinder, same_material(the(small, gray, cylinder))))",
+             "color(the(cylinder, same_material(the(small, gray, cylinder))))"),
+            ("There is a large red cube; what color is the other item that is made of the same material?",
+             "color(the(thing, same_material(the(large, red, cube)), and(large, red)))",
+             "color(the(thing, same_material(the(large, red, cube))))"),
+            ("Apart from the yellow ball, how many things are made of the same material as it?",
+             "count(all(things, same_material(the(yellow, ball)), not(yellow)))",
+             "count(all(things, same_material(the(yellow, ball))))")]:
+        typed = check_program(written, sc)
+        verdict = check(question, typed, sc)
+        assert not verdict.ok, question
+        assert without_words_of_the_compared(typed, verdict, read_question(question, sc)) == repaired
+        assert check(question, check_program(repaired, sc), sc).ok, question
+    question = "How many other things are the same colour as the purple sphere?"
+    right = check_program("count(all(things, same_color(the(purple, sphere))))", sc)
+    assert without_words_of_the_compared(right, check(question, right, sc), read_question(question, sc)) is None
+
+
+def test_a_thing_the_question_says_a_of_is_any_of_them_not_the_only_one():
+    from lavr.planners.query.repair import with_any_for_a
+
+    sc = blocks()
+    question = "Is there a sphere left of a cube?"
+    typed = check_program("exists(all(sphere, left_of(the(cube))))", sc)
+    verdict = check(question, typed, sc)
+    assert not verdict.ok and '"a cube" (any of them)' in verdict.feedback()
+    repaired = with_any_for_a(typed, verdict, read_question(question, sc))
+    assert repaired == "exists(all(sphere, left_of(all(cube))))"
+    assert check(question, check_program(repaired, sc), sc).ok
+    for question, program in [("There is a small sphere; how many cubes are left of it?",
+                               "count(all(cubes, left_of(the(small, sphere))))"),
+                              ("Is there a sphere left of the red cube?",
+                               "exists(all(sphere, left_of(the(red, cube))))")]:
+        assert check(question, check_program(program, sc), sc).ok, question
+
+
+def test_an_image_inside_which_changes_nothing():
+    """which(...) looks at each image in turn: an image the model writes inside it is not a condition (the
+    executor asks each image), so the answer is the same and the program is not sent back."""
+    sc = two_photos()
+    question = "In which image is there a dog?"
+    assert check(question, check_program("which(all(dog, img_1))", sc), sc).ok
+    assert execute(check_program("which(all(dog, img_1))", sc), sc).answer == \
+        execute(check_program("which(all(dog))", sc), sc).answer == "second"
+
+
+def test_a_relation_said_twice_is_two_things_relation_and_is_moved_to_the_second():
+    from lavr.planners.query.repair import with_relations_moved
+
+    sc = blocks()
+    question = "How many spheres are left of the large cylinder that's to the left of the gray cylinder?"
+    flat = check_program("count(all(spheres, left_of(the(large, cylinder)), left_of(the(gray, cylinder))))", sc)
+    verdict = check(question, flat, sc)
+    assert not verdict.ok and '"left of" is said of the large cylinder' in verdict.feedback()
+    nested = "count(all(spheres, left_of(the(large, cylinder, left_of(the(gray, cylinder))))))"
+    assert with_relations_moved(flat, read_question(question, sc)) == nested
+    assert check(question, check_program(nested, sc), sc).ok
+
+
+def test_the_two_things_compared_as_one_thing_twice_become_alike():
+    from lavr.planners.query.repair import with_the_two_alike
+
+    sc = blocks()
+    for question, written, repaired in [
+            ("Are both purple things made of the same material?",
+             "equal(material(the(purple, thing)), material(the(purple, thing)))",
+             "alike_material(all(purple, thing))"),
+            ("Do the two cubes have the same size?",
+             "equal(size(the(cube, same_size(the(cube)))), size(the(cube, same_size(the(cube)))))",
+             "alike_size(all(cube))"),
+            ("Do the two spheres have different colors?", "not(equal(color(the(sphere)), color(the(sphere))))",
+             "not(alike_color(all(sphere)))")]:
+        assert with_the_two_alike(check_program(written, sc), read_question(question, sc)) == repaired
+        assert check(question, check_program(repaired, sc), sc).ok, question
+    question = "Is the red cube the same size as the yellow sphere?"
+    assert with_the_two_alike(check_program("equal(size(the(red, cube)), size(the(yellow, sphere)))", sc),
+                              read_question(question, sc)) is None
+
+
+def test_a_polite_request_for_an_answer_is_not_a_yes_no_question():
+    sc = blocks()
+    for question, form in [("Could you tell me how many cubes are left of the gray cylinder?", "count"),
+                           ("Could you count the balls that are metal?", "count"),
+                           ("Could you tell me the colour of the large cylinder?", "value"),
+                           ("Can you tell me whether there is a cube?", "bool"), ("Can you see a cube?", "bool"),
+                           ("Can you tell if the red cube is large?", "bool")]:
+        assert read_question(question, sc).form() == form, question
+    question = "Could you name the shape of the object furthest from the camera?"
+    assert check(question, check_program("shape(backmost(all(object)))", sc), sc).ok
+
+
+def test_the_other_one_after_a_sentence_naming_an_image_is_the_other_image():
+    from lavr.planners.query.repair import with_the_other_image
+
+    sc = two_photos()
+    question = "The first picture has a car; does the other one have one too?"
+    typed = check_program("exists(all(car, img_0))", sc)
+    verdict = check(question, typed, sc)
+    assert not verdict.ok and '"the other one" is img_1' in verdict.feedback()
+    assert with_the_other_image(typed, verdict, read_question(question, sc)) == "exists(all(car, img_1))"
+    assert check("The second image has a dog. Does the other one have one as well?",
+                 check_program("exists(all(dog, img_0))", sc), sc).ok
+    assert check("Are both pictures free of dogs?",
+                 check_program("and(not(exists(all(dogs, img_0))), not(exists(all(dogs, img_1))))", sc), sc).ok
+
+
+def test_repairs_of_an_or_taken_apart_a_not_said_twice_and_an_extreme_of_the_kind_asked_about():
+    from lavr.planners.query import repair
+
+    sc = blocks()
+    for question, written, repaired, answer in [
+            ("What number of things are either purple things or spheres?",
+             "count(all(purple, things, or(spheres, and(purple, sphere))))",
+             "count(all(things, or(and(purple, things), spheres)))", "3"),
+            ("How many items are either red cylinders or gray balls?", "count(all(red, cylinders, or(gray, balls)))",
+             "count(all(things, or(and(red, cylinders), and(gray, balls))))", "0"),
+            ("Is there a cube that isn't metallic?", "not(exists(all(cube, not(metal))))",
+             "exists(all(cube, not(metal)))", "no"),
+            ("Is the leftmost object a cylinder?", "is(leftmost(all(cylinder)), cylinder)",
+             "is(leftmost(all(thing)), cylinder)", "no")]:
+        typed = check_program(written, sc)
+        verdict = check(question, typed, sc)
+        q = read_question(question, sc)
+        assert not verdict.ok, question
+        got = [r for r in [repair.with_or_sides_from_the_question(typed, verdict, q),
+                           repair.without_the_outer_not(typed, verdict),
+                           repair.without_the_answer_in_the_set(typed, verdict, q)] if r is not None]
+        assert got == [repaired], question
+        fixed = check_program(repaired, sc)
+        assert check(question, fixed, sc).ok and execute(fixed, sc).answer == answer, question
+
+
+def test_the_second_closest_is_the_second_from_the_front():
+    from lavr.planners.query.repair import with_the_nth_for_an_extreme
+
+    sc = blocks()
+    question = "What color is the second closest object to the camera?"
+    assert check(question, check_program("color(from_front(all(object), 2))", sc), sc).ok
+    typed = check_program("color(frontmost(all(object)))", sc)
+    verdict = check(question, typed, sc)
+    assert not verdict.ok and verdict.missing == ["second"]
+    phrases = {p.text: p.readings for p in read_question(question, sc).phrases}
+    assert with_the_nth_for_an_extreme(typed, verdict, phrases) == "color(from_front(all(object), 2))"
+    assert not check("What color is the closest cube?", check_program("color(from_back(all(cube), 1))", sc), sc).ok
+
+
+def test_every_one_said_to_be_in_an_image_is_sent_back_and_said_of_the_values():
+    from lavr.planners.query.repair import with_every_one_said_of_the_values
+
+    sc = two_photos()
+    question = "One of these images has only standing people. Which one is it?"
+    typed = check_program("which_every(all(standing, people), all_images)", sc)
+    verdict = check(question, typed, sc)
+    assert not verdict.ok and "all images as what every one" in verdict.feedback()
+    repaired = with_every_one_said_of_the_values(typed)
+    assert repaired == "which_every(all(people), standing)"
+    assert check(question, check_program(repaired, sc), sc).ok
+
+
+def test_a_comparison_of_both_images_written_with_one_side_about_no_image_compares_the_two():
+    from lavr.planners.query.repair import with_each_image, with_one_side_each_image
+
+    sc = two_photos()
+    question = "Is the number of people the same in both pictures?"
+    typed = check_program("equal(count(all(people)), count(all(people, img_0)))", sc)
+    verdict = check(question, typed, sc)
+    assert not verdict.ok and "one count or value of each image" in verdict.feedback()
+    assert with_each_image(typed, verdict, sc) is None
+    repaired = with_one_side_each_image(typed, verdict, sc)
+    assert repaired == "equal(count(all(people, img_0)), count(all(people, img_1)))"
+    assert check(question, check_program(repaired, sc), sc).ok
+
+
+def test_both_of_two_properties_is_one_thing_and_an_ordinal_counts_from_the_side_said():
+    from lavr.planners.query.repair import with_one_set_that_is_both
+
+    sc = blocks()
+    question = "Is there anything that is both purple and rubber?"
+    typed = check_program("and(exists(all(purple, thing)), exists(all(rubber, thing)))", sc)
+    verdict = check(question, typed, sc)
+    assert not verdict.ok and "one set that is both" in verdict.feedback()
+    assert with_one_set_that_is_both(typed, verdict, read_question(question, sc)) == \
+        "exists(all(purple, thing, rubber))"
+    assert check("Are there both a blue cube and a small yellow sphere?",
+                 check_program("and(exists(all(blue, cube)), exists(all(small, yellow, sphere)))", sc), sc).ok
+    question = "Which shape is the second object from the back?"
+    wrong = check(question, check_program("shape(from_right(all(object), 2))", sc), sc)
+    assert not wrong.ok and "from_right" in wrong.feedback()
+    assert check(question, check_program("shape(from_back(all(object), 2))", sc), sc).ok
+    assert check("What is the shape of the object at the very back?",
+                 check_program("shape(backmost(all(object)))", sc), sc).ok
+
+
+def test_the_sentence_before_the_other_one_is_a_given():
+    sc = two_photos()
+    question = "The first picture has one car. How many people does the other picture have?"
+    assert check(question, check_program("count(all(people, img_1))", sc), sc).ok
+    assert not check(question, check_program("count(all(people, img_0))", sc), sc).ok

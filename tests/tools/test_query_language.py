@@ -239,3 +239,28 @@ def test_the_image_with_exactly_n_of_a_set():
     assert execute("which_count(all(people), 4)", sc).answer.startswith("cannot tell: nothing matches an image")
     assert execute("which_count(all(people, standing), 2)", sc).answer == ("cannot tell: the images tie on having "
                                                                           "exactly 2 standing people")
+
+
+def test_how_many_more_is_the_difference_and_says_so_when_there_are_fewer():
+    sc = blocks()
+    assert execute(check_program("how_many_more(count(all(cubes)), count(all(gray, cylinders)))", sc), sc).answer == "1"
+    fewer = execute(check_program("how_many_more(count(all(gray, cylinders)), count(all(spheres)))", sc), sc)
+    assert fewer.answer.startswith("cannot tell") and "fewer, not more" in fewer.answer
+
+
+def test_alike_asks_whether_every_object_of_a_set_shares_a_value():
+    sc = blocks()
+    assert execute(check_program("alike_material(all(cylinders))", sc), sc).answer == "yes"
+    assert execute(check_program("alike_color(all(cylinders))", sc), sc).answer == "no"
+    assert execute(check_program("alike_size(all(large, metal))", sc), sc).answer == "yes"
+    one = execute(check_program("alike_color(all(red, cube))", sc), sc)
+    assert one.answer.startswith("cannot tell")
+
+
+def test_every_and_which_every_say_all_of_a_kind():
+    sc = blocks()
+    assert execute(check_program("every(all(cubes), metal)", sc), sc).answer == "yes"
+    assert execute(check_program("every(all(spheres), metal)", sc), sc).answer == "no"
+    photos = two_photos()
+    assert execute(check_program("which_every(all(people), standing)", photos), photos).answer == "first"
+    assert execute(check_program("every(all(people, img_1), standing)", photos), photos).answer == "no"

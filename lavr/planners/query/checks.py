@@ -15,6 +15,8 @@ account for it. Where a check fails the planner feeds the problems back once, th
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -39,6 +41,7 @@ HINTED = ("region", "relation", "extreme", "value", "label")
 EVERY_IMAGE = Reading("image_picker", "every")
 EACH_IMAGE = Reading("image_picker", "each")
 EACH_HINT = ", each by name (and(...) of one answer per image)"
+COMPARED_HINT = ", one count or value of each image, compared"
 
 
 def _term(r: Reading) -> str:
@@ -62,7 +65,8 @@ class Verdict:
     not_said_ops: set[str] = field(default_factory=set)
     unknown: list[str] = field(default_factory=list)
     not_detectable: list[str] = field(default_factory=list)
-    every_one: list[str] = field(default_factory=list)  # "only metal objects", "are all the cubes red"
+    # "only metal objects", "are all the cubes red" where the program does not say every(...)
+    every_one: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -71,9 +75,8 @@ class Verdict:
 
     @property
     def fixable(self) -> bool:
-        """Whether writing the program again can help (unknown words, undetectable things and claims about every
-        one of a kind cannot)."""
-        return not (self.unknown or self.not_detectable or self.every_one)
+        """Whether writing the program again can help (unknown words and undetectable things cannot)."""
+        return not (self.unknown or self.not_detectable)
 
     def feedback(self) -> str:
         """The problems, as the model reads them before writing the program again."""
@@ -84,6 +87,8 @@ class Verdict:
         if self.invented:
             parts.append("it uses " + ", ".join(f'"{m}"' for m in self.invented) + ", which the question does not say")
         parts += self.misplaced
+        if self.every_one:
+            parts.append(_every_one_words(self.every_one) + ": every(S, c), or which_every(S, c) for which image")
         if self.form:
             parts.append(self.form)
         return "The program does not match the question: " + "; ".join(parts) + "."
@@ -95,21 +100,25 @@ class Verdict:
                 f'"{w}"' for w in self.unknown)
         if self.not_detectable:
             return "the experts here cannot find " + ", ".join(self.not_detectable)
-        if self.every_one:
-            return "the query language cannot say " + " or ".join(f'"{w}"' for w in dict.fromkeys(self.every_one)) \
-                + " of every one of a kind"
         parts = []
         if self.missing:
             parts.append("could not use " + ", ".join(f'"{m}"' for m in self.missing))
         if self.invented:
             parts.append("added " + ", ".join(f'"{m}"' for m in self.invented))
         parts += self.misplaced
+        if self.every_one:
+            parts.append(_every_one_words(self.every_one))
         if self.form:
             parts.append(self.form)
         return "I could not write a program for the whole question (" + "; ".join(parts) + ")"
 
 
+def _every_one_words(words: list[str]) -> str:
+    return "it says " + " or ".join(f'"{w}"' for w in dict.fromkeys(words)) + " of every one of a kind"
+
+
 DEFINITE = frozenset({"the", "this", "that", "these", "those"})  # a noun after them is taken to be there
+INDEFINITE = frozenset({"a", "an", "any", "some"})  # a noun after them is any one of its kind
 EVERY_ONE = frozenset({"all", "all the", "all of the", "every", "each"})  # before a kind: every one of them
 
 
@@ -130,11 +139,15 @@ class QuestionReading:
         """Phrases with no meaning at all (a phrase read as a whole, "on the left of the picture", has one)."""
         return [p.text for p in self.phrases if not p.readings and not lexicon().lookup(tuple(p.text.split()))]
 
+    @cached_property
+    def every_one_words(self) -> frozenset[str]:
+        return frozenset(self.says_every_one())
+
     def says_every_one(self) -> list[str]:
-        """Words that say something of every one of a kind, which no program can: "only" before a kind or a value
-        ("Which image has only metal objects?"), and "all"/"every" before a kind in a yes/no or which-image
-        question ("In which image are all of the objects small?": read as words of no content, both answered
-        which images have one such object, confidently)."""
+        """Words that say something of every one of a kind, which only every(S, c) and which_every(S, c) say: "only"
+        before a kind or a value ("Which image has only metal objects?"), and "all"/"every" before a kind in a
+        yes/no or which-image question ("In which image are all of the objects small?": read as words of no
+        content, both were answered which images have one such object, confidently)."""
         out = []
         for i, p in enumerate(self.phrases):
             after = self.phrases[i + 1:]
@@ -201,7 +214,8 @@ class QuestionReading:
         """``count``, ``image``, ``bool`` or ``value``: the kind of answer the question asks for."""
         clause = self.asking_clause()
         first = clause[0].text.split()[0] if clause else ""
-        if Reading("form", "yes_no") in lexicon().lookup((first,)) and not self.offers_choice():
+        if Reading("form", "yes_no") in lexicon().lookup((first,)) and not self.offers_choice() \
+                and not _requests_an_answer(clause):
             return "bool"  # "Is the number of cubes ...?" asks yes or no
         if any(r == Reading("form", "which_image") for p in self.phrases for r in p.readings) \
                 or self.which_image_phrase is not None:
@@ -225,7 +239,37 @@ class QuestionReading:
             if j < len(self.phrases) and (self.phrases[j].of("image_noun")
                                           or self.phrases[j].text.split()[0] in lexicon().image_nouns):
                 return i, j  # "which scene has": a phrase read whole that starts with the image noun
+            rest = self.phrases[j:]
+            if len(self.scene.images) > 1 and all(p.text in WHICH_ONE_ENDS for p in rest) \
+                    and any(x.of("image_noun") for x in self.phrases[:i]):
+                return i, j  # "One of these pictures has a cube. Which one?": the pictures named before
         return None
+
+    def stated_images(self) -> list[str]:
+        """The images the sentences before the asking one name by ordinal ("The second image has a dog. ...")."""
+        images = self.scene.images
+        out = []
+        for p in self.phrases:
+            if p.start < self.clause_start and p.of("ordinal") and _before_image_noun(p, self):
+                n = p.of("ordinal")[0].value
+                index = n - 1 if n > 0 else len(images) - 1
+                if 0 <= index < len(images):
+                    out.append(images[index])
+        return out
+
+    @cached_property
+    def _other_than_stated(self) -> tuple[str, ...]:
+        stated = set(self.stated_images())
+        asks_other = any(Reading("image_picker", "other") in p.readings for p in self.asking_clause())
+        if len(self.scene.images) != 2 or len(stated) != 1 or not asks_other:
+            return ()
+        return tuple(i for i in self.scene.images if i not in stated)
+
+    def other_than_stated(self) -> list[str]:
+        """"The second image has a dog. Does the other one ...?": of two images, the one the earlier sentence does
+        not name; [] where the asking clause says no "other" or there are not two images. (The earlier sentence is
+        a given, not part of what is asked.)"""
+        return list(self._other_than_stated)
 
     def offers_choice(self) -> bool:
         """"Is it metal or rubber?": an "or" between two values of one key (answered with the value)."""
@@ -256,12 +300,43 @@ def read_question(question: str, scene: Scene, context: list[str] = ()) -> Quest
     lex = lexicon()
     phrases = lex.read(question, scene=scene.vocabulary)
     context_phrases = [p for q in context for p in lex.read(q, scene=scene.vocabulary)]
-    clause_start = len(tokens(question[:question.rindex(";")])) if ";" in question else 0
+    ends = [m.end() for m in CLAUSE_END.finditer(question)]  # "There is a ...; what ...", "One ... has a cube. Which?"
+    clause_start = len(tokens(question[:ends[-1]])) if ends else 0
     return QuestionReading(phrases, context_phrases, scene, clause_start)
 
 
+CLAUSE_END = re.compile(r"[;.!?](?=\s+\S)")
+
+
+# "Could you tell me how many ...": a request for the answer, not a yes/no question.
+REQUESTS = frozenset({"could you", "can you", "would you", "will you", "can you tell", "could you tell",
+                      "would you tell", "could you please", "can you please", "would you please"})
+ASKING_VERBS = frozenset({"tell", "me", "please", "count", "name", "say", "give", "list", "let", "me know"})
+
+
+def _requests_an_answer(clause: list[Phrase]) -> bool:
+    """Whether a clause is a request for an answer ("Could you tell me how many ...", "Can you count the ...",
+    "Could you name the colour of ..."), not a yes/no question ("Can you see a cube?", "Can you tell me whether
+    ...")."""
+    if not clause or clause[0].text not in REQUESTS:
+        return False
+    rest = clause[1:]
+    verbs = [p for p in rest[:3] if p.text in ASKING_VERBS]
+    if not verbs and clause[0].text not in ("can you tell", "could you tell", "would you tell"):
+        return False
+    after = rest[len(verbs):]
+    return bool(after) and after[0].text not in ("whether", "if")
+
+
+def _after_a_request(q: QuestionReading, i: int) -> bool:
+    """Whether phrase ``i`` comes right after the words of a request ("Could you name ...")."""
+    return all(p.text in REQUESTS or p.text in ASKING_VERBS for p in q.phrases[:i])
+
+
 # Words between "which" and the image noun of a question that asks for an image ("which one of the two images").
-WHICH_OF = frozenset({"of", "one", "one of", "the", "these", "those"})
+WHICH_OF = frozenset({"of", "one", "one of", "the", "these", "those", "of the two", "of the three"})
+# What may follow a bare "which one" that asks for one of the pictures named before it ("Which one is it?").
+WHICH_ONE_ENDS = frozenset({"is", "is it", "it", "it is", "that", "is that", "'s", "has it", "does"})
 
 
 def _required(p: Phrase, q: QuestionReading) -> bool:
@@ -269,8 +344,12 @@ def _required(p: Phrase, q: QuestionReading) -> bool:
     span = q.which_image_phrase  # read once per question, not once per phrase
     if span is not None and span[0] < q.phrases.index(p) < span[1]:
         return False  # "Which of the three photos ...": which image is asked, not each of the three
-    if p.text == "name" and q.phrases.index(p) == 0:
-        return False  # "Name the colour of ...": a verb that asks, not the key "name"
+    if p.text == "name" and _after_a_request(q, q.phrases.index(p)):
+        return False  # "(Could you) name the colour of ...": a verb that asks, not the key "name"
+    if p.start < q.clause_start and q.other_than_stated():
+        return False  # "The first picture has one yellow ball. How many balls does the other have?": a given
+    if p.text in q.every_one_words:
+        return False  # "Are all the people standing?": every(...) says it (else Verdict.every_one), no image
     if p.text in EXCLUDING and _excludes_what_same_excludes(p, q):
         return False  # "Apart from the grey cylinder, how many objects have its colour?": same_color leaves it out
     strong = [r for r in p.readings if r.kind in ("label", "value", "relation", "region", "extreme", "compare",
@@ -303,6 +382,8 @@ def _required(p: Phrase, q: QuestionReading) -> bool:
 EXCLUDING = frozenset({"except", "except for", "besides", "other than", "apart from", "aside from", "excluding",
                        "not counting"})
 SELF = frozenset({"it", "itself", "that one", "this one", "them", "themselves"})
+# Words that name again a thing the question has named ("... and in front of it", "its colour").
+REFERRING = SELF | {"its", "their"}
 
 
 def _noun_phrase_at(q: QuestionReading, i: int) -> tuple[str, frozenset[tuple[str, str]]] | None:
@@ -336,11 +417,14 @@ def _excludes_what_same_excludes(p: Phrase, q: QuestionReading) -> bool:
                 if after is not None and after.text in SELF:
                     return True
                 return _noun_phrase_at(q, k + 1) == left_out
+        return True  # "Besides the purple ball, how many objects have that same shape?": the same as it
     return False
 
 
 # Words that take several images as one where the question names none of them ("in total", "altogether").
-TOTAL_WORDS = frozenset({"altogether", "in total", "total", "overall", "combined", "together", "in all"})
+TOTAL_WORDS = frozenset({"altogether", "in total", "total", "overall", "combined", "together", "in all", "adding up",
+                         "add up", "added up", "added together", "summed", "between them", "between the two of them",
+                         "between both", "in sum", "put together"})
 
 
 def _names_one_image(q: QuestionReading) -> bool:
@@ -380,6 +464,11 @@ def _before_image_noun(p: Phrase, q: QuestionReading) -> bool:
 
 # The program's side --------------------------------------------------------------------------------------------
 
+# The extreme an ordinal counts from: the second closest is the second from the front.
+ORDINAL_EXTREMES = {"from_left": "leftmost", "from_right": "rightmost", "from_top": "topmost",
+                    "from_bottom": "bottommost", "from_front": "frontmost", "from_back": "backmost"}
+
+
 def program_readings(typed: Typed) -> list[Reading]:
     """Everything a program names, as lexicon readings (words, ops, numbers, images)."""
     out: list[Reading] = []
@@ -392,6 +481,8 @@ def program_readings(typed: Typed) -> list[Reading]:
                 out.append(Reading("ordinal" if id(t) in places else "number", t.node.value))
             continue
         out += list(t.op.reads)
+        if t.op.family == "ordinal":  # "the second closest to the camera": the n-th from the front
+            out.append(Reading("extreme", ORDINAL_EXTREMES[t.op.name]))
         if t.op.name == "equal":
             out.append(Reading("compare", "equal") if t.args[0].type == "number" else Reading("same", "same"))
             out += [Reading("key", k) for a in t.args if a.op is not None for k in a.op.keys]
@@ -480,7 +571,9 @@ def _justified(r: Reading, said: list[Reading], scene: Scene) -> bool:
 def check(question: str, typed: Typed, scene: Scene, *, context: list[str] = ()) -> Verdict:  # type: ignore[assignment]
     """Check a typed program against its question (and the chat's earlier questions, ``context``)."""
     q = read_question(question, scene, context)
-    verdict = Verdict(unknown=q.unknown_words(), not_detectable=q.undetectable(), every_one=q.says_every_one())
+    says_every = any(t.op is not None and Reading("logic", "every") in t.op.reads for t in typed.walk())
+    verdict = Verdict(unknown=q.unknown_words(), not_detectable=q.undetectable(),
+                      every_one=[] if says_every else q.says_every_one())
     if typed.type == "unsupported":  # the fallback answers it: nothing to account for here
         return verdict
     have = program_readings(typed)
@@ -489,10 +582,14 @@ def check(question: str, typed: Typed, scene: Scene, *, context: list[str] = ())
     for p in q.content:
         if p.of("key") and p.of("generic") and _names_a_key(p, q):
             p = Phrase(p.text, p.start, p.end, p.of("key"))  # "Which shape is ...": the key, not the noun
+        if q.other_than_stated() and Reading("image_picker", "other") in p.readings \
+                and {h.value for h in have if h.kind == "image_id"} == set(q.other_than_stated()):
+            continue  # "The first picture has a cube; does the other one ...": the second image, named
         if not _covers(p, have, scene, typed, choice, each_apart):
             verdict.missing.append(p.text)
             if EACH_IMAGE in p.readings and each_apart:
-                verdict.hints[p.text] = [" and ".join(scene.images) + EACH_HINT]
+                compared = typed.op is not None and (typed.op.name == "equal" or typed.op.family == "compare")
+                verdict.hints[p.text] = [" and ".join(scene.images) + (COMPARED_HINT if compared else EACH_HINT)]
                 continue
             terms = list(dict.fromkeys(_term(r) for r in p.readings if r.kind in HINTED or r == EVERY_IMAGE
                                        or r == EACH_IMAGE))
@@ -515,6 +612,11 @@ def check(question: str, typed: Typed, scene: Scene, *, context: list[str] = ())
             if _op_reading_invented(r, said, scene):
                 verdict.invented.append(str(r.value).replace("_", " "))
                 verdict.not_said_ops.add(t.op.name)
+    for t in typed.walk():  # "the second object from the back" written from_right(...): another direction
+        if t.op is not None and t.op.family == "ordinal" and not any(
+                r in said for r in (*t.op.reads, Reading("extreme", ORDINAL_EXTREMES[t.op.name]))):
+            verdict.invented.append(f"{t.op.name} (the question counts from no such side)")
+            verdict.not_said_ops.add(t.op.name)
     for r in program_readings(typed):
         if r.kind == "number" and not _justified(r, said, scene):
             verdict.invented.append(str(r.value))
@@ -528,13 +630,25 @@ def check(question: str, typed: Typed, scene: Scene, *, context: list[str] = ())
         if t.op is not None and t.op.family == "query" and t.op.keys[0] not in asked:
             verdict.invented.append(t.op.keys[0])
             verdict.not_said_ops.add(t.op.name)
+    for t in typed.walk():  # "only shiny objects" written which_every(all(shiny, object), all_images)
+        if t.op is not None and t.op.family in ("every", "image") and len(t.args) == 2 and t.args[1].op is None \
+                and t.args[1].readings and all(r.kind in ("image_id", "image_picker") for r in t.args[1].readings):
+            verdict.invented.append(f"{t.args[1].words()} as what every one of {t.args[0].words()} is")
     offered = [r for p in q.choices() for r in p.readings]
     for t in typed.walk():  # "Is the square small or large?": the choices are answers, never conditions
         if t.op is None and not isinstance(t.node, Number) and any(r in offered for r in t.readings):
             verdict.invented.append(f"{t.words()} (one of the answers to choose from, not a condition)")
             verdict.not_said |= set(offered)
     verdict.invented = list(dict.fromkeys(verdict.invented))
-    verdict.misplaced = misplaced_relations(q, typed) + misplaced_subjects(q, typed) + misplaced_images(q, typed)
+    other = q.other_than_stated()
+    used_images = {str(r.value) for t in typed.walk() for r in t.readings if r.kind == "image_id"}
+    if other and used_images and used_images != set(other):
+        verdict.misplaced.append(f'"the other one" is {other[0]}: the earlier sentence names '
+                                 f'{", ".join(sorted(set(q.stated_images())))}')
+    verdict.misplaced += both_of_one_thing(q, typed)
+    verdict.misplaced += misplaced_relations(q, typed) + misplaced_subjects(q, typed) + misplaced_images(q, typed) \
+        + misplaced_or_sides(q, typed) + [f'in the question it is "{_indefinite_words(q, t)}" (any of them): '
+                                          f"all(...), not the(...)" for t in indefinite_targets(q, typed)]
     wanted, got = q.form(), _root_form(typed)
     if got != "unsupported" and got not in _accepted_forms(q):
         verdict.form = {"count": "the question asks how many: the answer must be count(...)",
@@ -550,7 +664,8 @@ def check(question: str, typed: Typed, scene: Scene, *, context: list[str] = ())
 def _said(q: QuestionReading) -> list[Reading]:
     """Every meaning the question (and the chat's earlier questions) says, each phrase also read as a whole."""
     said = [r for p in [*q.phrases, *q.context] for r in p.readings]
-    return said + [r for p in [*q.phrases, *q.context] for r in lexicon().lookup(tuple(p.text.split()))]
+    every = [Reading("logic", "every")] if q.says_every_one() else []  # "are all the cubes red": every(...)
+    return said + every + [r for p in [*q.phrases, *q.context] for r in lexicon().lookup(tuple(p.text.split()))]
 
 
 def _images_as_one(q: QuestionReading, said: list[Reading]) -> bool:
@@ -563,7 +678,7 @@ def _op_reading_invented(r: Reading, said: list[Reading], scene: Scene) -> bool:
     question does not say, in any of its words."""
     if r.kind in ("relation", "extreme", "compare", "same"):
         return not _justified(r, said, scene) and not _equivalent_said(r, said)
-    if r.kind == "logic" and r.value in ("or", "not"):
+    if r.kind == "logic" and r.value in ("or", "not", "every"):
         return not _justified(r, said, scene) and not (r.value == "not" and Reading("same", "different") in said)
     return False
 
@@ -641,16 +756,42 @@ def repeated_words(q: QuestionReading, typed: Typed) -> list[str]:
     for "made of rubber") counts once: the same set either way. Each image of several may have its own copy ("in
     both images", "more in the first image than in the second"); "a red circle and a blue one" says the noun once
     more."""
+    words: dict[Reading, str] = {}
+    return [f"{words[r]} (more often than the question says it)" for r in overused(q, typed, words)]
+
+
+def overused(q: QuestionReading, typed: Typed, words: dict[Reading, str] | None = None) -> dict[Reading, int]:
+    """The labels and values a program names more often than the question allows (``repeated_words``), each with
+    how many times too often; ``words`` gets each one's word in the program."""
     said: Counter[Reading] = Counter()
     for p in [*q.phrases, *q.context]:
         said.update({r for r in p.readings if r.kind in ("label", "value")})
     again = sum(1 for p in q.phrases if p.text in ("one", "ones"))
     used: Counter[Reading] = Counter()
-    words: dict[Reading, str] = {}
-    _count_uses(typed, used, words)
+    _count_uses(typed, used, {} if words is None else words)
     copies = max(1, len(q.scene.images))
-    return [f"{words[r]} (more often than the question says it)" for r, n in used.items()
-            if said[r] and n > (said[r] + (again if r.kind == "label" else 0)) * copies]
+    back = _named_again(q, typed)
+    allowed = {r: (said[r] + (again if r.kind == "label" else 0)) * copies + back[r] for r in used}
+    return {r: n - allowed[r] for r, n in used.items() if said[r] and n > allowed[r]}
+
+
+def _named_again(q: QuestionReading, typed: Typed) -> Counter[Reading]:
+    """The words of one object named again, once for each pronoun of the question ("left of the gray cylinder and
+    in front of it" written with the(gray, cylinder) twice): the same the(...) written again, nothing else."""
+    pronouns = sum(1 for p in q.phrases if p.text in REFERRING)
+    seen: set[str] = set()
+    again: Counter[Reading] = Counter()
+    for t in typed.walk():
+        if pronouns <= 0:
+            break
+        if t.op is None or t.op.name != "the":
+            continue
+        written = t.words()
+        if written in seen:
+            pronouns -= 1
+            _count_uses(t, again, {})
+        seen.add(written)
+    return again
 
 
 def repeated_negations(q: QuestionReading, typed: Typed) -> list[str]:
@@ -660,7 +801,7 @@ def repeated_negations(q: QuestionReading, typed: Typed) -> list[str]:
     said = sum(1 for p in [*q.phrases, *q.context] if Reading("logic", "not") in p.readings)
     nots = [t for t in typed.walk() if t.op is not None and t.op.name == "not"
             and not (t.args and t.args[0].op is not None
-                     and (t.args[0].op.name == "equal" or t.args[0].op.family == "same"))]
+                     and (t.args[0].op.name == "equal" or t.args[0].op.family in ("same", "alike")))]
     if len(nots) > said * max(1, len(q.scene.images)):
         return [f"not {len(nots)} times (the question says it {said} time{'s' * (said != 1)})"]
     return []
@@ -919,20 +1060,133 @@ def misplaced_subjects(q: QuestionReading, typed: Typed) -> list[str]:
     """Relations the program says of another thing than the question does: "the cylinder to the right of the blue
     object that is behind the blue cylinder" written with behind(...) a condition of the cylinder, not of the
     blue object (seen, answered confidently)."""
-    said = said_subjects(q)
     out = []
+    for subject, relation, subjects in unsaid_relations(q, typed):
+        assert relation.op is not None
+        wanted = " or ".join(sorted({s.words() for s in subjects}))
+        got = SaidNoun(head_label(subject) or GENERIC, frozenset(set_values(subject))).words()
+        out.append(f'in the question "{relation.op.name.replace("_", " ")}" is said of the {wanted}, '
+                   f"not of {'the ' if subject.op and subject.op.name == 'the' else 'all the '}{got}"
+                   + ("s" if subject.op and subject.op.name == "all" else ""))
+    return list(dict.fromkeys(out))
+
+
+def unsaid_relations(q: QuestionReading, typed: Typed) -> list[tuple[Typed, Typed, list[SaidNoun]]]:
+    """(subject, relation, what the question says it of) for each relation of the program said of a thing the
+    question does not say it of. A relation the question says twice ("the spheres left of the large cube that's to
+    the left of the ball") is two things' relation: where the program has it no more often than the question, each
+    mention goes to a relation of its own (``all(spheres, left_of(the(cube)), left_of(the(ball)))`` gives both to
+    the spheres: one is the cube's)."""
+    said = said_subjects(q)
+    by_name: dict[str, list[tuple[Typed, Typed]]] = {}
     for subject, relation in relation_subjects(typed):
         assert relation.op is not None
-        subjects = said.get(relation.op.name)
-        if not subjects or any(s is None for s in subjects) or head_label(subject) is None:
+        by_name.setdefault(relation.op.name, []).append((subject, relation))
+    out = []
+    for name, instances in by_name.items():
+        mentions = said.get(name)
+        if not mentions or any(s is None for s in mentions):
             continue
-        if not any(said_of(s, subject, typed) for s in subjects if s is not None):
-            wanted = " or ".join(sorted({s.words() for s in subjects if s is not None}))
-            got = SaidNoun(head_label(subject) or GENERIC, frozenset(set_values(subject))).words()
-            out.append(f'in the question "{relation.op.name.replace("_", " ")}" is said of the {wanted}, '
-                       f"not of {'the ' if subject.op and subject.op.name == 'the' else 'all the '}{got}"
-                       + ("s" if subject.op and subject.op.name == "all" else ""))
-    return list(dict.fromkeys(out))
+        nouns = [s for s in mentions if s is not None]
+        known = [(sub, rel) for sub, rel in instances if head_label(sub) is not None]
+        fits = [[said_of(n, sub, typed) for n in nouns] for sub, _ in known]
+        if len(known) <= len(nouns):
+            matched = _best_matching(fits)
+            for k, (sub, rel) in enumerate(known):
+                if k not in matched:
+                    out.append((sub, rel, [n for j, n in enumerate(nouns) if j not in matched.values()] or nouns))
+        else:
+            out += [(sub, rel, nouns) for k, (sub, rel) in enumerate(known) if not any(fits[k])]
+    return out
+
+
+def _best_matching(fits: list[list[bool]]) -> dict[int, int]:
+    """The largest assignment of rows to distinct columns where ``fits`` (few of each: relations of one name), the
+    first in order among equals."""
+    best: dict[int, int] = {}
+    columns = range(len(fits[0])) if fits else range(0)
+    for order in itertools.permutations(columns, len(fits)):
+        matched = {k: j for k, j in enumerate(order) if fits[k][j]}
+        if len(matched) > len(best):
+            best = matched
+    return best
+
+
+def both_of_one_thing(q: QuestionReading, typed: Typed) -> list[str]:
+    """"Is there anything that is both green and rubber?" says one thing is both: written and(exists(all(green,
+    thing)), exists(all(rubber, thing))) it asks whether there is something of each (seen, answered "yes")."""
+    for i, p in enumerate(q.phrases[:-1]):
+        nxt = q.phrases[i + 1]
+        if p.text == "both" and nxt.of("value") and not nxt.of("label", "generic") and any(
+                t.op is not None and t.op.name == "and" and t.type == "bool" for t in typed.walk()):
+            return [f'in the question one thing is "both {nxt.text} and ...": one set that is both, not and(...)']
+    return []
+
+
+def misplaced_or_sides(q: QuestionReading, typed: Typed) -> list[str]:
+    """The kind or property right before a question's "or" is one side of it: "How many items are either red
+    cylinders or gray balls?" written all(red, cylinder, or(gray, ball)) counted gray balls that are red
+    cylinders (seen: a confident wrong count). Where the program has an or, that word must be inside it."""
+    ors = [t for t in typed.walk() if t.op is not None and t.op.name == "or"]
+    if not ors or q.offers_choice():  # "Is it metal or rubber?": the choices are answers, not sides of a set
+        return []
+    inside = {r for t in ors for a in t.args for n in a.walk() for r in n.readings}
+    out = []
+    for i, p in enumerate(q.phrases):
+        if p.text != "or":
+            continue
+        before = next((x for x in reversed(q.phrases[:i]) if x.of(*CONTENT) and not x.optional), None)
+        if before is None or not before.of("label", "value"):
+            continue  # "in the first or the second image": images, not kinds
+        if not any(r in inside for r in before.of("label", "value")):
+            out.append(f'in the question "{before.text}" is one side of "or", but the program has it outside or(...)')
+    return out
+
+
+def indefinite_targets(q: QuestionReading, typed: Typed) -> list[Typed]:
+    """The the(...) objects of relations whose kind the question only ever says after "a", "an", "any" or "some":
+    "Is anyone wearing a tie?" written exists(all(person, contains(the(tie)))) with two ties found ("cannot tell:
+    2 objects match the tie", seen); a tie is any tie, all(tie)."""
+    out = []
+    for t in typed.walk():
+        if t.op is None or t.op.family != "relation":
+            continue
+        for a in t.args:
+            label = head_label(a) if a.op is not None and a.op.name == "the" else None
+            if label is None or label == GENERIC:
+                continue
+            said = [i for i, p in enumerate(q.phrases) if Reading("label", label) in p.readings]
+            if said and all(_determiner_of(q, i) in INDEFINITE and not _introduced(q, i) for i in said):
+                out.append(a)
+    return out
+
+
+def _before_values(q: QuestionReading, i: int) -> int:
+    """The index of the phrase before the noun phrase whose noun is phrase ``i``, over its values ("a" of "a small
+    red cube"); -1 where the question starts with it."""
+    j = i - 1
+    while j >= 0 and q.phrases[j].of("value") and not q.phrases[j].of("label", "relation"):
+        j -= 1
+    return j
+
+
+def _determiner_of(q: QuestionReading, i: int) -> str:
+    j = _before_values(q, i)
+    return q.phrases[j].text if j >= 0 else ""
+
+
+def _introduced(q: QuestionReading, i: int) -> bool:
+    """Whether the noun phrase of phrase ``i`` is one "There is a ..." introduces: that one thing, named again by
+    "it" ("There is a small sphere; how many cubes are left of it?")."""
+    j = _before_values(q, i)
+    return j >= 1 and q.phrases[j - 1].text in ("there is", "there's", "there was") \
+        and any(p.text in REFERRING for p in q.phrases[i + 1:])
+
+
+def _indefinite_words(q: QuestionReading, t: Typed) -> str:
+    label = head_label(t)
+    i = next(i for i, p in enumerate(q.phrases) if Reading("label", label) in p.readings)
+    return " ".join(p.text for p in q.phrases[max(_before_values(q, i), 0):i + 1])
 
 
 def said_subjects(q: QuestionReading) -> dict[str, list[SaidNoun | None]]:

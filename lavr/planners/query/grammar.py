@@ -132,6 +132,7 @@ def build_grammar(vocabulary: SceneVocabulary, images: list[str], *, without: fr
         REGISTRY.named(k)
     for k in same_keys:
         REGISTRY.named(f"same_{k}")
+        REGISTRY.named(f"alike_{k}")
     several = len(images) > 1
     rules: dict[str, list[str]] = {"answer": [], "number": [], "bool": [], "value": [], "image": []}
     rules.update({f"{kind}{d}": [] for kind in ("set", "object", "cond") for d in range(MAX_DEPTH + 1)})
@@ -194,7 +195,7 @@ def _prune(rules: dict[str, list[str]]) -> dict[str, list[str]]:
 def _offered(op: Op, keys: list[str], same_keys: list[str], several: bool) -> bool:
     if op.family == "query":
         return op.keys[0] in keys
-    if op.family == "same":
+    if op.family in ("same", "alike"):
         return op.keys[0] in same_keys
     if op.family == "image":
         return several

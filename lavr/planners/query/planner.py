@@ -37,11 +37,22 @@ from .grammar import build_grammar
 from .prompt import PREFILL, EarlierTurn, QueryPrompt
 from .repair import (
     relation_of_the_subject,
+    with_any_for_a,
     with_each_image,
     with_every_image,
+    with_every_one_said_of_the_values,
     with_images_in_question_order,
     with_missing_noun,
+    with_one_set_that_is_both,
+    with_one_side_each_image,
+    with_or_sides_from_the_question,
     with_relations_moved,
+    with_the_nth_for_an_extreme,
+    with_the_other_image,
+    with_the_two_alike,
+    without_the_answer_in_the_set,
+    without_the_outer_not,
+    without_words_of_the_compared,
 )
 
 logger = logging.getLogger(__name__)
@@ -127,7 +138,7 @@ class QueryPlanner:
         if reading.asks_about_the_picture():
             return self._run(request, scene, UNSUPPORTED,
                              "the question is about the picture as a whole, not its objects")
-        if reading.unknown_words() or reading.undetectable() or reading.says_every_one():
+        if reading.unknown_words() or reading.undetectable():
             verdict = check(question, check_program(UNSUPPORTED, scene), scene, context=context)
             return PlanOutcome(move=Final(answer=f"{CANNOT_TELL}: {verdict.reason()}", verbatim=True,
                                           thought="the question has words no program over these objects can use"))
@@ -180,7 +191,29 @@ class QueryPlanner:
                        (with_relations_moved(typed, reading),
                         "a relation the program said of another thing than the question: moved to that thing"),
                        (with_images_in_question_order(typed, verdict, reading),
-                        "the program compared the images in the other order than the question: turned round")]
+                        "the program compared the images in the other order than the question: turned round"),
+                       (without_the_outer_not(typed, verdict),
+                        "the program said not once more than the question, around a not of its own: taken out"),
+                       (without_the_answer_in_the_set(typed, verdict, reading),
+                        "the program took the extreme of the kind asked about: of everything, as the question says"),
+                       (with_the_nth_for_an_extreme(typed, verdict, {p.text: p.readings for p in reading.phrases}),
+                        "the program took the extreme where the question asks for the n-th from that side"),
+                       (with_the_other_image(typed, verdict, reading),
+                        "the program asked about the image the question says is not the one asked about"),
+                       (with_one_set_that_is_both(typed, verdict, reading),
+                        "the question says one thing is both: one set"),
+                       (with_one_side_each_image(typed, verdict, scene),
+                        "the program compared a count with itself where the question compares the two images"),
+                       (with_every_one_said_of_the_values(typed),
+                        "the program said every one is in an image: every one is what the set was said to be"),
+                       (with_the_two_alike(typed, reading),
+                        "the program compared the one thing with itself where the question says \"the two\""),
+                       (with_any_for_a(typed, verdict, reading),
+                        "the question says \"a\" of a thing the program took to be the only one: any of them"),
+                       (with_or_sides_from_the_question(typed, verdict, reading),
+                        "the program took a side of the question's \"or\" out of it: built from the question"),
+                       (without_words_of_the_compared(typed, verdict, reading),
+                        "the program repeated words of the thing a same_* compares with: taken out")]
             for repaired, why in repairs:
                 if repaired is not None and _passes(repaired, question, scene, context):
                     return self._run(request, scene, repaired, f"{question} ({why})", outcome)

@@ -14,29 +14,59 @@ repaired program is checked against the question like any other:
 - two images compared in the other order than the question names them are turned round;
 - a relation the program made a condition of another thing than the question says it of moves to the one set that
   is what the question says ("the cylinder right of the blue object that is behind the blue cylinder" written
-  ``the(cylinder, right_of(the(blue, object)), behind(...))``: behind(...) moves into the(blue, object, ...))."""
+  ``the(cylinder, right_of(the(blue, object)), behind(...))``: behind(...) moves into the(blue, object, ...));
+- an "or" between two noun phrases is built from the question's own words where the program took one side's words
+  out of it ("How many items are either red cylinders or gray balls?" written ``all(red, cylinders, or(gray,
+  balls))`` is ``all(items, or(and(red, cylinders), and(gray, balls)))``);
+- the(X) as the object of a relation becomes all(X) where the question only says "a X" ("Is anyone wearing a tie?"
+  written ``exists(all(person, contains(the(tie))))``);
+- "The first picture has a cube; does the other one have one too?" written about the first image is asked of the
+  other (of two images);
+- a yes/no "Is there an X that isn't Y?" written not(exists(all(X, not(Y)))) loses the outer not (one not said,
+  two written);
+- "Is the rightmost thing a cube?" written ``is(rightmost(all(cube)), cube)``: the set the extreme is taken of
+  loses the word the question asks about;
+- "the second closest" written with the extreme alone (``frontmost(S)``) is the n-th from that side
+  (``from_front(S, 2)``);
+- "only shiny objects" written ``which_every(all(shiny, object), all_images)`` says every one is shiny:
+  ``which_every(all(object), shiny)``;
+- "Is the number of small things the same in both pictures?" written with one side about no image
+  (``equal(count(all(small, things)), count(all(small, things, img_0)))``) compares the two images;
+- "Is there anything that is both green and rubber?" written ``and(exists(all(green, thing)), exists(all(rubber,
+  thing)))`` is one set that is both: ``exists(all(green, thing, rubber))``;
+- "the two X" compared by one property, written as the same thing twice (``equal(size(the(cube)),
+  size(the(cube)))`` for "Do the two cubes have the same size?", seen eight times), is ``alike_size(all(cube))``;
+- words a set repeats from the thing its "same" compares with, more often than the question says them, are taken
+  out of that set ("There is a small red cylinder; what color is the other cylinder of the same size?" written
+  ``color(the(small, red, cylinder, same_size(the(small, red, cylinder))))``)."""
 
 from __future__ import annotations
 
 import re
 
-from ...lexicon import Phrase, Reading
+from ...lexicon import Phrase, Reading, lexicon
 from ...tools.query import Scene
 from ...tools.query.errors import QueryError
 from ...tools.query.executor import ALL_IMAGES, Typed, check_program
-from ...tools.query.program import Call, Node, Word, text
+from ...tools.query.program import Call, Node, Number, Word, text
 from .checks import (
+    COMPARED_HINT,
     DEFINITE,
     EACH_HINT,
+    INDEFINITE,
+    ORDINAL_EXTREMES,
     QuestionReading,
     Verdict,
+    both_of_one_thing,
     head_label,
+    indefinite_targets,
+    misplaced_or_sides,
     misplaced_relations,
     misplaced_subjects,
-    relation_subjects,
+    overused,
     reversed_comparisons,
     said_of,
-    said_subjects,
+    unsaid_relations,
 )
 
 IMAGE_ID = re.compile(r"img_[0-9]+")
@@ -186,9 +216,6 @@ def _replace(node: Node, image: str, word: Word) -> Node:
     return node
 
 
-INDEFINITE = frozenset({"a", "an", "any", "some"})
-
-
 def relation_of_the_subject(q: QuestionReading) -> str | None:
     """``is(the(A), relation(the(B)))`` for a yes/no question that says only "Is the A <relation> the B?" (any
     words of no content around them); None for any other question."""
@@ -257,15 +284,10 @@ def with_relations_moved(typed: Typed, q: QuestionReading, *, moves: int = 3) ->
 
 
 def _move_one_relation(typed: Typed, q: QuestionReading) -> str | None:
-    said = said_subjects(q)
-    for subject, relation in relation_subjects(typed):
-        assert relation.op is not None
-        subjects = said.get(relation.op.name)
-        if not subjects or len(subjects) != 1 or subjects[0] is None or head_label(subject) is None:
+    for subject, relation, nouns in unsaid_relations(q, typed):
+        if len(nouns) != 1:
             continue
-        noun = subjects[0]
-        if said_of(noun, subject, typed):
-            continue
+        noun = nouns[0]
         if relation not in subject.args or subject.op is None or subject.op.family != "set":
             return None  # under not/or, or the object of is(...): no one place to take it from
         inside = {id(t) for t in relation.walk()}
@@ -303,3 +325,283 @@ def with_images_in_question_order(typed: Typed, verdict: Verdict, q: QuestionRea
         assert isinstance(old, Call)
         node = _swap(node, old, Call(old.op, (old.args[1], old.args[0])))
     return text(node)
+
+
+def without_words_of_the_compared(typed: Typed, verdict: Verdict, q: QuestionReading) -> str | None:
+    """The program with the conditions of a set that only repeat words of the thing its same_*(...) compares with,
+    and that the program names more often than the question says, taken out; None where that is not all that is
+    wrong or there is no such condition."""
+    if verdict.missing or verdict.misplaced or verdict.form:
+        return None
+    extra = dict(overused(q, typed))
+    if not extra:
+        return None
+    for t in typed.walk():
+        if t.op is None or t.op.family != "set":
+            continue
+        compared = [a for a in t.args if a.op is not None and a.op.family == "same"]
+        if len(compared) != 1:
+            continue
+        reference = {r for n in compared[0].walk() for r in n.readings if r.kind in ("label", "value")}
+        drop = []
+        for a in t.args:
+            if a is compared[0]:
+                continue
+            named = [r for n in a.walk() for r in n.readings if r.kind in ("label", "value")]
+            only_words = all(n.op is None or n.op.name in ("and", "not", "or") for n in a.walk())
+            if named and only_words and set(named) <= reference and all(extra.get(r, 0) > 0 for r in named):
+                drop.append(a.node)
+                for r in set(named):
+                    extra[r] -= 1
+        if drop:
+            return text(_without(typed.node, t.node, drop))
+    return None
+
+
+def _without(node: Node, parent: Node, items: list[Node]) -> Node:
+    if not isinstance(node, Call):
+        return node
+    if node is parent:
+        return Call(node.op, tuple(a for a in node.args if not any(a is i for i in items)))
+    return Call(node.op, tuple(_without(a, parent, items) for a in node.args))
+
+
+def with_or_sides_from_the_question(typed: Typed, verdict: Verdict, q: QuestionReading) -> str | None:
+    """The program's one or(...) inside a set rebuilt from the words right before and right after the question's
+    one "or" (each side its run of kinds and properties), those words taken out of the set around it, where that
+    is all that is wrong; None otherwise. The repaired program is checked again like any other."""
+    if verdict.form or verdict.misplaced and len(verdict.misplaced) != len(misplaced_or_sides(q, typed)):
+        return None
+    ors = [i for i, p in enumerate(q.phrases) if p.text == "or"]
+    sets = [t for t in typed.walk() if t.op is not None and t.op.family == "set"
+            and any(a.op is not None and a.op.name == "or" for a in t.args)]
+    if len(ors) != 1 or len(sets) != 1:
+        return None
+    before, after = _run(q.phrases, ors[0], -1), _run(q.phrases, ors[0] + 1, 1)
+    if not before or not after:
+        return None
+    said = {r for p in before + after for r in p.of("label", "value")}
+    group = sets[0]
+    kept = [a.node for a in group.args if not (a.op is None and set(a.readings) & said)
+            and not (a.op is not None and a.op.name == "or")]
+    if not any(isinstance(n, Word) for n in kept):
+        kept.insert(0, Word("things"))  # a set names what it counts; "things" is any object
+    side = [_joined([p.text for p in before]), _joined([p.text for p in after])]
+    assert isinstance(group.node, Call)
+    return text(_swap(typed.node, group.node, Call(group.node.op, (*kept, Call("or", tuple(side))))))
+
+
+def _run(phrases: list[Phrase], start: int, step: int) -> list[Phrase]:
+    """The noun phrase next to ``start`` going ``step``: its kinds, properties and a noun of no kind ("purple things",
+    "gray balls"), not past "either", a relation or anything else, ending at its noun going right; in the
+    question's order, and [] where it names no kind and no property."""
+    out: list[Phrase] = []
+    i = start + (step if step < 0 else 0)
+    while 0 <= i < len(phrases):
+        p = phrases[i]
+        if p.text == "either" or p.of("relation") or not p.of("label", "value", "generic"):
+            break
+        out.append(p)
+        if step > 0 and p.of("label", "generic") and not p.of("value"):
+            break  # the noun ends the phrase
+        i += step
+    if not any(p.of("label", "value") for p in out):
+        return []
+    return out[::-1] if step < 0 else out
+
+
+def _joined(words: list[str]) -> Node:
+    node: Node = Word(words[-1])
+    for w in reversed(words[:-1]):
+        node = Call("and", (Word(w), node))
+    return node
+
+
+def with_any_for_a(typed: Typed, verdict: Verdict, q: QuestionReading) -> str | None:
+    """The program with each the(X) a relation is said to that the question calls "a X" as all(X), where that is
+    all that is wrong; None otherwise."""
+    targets = indefinite_targets(q, typed)
+    if verdict.missing or verdict.invented or verdict.form or not targets \
+            or len(verdict.misplaced) != len(targets):
+        return None
+    node = typed.node
+    for t in targets:
+        assert isinstance(t.node, Call)
+        node = _swap(node, t.node, Call("all", t.node.args))
+    return text(node)
+
+
+PAIR_WORDS = frozenset({"the two", "both", "these two", "those two", "both of the", "the pair of"})
+
+
+def with_the_two_alike(typed: Typed, q: QuestionReading) -> str | None:
+    """``alike_K(all(X))`` for a question about "the two X" (or "both X") written as ``equal(K(the(X)),
+    K(the(X)))`` (under a not for "different"), the same thing twice, maybe with a same_K(...) of itself inside;
+    None for any other program."""
+    if not any(p.text in PAIR_WORDS for p in q.phrases):
+        return None
+    node, negated = typed.node, False
+    if isinstance(node, Call) and node.op == "not" and len(node.args) == 1:
+        node, negated = node.args[0], True
+    if not (isinstance(node, Call) and node.op == "equal" and len(node.args) == 2):
+        return None
+    a, b = node.args
+    if not (isinstance(a, Call) and isinstance(b, Call) and a.op == b.op and len(a.args) == len(b.args) == 1):
+        return None
+    key = a.op
+    sets = [a.args[0], b.args[0]]
+    if not all(isinstance(x, Call) and x.op == "the" for x in sets):
+        return None
+    words = [tuple(c for c in x.args  # type: ignore[union-attr]
+                   if not (isinstance(c, Call) and c.op.startswith("same_"))
+                   and not (isinstance(c, Word) and c.text in ("one", "ones"))) for x in sets]
+    if words[0] != words[1] or not words[0] or not all(isinstance(w, Word) for w in words[0]):
+        return None
+    alike = Call(f"alike_{key}", (Call("all", words[0]),))
+    return text(Call("not", (alike,)) if negated else alike)
+
+
+def with_the_other_image(typed: Typed, verdict: Verdict, q: QuestionReading) -> str | None:
+    """The program about the image an earlier sentence names, asked of the other one where the question asks about
+    "the other one" (two images) and that is all that is wrong; None otherwise."""
+    other = q.other_than_stated()
+    stated = set(q.stated_images())
+    asks_other = {p.text for p in q.phrases if Reading("image_picker", "other") in p.readings}
+    if not other or not set(verdict.missing) <= asks_other or verdict.invented or verdict.form \
+            or len(verdict.misplaced) != 1:
+        return None
+    if _images(typed) != stated:
+        return None
+    return text(_replace(typed.node, next(iter(stated)), Word(other[0])))
+
+
+def without_the_outer_not(typed: Typed, verdict: Verdict) -> str | None:
+    """``not(P)`` as P where the program says not once more than the question and P has a not of its own ("Is
+    there a block that isn't metallic?" written not(exists(all(block, not(metal))))); None otherwise."""
+    if verdict.missing or verdict.misplaced or verdict.form or not any(i.startswith("not ") for i in verdict.invented):
+        return None
+    node = typed.node
+    if isinstance(node, Call) and node.op == "not" and len(node.args) == 1 \
+            and any(isinstance(n, Call) and n.op == "not" for n in _calls(node.args[0])):
+        return text(node.args[0])
+    return None
+
+
+def without_the_answer_in_the_set(typed: Typed, verdict: Verdict, q: QuestionReading) -> str | None:
+    """``is(E(all(... W ...)), W)`` as ``is(E(all(...)), W)``: the word asked about taken out of the set an extreme
+    or ordinal is taken of, where the program says it more often than the question ("Is the leftmost object a
+    cylinder?" written is(leftmost(all(cylinder)), cylinder)); "thing" where no other word is left."""
+    if verdict.missing or verdict.misplaced or verdict.form or not verdict.invented:
+        return None
+    node = typed.node
+    if not (isinstance(node, Call) and node.op == "is" and len(node.args) == 2 and isinstance(node.args[1], Word)):
+        return None
+    subject, asked = node.args
+    assert isinstance(asked, Word)
+    if not (isinstance(subject, Call) and subject.args and isinstance(subject.args[0], Call)
+            and subject.args[0].op == "all"):
+        return None
+    group = subject.args[0]
+    if not any(isinstance(a, Word) and a.text == asked.text for a in group.args):
+        return None
+    if not overused(q, typed):
+        return None
+    rest = tuple(a for a in group.args if not (isinstance(a, Word) and a.text == asked.text))
+    if not any(isinstance(a, Word) for a in rest):
+        rest = (Word("thing"), *rest)
+    new_subject = Call(subject.op, (Call("all", rest), *subject.args[1:]))
+    return text(Call("is", (new_subject, asked)))
+
+
+def with_the_nth_for_an_extreme(typed: Typed, verdict: Verdict, phrases: dict[str, list[Reading]]) -> str | None:
+    """``from_D(S, n)`` for the program's one extreme ``E(S)`` where all it left out is the question's ordinal n
+    ("What color is the second closest object to the camera?" written color(frontmost(all(object)))); None
+    otherwise. ``phrases``: the readings of the question's phrases, by their text."""
+    if verdict.invented or verdict.misplaced or verdict.form or len(verdict.missing) != 1:
+        return None
+    ordinals = [r.value for r in phrases.get(verdict.missing[0], []) if r.kind == "ordinal"]
+    if len(ordinals) != 1 or not isinstance(ordinals[0], int) or ordinals[0] < 2:
+        return None
+    from_side = {extreme: op for op, extreme in ORDINAL_EXTREMES.items()}
+    extremes = [n for n in _calls(typed.node) if n.op in from_side]
+    if len(extremes) != 1:
+        return None
+    one = extremes[0]
+    return text(_swap(typed.node, one, Call(from_side[one.op], (*one.args, Number(ordinals[0])))))
+
+
+def with_every_one_said_of_the_values(typed: Typed) -> str | None:
+    """``every(all(V..., N), c)`` (or which_every) whose condition ``c`` is an image or no condition at all, as
+    ``every(all(N), V...)``: what every one is, the values the set was written with; None otherwise."""
+    for n in _calls(typed.node):
+        if n.op not in ("every", "which_every") or len(n.args) != 2 or not isinstance(n.args[0], Call):
+            continue
+        cond = n.args[1]
+        if not (isinstance(cond, Word) and (IMAGE_ID.fullmatch(cond.text) or cond.text == ALL_IMAGES)):
+            continue
+        group = n.args[0]
+        values = [a for a in group.args if isinstance(a, Word) and _is_value(a.text)]
+        rest = [a for a in group.args if a not in values]
+        if not values or not rest:
+            return None
+        joined = _joined([v.text for v in values if isinstance(v, Word)])
+        return text(_swap(typed.node, n, Call(n.op, (Call(group.op, tuple(rest)), joined))))
+    return None
+
+
+def _is_value(word: str) -> bool:
+    kinds = {r.kind for r in lexicon().lookup(tuple(word.split()))}
+    return "value" in kinds and not kinds & {"label", "generic"}
+
+
+def with_one_side_each_image(typed: Typed, verdict: Verdict, scene: Scene) -> str | None:
+    """A comparison of one set's count (or value) with itself, one side about no image or both about one, as the
+    first image's against the second's, where the question compares the two images and that is all it left out;
+    None otherwise."""
+    if verdict.invented or verdict.misplaced or verdict.form or not verdict.missing or len(scene.images) != 2:
+        return None
+    if any(not verdict.hints.get(m, [""])[0].endswith(COMPARED_HINT) for m in verdict.missing):
+        return None
+    node = typed.node
+    if not (isinstance(node, Call) and len(node.args) == 2 and typed.op is not None
+            and (typed.op.name == "equal" or typed.op.family == "compare")):
+        return None
+    sides = [_without_images(a) for a in node.args]
+    if sides[0] != sides[1] or _node_images(sides[0]):
+        return None
+    first, second = (_with_image(sides[0], image) for image in scene.images)
+    return text(Call(node.op, (first, second)))
+
+
+def _without_images(node: Node) -> Node:
+    if isinstance(node, Call):
+        return Call(node.op, tuple(_without_images(a) for a in node.args if not _is_image_word(a)))
+    return node
+
+
+def _with_image(node: Node, image: str) -> Node:
+    """``node`` with ``image`` added to each of its sets (all/the)."""
+    if isinstance(node, Call):
+        args = tuple(_with_image(a, image) for a in node.args)
+        return Call(node.op, (*args, Word(image)) if node.op in ("all", "the") else args)
+    return node
+
+
+def with_one_set_that_is_both(typed: Typed, verdict: Verdict, q: QuestionReading) -> str | None:
+    """``exists(all(A..., B...))`` for ``and(exists(all(A...)), exists(all(B...)))`` where the question says one
+    thing is "both A and B" and that is all that is wrong; None otherwise."""
+    if verdict.missing or verdict.invented or verdict.form or not both_of_one_thing(q, typed) \
+            or len(verdict.misplaced) != 1:
+        return None
+    node = typed.node
+    if not (isinstance(node, Call) and node.op == "and" and len(node.args) == 2):
+        return None
+    sides = node.args
+    if not all(isinstance(a, Call) and a.op == "exists" and isinstance(a.args[0], Call) and a.args[0].op == "all"
+               for a in sides):
+        return None
+    words: list[Node] = []
+    for side in sides:
+        assert isinstance(side, Call) and isinstance(side.args[0], Call)
+        words += [w for w in side.args[0].args if w not in words]
+    return text(Call("exists", (Call("all", tuple(words)),)))

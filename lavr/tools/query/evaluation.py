@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
 class Problem(BaseModel):
     """Why there is no answer: nothing or several objects where the question means one, a missing attribute."""
 
-    kind: Literal["not_found", "ambiguous", "no_attribute", "tie", "unsupported", "often_missed"]
+    kind: Literal["not_found", "ambiguous", "no_attribute", "tie", "unsupported", "often_missed", "fewer"]
     what: str = Field("", description="The phrase of the program it concerns, in words.")
     objects: list[str] = Field(default_factory=list)
     measured: str = Field("", description="For often_missed: the detectors' recall on the labelled photos.")
@@ -35,6 +35,7 @@ class Problem(BaseModel):
                 "ambiguous": f"{len(self.objects)} objects match {self.what}{ids}",
                 "no_attribute": f"the experts give no {self.what} for {', '.join(self.objects)}",
                 "tie": f"the images tie on {self.what}",
+                "fewer": f"there are fewer, not more: {self.what}",
                 "often_missed": f"the detectors found no {self.what}, but they often miss one ({self.measured})",
                 "unsupported": "the question needs more than the objects the experts found"}[self.kind]
 

@@ -87,6 +87,8 @@ class Registry:
         if name not in self.ops:
             if name.startswith("same_") and is_key(name.removeprefix("same_")):
                 self.add(_same_op(name.removeprefix("same_")))
+            elif name.startswith("alike_") and is_key(name.removeprefix("alike_")):
+                self.add(_alike_op(name.removeprefix("alike_")))
             elif is_key(name):
                 self.add(_query_op(name))
         return list(self.ops.get(name, []))
@@ -152,6 +154,12 @@ def _same_op(key: str) -> Op:
               family="same", keys=(key,))
 
 
+def _alike_op(key: str) -> Op:
+    return Op(f"alike_{key}", ("set",), "bool", f"alike_{key}(S): yes if the objects of S (two or more) all have "
+              f"one {key}", run_alike, lambda a: f"whether {a[0]} all have the same {key}",
+              (Reading("same", "same"), Reading("key", key)), family="alike", keys=(key,))
+
+
 def _define() -> None:
     add = REGISTRY.add
     # Sets and single objects
@@ -188,13 +196,22 @@ def _define() -> None:
     for name, (word, _) in COMPARISONS.items():
         add(Op(name, ("number", "number"), "bool", f"{name}(a, b): yes if number a is {word} b", run_compare,
                _phrase("whether {0} is {w} {1}", word), (Reading("compare", name),), family="compare"))
+    add(Op("how_many_more", ("number", "number"), "number", "how_many_more(a, b): how many more a is than b",
+           run_how_many_more, lambda a: f"how many more {a[0]} is than {a[1]}", (Reading("compare", "more"),),
+           family="compare"))
     add(Op("and", ("bool", "bool"), "bool", "and(p, q): yes if both", run_and_bool,
            lambda a: f"({a[0]} and {a[1]})", family="logic"))
     add(Op("or", ("bool", "bool"), "bool", "or(p, q): yes if either", run_or_bool,
            lambda a: f"({a[0]} or {a[1]})", (Reading("logic", "or"),), family="logic"))
     add(Op("not", ("bool",), "bool", "not(p): the opposite answer", run_not_bool, lambda a: f"not {a[0]}",
            (Reading("logic", "not"),), family="logic"))
+    add(Op("every", ("set", "cond"), "bool", "every(S, c): yes if every object of S meets c (\"are all the cubes "
+           "red\", \"only red cubes\")", run_every, lambda a: f"whether every one of {a[0]} is {a[1]}",
+           (Reading("logic", "every"),), family="every"))
     # Several images
+    add(Op("which_every", ("set", "cond"), "image", "which_every(S, c): the image where every object of S meets c",
+           run_which_every, lambda a: f"the image where every one of {a[0]} is {a[1]}",
+           (Reading("form", "which_image"), Reading("logic", "every")), family="image"))
     add(Op("which", ("set",), "image", "which(S): the image where S is", run_which,
            lambda a: f"the image with {a[0]}", (Reading("form", "which_image"),), family="image"))
     add(Op("which_more", ("set",), "image", "which_more(S): the image with more S (the most)", run_most,
@@ -279,6 +296,23 @@ def run_same(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
     return cond_result(lambda o: o.id != ref.id and o.value(key) == value, [ref.id])
 
 
+def run_alike(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
+    """"Are the two cylinders the same colour?": whether the objects of one set share a value."""
+    key = op.keys[0]
+    group = ev.eval(args[0])
+    if group.problem:
+        return Result("bool", evidence=group.evidence, problem=group.problem)
+    if len(group.objects) < 2:  # "the two cylinders" where there are fewer: not a question of sameness
+        return Result("bool", evidence=group.evidence,
+                      problem=Problem(kind="not_found", what=f"two or more of {args[0].words()} (there are "
+                                      f"{len(group.objects)})", objects=group.objects))
+    values = {ev.scene.by_id[i].value(key) for i in group.objects}
+    if None in values:
+        missing = [i for i in group.objects if ev.scene.by_id[i].value(key) is None]
+        return Result("bool", evidence=group.objects, problem=Problem(kind="no_attribute", what=key, objects=missing))
+    return Result("bool", value=len(values) == 1, evidence=group.objects)
+
+
 def run_not_cond(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
     inner = ev.eval(args[0])
     test = inner.value
@@ -354,6 +388,16 @@ def run_compare(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
                   evidence=join(a.evidence, b.evidence), problem=a.problem or b.problem)
 
 
+def run_how_many_more(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
+    a, b = _number(ev, args[0]), _number(ev, args[1])
+    problem = a.problem or b.problem
+    more = int(a.value or 0) - int(b.value or 0)
+    if problem is None and more < 0:  # "How many more X than Y?" where there are fewer: no number answers it
+        problem = Problem(kind="fewer", what=f"{args[0].words()} ({a.value}) than {args[1].words()} ({b.value})")
+    return Result("number", value=more if problem is None else None, evidence=join(a.evidence, b.evidence),
+                  problem=problem)
+
+
 def _number(ev: Evaluation, typed: Typed) -> Result:
     if isinstance(typed.node, Number):
         return Result("number", value=typed.node.value)
@@ -408,6 +452,40 @@ def run_which(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
         return Result("image", value=having[0], evidence=evidence)
     value = "none" if not having else "all" if len(having) == len(counts) else ", ".join(having)
     return Result("image", value=value, evidence=evidence, problem=problem)
+
+
+def _all_meet(ev: Evaluation, group: Typed, cond: Typed) -> tuple[bool | None, list[str], Problem | None]:
+    """Whether every object of ``group`` meets ``cond`` (None where the group is empty), its objects, a problem."""
+    base = ev.eval(group)
+    if base.problem:
+        return None, base.evidence, base.problem
+    if not base.objects:
+        return None, [], None
+    meeting, evidence, problem, _ = select(ev, [*group.args, cond])
+    return {o.id for o in meeting} == set(base.objects), base.objects + evidence, problem
+
+
+def run_every(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
+    every, evidence, problem = _all_meet(ev, args[0], args[1])
+    if problem is None and every is None:
+        problem = Problem(kind="not_found", what=args[0].words())
+    return Result("bool", value=bool(every), evidence=evidence, problem=problem)
+
+
+def run_which_every(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
+    having: list[str] = []
+    evidence: list[str] = []
+    for image in ev.scene.images:
+        every, found, problem = _all_meet(ev.within((image,), fixed=True), args[0], args[1])
+        if problem is not None and problem.kind != "not_found":
+            return Result("image", evidence=evidence, problem=problem)
+        evidence += found
+        if every:
+            having.append(image)
+    if len(having) == 1:
+        return Result("image", value=having[0], evidence=evidence)
+    return Result("image", evidence=evidence, problem=Problem(
+        kind="not_found" if not having else "tie", what=f"every one of {args[0].words()} {args[1].words()}"))
 
 
 def run_which_count(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
