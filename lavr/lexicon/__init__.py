@@ -34,8 +34,13 @@ ReadingKind = Literal["label", "generic", "value", "key", "relation", "region", 
                       "picture", "function"]
 # "on the left side of the image": a side of the picture, not a relation to an object.
 SIDE_REGIONS = {"left_of": "left_half", "right_of": "right_half"}
-# "on the left of the picture" says no side or half: it is "on the left", the left third (the position value).
-THIRD_OF_THE_PICTURE = {"on the left of": "left", "on the right of": "right"}
+# "on the left of the picture" says no half: it is "on the left", the left third (the position value); so is "on
+# the left side of the picture" (as the blind sets' writers read it, given "on the left" is the left third).
+THIRD_OF_THE_PICTURE = {
+    **{f"{on}{where}{side} of": where for where in ("left", "right") for on in ("on the ", "to the ", "")
+       for side in (" side", " hand side", "-hand side")},
+    "on the left of": "left", "on the right of": "right",
+}
 # Readings that carry no content: a phrase with one of them need not be accounted for by a program.
 OPTIONAL_KINDS = frozenset({"generic", "image_noun", "function", "form"})
 
@@ -193,7 +198,7 @@ class Lexicon:
                     i += n
                     break
         out = pictures_as_subjects(sides_of_the_picture(out), self.image_nouns)
-        return numbers_of_pictures(numbers_compared(out, self.lookup), self.image_nouns)
+        return numbers_of_pictures(numbers_compared(sizes_or_counts(out), self.lookup), self.image_nouns)
 
     def scene_labels(self, words: tuple[str, ...], scene: SceneWords) -> list[Reading]:
         """A label only the scene's experts have (no entry here: "frame"), named by its own word in either number."""
@@ -384,6 +389,22 @@ def sides_of_the_picture(phrases: list[Phrase]) -> list[Phrase]:
             continue
         out.append(phrase)
         i += 1
+    return out
+
+
+def sizes_or_counts(phrases: list[Phrase]) -> list[Phrase]:
+    """"larger than", "smaller than" compare numbers before a count or a number ("Is the number of cubes smaller
+    than the number of spheres?", "... bigger than 3?") and the sizes of things elsewhere ("Is the cube smaller than
+    the sphere?", "How many things are smaller than the ball?"), as ``numbers_compared`` reads "smaller"."""
+    out = []
+    for i, p in enumerate(phrases):
+        if "compare" in p.kinds() and any(r.value in ("larger_than", "smaller_than") for r in p.of("relation")):
+            after = [x for x in phrases[i + 1:i + 3] if x.text not in ("the", "a")]
+            counted = bool(after) and any(r == Reading("form", "count") or r.kind == "number"
+                                          for r in after[0].readings)
+            keep = "compare" if counted else "relation"
+            p = Phrase(p.text, p.start, p.end, [r for r in p.readings if r.kind == keep])
+        out.append(p)
     return out
 
 

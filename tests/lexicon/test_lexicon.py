@@ -29,15 +29,18 @@ def test_phrases_are_read_longest_first_with_every_meaning():
     assert "generic:object" in read["thing"]
 
 
-def test_a_side_of_the_picture_is_a_half_and_a_side_of_an_object_a_relation():
-    """Read before, "on the left side of the image" was left_of(the image) and "right hand side" named arms."""
-    for text, region in [("Is anyone on the left side of the image?", "on the left side of the image"),
+def test_a_side_of_the_picture_is_its_third_a_half_a_half_and_a_side_of_an_object_a_relation():
+    """Read before, "on the left side of the image" was left_of(the image) and "right hand side" named arms; then
+    it was the left half, where two blind writers, told "on the left" is the left third, meant that third."""
+    for text, phrase in [("Is anyone on the left side of the image?", "on the left side of the image"),
                          ("Anything on the left-hand side of this photo?", "on the left hand side of this photo"),
-                         ("Is there a person to the left of the picture?", "to the left of the picture"),
                          ("Is anyone standing on the left side?", "left side")]:
-        assert dict(readings(text))[region] == ["region:left_half"], text
+        assert dict(readings(text))[phrase] == ["position=left"], text
     assert dict(readings("What is on the right hand side of the photo?"))[
-        "on the right hand side of the photo"] == ["region:right_half"]
+        "on the right hand side of the photo"] == ["position=right"]
+    assert dict(readings("Is there a person to the left of the picture?"))["to the left of the picture"] == [
+        "region:left_half"]
+    assert dict(readings("How many cubes are in the left half?"))["left half"] == ["region:left_half"]
     read = dict(readings("Is the dog on the left-hand side of the bus?"))
     assert read["on the left hand side of"] == ["relation:left_of"] and read["bus"] == ["label:bus"]
     assert dict(readings("Is the cup right of the bowl?"))["right of"] == ["relation:right_of"]
@@ -123,10 +126,12 @@ def test_every_word_of_the_lexicon_files_is_read_as_written():
 
 
 def test_a_comparative_of_size_after_a_count_compares_the_numbers():
-    assert dict(readings("Is the number of cubes smaller than the number of spheres?"))["smaller"] == ["compare:fewer"]
-    assert dict(readings("Is the number of cubes bigger than 3?"))["bigger"] == ["compare:more"]
+    assert dict(readings("Is the number of cubes smaller than the number of spheres?"))["smaller than"] == [
+        "compare:fewer"]
+    assert dict(readings("Is the number of cubes bigger than 3?"))["bigger than"] == ["compare:more"]
     for sizes in ("Is the cube smaller than the sphere?", "How many things are smaller than the ball?"):
-        assert dict(readings(sizes))["smaller"] == ["size=small"]  # sizes compared, not numbers
+        assert dict(readings(sizes))["smaller than"] == ["relation:smaller_than"]  # sizes compared, not numbers
+    assert dict(readings("Is the red cube bigger?"))["bigger"] == ["size=large", "extreme:largest"]
     assert dict(readings("How big is the cube, small or large?"))["how big"] == ["key:size"]
     assert "same" not in str(readings("Is there a cube and also a ball?"))
 

@@ -63,7 +63,7 @@ def test_phrases_that_say_an_op_in_other_words_come_with_the_language_s_word():
     assert terms("What shape is the tiniest object?") == "tiniest = smallest"
     assert terms("Is the thing closest to the bottom to the left of the cube?") == \
         "closest to the bottom = bottommost; to the left of = left_of"
-    assert terms("Is the number of cubes smaller than the number of balls?") == "smaller = fewer"
+    assert terms("Is the number of cubes smaller than the number of balls?") == "smaller than = fewer"
     assert terms("Is the ball over the cube?") == "" and terms("Is the leftmost cube left of the ball?") == ""
     message = QueryPrompt().messages("What shape is the tiniest object?", blocks())[-1].content
     assert message == "Q: What shape is the tiniest object?\nTerms: tiniest = smallest"

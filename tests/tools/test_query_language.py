@@ -264,3 +264,38 @@ def test_every_and_which_every_say_all_of_a_kind():
     photos = two_photos()
     assert execute(check_program("which_every(all(people), standing)", photos), photos).answer == "first"
     assert execute(check_program("every(all(people, img_1), standing)", photos), photos).answer == "no"
+
+
+def test_larger_and_smaller_than_compare_the_size_property_else_the_box():
+    sc = blocks()
+
+    def run(program: str) -> str:
+        return run_on(sc, program)
+
+    assert run("is(the(cyan, cube), smaller_than(the(purple, cylinder)))") == "yes"
+    assert run("is(the(cyan, cube), larger_than(the(purple, cylinder)))") == "no"
+    # three large objects are larger than the small cyan cube (the size property decides)
+    assert run("count(all(things, larger_than(the(cyan, cube))))") == "3"
+    # both small: the box decides (the gray cylinder's box is the larger)
+    assert run("is(the(gray, cylinder), larger_than(the(purple, sphere)))") == "yes"
+
+
+def run_on(sc, program: str) -> str:
+    return execute(check_program(program, sc), sc).answer
+
+
+def test_pick_names_which_of_two_is_the_extreme_by_what_tells_them_apart():
+    sc = blocks()
+    assert run_on(sc, "pick_largest(the(cyan, cube), the(purple, sphere))") == "cube"  # both small: the box
+    assert run_on(sc, "pick_largest(the(red, cube), the(cyan, cube))") == "red"  # both cubes: the colour
+    assert run_on(sc, "pick_frontmost(the(yellow, sphere), the(cyan, cube))") == "cube"
+    assert run_on(sc, "pick_leftmost(the(red, cube), the(gray, cylinder))") == "cube"
+    same = execute(check_program("pick_largest(the(red, cube), the(red, cube))", sc), sc)
+    assert same.answer.startswith("cannot tell")
+
+
+def test_in_common_says_every_value_two_objects_share():
+    sc = blocks()
+    assert run_on(sc, "in_common(the(red, cube), the(cyan, cube))") == "cube and metal"
+    assert run_on(sc, "in_common(the(purple, sphere), the(yellow, sphere))") == "sphere"
+    assert run_on(sc, "in_common(the(red, cube), the(purple, sphere))") == "nothing"

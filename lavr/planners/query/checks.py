@@ -25,8 +25,9 @@ from ...lexicon import GENERIC, Phrase, Reading, lexicon, tokens
 from ...tools.query.evaluation import reading_test
 from ...tools.query.executor import Typed
 from ...tools.query.ops import Op
-from ...tools.query.program import Number
+from ...tools.query.program import Call, Number, Word, text
 from ...tools.query.scene import REGIONS, Scene
+from .noun_phrases import read_noun_phrase
 
 # Reading kinds a question's phrase must see in its program (when it has no optional reading that serves).
 CONTENT = ("label", "value", "relation", "region", "extreme", "ordinal", "number", "image_picker", "image_id",
@@ -151,7 +152,8 @@ class QuestionReading:
         out = []
         for i, p in enumerate(self.phrases):
             after = self.phrases[i + 1:]
-            if p.text == "only" and after and after[0].of("value", "label", "generic") and not after[0].of("number"):
+            if p.text == "only" and after and after[0].of("value", "label", "generic") and not after[0].of("number") \
+                    and not (i and self.phrases[i - 1].text == "the"):  # "the only thing that ...": the one
                 out.append(p.text)
             elif p.text in EVERY_ONE and self.form() in ("bool", "image"):
                 for x in after:
@@ -222,6 +224,8 @@ class QuestionReading:
             return "image"
         if any(r == Reading("form", "count") for p in self.phrases for r in p.readings):
             return "count"
+        if first not in WH_WORDS and any(p.of("same") for p in clause):
+            return "bool"  # "The blue cylinder and the blue ball, are they the same size?", "same colour or not?"
         return "value"
 
     @cached_property
@@ -380,7 +384,7 @@ def _required(p: Phrase, q: QuestionReading) -> bool:
 
 # "Apart from X": words that leave one thing out.
 EXCLUDING = frozenset({"except", "except for", "besides", "other than", "apart from", "aside from", "excluding",
-                       "not counting"})
+                       "not counting", "ignoring", "disregarding", "leaving out", "leaving aside"})
 SELF = frozenset({"it", "itself", "that one", "this one", "them", "themselves"})
 # Words that name again a thing the question has named ("... and in front of it", "its colour").
 REFERRING = SELF | {"its", "their"}
@@ -645,7 +649,9 @@ def check(question: str, typed: Typed, scene: Scene, *, context: list[str] = ())
     if other and used_images and used_images != set(other):
         verdict.misplaced.append(f'"the other one" is {other[0]}: the earlier sentence names '
                                  f'{", ".join(sorted(set(q.stated_images())))}')
-    verdict.misplaced += both_of_one_thing(q, typed)
+    verdict.misplaced += both_of_one_thing(q, typed) + premise_elsewhere(q, typed) + in_two_images(typed) \
+        + not_of_the_answer(q, typed) + alike_for_same_as(q, typed) \
+        + [f"the set says {c} and not({c}): nothing is both" for c in contradictions(typed)]
     verdict.misplaced += misplaced_relations(q, typed) + misplaced_subjects(q, typed) + misplaced_images(q, typed) \
         + misplaced_or_sides(q, typed) + [f'in the question it is "{_indefinite_words(q, t)}" (any of them): '
                                           f"all(...), not the(...)" for t in indefinite_targets(q, typed)]
@@ -950,8 +956,9 @@ def misplaced_relations(q: QuestionReading, typed: Typed) -> list[str]:
             if noun is not None:
                 said.setdefault(str(r.value), []).append((noun, _values_after(q, i)))
     out = []
+    settled = premise_settled(q, typed)
     for t in typed.walk():
-        if t.op is None or t.op.family != "relation" or t.op.name not in said:
+        if t.op is None or t.op.family != "relation" or t.op.name not in said or t.op.name in settled:
             continue
         head, values = head_label(t.args[0]), set_values(t.args[0])
         nouns = {noun for noun, _ in said[t.op.name]}
@@ -1061,8 +1068,11 @@ def misplaced_subjects(q: QuestionReading, typed: Typed) -> list[str]:
     object that is behind the blue cylinder" written with behind(...) a condition of the cylinder, not of the
     blue object (seen, answered confidently)."""
     out = []
+    settled = premise_settled(q, typed)
     for subject, relation, subjects in unsaid_relations(q, typed):
         assert relation.op is not None
+        if relation.op.name in settled:
+            continue
         wanted = " or ".join(sorted({s.words() for s in subjects}))
         got = SaidNoun(head_label(subject) or GENERIC, frozenset(set_values(subject))).words()
         out.append(f'in the question "{relation.op.name.replace("_", " ")}" is said of the {wanted}, '
@@ -1112,12 +1122,81 @@ def _best_matching(fits: list[list[bool]]) -> dict[int, int]:
     return best
 
 
+def in_two_images(typed: Typed) -> list[str]:
+    """"Is there a gray cylinder in both the first and the second image?" written exists(all(gray, cylinder,
+    and(img_0, img_1))) asks for one object in two images: nothing is (seen: a confident wrong "no")."""
+    for t in typed.walk():
+        if t.op is not None and t.op.name == "and" and t.type == "cond" and len(t.args) == 2:
+            images = [{str(r.value) for r in a.readings if r.kind == "image_id"} for a in t.args]
+            if all(len(i) == 1 and a.op is None for i, a in zip(images, t.args)) and images[0] != images[1]:
+                return ["no object is in two images: and(img_a, img_b) in a set is nothing; ask each image: "
+                        "and(exists(all(..., img_a)), exists(all(..., img_b)))"]
+    return []
+
+
+RELATIVE_WORDS = frozenset({"that", "which", "who"})
+WH_WORDS = frozenset({"what", "which", "how", "who", "where", "what's", "whats", "tell", "name", "describe"})
+
+
+def relative_not(q: QuestionReading) -> Phrase | None:
+    """The phrase a "not" says of a noun in a relative clause ("cylinders that are not red": red), or None."""
+    for i, p in enumerate(q.phrases):
+        if Reading("logic", "not") not in p.readings or i + 1 >= len(q.phrases):
+            continue
+        before = [x.text for x in q.phrases[max(i - 2, 0):i]]
+        if before and (before[-1] in RELATIVE_WORDS or (len(before) == 2 and before[0] in RELATIVE_WORDS
+                                                        and before[1] in ("are", "is"))):
+            nxt = q.phrases[i + 1]
+            if nxt.of("value", "label"):
+                return nxt
+    return None
+
+
+def not_of_the_answer(q: QuestionReading, typed: Typed) -> list[str]:
+    """"Are there any cylinders that are not red?" written not(exists(all(cylinder, red))) answers whether there
+    are no red cylinders (seen: a confident wrong "no"): the relative clause's not is a condition of the set."""
+    said = relative_not(q)
+    if said is None:
+        return []
+    nots = [t for t in typed.walk() if t.op is not None and t.op.name == "not"]
+    if nots and all(t.type != "cond" for t in nots):
+        return [f'in the question "not {said.text}" is said of the things: a condition not({said.text}) in the '
+                "set, not not(...) of the answer"]
+    return []
+
+
+def contradictions(typed: Typed) -> list[str]:
+    """The conditions a set says together with their not: "How many things other than the gray cube are the same
+    size as it?" written all(things, not(same_size(the(gray, cube))), same_size(the(gray, cube))) counted nothing
+    (seen: a confident wrong 0; same_size already leaves the cube itself out)."""
+    out = []
+    for t in typed.walk():
+        if t.op is None or t.op.family != "set":
+            continue
+        said = {text(a.node) for a in t.args}
+        out += [text(a.args[0].node) for a in t.args if a.op is not None and a.op.name == "not" and a.args
+                and text(a.args[0].node) in said]
+    return out
+
+
+def alike_for_same_as(q: QuestionReading, typed: Typed) -> list[str]:
+    """"Is anything else made of the same material as the metal sphere?" written alike_material(all(metal,
+    sphere)) asks whether the metal spheres share a material (seen: "cannot tell: nothing matches two or more"):
+    "the same K as X" compares other things with X, same_K(X)."""
+    said = [i for i, p in enumerate(q.phrases) if p.of("same")]
+    if not said or not any(p.text == "as" for p in q.phrases[said[0] + 1:]):
+        return []
+    alike = [t for t in typed.walk() if t.op is not None and t.op.family == "alike"]
+    return [f'in the question "the same {t.op.keys[0]} as" compares other things with one: same_{t.op.keys[0]}'
+            f"(the(...)), not {t.op.name}(...)" for t in alike if t.op is not None]
+
+
 def both_of_one_thing(q: QuestionReading, typed: Typed) -> list[str]:
     """"Is there anything that is both green and rubber?" says one thing is both: written and(exists(all(green,
     thing)), exists(all(rubber, thing))) it asks whether there is something of each (seen, answered "yes")."""
     for i, p in enumerate(q.phrases[:-1]):
         nxt = q.phrases[i + 1]
-        if p.text == "both" and nxt.of("value") and not nxt.of("label", "generic") and any(
+        if p.text == "both" and (nxt.of("value") and not nxt.of("label", "generic") or nxt.of("relation")) and any(
                 t.op is not None and t.op.name == "and" and t.type == "bool" for t in typed.walk()):
             return [f'in the question one thing is "both {nxt.text} and ...": one set that is both, not and(...)']
     return []
@@ -1159,6 +1238,85 @@ def indefinite_targets(q: QuestionReading, typed: Typed) -> list[Typed]:
             if said and all(_determiner_of(q, i) in INDEFINITE and not _introduced(q, i) for i in said):
                 out.append(a)
     return out
+
+
+@dataclass(frozen=True)
+class Premise:
+    """What "There is an object left of the blue cube; how many objects are in front of it?" says first: one
+    thing (``thing``: the(...) with its relations, ``relation`` the first of them), named again by a pronoun the
+    asked clause's relation ``asked`` is said to ("in front of it", "to its right", "behind that one")."""
+
+    thing: Call
+    relation: str
+    asked: str
+
+    def program(self) -> str:
+        return text(self.thing)
+
+
+# how a first sentence says a thing is there: "There is a cube left of the ball.", "Look at the big ball ..."
+PREMISE_STARTS = frozenset({"there is", "there's", "there 's", "there was", "look at", "consider", "find",
+                            "take", "i see", "i can see", "you can see", "we see", "notice"})
+# what names it again: "it", "its" (inside "to its right"), "that one", "that thing", "this object"
+PRONOUN_NOUNS = frozenset({"one", "thing", "object", "item", "shape"})
+
+
+def premise_of_the_pronoun(q: QuestionReading) -> Premise | None:
+    """The premise of a question whose first sentence is "There is X R Y ..." (a noun phrase with relations and
+    nothing else) and whose asked clause says one relation of "it" ("behind it", "to its right"); None for any
+    other."""
+    head = [p for p in q.phrases if p.start < q.clause_start]
+    asked = [p for p in q.phrases if p.start >= q.clause_start]
+    if len(head) < 4:
+        return None
+    starts = " ".join(p.text for p in head[:2])
+    skip = 2 if starts in PREMISE_STARTS else 1 if head[0].text in PREMISE_STARTS else 0
+    if not skip:
+        return None
+    np = read_noun_phrase(head, skip)
+    if np is None or np.end != len(head) or not np.relations:
+        return None
+    relations = [a for a in np.node.args if isinstance(a, Call)]
+    said = []
+    named = {w for w in np.node.args if isinstance(w, Word)}
+    for j, p in enumerate(asked):
+        if not p.of("relation"):
+            continue
+        after = [x.text for x in asked[j + 1:j + 3]]
+        again = read_noun_phrase(asked, j + 1, nested=True)  # "the metal ball" named again by its words
+        if set(p.text.split()) & {"its", "it"} or after[:1] == ["it"] or (
+                after[:1] in (["that"], ["this"]) and after[1:] and after[1] in PRONOUN_NOUNS) or (
+                again is not None and not again.relations and again.node.op == "the"
+                and set(again.node.args) == named):
+            said.append(str(p.of("relation")[0].value))
+    if len(said) != 1 or not relations:
+        return None
+    return Premise(Call("the", np.node.args), relations[0].op, said[0])
+
+
+def premise_settled(q: QuestionReading, typed: Typed) -> set[str]:
+    """The relations of a premise the program says as ``premise_elsewhere`` wants: checked there, since "its" names
+    no noun the relation checks could go by."""
+    premise = premise_of_the_pronoun(q)
+    return {premise.relation, premise.asked} if premise is not None and not premise_elsewhere(q, typed) else set()
+
+
+def premise_elsewhere(q: QuestionReading, typed: Typed) -> list[str]:
+    """"There is an object left of the blue cube; how many objects are in front of it?" written with left_of(...)
+    a condition of the objects counted (seen; "cannot tell: 5 objects match the object"): the premise's relation
+    belongs to the thing "it" names, the one the asked relation is said to."""
+    premise = premise_of_the_pronoun(q)
+    if premise is None:
+        return []
+    for t in typed.walk():
+        if t.op is None or t.op.name != premise.asked:
+            continue
+        for a in t.args:
+            if a.op is not None and a.op.name == "the" and any(
+                    c.op is not None and c.op.name == premise.relation for c in a.args):
+                return []
+    return [f'the question names again the thing the first sentence says is there: '
+            f"{premise.asked}({premise.program()})"]
 
 
 def _before_values(q: QuestionReading, i: int) -> int:

@@ -44,10 +44,11 @@ from __future__ import annotations
 
 import re
 
-from ...lexicon import Phrase, Reading, lexicon
+from ...lexicon import GENERIC, Phrase, Reading, lexicon
 from ...tools.query import Scene
 from ...tools.query.errors import QueryError
 from ...tools.query.executor import ALL_IMAGES, Typed, check_program
+from ...tools.query.ops import EXTREMES, ORDINALS
 from ...tools.query.program import Call, Node, Number, Word, text
 from .checks import (
     COMPARED_HINT,
@@ -57,17 +58,22 @@ from .checks import (
     ORDINAL_EXTREMES,
     QuestionReading,
     Verdict,
+    alike_for_same_as,
     both_of_one_thing,
+    contradictions,
     head_label,
     indefinite_targets,
     misplaced_or_sides,
     misplaced_relations,
     misplaced_subjects,
     overused,
+    premise_of_the_pronoun,
+    relative_not,
     reversed_comparisons,
     said_of,
     unsaid_relations,
 )
+from .noun_phrases import longest_chain, read_noun_phrase
 
 IMAGE_ID = re.compile(r"img_[0-9]+")
 
@@ -391,6 +397,340 @@ def with_or_sides_from_the_question(typed: Typed, verdict: Verdict, q: QuestionR
     return text(_swap(typed.node, group.node, Call(group.node.op, (*kept, Call("or", tuple(side))))))
 
 
+ARTICLES = frozenset({"a", "an", "any", "some"})
+
+
+def with_the_or_side_left_out(typed: Typed, verdict: Verdict, q: QuestionReading) -> str | None:
+    """For a program with no or(...) that says one side of the question's one "or" in a set and leaves out every
+    word of the other ("a yellow cylinder or a red cube" written as all(yellow, cylinder)): that set with both
+    sides in one or(...), where that is all that is wrong; None otherwise. Checked again like any other."""
+    if verdict.invented or verdict.misplaced or verdict.form or verdict.every_one or not verdict.missing:
+        return None
+    if any(t.op is not None and t.op.name == "or" for t in typed.walk()):
+        return None
+    ors = [i for i, p in enumerate(q.phrases) if p.text == "or"]
+    if len(ors) != 1:
+        return None
+    start = ors[0] + 1
+    while start < len(q.phrases) and q.phrases[start].text in ARTICLES:
+        start += 1
+    before, after = _run(q.phrases, ors[0], -1), _run(q.phrases, start, 1)
+    if not before or not after:
+        return None
+    if all(p.of("value") and not p.of("label", "generic") for p in before) and len(after) > 1 \
+            and after[-1].of("label", "generic") and not after[-1].of("value"):
+        after = after[:-1]  # "blue or green cubes": the noun is both sides', the set keeps it
+    sets = [t for t in typed.walk() if t.op is not None and t.op.family == "set"]
+    for said, left_out in ((before, after), (after, before)):
+        if {p.text for p in left_out} != set(verdict.missing):
+            continue
+        wanted = {r for p in said for r in p.of("label", "value")}
+        holding = [t for t in sets if wanted <= {r for a in t.args if a.op is None for r in a.readings}]
+        if len(holding) != 1:
+            return None
+        group = holding[0]
+        kept = [a.node for a in group.args if not (a.op is None and set(a.readings) & wanted)]
+        if not any(isinstance(n, Word) for n in kept):
+            kept.insert(0, Word("things"))  # a set names what it counts; "things" is any object
+        side = [_joined([p.text for p in before]), _joined([p.text for p in after])]
+        assert isinstance(group.node, Call)
+        return text(_swap(typed.node, group.node, Call(group.node.op, (*kept, Call("or", tuple(side))))))
+    return None
+
+
+def with_the_and_side_left_out(typed: Typed, verdict: Verdict, q: QuestionReading) -> str | None:
+    """"Are there a matte cylinder and a shiny cube?" written exists(all(matte, cylinder)): each noun phrase
+    either side of the question's one "and" asked, joined by and(...), where all the program left out is the other
+    side's words; None otherwise."""
+    if verdict.invented or verdict.misplaced or verdict.form or verdict.every_one or not verdict.missing \
+            or q.form() != "bool":
+        return None
+    ands = [i for i, p in enumerate(q.phrases) if p.text == "and"]
+    node = typed.node
+    if len(ands) != 1 or not (isinstance(node, Call) and node.op == "exists" and isinstance(node.args[0], Call)):
+        return None
+    start = ands[0] + 1
+    while start < len(q.phrases) and q.phrases[start].text in ARTICLES:
+        start += 1
+    before, after = _run(q.phrases, ands[0], -1), _run(q.phrases, start, 1)
+    if not before or not after or not all(p[-1].of("label", "generic") for p in (before, after)):
+        return None
+    said = {r for a in node.args[0].args if isinstance(a, Word) for r in lexicon().lookup(tuple(a.text.split()))}
+    for kept, left_out in ((before, after), (after, before)):
+        if {p.text for p in left_out} == set(verdict.missing) and \
+                all(set(p.of("label", "value")) & said for p in kept if p.of("label", "value")):
+            sides = [Call("exists", (Call("all", tuple(Word(p.text) for p in side)),)) for side in (before, after)]
+            return text(Call("and", tuple(sides)))
+    return None
+
+
+def without_conditions_said_twice(typed: Typed, verdict: Verdict) -> str | None:
+    """The program with each condition a set says twice over said once ("the cylinder that isn't made of rubber"
+    written the(cylinder, not(matte), not(rubber)); and(c, c) is c), where all that is wrong is words or nots said
+    more often than the question says them; None where nothing is said twice or something else is wrong."""
+    if verdict.missing or verdict.misplaced or verdict.form or verdict.every_one or not verdict.invented \
+            or not all(_said_too_often(m) for m in verdict.invented):
+        return None
+    once = _once(typed.node)
+    return text(once) if once != typed.node else None
+
+
+def _said_too_often(problem: str) -> bool:
+    return problem.endswith("(more often than the question says it)") or \
+        bool(re.fullmatch(r"not \d+ times \(the question says it \d+ times?\)", problem))
+
+
+def _once(node: Node) -> Node:
+    if not isinstance(node, Call):
+        return node
+    args = tuple(_once(a) for a in node.args)
+    if node.op == "and" and len(args) == 2 and _meaning(args[0]) == _meaning(args[1]):
+        return args[0]
+    if node.op in ("all", "the"):
+        seen: set[object] = set()
+        kept = []
+        for a in args:
+            key = _meaning(a)
+            if isinstance(a, Call) or _is_value(a.text if isinstance(a, Word) else ""):
+                if key in seen:
+                    continue
+                seen.add(key)
+            kept.append(a)
+        args = tuple(kept)
+    return Call(node.op, args)
+
+
+def _meaning(node: Node) -> object:
+    """What a condition says, whatever its words: not(matte) and not(rubber) say the same."""
+    if isinstance(node, Word):
+        readings = lexicon().lookup(tuple(node.text.split()))
+        return frozenset((r.kind, r.value) for r in readings) or node.text
+    if isinstance(node, Call):
+        return (node.op, tuple(_meaning(a) for a in node.args))
+    return node
+
+
+def with_the_premise_for_its_pronoun(typed: Typed, verdict: Verdict, q: QuestionReading) -> str | None:
+    """"There is an object left of the blue cube; how many objects are in front of it?": the thing the first
+    sentence says is there, ``the(object, left_of(the(blue, cube)))``, as what the asked relation is said to, and
+    the premise's relation taken from wherever else the program put it; None where the question has no such
+    premise or something else is wrong."""
+    premise = premise_of_the_pronoun(q)
+    if premise is None or verdict.form or verdict.every_one:
+        return None
+    thing: Node = premise.thing
+    # where the program has no asked relation, the premise's relation stands in its place ("the sphere in front
+    # of it" written the(sphere, right_of(the(gray, cylinder))))
+    stand_in = [not any(c.op == premise.asked for c in _calls(typed.node))]
+
+    def rebuilt(node: Node) -> Node:
+        if not isinstance(node, Call):
+            return node
+        if node.op == premise.asked and len(node.args) == 1:
+            return Call(node.op, (thing,))
+        args: list[Node] = []
+        for a in node.args:
+            if node.op in ("all", "the") and isinstance(a, Call) and a.op == premise.relation \
+                    and premise.relation != premise.asked:
+                if stand_in[0]:
+                    args.append(Call(premise.asked, (thing,)))
+                    stand_in[0] = False
+                continue
+            args.append(rebuilt(a))
+        return Call(node.op, tuple(args))
+
+    repaired = _once(rebuilt(typed.node))  # the premise's relation may be the asked one: said once
+    return text(repaired) if repaired != typed.node else None
+
+
+def with_the_noun_phrase_read(typed: Typed, verdict: Verdict, q: QuestionReading) -> str | None:
+    """The program's outermost set of the question's longest noun phrase with relations, replaced by that noun
+    phrase as read from the question (``noun_phrases.longest_chain``), its images kept; None where the question
+    has no such phrase, the program no set of its noun, or the program's form is wrong."""
+    if verdict.form or verdict.every_one:
+        return None
+    chain = longest_chain(q.asking_clause())
+    if chain is None:
+        return None
+    for t in typed.walk():
+        if t.op is None or t.op.name not in ("the", "all"):
+            continue
+        head = head_label(t)
+        if head is None or (head != chain.head and not (head == GENERIC and chain.head == "thing")):
+            continue
+        assert isinstance(t.node, Call)
+        images = [a for a in t.node.args if _is_image_word(a)]
+        new = Call(t.node.op, (*chain.node.args, *images))
+        return text(_swap(typed.node, t.node, new)) if new != t.node else None
+    return None
+
+
+def with_each_image_asked_apart(typed: Typed) -> str | None:
+    """exists(all(X..., and(img_a, img_b))) as and(exists(all(X..., img_a)), exists(all(X..., img_b))): "in both
+    the first and the second image" asks each image; None where the program has no such set."""
+    for n in _calls(typed.node):
+        if n.op != "exists" or len(n.args) != 1 or not isinstance(n.args[0], Call):
+            continue
+        group = n.args[0]
+        both = [a for a in group.args if isinstance(a, Call) and a.op == "and" and len(a.args) == 2
+                and all(_is_image_word(b) and b.text != ALL_IMAGES for b in a.args if isinstance(b, Word))
+                and all(isinstance(b, Word) for b in a.args)]
+        if len(both) != 1:
+            continue
+        rest = tuple(a for a in group.args if a is not both[0])
+        each = tuple(Call("exists", (Call(group.op, (*rest, image)),)) for image in both[0].args)
+        return text(_swap(typed.node, n, Call("and", each)))
+    return None
+
+
+def with_the_not_in_the_set(typed: Typed, q: QuestionReading) -> str | None:
+    """not(exists(all(X..., v))) as exists(all(X..., not(v))) where the question says "X that are not v"; None
+    otherwise."""
+    said = relative_not(q)
+    if said is None or not isinstance(typed.node, Call) or typed.node.op != "not":
+        return None
+    inner = typed.node.args[0]
+    if not (isinstance(inner, Call) and inner.op in ("exists", "count") and isinstance(inner.args[0], Call)):
+        return None
+    group = inner.args[0]
+    wanted = set(said.readings)
+    hits = [a for a in group.args if isinstance(a, Word) and set(lexicon().lookup(tuple(a.text.split()))) & wanted]
+    if len(hits) != 1:
+        return None
+    rest = tuple(Call("not", (a,)) if a is hits[0] else a for a in group.args)
+    return text(Call(inner.op, (Call(group.op, rest),)))
+
+
+def without_the_contradiction(typed: Typed) -> str | None:
+    """A set's not(c) taken out where the set also says c (``checks.contradictions``); None where none says both."""
+    said = set(contradictions(typed))
+    if not said:
+        return None
+
+    def rebuilt(node: Node) -> Node:
+        if not isinstance(node, Call):
+            return node
+        args = [rebuilt(a) for a in node.args]
+        if node.op in ("all", "the"):
+            args = [a for a in args if not (isinstance(a, Call) and a.op == "not" and text(a.args[0]) in said)]
+        return Call(node.op, tuple(args))
+
+    return text(rebuilt(typed.node))
+
+
+def with_two_things_compared(typed: Typed, verdict: Verdict, q: QuestionReading) -> str | None:
+    """"The blue cylinder and the blue ball, are they the same size?", "red cylinder and purple cylinder same size":
+    two noun phrases joined by "and", then "same" (or "different") and one attribute key, as
+    ``equal(K(the(A)), K(the(B)))`` (under not for "different"), each noun phrase read off the question; None
+    for a question of any other shape."""
+    if verdict.every_one:
+        return None
+    phrases = q.asking_clause()
+    same = [i for i, p in enumerate(phrases) if p.of("same")]
+    keys = {str(r.value) for p in phrases for r in p.of("key") if not p.of("label")}
+    ands = [i for i, p in enumerate(phrases) if p.text == "and"]
+    if len(same) != 1 or len(keys) != 1 or len(ands) != 1 or ands[0] > same[0]:
+        return None
+    second = read_noun_phrase(phrases, ands[0] + 1, nested=True)
+    first = next((np for i in range(ands[0]) if (np := read_noun_phrase(phrases, i, nested=True)) is not None
+                  and np.end == ands[0]), None)
+    if first is None or second is None:
+        return None
+    key = keys.pop()
+    compared = Call("equal", tuple(Call(key, (Call("the", np.node.args),)) for np in (first, second)))
+    different = Reading("same", "different") in phrases[same[0]].readings or any(
+        p.of("logic") and Reading("logic", "not") in p.readings for p in phrases[same[0] - 1:same[0]])
+    program = text(Call("not", (compared,)) if different else compared)
+    return program if program != text(typed.node) else None
+
+
+def with_the_nots_the_question_says(typed: Typed, verdict: Verdict, q: QuestionReading) -> str | None:
+    """Where all that is wrong is a not (or a word) said more often than the question says it, each not(c) of a
+    set whose c is not what the question's negation is said of becomes c ("How many things besides the cubes are
+    made of metal?" written all(things, not(metal), not(cubes))), then what is said twice is said once; None where
+    nothing changes."""
+    if verdict.missing or verdict.misplaced or verdict.form or verdict.every_one or not verdict.invented \
+            or not all(_said_too_often(m) for m in verdict.invented):
+        return None
+    negated: set[Reading] = set()
+    for i, p in enumerate(q.phrases):
+        if Reading("logic", "not") not in p.readings:
+            continue
+        nxt = next((x for x in q.phrases[i + 1:] if x.text not in ARTICLES | {"the"}), None)
+        if nxt is not None:
+            negated |= set(nxt.of("label", "value"))
+    if not negated:
+        return None
+
+    def said_not(node: Node) -> bool:
+        return bool(set(lexicon().lookup(tuple(node.text.split()))) & negated) if isinstance(node, Word) else \
+            isinstance(node, Call) and any(said_not(a) for a in node.args)
+
+    def rebuilt(node: Node) -> Node:
+        if not isinstance(node, Call):
+            return node
+        if node.op == "not" and len(node.args) == 1 and not said_not(node.args[0]):
+            return rebuilt(node.args[0])
+        return Call(node.op, tuple(rebuilt(a) for a in node.args))
+
+    repaired = _once(rebuilt(typed.node))
+    return text(repaired) if repaired != typed.node else None
+
+
+def with_the_other_position(typed: Typed, verdict: Verdict, q: QuestionReading) -> str | None:
+    """"Is the purple cube in the upper right corner?" written is(the(purple, cube), top): the positions the
+    program left out go next to the one position it wrote (a corner is two of them); None where anything else is
+    wrong or the program wrote no position, or more than one place has one. A program that wrote the first from
+    that side instead ("the thing on the left side of the picture" as from_left(all(object), 1)) gets the one
+    there, the(...)."""
+    extremes = set(ORDINALS) | set(EXTREMES)
+    other = [m for m in verdict.invented if m.split()[0] not in extremes]
+    if other or verdict.misplaced or verdict.form or verdict.every_one or not verdict.missing:
+        return None
+    by_text = {p.text: p for p in q.phrases}
+    left_out = [by_text.get(m) for m in verdict.missing]
+    if not all(p is not None and any(r.value[0] == "position" for r in p.of("value")) for p in left_out):
+        return None
+    words = [Word(str(r.value[1])) for p in left_out if p is not None for r in p.of("value")[:1]]
+
+    def positional(node: Node) -> bool:
+        return isinstance(node, Word) and any(r.kind == "value" and r.value[0] == "position"
+                                              for r in lexicon().lookup(tuple(node.text.split())))
+
+    places = [n for n in _calls(typed.node) if any(positional(a) for a in n.args)]
+    if not places:  # "the thing on the left side of the picture" written as the leftmost thing: the one there
+        firsts = [n for n in _calls(typed.node) if (n.op in ORDINALS and len(n.args) == 2
+                                                    and n.args[1] == Number(1)) or n.op in EXTREMES]
+        if len(firsts) == 1 and isinstance(firsts[0].args[0], Call) and firsts[0].args[0].op == "all":
+            return text(_swap(typed.node, firsts[0], Call("the", (*firsts[0].args[0].args, *words))))
+        return None
+    if len(places) != 1 or verdict.invented:
+        return None
+    place = places[0]
+    if place.op in ("all", "the"):
+        return text(_swap(typed.node, place, Call(place.op, (*place.args, *words))))
+    if place.op == "is" and len(place.args) == 2 and positional(place.args[1]):
+        both: Node = place.args[1]
+        for w in words:
+            both = Call("and", (both, w))
+        return text(_swap(typed.node, place, Call("is", (place.args[0], both))))
+    return None
+
+
+def with_same_as_for_alike(typed: Typed, q: QuestionReading) -> str | None:
+    """``alike_K(all(X...))`` where the question compares other things with one ("Is anything else made of the same
+    material as the metal sphere?"): exists(all(thing, same_K(the(X...)))), or a count where it asks how many;
+    None otherwise."""
+    if not alike_for_same_as(q, typed):
+        return None
+    node = typed.node
+    if not (isinstance(node, Call) and node.op.startswith("alike_") and isinstance(node.args[0], Call)):
+        return None
+    key = node.op.removeprefix("alike_")
+    others = Call("all", (Word("thing"), Call(f"same_{key}", (Call("the", node.args[0].args),))))
+    return text(Call("count" if q.form() == "count" else "exists", (others,)))
+
+
 def _run(phrases: list[Phrase], start: int, step: int) -> list[Phrase]:
     """The noun phrase next to ``start`` going ``step``: its kinds, properties and a noun of no kind ("purple things",
     "gray balls"), not past "either", a relation or anything else, ending at its noun going right; in the
@@ -590,8 +930,8 @@ def _with_image(node: Node, image: str) -> Node:
 def with_one_set_that_is_both(typed: Typed, verdict: Verdict, q: QuestionReading) -> str | None:
     """``exists(all(A..., B...))`` for ``and(exists(all(A...)), exists(all(B...)))`` where the question says one
     thing is "both A and B" and that is all that is wrong; None otherwise."""
-    if verdict.missing or verdict.invented or verdict.form or not both_of_one_thing(q, typed) \
-            or len(verdict.misplaced) != 1:
+    if verdict.missing or verdict.form or not both_of_one_thing(q, typed) or len(verdict.misplaced) != 1 \
+            or not all(_said_too_often(m) for m in verdict.invented):  # the thing said on each side: said once
         return None
     node = typed.node
     if not (isinstance(node, Call) and node.op == "and" and len(node.args) == 2):

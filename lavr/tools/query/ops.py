@@ -26,8 +26,12 @@ if TYPE_CHECKING:  # pragma: no cover
 RELATIONS: dict[str, str] = {  # relation op -> words
     "left_of": "left of", "right_of": "right of", "above": "above", "below": "below",
     "in_front_of": "in front of", "behind": "behind", "near": "near", "inside": "inside",
-    "contains": "containing", "overlaps": "overlapping",
+    "contains": "containing", "overlaps": "overlapping", "larger_than": "larger than", "smaller_than": "smaller than",
 }
+# Relations of size, not of place: the size property where both have it and it differs, else the box's area.
+SIZE_RELATIONS = {"larger_than": 1, "smaller_than": -1}
+# What tells two objects apart (pick_*) or what they share (in_common), in the order a person names it.
+NAMING_KEYS = ("shape", "color", "material", "size")
 EXTREMES: dict[str, tuple[str, Callable[[Any], float]]] = {  # extreme op -> (words, measure to minimise)
     "leftmost": ("leftmost", lambda o: o.box.center[0]),
     "rightmost": ("rightmost", lambda o: -o.box.center[0]),
@@ -174,6 +178,13 @@ def _define() -> None:
         add(Op(name, ("set", "int"), "object", f"{name}(S, n): the n-th object of S from the {direction}",
                run_ordinal, _phrase("number {1} from the {w} of {0}", direction),
                (Reading("direction", direction),), family="ordinal"))
+    for name, (word, _) in EXTREMES.items():
+        add(Op(f"pick_{name}", ("object", "object"), "value", f"pick_{name}(X, Y): which of X and Y is the {word}, "
+               "named by what tells them apart", run_pick, _phrase("which of {0} and {1} is the {w}", word),
+               (Reading("extreme", name),), family="pick"))
+    add(Op("in_common", ("object", "object"), "value", "in_common(X, Y): what X and Y share (shape, color, "
+           "material or size)", run_in_common, lambda a: f"what {a[0]} and {a[1]} have in common",
+           (Reading("same", "same"),), family="common"))
     # Conditions
     for name, word in RELATIONS.items():
         add(Op(name, ("target",), "cond", f"{name}(X): {word} X (X one object, or a set: any of them)",
@@ -281,7 +292,23 @@ def run_relation(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
         return cond_result(lambda o: False, target.evidence, target.problem)
     others = [ev.scene.by_id[i] for i in target.objects]
     scene = ev.scene
+    if relation in SIZE_RELATIONS:
+        sign = SIZE_RELATIONS[relation]
+        return cond_result(lambda o: any(o.image == t.image and o.id != t.id and _bigger(o, t) == sign
+                                         for t in others), target.objects)
     return cond_result(lambda o: any(relation in scene.relations(o, t) for t in others), target.objects)
+
+
+def _bigger(a: Any, b: Any) -> int:
+    """1 where ``a`` is bigger than ``b``, -1 where smaller, 0 where neither: the size property where both have it
+    and it differs (what the experts say), else the box's area."""
+    order = {"small": 0, "medium": 1, "large": 2}
+    sa, sb = order.get(a.value("size") or ""), order.get(b.value("size") or "")
+    if sa is not None and sb is not None and sa != sb:
+        return 1 if sa > sb else -1
+    if abs(a.box.area - b.box.area) <= 1e-9:
+        return 0
+    return 1 if a.box.area > b.box.area else -1
 
 
 def run_same(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
@@ -358,6 +385,42 @@ def run_query(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
     if value is None:
         return Result("value", evidence=[o.id], problem=Problem(kind="no_attribute", what=key, objects=[o.id]))
     return Result("value", value=value, evidence=[o.id])
+
+
+def run_pick(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
+    """"Which is larger, the little ball or the cylinder?": the one of two objects that is the extreme, named by
+    the first of shape, color, material, size that tells them apart ("cylinder")."""
+    pair = [ev.eval(a) for a in args]
+    for r in pair:
+        if r.problem:
+            return Result("value", evidence=r.evidence, problem=r.problem)
+    a, b = (ev.scene.by_id[r.objects[0]] for r in pair)
+    if a.id == b.id:
+        return Result("value", evidence=[a.id], problem=Problem(kind="ambiguous", what="two things that are one",
+                                                                  objects=[a.id]))
+    measure = EXTREMES[op.name.removeprefix("pick_")][1]
+    if abs(measure(a) - measure(b)) <= 1e-9:
+        return Result("value", evidence=[a.id, b.id], problem=Problem(
+            kind="ambiguous", what=op.words([x.words() for x in args]), objects=[a.id, b.id]))
+    winner, other = (a, b) if measure(a) < measure(b) else (b, a)
+    for key in NAMING_KEYS:
+        value = winner.value(key)
+        if value is not None and value != other.value(key):
+            return Result("value", value=value, evidence=[winner.id, other.id])
+    return Result("value", evidence=[a.id, b.id], problem=Problem(kind="no_attribute", what="what tells them apart",
+                                                                  objects=[a.id, b.id]))
+
+
+def run_in_common(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
+    """"What do the red cube and the brown ball have in common?": the values two objects share ("rubber"), each
+    of shape, color, material, size; "nothing" where they share none."""
+    pair = [ev.eval(a) for a in args]
+    for r in pair:
+        if r.problem:
+            return Result("value", evidence=r.evidence, problem=r.problem)
+    a, b = (ev.scene.by_id[r.objects[0]] for r in pair)
+    shared = [v for k in NAMING_KEYS if (v := a.value(k)) is not None and v == b.value(k)]
+    return Result("value", value=" and ".join(shared) if shared else "nothing", evidence=[a.id, b.id])
 
 
 def run_is(ev: Evaluation, op: Op, args: list[Typed]) -> Result:
