@@ -73,7 +73,7 @@ from .checks import (
     said_of,
     unsaid_relations,
 )
-from .noun_phrases import longest_chain, read_noun_phrase
+from .noun_phrases import INDEFINITE_WORDS, longest_chain, read_noun_phrase
 
 IMAGE_ID = re.compile(r"img_[0-9]+")
 
@@ -397,9 +397,6 @@ def with_or_sides_from_the_question(typed: Typed, verdict: Verdict, q: QuestionR
     return text(_swap(typed.node, group.node, Call(group.node.op, (*kept, Call("or", tuple(side))))))
 
 
-ARTICLES = frozenset({"a", "an", "any", "some"})
-
-
 def with_the_or_side_left_out(typed: Typed, verdict: Verdict, q: QuestionReading) -> str | None:
     """For a program with no or(...) that says one side of the question's one "or" in a set and leaves out every
     word of the other ("a yellow cylinder or a red cube" written as all(yellow, cylinder)): that set with both
@@ -412,7 +409,7 @@ def with_the_or_side_left_out(typed: Typed, verdict: Verdict, q: QuestionReading
     if len(ors) != 1:
         return None
     start = ors[0] + 1
-    while start < len(q.phrases) and q.phrases[start].text in ARTICLES:
+    while start < len(q.phrases) and q.phrases[start].text in INDEFINITE_WORDS:
         start += 1
     before, after = _run(q.phrases, ors[0], -1), _run(q.phrases, start, 1)
     if not before or not after:
@@ -450,7 +447,7 @@ def with_the_and_side_left_out(typed: Typed, verdict: Verdict, q: QuestionReadin
     if len(ands) != 1 or not (isinstance(node, Call) and node.op == "exists" and isinstance(node.args[0], Call)):
         return None
     start = ands[0] + 1
-    while start < len(q.phrases) and q.phrases[start].text in ARTICLES:
+    while start < len(q.phrases) and q.phrases[start].text in INDEFINITE_WORDS:
         start += 1
     before, after = _run(q.phrases, ands[0], -1), _run(q.phrases, start, 1)
     if not before or not after or not all(p[-1].of("label", "generic") for p in (before, after)):
@@ -656,7 +653,7 @@ def with_the_nots_the_question_says(typed: Typed, verdict: Verdict, q: QuestionR
     for i, p in enumerate(q.phrases):
         if Reading("logic", "not") not in p.readings:
             continue
-        nxt = next((x for x in q.phrases[i + 1:] if x.text not in ARTICLES | {"the"}), None)
+        nxt = next((x for x in q.phrases[i + 1:] if x.text not in INDEFINITE_WORDS | {"the"}), None)
         if nxt is not None:
             negated |= set(nxt.of("label", "value"))
     if not negated:
